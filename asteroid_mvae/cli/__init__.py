@@ -1,0 +1,45 @@
+"""``asteroid-mvae`` command line.
+
+Every module of this package that defines ``add_parser(subparsers)`` contributes one
+subcommand (found automatically, so a new command is a new file). ``add_parser`` must
+register the handler with ``parser.set_defaults(func=...)``; the handler takes the parsed
+``argparse.Namespace`` and returns an exit code (or ``None`` for 0).
+"""
+import argparse
+import importlib
+import pkgutil
+import sys
+
+
+class CliError(Exception):
+    """A user error: printed as one line, exit code 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="asteroid-mvae",
+        description="Multichannel source separation with deep generative source models (asteroid plugin).",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        if hasattr(module, "add_parser"):
+            module.add_parser(subparsers)
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return args.func(args) or 0
+    except CliError as err:
+        print(f"asteroid-mvae {args.command}: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,146 @@
+"""The separation engine: alternate a source-model update and a spatial (IP) update.
+
+One call separates a batch of determined mixtures (``N = M``) on the device of its input.
+Each iteration:
+
+1. the source model turns the current output power into variances ``r``,
+2. one spatial sweep (IP1 by default, IP2 or ISS) updates the demixing matrices,
+3. each output is normalised to unit power (and ``r`` with it), when the model allows,
+4. the objective ``J = -2T sum_f log|det W_f| + sum_{f,t,n} (log r + |y|^2 / r)`` is
+   recorded (models with another contrast, e.g. Laplace, supply their own source part).
+
+At the end the outputs are projected back to a reference microphone.
+"""
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+import torch
+
+from . import spatial
+from .source_models import SourceModel
+
+UPDATES = ("ip1", "ip2", "iss")
+
+
+@dataclass
+class IterationState:
+    """What a callback sees after each iteration (index 0 is the initial state)."""
+
+    iteration: int
+    outputs: torch.Tensor  #: ``[batch, src, freq, frames]``, unit-power scale
+    demix: torch.Tensor  #: ``[batch, freq, src, mics]``, for the input's scale
+    objective: torch.Tensor  #: ``[batch]``
+    _mix: torch.Tensor
+
+    def estimates(self, ref_mic: int = 0) -> torch.Tensor:
+        """Current outputs projected back to ``ref_mic``: ``[batch, src, freq, frames]``."""
+        Y = self.demix @ self._mix
+        return spatial.projection_back(Y, self.demix, ref_mic).transpose(1, 2)
+
+
+@dataclass
+class SeparationResult:
+    estimates: torch.Tensor  #: ``[batch, src, freq, frames]`` complex
+    demix: torch.Tensor  #: ``[batch, freq, src, mics]``, applies to the input mixture
+    objective: torch.Tensor  #: ``[n_iter + 1, batch]``: J before the first and after each iteration
+
+
+def default_diag_load(dtype: torch.dtype) -> float:
+    return 1e-12 if dtype == torch.complex128 else 1e-6
+
+
+def separate(
+    mix: torch.Tensor,
+    source_model: SourceModel,
+    n_iter: int = 60,
+    update: str = "ip1",
+    proj_back: bool = True,
+    ref_mic: int = 0,
+    W0: Optional[torch.Tensor] = None,
+    normalize: Optional[bool] = None,
+    callback: Optional[Callable[[IterationState], None]] = None,
+    dtype: Optional[torch.dtype] = None,
+    diag_load: Optional[float] = None,
+    var_floor: float = 1e-10,
+) -> SeparationResult:
+    """Separate determined mixtures with a pluggable source model.
+
+    Args:
+        mix: mixture STFT ``[batch, mics, freq, frames]`` complex; ``n_src = mics``.
+        source_model: a fresh :class:`SourceModel` (it keeps state during the call).
+        n_iter: number of iterations.
+        update: spatial update, ``"ip1"`` (row by row), ``"ip2"`` (pairwise) or ``"iss"``.
+        proj_back: rescale the outputs to their image at ``ref_mic``.
+        W0: initial demixing ``[batch, freq, src, mics]`` (identity when ``None``).
+        normalize: normalise each output to unit power every iteration; by default
+            whenever the source model's objective is scale invariant.
+        callback: called with an :class:`IterationState` after every iteration.
+        dtype: ``torch.complex64`` (default) or ``torch.complex128``.
+        diag_load: relative diagonal loading of ``V`` (default 1e-6, 1e-12 in float64).
+        var_floor: floor of the variances, relative to the mixture's mean power.
+
+    Returns:
+        :class:`SeparationResult`; ``estimates`` are ``[batch, src, freq, frames]``.
+    """
+    if update not in UPDATES:
+        raise ValueError(f"update must be one of {UPDATES}; got {update!r}.")
+    if mix.dim() != 4 or not mix.is_complex():
+        raise ValueError(f"mix must be complex [batch, mics, freq, frames]; got {tuple(mix.shape)} {mix.dtype}.")
+    dtype = dtype or (mix.dtype if mix.dtype == torch.complex128 else torch.complex64)
+    B, M, F, T = mix.shape
+    if not 0 <= ref_mic < M:
+        raise ValueError(f"ref_mic={ref_mic} but the mixture has {M} microphones.")
+    normalize = source_model.scale_invariant if normalize is None else normalize
+    diag_load = default_diag_load(dtype) if diag_load is None else diag_load
+
+    # Work on the mixture scaled to unit mean power; J and W are reported for the input.
+    X = mix.to(dtype).transpose(1, 2).contiguous()  # [B, F, M, T]
+    scale = X.abs().pow(2).mean((1, 2, 3)).clamp_min(1e-30).sqrt()  # [B]
+    X = X / scale[:, None, None, None]
+    J_offset = 2 * T * F * M * torch.log(scale.real.to(torch.float64))
+    xx = spatial.outer_products(X) if update != "iss" else None
+
+    if W0 is None:
+        W = torch.eye(M, dtype=dtype, device=X.device).expand(B, F, M, M).clone()
+    else:
+        W = W0.to(dtype) * scale[:, None, None, None]
+    Y = W @ X
+
+    def power_of(Y):
+        return Y.abs().pow(2).transpose(1, 2)  # [B, N, F, T]
+
+    def objective(Y, W, r):
+        source_part = source_model.nll(power_of(Y), r).to(torch.float64)
+        return -2 * T * spatial.log_abs_det(W).to(torch.float64) + source_part + J_offset
+
+    def report(it, Y, W, J):
+        if callback is not None:
+            callback(IterationState(it, Y.transpose(1, 2), W / scale[:, None, None, None], J, X * scale[:, None, None, None]))
+
+    source_model.reset(power_of(Y))
+    r = source_model.update(power_of(Y)).clamp_min(var_floor)
+    history = [objective(Y, W, r)]
+    report(0, Y, W, history[0])
+    for it in range(1, n_iter + 1):
+        if it > 1:
+            r = source_model.update(power_of(Y)).clamp_min(var_floor)
+        weights = (1 / r).transpose(1, 2)  # [B, F or 1, N, T]
+        if update == "iss":
+            W, Y = spatial.iss_sweep(W, Y, weights)
+        else:
+            V = spatial.load_diagonal(spatial.weighted_covariances(xx, weights, M), diag_load)
+            W = (spatial.ip1_sweep if update == "ip1" else spatial.ip2_sweep)(W, V)
+            Y = W @ X
+        if normalize:
+            gain = Y.abs().pow(2).mean((1, 3)).clamp_min(1e-30)  # [B, N]
+            W = W * gain.rsqrt()[:, None, :, None]
+            Y = Y * gain.rsqrt()[:, None, :, None]
+            source_model.rescale(1 / gain)
+            r = r / gain[:, :, None, None]
+        history.append(objective(Y, W, r))
+        report(it, Y, W, history[-1])
+
+    if proj_back:
+        Y = spatial.projection_back(Y, W, ref_mic) * scale[:, None, None, None]
+    W = W / scale[:, None, None, None]
+    return SeparationResult(Y.transpose(1, 2), W, torch.stack(history))

@@ -1,0 +1,107 @@
+"""Source models: the variance ``r`` of each separated source, given its power.
+
+All tensors here are ``[batch, src, freq, frames]`` (``power = |y|^2``); a model may return
+a variance that broadcasts over frequency (``[batch, src, 1, frames]``).
+
+A source model is a small stateful object created for one separation call:
+
+- :meth:`SourceModel.reset` sees the initial power and sets up state,
+- :meth:`SourceModel.update` returns the new variance for the current power (for an MM
+  algorithm, the minimiser of the objective's source part, or a step that lowers it),
+- :meth:`SourceModel.rescale` is told that the engine multiplied each output's power by
+  ``scale [batch, src]`` (output normalisation) so that stateful models stay consistent,
+- :meth:`SourceModel.nll` is the source part of the objective ``J``.
+
+Deep models (a network pass, or a latent optimised by backpropagation and kept between
+iterations) implement the same four methods.
+"""
+import torch
+
+
+class SourceModel:
+    """Gaussian source model base: ``nll = sum_{f,t,n} log r + |y|^2 / r``."""
+
+    #: Whether per-iteration output normalisation leaves ``J`` unchanged for this model.
+    scale_invariant = True
+
+    def reset(self, power: torch.Tensor) -> None:
+        """Called once before the first iteration with the initial ``|y|^2``."""
+
+    def update(self, power: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def rescale(self, scale: torch.Tensor) -> None:
+        """The outputs' power was multiplied by ``scale [batch, src]``."""
+
+    def nll(self, power: torch.Tensor, variance: torch.Tensor) -> torch.Tensor:
+        """Source part of ``J`` -> ``[batch]``."""
+        return (torch.log(variance) + power / variance).sum((1, 2, 3))
+
+
+def _per_source(scale: torch.Tensor) -> torch.Tensor:
+    return scale[:, :, None, None]
+
+
+class GaussIVA(SourceModel):
+    """IVA with a time-varying Gaussian shared by all frequencies: ``r_nt = mean_f |y_nft|^2``."""
+
+    def update(self, power):
+        return power.mean(2, keepdim=True)
+
+
+class LaplaceIVA(SourceModel):
+    """AuxIVA with the spherical Laplace contrast ``G(y_n(t)) = ||y_n(t)||_2`` (Ono 2011).
+
+    The auxiliary variable is ``r_nt = ||y_nt||``; its objective ``2 sum_{n,t} ||y_nt||`` is
+    majorised by ``sum_{f,t,n} |y|^2 / r + r``, which is what the spatial update minimises.
+    The contrast is not scale invariant, so the engine skips output normalisation for it.
+    """
+
+    scale_invariant = False
+
+    def update(self, power):
+        return power.sum(2, keepdim=True).sqrt()
+
+    def nll(self, power, variance):
+        return 2 * power.sum(2).sqrt().sum((1, 2))
+
+
+class NMF(SourceModel):
+    """Low-rank NMF variance ``r_n = T_n V_n`` of ILRMA (Kitamura et al. 2016).
+
+    Args:
+        n_basis: number of bases ``K`` per source.
+        seed: seed of the random non-negative initialisation (drawn on the CPU, so the
+            same seed gives the same start on every device).
+        eps: floor of the factors.
+    """
+
+    def __init__(self, n_basis: int = 2, seed: int = 0, eps: float = 1e-10):
+        self.n_basis = n_basis
+        self.seed = seed
+        self.eps = eps
+
+    def reset(self, power):
+        B, N, F, T = power.shape
+        gen = torch.Generator().manual_seed(self.seed)
+        rand = lambda *shape: torch.rand(*shape, generator=gen, dtype=torch.float64)
+        self.basis = rand(B, N, F, self.n_basis).to(power).clamp_min(self.eps)
+        self.activation = rand(B, N, self.n_basis, T).to(power).clamp_min(self.eps)
+
+    def update(self, power):
+        """One multiplicative update of the bases, then of the activations."""
+        r = self.basis @ self.activation
+        num = (power / r**2) @ self.activation.transpose(-1, -2)
+        den = (1 / r) @ self.activation.transpose(-1, -2)
+        self.basis = (self.basis * (num / den).sqrt()).clamp_min(self.eps)
+        r = self.basis @ self.activation
+        num = self.basis.transpose(-1, -2) @ (power / r**2)
+        den = self.basis.transpose(-1, -2) @ (1 / r)
+        self.activation = (self.activation * (num / den).sqrt()).clamp_min(self.eps)
+        return self.basis @ self.activation
+
+    def rescale(self, scale):
+        self.basis = self.basis * _per_source(scale)
+
+
+SOURCE_MODELS = {"laplace": LaplaceIVA, "gauss": GaussIVA, "nmf": NMF}
