@@ -1,0 +1,81 @@
+"""Building blocks of the source-model networks: 1-D convolutions over time, frequency bins as channels.
+
+All tensors are ``[batch, channels, frames]``. Labels are ``[batch, n_labels]`` vectors
+(one-hot or probabilities) broadcast over frames and concatenated on the channel axis.
+"""
+import math
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+WEIGHT_STD = 0.01
+
+
+def _conv(in_ch, out_ch, kernel, stride, padding, transposed):
+    conv_class = nn.ConvTranspose1d if transposed else nn.Conv1d
+    return conv_class(in_ch, out_ch, kernel, stride=stride, padding=padding)
+
+
+class GatedConv1d(nn.Module):
+    """Conv (or transposed conv) to ``2 * out_ch`` channels, BatchNorm over them, then GLU.
+
+    ``[batch, in_ch, frames] -> [batch, out_ch, frames']``.
+    """
+
+    def __init__(self, in_ch, out_ch, kernel, stride=1, padding=0, transposed=False):
+        super().__init__()
+        self.conv = _conv(in_ch, 2 * out_ch, kernel, stride, padding, transposed)
+        self.norm = nn.BatchNorm1d(2 * out_ch)
+
+    def forward(self, x):
+        return F.glu(self.norm(self.conv(x)), dim=1)
+
+
+class SiLUConv1d(nn.Module):
+    """Conv (or transposed conv) to ``out_ch`` channels, GroupNorm(1, out_ch) (a layer norm), SiLU."""
+
+    def __init__(self, in_ch, out_ch, kernel, stride=1, padding=0, transposed=False):
+        super().__init__()
+        self.conv = _conv(in_ch, out_ch, kernel, stride, padding, transposed)
+        self.norm = nn.GroupNorm(1, out_ch)
+
+    def forward(self, x):
+        return F.silu(self.norm(self.conv(x)))
+
+
+def init_weights(module: nn.Module):
+    """Convolution weights ~ N(0, 0.01^2), convolution biases 0 (norm layers keep 1 / 0)."""
+    for sub in module.modules():
+        if isinstance(sub, (nn.Conv1d, nn.ConvTranspose1d)):
+            nn.init.normal_(sub.weight, 0.0, WEIGHT_STD)
+            nn.init.zeros_(sub.bias)
+
+
+def with_label(x, label):
+    """Concatenate ``label [batch, n_labels]`` broadcast over frames to ``x [batch, ch, frames]``."""
+    label = label.to(dtype=x.dtype, device=x.device)
+    return torch.cat([x, label.unsqueeze(-1).expand(-1, -1, x.shape[-1])], dim=1)
+
+
+def padded_length(n_frames: int, multiple: int, minimum: int = 0) -> int:
+    """Smallest multiple of ``multiple`` that is >= ``max(n_frames, minimum)``."""
+    return multiple * math.ceil(max(n_frames, minimum) / multiple)
+
+
+def pad_frames(x, n_frames: int):
+    """Zero-pad ``x [..., frames]`` at the end to ``n_frames`` frames (no-op when long enough)."""
+    extra = n_frames - x.shape[-1]
+    return F.pad(x, (0, extra)) if extra > 0 else x
+
+
+def check_spectrogram(x, n_freq: int, name: str = "x"):
+    """Raise a clear error unless ``x`` is ``[batch, n_freq, frames]`` with frames >= 1."""
+    if x.dim() != 3 or x.shape[1] != n_freq or x.shape[2] < 1:
+        raise ValueError(f"{name} must be [batch, n_freq={n_freq}, frames>=1], got shape {tuple(x.shape)}")
+
+
+def check_label(label, batch: int, n_labels: int, name: str = "label"):
+    """Raise a clear error unless ``label`` is ``[batch, n_labels]``."""
+    if label.dim() != 2 or label.shape != (batch, n_labels):
+        raise ValueError(f"{name} must be [batch={batch}, n_labels={n_labels}], got shape {tuple(label.shape)}")

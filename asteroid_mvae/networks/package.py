@@ -1,0 +1,70 @@
+"""Saved "network package": a trained source-model network plus what is needed to use it.
+
+A package is a ``torch.save``-d dict of plain types (loadable with ``weights_only=True``)::
+
+    {"network": "CVAE" | "ACVAE" | "ChimeraACVAE",
+     "network_args": {"n_labels": int, "n_freq": int},
+     "state_dict": {name: tensor},
+     "input_scale": float,
+     "label_map": {speaker: index},
+     "training": {...plain summary...}}
+
+``input_scale`` (set by training to the global RMS of the training magnitudes,
+``sqrt(mean(|S|^2))``) defines the network's input domain::
+
+    network input  x = |S| / input_scale            # |S|: [batch, n_freq, frames], DC dropped
+    source power     = input_scale**2 * exp(decode(z, label))
+
+Separation models must apply the same scaling.
+"""
+import torch
+
+from .. import compat
+from ..utils.io import atomic_path
+from .chimera import ChimeraACVAE
+from .cvae import ACVAE, CVAE
+
+NETWORKS = {cls.network_name: cls for cls in (CVAE, ACVAE, ChimeraACVAE)}
+REQUIRED_KEYS = ("network", "network_args", "state_dict", "input_scale", "label_map")
+
+
+def build_network(name: str, network_args: dict):
+    """Instantiate a network by its class name (``CVAE``, ``ACVAE`` or ``ChimeraACVAE``)."""
+    if name not in NETWORKS:
+        raise ValueError(f"unknown network {name!r}; expected one of {sorted(NETWORKS)}")
+    return NETWORKS[name](**network_args)
+
+
+def save_network_package(path, net, input_scale: float, label_map: dict, training_info: dict | None = None):
+    """Write ``net`` and its metadata atomically to ``path`` (plain types only)."""
+    if not float(input_scale) > 0:
+        raise ValueError(f"input_scale must be > 0, got {input_scale}")
+    if len(label_map) != net.n_labels:
+        raise ValueError(f"label_map has {len(label_map)} speakers but the network has n_labels={net.n_labels}")
+    package = compat.plain(
+        {
+            "network": net.network_name,
+            "network_args": net.get_config(),
+            "state_dict": {k: v.detach().cpu().clone() for k, v in net.state_dict().items()},
+            "input_scale": float(input_scale),
+            "label_map": {str(k): int(v) for k, v in label_map.items()},
+            "training": dict(training_info or {}),
+        }
+    )
+    with atomic_path(path) as tmp:
+        torch.save(package, tmp)
+    return path
+
+
+def load_network_package(path, map_location="cpu"):
+    """Load a package written by :func:`save_network_package` -> ``(net in eval mode, package dict)``."""
+    try:
+        package = torch.load(path, map_location=map_location, weights_only=True)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"network package not found: {path}") from None
+    missing = [k for k in REQUIRED_KEYS if not isinstance(package, dict) or k not in package]
+    if missing:
+        raise ValueError(f"{path} is not a network package (missing keys: {missing})")
+    net = build_network(package["network"], package["network_args"])
+    net.load_state_dict(package["state_dict"])
+    return net.eval(), package
