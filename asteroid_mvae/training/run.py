@@ -1,0 +1,149 @@
+"""Train a source-model network with Lightning and write its network package.
+
+Layout of ``exp_dir``::
+
+    exp_dir/config.yml           the full configuration
+    exp_dir/checkpoints/         Lightning checkpoints (last.ckpt is resumed after a kill)
+    exp_dir/logs/                CSV (and TensorBoard when installed) logs
+    exp_dir/<package_name>       the network package (see asteroid_mvae.networks.package)
+"""
+import importlib.util
+import time
+from pathlib import Path
+
+import torch
+import yaml
+
+from .. import compat
+from ..networks import ACVAE, CVAE, ChimeraACVAE, load_network_package, save_network_package
+from ..utils.io import write_text
+from .data import build_dataset, check_dataset, compute_input_scale, make_loaders, split_per_speaker
+from .presets import make_config
+from .systems import ACVAESystem, CVAESystem, ChimeraSystem
+
+MODELS = {"cvae": (CVAE, CVAESystem), "acvae": (ACVAE, ACVAESystem), "chimera": (ChimeraACVAE, ChimeraSystem)}
+LAST_CHECKPOINT = "last.ckpt"
+
+
+def load_teacher(path, label_map):
+    """Load the CVAE/ACVAE teacher package of a ChimeraACVAE and check it matches the data's speakers."""
+    if path is None:
+        raise ValueError("training a ChimeraACVAE needs a teacher: set config['teacher'] to a CVAE network package")
+    teacher, package = load_network_package(path)
+    if not isinstance(teacher, CVAE):
+        raise ValueError(f"teacher {path} holds a {package['network']}; expected a CVAE or ACVAE package")
+    if dict(package["label_map"]) != {str(k): int(v) for k, v in label_map.items()}:
+        raise ValueError(f"teacher {path} was trained on other speakers (label_map differs from the data's)")
+    return teacher, package
+
+
+def make_loggers(exp_dir: Path):
+    from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
+
+    loggers = [CSVLogger(str(exp_dir), name="logs")]
+    if importlib.util.find_spec("tensorboard") or importlib.util.find_spec("tensorboardX"):
+        loggers.append(TensorBoardLogger(str(exp_dir), name="logs_tb"))
+    return loggers
+
+
+def make_trainer(config: dict, exp_dir: Path, has_val: bool):
+    import pytorch_lightning as pl
+    from pytorch_lightning.callbacks import ModelCheckpoint
+
+    options = dict(config["trainer"])
+    ckpt_every = options.pop("ckpt_every_n_steps", None)
+    checkpoint_dir = exp_dir / "checkpoints"
+    callbacks = [ModelCheckpoint(dirpath=str(checkpoint_dir), save_last=True, save_top_k=0,
+                                 every_n_train_steps=ckpt_every)]
+    if has_val:
+        callbacks.append(ModelCheckpoint(dirpath=str(checkpoint_dir), filename="best", monitor="val_loss",
+                                         mode="min", save_top_k=1))
+    if not has_val:
+        options["limit_val_batches"] = 0
+    options = {k: v for k, v in options.items() if v is not None}
+    return pl.Trainer(default_root_dir=str(exp_dir), logger=make_loggers(exp_dir), callbacks=callbacks,
+                      deterministic=False, **options)
+
+
+def _epoch_metrics(trainer) -> dict:
+    return {k: round(float(v), 6) for k, v in trainer.callback_metrics.items() if k.endswith("_epoch") or k.startswith("val_")}
+
+
+def train(config: dict, dataset=None) -> Path:
+    """Train ``config["model"]`` (see :func:`~asteroid_mvae.training.presets.make_config`).
+
+    Args:
+        config: full configuration dict (``make_config(...)`` output, e.g. loaded from YAML).
+        dataset: optional speaker spectrogram dataset; built from ``config["data"]`` if omitted.
+
+    Returns the path of the written network package. Rerunning with the same ``exp_dir``
+    resumes from ``checkpoints/last.ckpt``; a finished run only rewrites the package.
+    """
+    import pytorch_lightning as pl
+
+    config = make_config(config.get("model", "cvae"), "paper", {k: v for k, v in config.items()})
+    model_name = config["model"]
+    network_class, system_class = MODELS[model_name]
+    exp_dir = Path(config["exp_dir"])
+    exp_dir.mkdir(parents=True, exist_ok=True)
+    write_text(exp_dir / "config.yml", yaml.safe_dump(compat.plain(config), sort_keys=False))
+    pl.seed_everything(config["seed"], workers=True)
+
+    dataset = build_dataset(config["data"]) if dataset is None else dataset
+    check_dataset(dataset)
+    label_map = dict(dataset.label_map)
+    teacher = teacher_package = None
+    if model_name == "chimera":
+        teacher, teacher_package = load_teacher(config["teacher"], label_map)
+    train_idx, val_idx = split_per_speaker(dataset.labels, config["data"]["val_fraction"], config["seed"])
+    if teacher_package is not None:  # the student works in its teacher's input domain
+        input_scale = float(teacher_package["input_scale"])
+    else:
+        input_scale = compute_input_scale(dataset, train_idx, config["data"]["scale_items"], config["seed"])
+    train_loader, val_loader = make_loaders(dataset, train_idx, val_idx, config["optim"]["batch_size"],
+                                            config["data"]["num_workers"], config["seed"])
+
+    net = network_class(n_labels=len(label_map), **config["network"])
+    optimizer = torch.optim.Adam(net.parameters(), lr=config["optim"]["lr"],
+                                 weight_decay=config["optim"]["weight_decay"])
+    system_args = dict(input_scale=input_scale, loss_weights=config["loss"]["weights"], config=compat.plain(config))
+    if model_name == "chimera":
+        system_args.update(teacher=teacher, gumbel_tau=config["loss"]["gumbel_tau"])
+    system = system_class(net, optimizer, train_loader, val_loader, **system_args)
+
+    trainer = make_trainer(config, exp_dir, has_val=val_loader is not None)
+    last = exp_dir / "checkpoints" / LAST_CHECKPOINT
+    start = time.time()
+    trainer.fit(system, ckpt_path=str(last) if last.exists() else None)
+
+    info = {
+        "model": model_name,
+        "data": {"items": len(dataset), "train_items": len(train_idx), "val_items": len(val_idx),
+                 "speakers": len(label_map), "corpus": config["data"]["corpus"]},
+        "epochs": int(trainer.current_epoch),
+        "steps": int(trainer.global_step),
+        "fit_seconds_this_run": round(time.time() - start, 1),
+        "final_metrics": _epoch_metrics(trainer),
+        "config": compat.plain(config),
+        "teacher": None if config["teacher"] is None else str(config["teacher"]),
+    }
+    package_path = exp_dir / config["package_name"]
+    if trainer.is_global_zero:
+        save_network_package(package_path, net.cpu(), input_scale, label_map, info)
+    return package_path
+
+
+def train_cvae(exp_dir, dataset=None, preset: str = "paper", **overrides) -> Path:
+    """Train a CVAE into ``exp_dir`` (``overrides`` are merged into the preset configuration)."""
+    return train(make_config("cvae", preset, {"exp_dir": str(exp_dir), **overrides}), dataset)
+
+
+def train_acvae(exp_dir, dataset=None, preset: str = "paper", **overrides) -> Path:
+    """Train an ACVAE into ``exp_dir``."""
+    return train(make_config("acvae", preset, {"exp_dir": str(exp_dir), **overrides}), dataset)
+
+
+def train_chimera(teacher_package, exp_dir, dataset=None, preset: str = "paper", **overrides) -> Path:
+    """Train a ChimeraACVAE into ``exp_dir``, distilled from the CVAE package ``teacher_package``."""
+    return train(make_config("chimera", preset, {"exp_dir": str(exp_dir), "teacher": str(teacher_package),
+                                                 **overrides}), dataset)
