@@ -1,0 +1,9 @@
+"""Comparison baselines: pyroomacoustics' separators and single-channel PIT networks."""
+from .pit import PIT_MODELS, SIZES, HubSepFormer, SepFormer, build_pit_model, sepformer_from_hub
+from .pra_separators import PRA_METHODS, PraSeparator
+from .training import DEFAULT_CONFIG, ReferenceChannelDataset, make_config, train_pit
+
+__all__ = [
+    "PraSeparator", "PRA_METHODS", "SepFormer", "HubSepFormer", "sepformer_from_hub", "build_pit_model",
+    "PIT_MODELS", "SIZES", "train_pit", "make_config", "DEFAULT_CONFIG", "ReferenceChannelDataset",
+]

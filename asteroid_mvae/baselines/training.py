@@ -1,0 +1,164 @@
+"""Train a PIT baseline with asteroid's System (Lightning) on reference-microphone mixtures.
+
+Layout of ``exp_dir``::
+
+    exp_dir/config.yml        the full configuration
+    exp_dir/checkpoints/      Lightning checkpoints (``last.ckpt`` is resumed after a kill)
+    exp_dir/logs/             CSV logs (loss, val_loss per epoch)
+    exp_dir/best_model.pth    ``model.serialize()``: loads with ``BaseModel.from_pretrained``
+"""
+import copy
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+
+from .. import compat
+from ..utils.io import atomic_path, write_text
+from .pit import build_pit_model
+
+DEFAULT_CONFIG = {
+    "model": "convtasnet",
+    "size": "tiny",  # "tiny" (CPU smoke runs) or "standard" (published sizes)
+    "network": {},  # overrides of the size preset
+    "n_src": 2,
+    "sample_rate": 16000,
+    "ref_mic": 0,
+    "segment_seconds": 2.0,  # training crops; None = whole mixtures (batch_size 1)
+    "seed": 0,
+    "optim": {"lr": 1e-3, "batch_size": 4, "weight_decay": 0.0, "num_workers": 0},
+    "trainer": {"max_epochs": 50, "max_steps": -1, "accelerator": "auto", "devices": 1,
+                "gradient_clip_val": 5.0, "log_every_n_steps": 10},
+}
+
+
+def make_config(overrides=None) -> dict:
+    """``DEFAULT_CONFIG`` with ``overrides`` merged in (one level deep for dict entries)."""
+    config = copy.deepcopy(DEFAULT_CONFIG)
+    for key, value in (overrides or {}).items():
+        if isinstance(value, dict) and isinstance(config.get(key), dict):
+            config[key].update(value)
+        else:
+            config[key] = value
+    return config
+
+
+class ReferenceChannelDataset(torch.utils.data.Dataset):
+    """``(mixture [mics, time], references [src, time])`` items -> ``(mixture[ref_mic] [time], references)``.
+
+    With ``segment`` samples, each item is a crop at an offset drawn from a generator seeded
+    by ``(seed, index, epoch)`` (call :meth:`set_epoch`), zero-padded when shorter.
+    """
+
+    def __init__(self, dataset, ref_mic: int = 0, segment=None, seed: int = 0, random_crop: bool = True):
+        self.dataset, self.ref_mic, self.segment, self.seed, self.random_crop = dataset, ref_mic, segment, seed, random_crop
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int):
+        self.epoch = epoch
+
+    def __len__(self):
+        return len(self.dataset)
+
+    def __getitem__(self, idx):
+        mixture, references = (torch.as_tensor(np.asarray(x), dtype=torch.float32) for x in self.dataset[idx][:2])
+        if mixture.dim() != 2 or not 0 <= self.ref_mic < mixture.shape[0]:
+            raise ValueError(f"item {idx}: mixture {tuple(mixture.shape)} has no microphone {self.ref_mic}.")
+        mix = mixture[self.ref_mic]
+        if self.segment is None:
+            return mix, references
+        length = mix.shape[-1]
+        if length <= self.segment:
+            pad = self.segment - length
+            return torch.nn.functional.pad(mix, (0, pad)), torch.nn.functional.pad(references, (0, pad))
+        if self.random_crop:
+            rng = np.random.default_rng((self.seed, idx, self.epoch))
+            start = int(rng.integers(0, length - self.segment + 1))
+        else:
+            start = (length - self.segment) // 2
+        return mix[start:start + self.segment], references[:, start:start + self.segment]
+
+
+class _EpochSetter:
+    """Lightning callback: tell the training dataset the epoch (fresh crops each epoch)."""
+
+    def __new__(cls, dataset):
+        from pytorch_lightning.callbacks import Callback
+
+        class SetEpoch(Callback):
+            def on_train_epoch_start(self, trainer, pl_module):
+                dataset.set_epoch(trainer.current_epoch)
+
+        return SetEpoch()
+
+
+def _loaders(train_set, valid_set, config):
+    optim = config["optim"]
+    segment = None if config["segment_seconds"] is None else int(config["segment_seconds"] * config["sample_rate"])
+    batch_size = optim["batch_size"] if segment is not None else 1
+    train = ReferenceChannelDataset(train_set, config["ref_mic"], segment, config["seed"])
+    generator = torch.Generator().manual_seed(config["seed"])
+    train_loader = torch.utils.data.DataLoader(train, batch_size=batch_size, shuffle=True, drop_last=False,
+                                               num_workers=optim["num_workers"], generator=generator)
+    valid_loader = None
+    if valid_set is not None:
+        valid = ReferenceChannelDataset(valid_set, config["ref_mic"], segment, config["seed"], random_crop=False)
+        valid_loader = torch.utils.data.DataLoader(valid, batch_size=batch_size, shuffle=False,
+                                                   num_workers=optim["num_workers"])
+    return train, train_loader, valid_loader
+
+
+def train_pit(train_set, exp_dir, config=None, valid_set=None) -> Path:
+    """Train ``config["model"]`` with PIT (negative SI-SDR) and write ``exp_dir/best_model.pth``.
+
+    Rerunning with the same ``exp_dir`` resumes from ``checkpoints/last.ckpt``.
+    Returns the path of the serialized model.
+    """
+    import pytorch_lightning as pl
+    from asteroid.engine import System
+    from asteroid.losses import PITLossWrapper, pairwise_neg_sisdr
+    from pytorch_lightning.callbacks import ModelCheckpoint
+    from pytorch_lightning.loggers import CSVLogger
+
+    config = make_config(config)
+    exp_dir = Path(exp_dir)
+    exp_dir.mkdir(parents=True, exist_ok=True)
+    write_text(exp_dir / "config.yml", yaml.safe_dump(compat.plain(config), sort_keys=False))
+    pl.seed_everything(config["seed"], workers=True)
+    model = build_pit_model(config["model"], config["n_src"], config["sample_rate"], config["size"],
+                            **config["network"])
+    train, train_loader, valid_loader = _loaders(train_set, valid_set, config)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config["optim"]["lr"],
+                                 weight_decay=config["optim"]["weight_decay"])
+    loss = PITLossWrapper(pairwise_neg_sisdr, pit_from="pw_mtx")
+    system = System(model, optimizer, loss, train_loader, valid_loader, config=compat.plain(config))
+
+    checkpoint_dir = exp_dir / "checkpoints"
+    callbacks = [ModelCheckpoint(dirpath=str(checkpoint_dir), save_last=True, save_top_k=0), _EpochSetter(train)]
+    if valid_loader is not None:
+        callbacks.append(ModelCheckpoint(dirpath=str(checkpoint_dir), filename="best", monitor="val_loss",
+                                         mode="min", save_top_k=1))
+    options = {k: v for k, v in config["trainer"].items() if v is not None}
+    if valid_loader is None:
+        options["limit_val_batches"] = 0
+    trainer = pl.Trainer(default_root_dir=str(exp_dir), logger=CSVLogger(str(exp_dir), name="logs"),
+                         callbacks=callbacks, enable_progress_bar=True, **options)
+    last = checkpoint_dir / "last.ckpt"
+    start = time.time()
+    trainer.fit(system, ckpt_path=str(last) if last.exists() else None)
+    fit_seconds = time.time() - start
+
+    best = checkpoint_dir / "best.ckpt"
+    if best.exists():
+        state = torch.load(str(best), map_location="cpu", weights_only=False)["state_dict"]
+        model.load_state_dict({k[len("model."):]: v for k, v in state.items() if k.startswith("model.")})
+    package = model.serialize()
+    package["training"] = {"steps": int(trainer.global_step), "epochs": int(trainer.current_epoch),
+                           "fit_seconds_this_run": round(fit_seconds, 2), "config": config}
+    out = exp_dir / "best_model.pth"
+    if trainer.is_global_zero:
+        with atomic_path(out) as tmp:
+            torch.save(compat.plain(package), tmp)
+    return out

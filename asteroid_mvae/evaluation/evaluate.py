@@ -1,0 +1,293 @@
+"""Evaluate separators on a dataset: per-mixture metrics, timing, iteration curves, example wavs.
+
+Outputs in ``out_dir`` (one process) or ``out_dir/shards/`` (one file per shard):
+
+- ``all_metrics.csv``: one row per (method, mixture), appended and flushed as soon as it
+  is computed; a rerun skips the pairs already there (resumable).
+- ``curves.jsonl``: one line per (method, mixture) for separators that accept a
+  ``callback``: SI-SDR improvement and ``J`` at every iteration.
+- ``examples/<mixture>/``: mixture, references and permutation-solved estimates (wav).
+
+Large test sets are sharded by an existing launcher: each process of ``torchrun`` (or of
+a Lightning/SLURM job) calls :func:`evaluate` with its ``shard_index``/``num_shards``
+(:func:`shard_from_env` reads them from ``RANK``/``WORLD_SIZE``), and :func:`merge_shards`
+combines the shard files once all are done.
+"""
+import csv
+import io
+import json
+import os
+import time
+from pathlib import Path
+from typing import Dict, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from ..separation import StftConfig
+from ..utils.io import atomic_path, write_text, write_wav
+from .curves import IterationTracker
+from .metrics import ALL_METRICS, compute_metrics, reorder
+from .registry import accepts_callback, get_separator, is_single_channel
+
+METRICS_CSV = "all_metrics.csv"
+CURVES_JSONL = "curves.jsonl"
+KEY_COLUMNS = ("method", "mixture_id")
+
+
+def shard_from_env() -> Tuple[int, int]:
+    """``(shard_index, num_shards)`` from ``RANK``/``WORLD_SIZE`` (set by torchrun and Lightning)."""
+    return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+
+
+def shard_paths(out_dir, shard_index: int = 0, num_shards: int = 1) -> Tuple[Path, Path]:
+    """Where one shard writes its metrics CSV and curves JSONL."""
+    out_dir = Path(out_dir)
+    if num_shards == 1:
+        return out_dir / METRICS_CSV, out_dir / CURVES_JSONL
+    tag = f"shard{shard_index:03d}-of-{num_shards:03d}"
+    return out_dir / "shards" / f"all_metrics.{tag}.csv", out_dir / "shards" / f"curves.{tag}.jsonl"
+
+
+def _repair_partial_line(path: Path) -> None:
+    """Drop a trailing half-written line left by a killed run."""
+    if not path.exists():
+        return
+    data = path.read_bytes()
+    if data and not data.endswith(b"\n"):
+        with open(path, "r+b") as f:
+            f.truncate(data.rfind(b"\n") + 1)
+
+
+def _finished_pairs(csv_path: Path) -> set:
+    _repair_partial_line(csv_path)
+    if not csv_path.exists() or csv_path.stat().st_size == 0:
+        return set()
+    with open(csv_path, newline="") as f:
+        return {(row["method"], row["mixture_id"]) for row in csv.DictReader(f)}
+
+
+class _RowWriter:
+    """Appends CSV rows (header once), flushing each one to disk."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.fields = None
+        if path.exists() and path.stat().st_size > 0:
+            with open(path, newline="") as f:
+                self.fields = next(csv.reader(f))
+
+    def write(self, row: dict) -> None:
+        if self.fields is None:
+            self.fields = list(row)
+            self._append(",".join(self.fields) + "\n")
+        extra = sorted(set(row) - set(self.fields))
+        if extra:
+            raise ValueError(f"{self.path} has columns {self.fields}; this run adds {extra}. "
+                             "Use the same metrics list as the first run, or another output folder.")
+        buffer = io.StringIO()
+        csv.DictWriter(buffer, self.fields, lineterminator="\n").writerow(row)
+        self._append(buffer.getvalue())
+
+    def _append(self, text: str) -> None:
+        with open(self.path, "a", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+
+
+def _append_jsonl(path: Path, record: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _repair_partial_line(path)
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(json.dumps(record) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _mixture_id(dataset, idx: int) -> str:
+    namer = getattr(dataset, "mixture_id", None)
+    return str(namer(idx)) if callable(namer) else f"mix{idx:05d}"
+
+
+def _load_item(dataset, idx: int):
+    mixture, references = dataset[idx][:2]
+    mixture = torch.as_tensor(np.asarray(mixture), dtype=torch.float32)
+    references = torch.as_tensor(np.asarray(references), dtype=torch.float32)
+    if mixture.dim() != 2 or references.dim() != 2:
+        raise ValueError(f"Dataset item {idx}: expected mixture [mics, time] and references [src, time]; "
+                         f"got {tuple(mixture.shape)} and {tuple(references.shape)}.")
+    if mixture.shape[-1] != references.shape[-1]:
+        raise ValueError(f"Dataset item {idx}: mixture has {mixture.shape[-1]} samples, references {references.shape[-1]}.")
+    return mixture, references
+
+
+def _fit_length(est: torch.Tensor, length: int) -> torch.Tensor:
+    if est.shape[-1] >= length:
+        return est[..., :length]
+    return torch.nn.functional.pad(est, (0, length - est.shape[-1]))
+
+
+def run_separator(separator, mixture: torch.Tensor, ref_mic: int = 0, callback=None) -> torch.Tensor:
+    """Separate one mixture ``[mics, time]`` -> ``[n_src, time]`` (numpy-free, on the input's device)."""
+    if is_single_channel(separator):
+        with torch.no_grad():
+            est = separator.forward_wav(mixture[ref_mic][None]) if hasattr(separator, "forward_wav") \
+                else separator(mixture[ref_mic][None])
+    else:
+        fn = separator.forward_wav if hasattr(separator, "forward_wav") else separator
+        est = fn(mixture[None], callback=callback) if callback is not None else fn(mixture[None])
+    est = est.detach()
+    est = est.reshape(-1, est.shape[-1]) if est.dim() == 3 and est.shape[0] == 1 else est
+    if est.dim() != 2:
+        raise ValueError(f"Separator returned shape {tuple(est.shape)}; expected [1, n_src, time].")
+    return _fit_length(est, mixture.shape[-1])
+
+
+def _time_call(fn, device: torch.device):
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    start = time.perf_counter()
+    out = fn()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return out, time.perf_counter() - start
+
+
+def _write_examples(out_dir: Path, mixture_id: str, name: str, mixture, references, estimates, sample_rate):
+    folder = out_dir / "examples" / mixture_id
+    if not (folder / "mixture.wav").exists():
+        write_wav(folder / "mixture.wav", mixture.cpu().numpy(), sample_rate)
+        for k, ref in enumerate(references.cpu().numpy()):
+            write_wav(folder / f"reference_s{k}.wav", ref, sample_rate)
+    for k, est in enumerate(estimates):
+        write_wav(folder / f"{name}_s{k}.wav", est, sample_rate)
+
+
+def evaluate(
+    separators: Dict[str, object],
+    dataset,
+    out_dir,
+    metrics_list: Sequence[str] = ALL_METRICS,
+    track_iterations: bool = True,
+    n_examples: int = 2,
+    sample_rate: Optional[int] = None,
+    ref_mic: int = 0,
+    stft_config: StftConfig = StftConfig(),
+    shard_index: int = 0,
+    num_shards: int = 1,
+    device: str = "cpu",
+    progress: bool = True,
+) -> Path:
+    """Evaluate every separator on every mixture of ``dataset`` (this shard's share).
+
+    Args:
+        separators: ``{name: separator}``; a separator is a registered name or model path
+            (see :func:`~asteroid_mvae.evaluation.registry.get_separator`), an asteroid
+            BaseModel, or a callable ``[batch, mics, time] -> [batch, n_src, time]``.
+        dataset: items ``(mixture [mics, time], references [src, time])``, references being
+            the source images at ``ref_mic``.
+        metrics_list: metrics for :func:`~asteroid_mvae.evaluation.metrics.compute_metrics`.
+        track_iterations: record per-iteration SI-SDR improvement and ``J`` for separators
+            whose ``forward_wav`` accepts ``callback`` (the tracker's time is not counted).
+        n_examples: write wavs for the first ``n_examples`` mixtures of the dataset.
+        stft_config: the STFT the iterative separators use (to invert their iterates).
+        shard_index, num_shards: this process takes mixtures ``shard_index::num_shards``.
+
+    Returns:
+        path of this shard's metrics CSV.
+    """
+    if not 0 <= shard_index < num_shards:
+        raise ValueError(f"shard_index must be in [0, {num_shards}); got {shard_index}.")
+    out_dir = Path(out_dir)
+    device = torch.device(device)
+    sample_rate = int(sample_rate or getattr(dataset, "sample_rate", 16000))
+    resolved = {name: get_separator(sep, stft_config=stft_config, ref_mic=ref_mic, sample_rate=sample_rate)
+                if isinstance(sep, str) else sep for name, sep in separators.items()}
+    for sep in resolved.values():
+        if isinstance(sep, torch.nn.Module):
+            sep.to(device).eval()
+    csv_path, curves_path = shard_paths(out_dir, shard_index, num_shards)
+    done = _finished_pairs(csv_path)
+    writer = _RowWriter(csv_path)
+    indices = range(shard_index, len(dataset), num_shards)
+    todo = [(i, name) for i in indices for name in resolved if (name, _mixture_id(dataset, i)) not in done]
+    bar = tqdm(total=len(todo), desc=f"evaluate shard {shard_index + 1}/{num_shards}", disable=not progress)
+    loaded = {}
+    for idx, name in todo:
+        if idx not in loaded:
+            loaded = {idx: _load_item(dataset, idx)}
+        mixture, references = (t.to(device) for t in loaded[idx])
+        row = _evaluate_one(name, resolved[name], mixture, references, idx, _mixture_id(dataset, idx),
+                            sample_rate, ref_mic, stft_config, metrics_list, track_iterations, curves_path,
+                            out_dir if idx < n_examples else None, device)
+        writer.write(row)
+        bar.update(1)
+        bar.set_postfix(method=name, si_sdr_imp=f"{row.get('si_sdr_imp', float('nan')):.2f}")
+    bar.close()
+    return csv_path
+
+
+def _evaluate_one(name, separator, mixture, references, idx, mixture_id, sample_rate, ref_mic, stft_config,
+                  metrics_list, track_iterations, curves_path, examples_dir, device) -> dict:
+    mix_ref = mixture[ref_mic].cpu().numpy()
+    refs = references.cpu().numpy()
+    tracker = None
+    if track_iterations and not is_single_channel(separator) and accepts_callback(separator):
+        tracker = IterationTracker(mix_ref, refs, stft_config, ref_mic)
+    est, elapsed = _time_call(lambda: run_separator(separator, mixture, ref_mic, tracker), device)
+    processing_s = elapsed - (tracker.overhead_s if tracker else 0.0)
+    est = est.cpu().numpy().astype(np.float64)
+    if est.shape[0] < refs.shape[0]:
+        raise ValueError(f"{name} returned {est.shape[0]} sources for mixture {mixture_id} with {refs.shape[0]}.")
+    seconds_audio = mixture.shape[-1] / sample_rate
+    row = {"method": name, "mixture_id": mixture_id, "index": idx, "n_src": refs.shape[0],
+           "n_mics": mixture.shape[0], "audio_s": seconds_audio, "processing_s": processing_s,
+           "rtf": processing_s / seconds_audio}
+    row.update(compute_metrics(mix_ref, refs, est, sample_rate, metrics_list))
+    if tracker is not None:
+        curve = tracker.curve()
+        row["j_increase_fraction"] = curve["j_increase_fraction"]
+        row["n_iter"] = max(curve["iterations"], default=0)
+        _append_jsonl(curves_path, {"method": name, "mixture_id": mixture_id, "n_src": refs.shape[0], **curve})
+    else:
+        row["j_increase_fraction"] = ""
+        row["n_iter"] = ""
+    if examples_dir is not None:
+        _write_examples(examples_dir, mixture_id, name, mixture[ref_mic], references, reorder(est, refs), sample_rate)
+    return row
+
+
+def merge_shards(out_dir, num_shards: Optional[int] = None) -> Path:
+    """Combine ``shards/all_metrics.*.csv`` and ``shards/curves.*.jsonl`` into ``out_dir``.
+
+    Raises when a shard file is missing (``num_shards`` given) so an incomplete run is not
+    reported as complete.
+    """
+    out_dir = Path(out_dir)
+    shard_dir = out_dir / "shards"
+    csvs = sorted(shard_dir.glob("all_metrics.shard*.csv"))
+    if num_shards is not None:
+        expected = {shard_paths(out_dir, k, num_shards)[0] for k in range(num_shards)}
+        missing = sorted(str(p) for p in expected - set(csvs))
+        if missing:
+            raise FileNotFoundError(f"Missing shard results: {missing}")
+        csvs = sorted(expected)
+    if not csvs:
+        raise FileNotFoundError(f"No shard results under {shard_dir}.")
+    import pandas as pd
+
+    for path in csvs:
+        _repair_partial_line(path)
+    merged = pd.concat([pd.read_csv(p) for p in csvs], ignore_index=True)
+    merged = merged.drop_duplicates(list(KEY_COLUMNS), keep="last").sort_values(["method", "index"])
+    with atomic_path(out_dir / METRICS_CSV) as tmp:
+        merged.to_csv(tmp, index=False)
+    lines = []
+    for path in sorted(shard_dir.glob("curves.shard*.jsonl")):
+        _repair_partial_line(path)
+        lines += [line for line in path.read_text().splitlines() if line.strip()]
+    write_text(out_dir / CURVES_JSONL, "".join(line + "\n" for line in lines))
+    return out_dir / METRICS_CSV

@@ -1,0 +1,171 @@
+"""Summaries of an evaluation folder: ``final_metrics.json``, ``curves.json``, ``results.md``, PNG plots.
+
+Reads ``all_metrics.csv`` and ``curves.jsonl`` written by :func:`~asteroid_mvae.evaluation.evaluate.evaluate`.
+Rows of the table are (method, number of sources); cells are mean ± std over mixtures.
+``J`` curves are normalised per mixture (1 at the start, 0 at the minimum) before averaging,
+since methods have different objectives and offsets.
+"""
+import json
+from pathlib import Path
+from typing import Dict, List
+
+import numpy as np
+
+from ..utils.io import atomic_path, write_text
+from .curves import normalized_objective
+from .evaluate import CURVES_JSONL, METRICS_CSV
+from .metrics import ALL_METRICS
+
+TABLE_METRICS = [f"{m}_imp" for m in ALL_METRICS] + list(ALL_METRICS)
+SUMMARY_COLUMNS = ["processing_s", "rtf", "j_increase_fraction"]
+
+
+def load_curves(path) -> List[dict]:
+    """Curve records, the last one kept for each (method, mixture)."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    records = {}
+    for line in path.read_text().splitlines():
+        if line.strip():
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:  # a half-written last line of an interrupted run
+                continue
+            records[(rec["method"], rec["mixture_id"])] = rec
+    return list(records.values())
+
+
+def summarize(df) -> Dict[str, Dict[str, dict]]:
+    """``{method: {"N=<n_src>": {column: {"mean", "std"}, "n_mixtures": k}}}``."""
+    summary = {}
+    columns = [c for c in TABLE_METRICS + SUMMARY_COLUMNS if c in df.columns]
+    for (method, n_src), group in df.groupby(["method", "n_src"], sort=True):
+        stats = {"n_mixtures": int(len(group))}
+        for col in columns:
+            values = group[col].astype(float).dropna()
+            if len(values):
+                stats[col] = {"mean": float(values.mean()), "std": float(values.std(ddof=0))}
+        summary.setdefault(str(method), {})[f"N={int(n_src)}"] = stats
+    return summary
+
+
+def average_curves(records: List[dict]) -> Dict[str, Dict[str, dict]]:
+    """Mean SI-SDR improvement and normalised ``J`` per iteration for each (method, N)."""
+    grouped = {}
+    for rec in records:
+        grouped.setdefault((rec["method"], rec["n_src"]), []).append(rec)
+    out = {}
+    for (method, n_src), recs in sorted(grouped.items()):
+        length = min(len(r["si_sdr_imp"]) for r in recs)
+        entry = {
+            "iterations": recs[0]["iterations"][:length],
+            "si_sdr_imp": np.mean([r["si_sdr_imp"][:length] for r in recs], 0).tolist(),
+            "n_mixtures": len(recs),
+        }
+        normalised = [normalized_objective(r["objective"]) for r in recs]
+        normalised = [n for n in normalised if n is not None]
+        if normalised:
+            n_len = min(len(n) for n in normalised)
+            entry["objective_normalized"] = np.mean([n[:n_len] for n in normalised], 0).tolist()
+        fractions = [r["j_increase_fraction"] for r in recs if r.get("j_increase_fraction") is not None]
+        entry["j_increase_fraction"] = float(np.mean(fractions)) if fractions else None
+        out.setdefault(method, {})[f"N={n_src}"] = entry
+    return out
+
+
+def markdown_table(summary) -> str:
+    present = [c for c in TABLE_METRICS if any(c in s for m in summary.values() for s in m.values())]
+    headers = ["method", "N", "mixtures"] + [f"{c} (dB)" if c.startswith(("si_sdr", "sdr", "sir", "sar")) else c
+                                            for c in present] + ["s / mixture", "RTF", "J-increase fraction"]
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    for method, per_n in summary.items():
+        for n_key, stats in per_n.items():
+            cells = [method, n_key[2:], str(stats["n_mixtures"])]
+            cells += [f"{stats[c]['mean']:.2f} ± {stats[c]['std']:.2f}" if c in stats else "–" for c in present]
+            cells += [f"{stats[c]['mean']:.3g}" if c in stats else "–" for c in SUMMARY_COLUMNS]
+            lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _save_figure(fig, path):
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120, bbox_inches="tight", format="png")
+
+
+def plot_curves(curves, out_dir: Path, key: str, ylabel: str, filename: str):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n_keys = sorted({n for per_n in curves.values() for n in per_n})
+    fig, axes = plt.subplots(1, max(len(n_keys), 1), figsize=(5 * max(len(n_keys), 1), 3.5), squeeze=False)
+    for ax, n_key in zip(axes[0], n_keys):
+        for method, per_n in curves.items():
+            entry = per_n.get(n_key)
+            if entry and key in entry:
+                ax.plot(entry["iterations"][:len(entry[key])], entry[key], label=method)
+        ax.set_title(n_key)
+        ax.set_xlabel("iteration")
+        ax.set_ylabel(ylabel)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    _save_figure(fig, out_dir / filename)
+    plt.close(fig)
+
+
+def plot_final_metrics(summary, out_dir: Path, filename: str = "final_metrics.png"):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    metrics = [c for c in TABLE_METRICS if c.endswith("_imp") and any(c in s for m in summary.values() for s in m.values())]
+    bars = [(f"{method} ({n_key})", stats) for method, per_n in summary.items() for n_key, stats in per_n.items()]
+    fig, axes = plt.subplots(1, max(len(metrics), 1), figsize=(4 * max(len(metrics), 1), 3.5), squeeze=False)
+    for ax, metric in zip(axes[0], metrics):
+        labels = [label for label, stats in bars if metric in stats]
+        means = [stats[metric]["mean"] for _, stats in bars if metric in stats]
+        stds = [stats[metric]["std"] for _, stats in bars if metric in stats]
+        ax.bar(range(len(means)), means, yerr=stds, capsize=3, color="tab:blue")
+        ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right", fontsize=8)
+        ax.set_title(metric)
+        ax.grid(axis="y", alpha=0.3)
+    _save_figure(fig, out_dir / filename)
+    plt.close(fig)
+
+
+def make_report(out_dir) -> Dict[str, Path]:
+    """Write ``final_metrics.json``, ``curves.json``, ``results.md`` and the PNGs; return their paths."""
+    import pandas as pd
+
+    out_dir = Path(out_dir)
+    csv_path = out_dir / METRICS_CSV
+    if not csv_path.exists():
+        raise FileNotFoundError(f"{csv_path} not found: run the evaluation (or merge its shards) first.")
+    df = pd.read_csv(csv_path)
+    if df.empty:
+        raise ValueError(f"{csv_path} has no rows.")
+    summary = summarize(df)
+    curves = average_curves(load_curves(out_dir / CURVES_JSONL))
+    for method, per_n in curves.items():  # the J-increase fraction from the curves when the CSV lacks it
+        for n_key, entry in per_n.items():
+            stats = summary.get(method, {}).get(n_key)
+            if stats is not None and "j_increase_fraction" not in stats and entry["j_increase_fraction"] is not None:
+                stats["j_increase_fraction"] = {"mean": entry["j_increase_fraction"], "std": float("nan")}
+    paths = {"final_metrics": out_dir / "final_metrics.json", "curves": out_dir / "curves.json",
+             "table": out_dir / "results.md", "final_plot": out_dir / "final_metrics.png"}
+    write_text(paths["final_metrics"], json.dumps(summary, indent=2))
+    per_mixture = {}
+    for rec in load_curves(out_dir / CURVES_JSONL):
+        per_mixture.setdefault(rec["method"], {})[rec["mixture_id"]] = rec
+    write_text(paths["curves"], json.dumps({"mean": curves, "per_mixture": per_mixture}))
+    write_text(paths["table"], "# Separation results\n\n" + markdown_table(summary))
+    plot_final_metrics(summary, out_dir)
+    if curves:
+        paths["si_sdr_plot"] = out_dir / "si_sdr_imp_vs_iteration.png"
+        paths["objective_plot"] = out_dir / "objective_vs_iteration.png"
+        plot_curves(curves, out_dir, "si_sdr_imp", "SI-SDR improvement (dB)", paths["si_sdr_plot"].name)
+        plot_curves(curves, out_dir, "objective_normalized", "normalised J", paths["objective_plot"].name)
+    return paths
