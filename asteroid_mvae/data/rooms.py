@@ -126,7 +126,7 @@ class RoomConfig:
             low, high = centre[axis] - reach, centre[axis] + reach
             if low < margin - 1e-9 or high > dim[axis] - margin + 1e-9:
                 raise DataError(
-                    f"impossible geometry: a {reach} m circle around the array at {tuple(centre[:2])} spans "
+                    f"impossible geometry: a {reach} m circle around the array at ({centre[0]:g}, {centre[1]:g}) spans "
                     f"{'xy'[axis]} = [{low:g}, {high:g}] m, outside [{margin:g}, {dim[axis] - margin:g}] "
                     f"(room {self.room_dim} m, min_wall_distance {margin} m)")
         for name, height in heights.items():
