@@ -180,12 +180,14 @@ def evaluate(
     num_shards: int = 1,
     device: str = "cpu",
     progress: bool = True,
+    separator_options: Optional[dict] = None,
 ) -> Path:
     """Evaluate every separator on every mixture of ``dataset`` (this shard's share).
 
     Args:
         separators: ``{name: separator}``; a separator is a registered name or model path
-            (see :func:`~asteroid_mvae.evaluation.registry.get_separator`), an asteroid
+            (see :func:`~asteroid_mvae.evaluation.registry.get_separator`; a name is built
+            with ``n_src`` = the mixture's number of sources), an asteroid
             BaseModel, or a callable ``[batch, mics, time] -> [batch, n_src, time]``.
         dataset: items ``(mixture [mics, time], references [src, time])``, references being
             the source images at ``ref_mic``.
@@ -195,6 +197,7 @@ def evaluate(
         n_examples: write wavs for the first ``n_examples`` mixtures of the dataset.
         stft_config: the STFT the iterative separators use (to invert their iterates).
         shard_index, num_shards: this process takes mixtures ``shard_index::num_shards``.
+        separator_options: extra options for separators given by name (e.g. ``{"n_iter": 100}``).
 
     Returns:
         path of this shard's metrics CSV.
@@ -204,11 +207,8 @@ def evaluate(
     out_dir = Path(out_dir)
     device = torch.device(device)
     sample_rate = int(sample_rate or getattr(dataset, "sample_rate", 16000))
-    resolved = {name: get_separator(sep, stft_config=stft_config, ref_mic=ref_mic, sample_rate=sample_rate)
-                if isinstance(sep, str) else sep for name, sep in separators.items()}
-    for sep in resolved.values():
-        if isinstance(sep, torch.nn.Module):
-            sep.to(device).eval()
+    options = dict(stft_config=stft_config, ref_mic=ref_mic, sample_rate=sample_rate, **(separator_options or {}))
+    resolved = {name: _SeparatorsByNSrc(sep, options, device) for name, sep in separators.items()}
     csv_path, curves_path = shard_paths(out_dir, shard_index, num_shards)
     done = _finished_pairs(csv_path)
     writer = _RowWriter(csv_path)
@@ -220,7 +220,8 @@ def evaluate(
         if idx not in loaded:
             loaded = {idx: _load_item(dataset, idx)}
         mixture, references = (t.to(device) for t in loaded[idx])
-        row = _evaluate_one(name, resolved[name], mixture, references, idx, _mixture_id(dataset, idx),
+        separator = resolved[name].get(references.shape[0])
+        row = _evaluate_one(name, separator, mixture, references, idx, _mixture_id(dataset, idx),
                             sample_rate, ref_mic, stft_config, metrics_list, track_iterations, curves_path,
                             out_dir if idx < n_examples else None, device)
         writer.write(row)
@@ -228,6 +229,25 @@ def evaluate(
         bar.set_postfix(method=name, si_sdr_imp=f"{row.get('si_sdr_imp', float('nan')):.2f}")
     bar.close()
     return csv_path
+
+
+class _SeparatorsByNSrc:
+    """A separator object as given, or built from its name once per number of sources."""
+
+    def __init__(self, spec, options: dict, device: torch.device):
+        self.spec, self.options, self.device, self.built = spec, options, device, {}
+
+    def get(self, n_src: int):
+        if not isinstance(self.spec, str):
+            return self._prepare(self.spec)
+        if n_src not in self.built:
+            self.built[n_src] = self._prepare(get_separator(self.spec, n_src=n_src, **self.options))
+        return self.built[n_src]
+
+    def _prepare(self, separator):
+        if isinstance(separator, torch.nn.Module):
+            separator.to(self.device).eval()
+        return separator
 
 
 def _evaluate_one(name, separator, mixture, references, idx, mixture_id, sample_rate, ref_mic, stft_config,

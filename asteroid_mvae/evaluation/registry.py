@@ -1,6 +1,9 @@
 """Separators by name: ``register_separator(name, factory)`` and ``get_separator(name_or_path)``.
 
-A factory takes keyword options (``n_iter``, ``stft_config``, ``ref_mic``, ``sample_rate``;
+Names of ``asteroid_mvae.models.MODEL_NAMES`` (auxiva, ilrma, mvae, ...) are built with
+``asteroid_mvae.models.load_model``; names registered here (``pra_*`` and any added with
+:func:`register_separator`) take precedence.
+A factory takes keyword options (``n_src``, ``n_iter``, ``stft_config``, ``ref_mic``, ``sample_rate``;
 it ignores the ones it does not use) and returns a separator: an asteroid BaseModel or any
 callable with ``forward_wav(wav [batch, mics, time]) -> [batch, n_src, time]``.
 Iterative separators may accept ``forward_wav(wav, callback=fn)`` (per-iteration state).
@@ -15,7 +18,7 @@ from typing import Callable, Dict
 import torch
 from asteroid.models.base_models import BaseModel
 
-from ..separation import GaussIVA, LaplaceIVA, NMF, StftConfig, istft, separate, stft
+from ..separation import StftConfig
 
 _REGISTRY: Dict[str, Callable] = {}
 
@@ -28,7 +31,8 @@ def register_separator(name: str, factory: Callable, overwrite: bool = False) ->
 
 
 def available_separators():
-    return sorted(_REGISTRY)
+    """Names accepted by :func:`get_separator`: registered here or in ``asteroid_mvae.models``."""
+    return sorted(set(_REGISTRY) | set(_lead_model_names()))
 
 
 def _call_with_known(factory, options):
@@ -39,14 +43,21 @@ def _call_with_known(factory, options):
 
 
 def get_separator(spec: str, **options):
-    """A separator from a registered name or a path to a saved model (``.pth``).
+    """A separator from a name (see :func:`available_separators`) or a saved model path.
 
-    Saved models load through ``asteroid_mvae.models.load_model`` when the lead's models
-    provide it, else through asteroid's ``BaseModel.from_pretrained``.
+    Saved models (``serialize()`` files: ours, ConvTasNet/DPRNN/SepFormer from
+    ``train_pit``) load through asteroid's ``BaseModel.from_pretrained``; a folder goes to
+    ``asteroid_mvae.models.load_model`` (publish directories).
     """
     if spec in _REGISTRY:
         return _call_with_known(_REGISTRY[spec], options)
+    if spec.lower() in _lead_model_names():
+        return _lead_model(spec, options)
     path = Path(spec)
+    if path.is_dir():
+        from asteroid_mvae.models import load_model
+
+        return load_model(str(path)).eval()
     if path.suffix in {".pth", ".pt", ".ckpt"} or path.exists():
         if not path.is_file():
             raise FileNotFoundError(f"Saved model {path} does not exist.")
@@ -57,14 +68,12 @@ def get_separator(spec: str, **options):
 
 def load_saved_model(path):
     """Load a serialized model (asteroid ``BaseModel.serialize`` format)."""
-    try:
-        from asteroid_mvae import models as our_models
-    except ImportError:
-        our_models = None
-    loader = getattr(our_models, "load_model", None)
-    if loader is not None:
-        return loader(str(path))
     from ..baselines import pit  # noqa: F401  (registers SepFormer with asteroid)
+
+    try:
+        import asteroid_mvae.models  # noqa: F401  (registers our separators with asteroid)
+    except ImportError:
+        pass
 
     conf = torch.load(str(path), map_location="cpu")
     if not isinstance(conf, dict) or "model_name" not in conf:
@@ -82,76 +91,54 @@ def is_single_channel(separator) -> bool:
 
 
 def accepts_callback(separator) -> bool:
-    fn = getattr(separator, "forward_wav", separator)
+    """Whether ``forward_wav`` (or, when it only forwards ``*args``, ``forward``) takes ``callback``."""
+    for attr in ("forward_wav", "forward", "__call__"):
+        fn = getattr(separator, attr, None)
+        if fn is None:
+            continue
+        try:
+            params = inspect.signature(fn).parameters
+        except (TypeError, ValueError):
+            continue
+        if "callback" in params:
+            return True
+        if not any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in params.values()):
+            return False
+    return False
+
+
+def _lead_model_names():
     try:
-        params = inspect.signature(fn).parameters
-    except (TypeError, ValueError):
-        return False
-    return "callback" in params
-
-
-class EngineSeparator(torch.nn.Module):
-    """Our engine (``asteroid_mvae.separation.separate``) with a classic source model.
-
-    Used for ``auxiva``/``ilrma`` until ``asteroid_mvae.models`` registers its BaseModels.
-    """
-
-    single_channel = False
-
-    def __init__(self, source_model: str = "laplace", n_iter: int = 60, update: str = "ip1",
-                 stft_config: StftConfig = StftConfig(), ref_mic: int = 0, n_basis: int = 2, seed: int = 0):
-        super().__init__()
-        if source_model not in {"laplace", "gauss", "nmf"}:
-            raise ValueError(f"source_model must be 'laplace', 'gauss' or 'nmf'; got {source_model!r}.")
-        self.source_model, self.n_iter, self.update = source_model, n_iter, update
-        self.stft_config, self.ref_mic, self.n_basis, self.seed = stft_config, ref_mic, n_basis, seed
-
-    def _make_source_model(self):
-        if self.source_model == "nmf":
-            return NMF(n_basis=self.n_basis, seed=self.seed)
-        return LaplaceIVA() if self.source_model == "laplace" else GaussIVA()
-
-    def forward_wav(self, wav: torch.Tensor, callback=None) -> torch.Tensor:
-        """``[batch, mics, time]`` -> ``[batch, mics, time]`` (``n_src = mics``)."""
-        if wav.dim() != 3:
-            raise ValueError(f"expected [batch, mics, time]; got {tuple(wav.shape)}.")
-        spec = stft(wav, self.stft_config)
-        result = separate(spec, self._make_source_model(), n_iter=self.n_iter, update=self.update,
-                          ref_mic=self.ref_mic, callback=callback)
-        return istft(result.estimates, wav.shape[-1], self.stft_config).to(wav.dtype)
-
-    forward = forward_wav
-
-
-def _lead_model(class_name):
-    try:
-        from asteroid_mvae import models
+        from asteroid_mvae.models import MODEL_NAMES
     except ImportError:
-        return None
-    return getattr(models, class_name, None)
+        return {}
+    return MODEL_NAMES
 
 
-def _engine_factory(source_model, lead_class):
-    def factory(**options):
-        cls = _lead_model(lead_class)
-        if cls is not None:
-            return _call_with_known(cls, options)
-        return _call_with_known(lambda **kw: EngineSeparator(source_model=source_model, **kw), {
-            k: v for k, v in options.items() if k in {"n_iter", "update", "stft_config", "ref_mic", "n_basis", "seed"}})
-    return factory
+def _lead_model(name: str, options: dict):
+    """One of ``asteroid_mvae.models`` (AuxIVA, ILRMA, MVAE, ...) with our options translated."""
+    from asteroid_mvae.models import load_model
+
+    args = {}
+    cfg = options.get("stft_config")
+    if cfg is not None:
+        args.update(n_fft=cfg.n_fft, hop_length=cfg.hop_length, window=cfg.window)
+    for key in ("n_src", "n_iter", "ref_mic", "sample_rate"):
+        if options.get(key) is not None:
+            args[key] = options[key]
+    return load_model(name, **args)
 
 
 def _pra_factory(method):
-    def factory(n_iter=None, stft_config: StftConfig = StftConfig(), ref_mic=0, sample_rate=16000, seed=0, **_):
+    def factory(n_iter=None, stft_config: StftConfig = StftConfig(), ref_mic=0, sample_rate=16000, seed=0,
+                n_src=None, **_):
         from ..baselines.pra_separators import PraSeparator
 
-        return PraSeparator(method, n_iter=n_iter, ref_mic=ref_mic, n_fft=stft_config.n_fft,
+        return PraSeparator(method, n_iter=n_iter, n_src=n_src, ref_mic=ref_mic, n_fft=stft_config.n_fft,
                             hop_length=stft_config.hop_length, window=stft_config.window,
                             sample_rate=sample_rate, seed=seed)
     return factory
 
 
-register_separator("auxiva", _engine_factory("laplace", "AuxIVA"))
-register_separator("ilrma", _engine_factory("nmf", "ILRMA"))
 for _method in ("auxiva", "ilrma", "fastmnmf2"):
     register_separator(f"pra_{_method}", _pra_factory(_method))
