@@ -145,5 +145,5 @@ def train_acvae(exp_dir, dataset=None, preset: str = "paper", **overrides) -> Pa
 
 def train_chimera(teacher_package, exp_dir, dataset=None, preset: str = "paper", **overrides) -> Path:
     """Train a ChimeraACVAE into ``exp_dir``, distilled from the CVAE package ``teacher_package``."""
-    return train(make_config("chimera", preset, {"exp_dir": str(exp_dir), "teacher": str(teacher_package),
-                                                 **overrides}), dataset)
+    teacher = None if teacher_package is None else str(teacher_package)
+    return train(make_config("chimera", preset, {"exp_dir": str(exp_dir), "teacher": teacher, **overrides}), dataset)

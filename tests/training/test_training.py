@@ -1,0 +1,149 @@
+import copy
+
+import pandas as pd
+import pytest
+import torch
+from torch.utils.data import DataLoader
+
+from asteroid_mvae.networks import ACVAE, CVAE, ChimeraACVAE, load_network_package, save_network_package
+from asteroid_mvae.training import (
+    ACVAESystem,
+    ChimeraSystem,
+    CVAESystem,
+    make_config,
+    train,
+    train_chimera,
+    train_cvae,
+)
+
+N_FREQ = 32
+STEPS = 40
+
+
+@pytest.fixture(scope="module")
+def dataset():
+    from conftest import SyntheticSpeakers
+
+    return SyntheticSpeakers(n_speakers=3, items_per_speaker=12, n_freq=N_FREQ, frames=16)
+
+
+def evaluate(system, batch):
+    """Loss terms on a fixed batch, eval mode, fixed noise (latent samples, Gumbel labels)."""
+    system.eval()
+    torch.manual_seed(123)
+    with torch.no_grad():
+        terms = system.loss_terms(batch[0] / system.input_scale, batch[1])
+    system.train()
+    return {name: value.item() for name, value in terms.items()}
+
+
+def fit(system, loader, steps=STEPS, lr=3e-3):
+    torch.manual_seed(0)
+    optimizer = torch.optim.Adam(system.model.parameters(), lr=lr)
+    done = 0
+    while done < steps:
+        for magnitude, labels in loader:
+            loss = system.total_loss(system.loss_terms(magnitude / system.input_scale, labels))
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            done += 1
+            if done == steps:
+                return
+
+
+@pytest.fixture(scope="module")
+def loaders(dataset):
+    return DataLoader(dataset, batch_size=6, shuffle=True), next(iter(DataLoader(dataset, batch_size=36)))
+
+
+@pytest.fixture(scope="module")
+def trained_teacher(loaders):
+    torch.manual_seed(0)
+    system = CVAESystem(CVAE(3, N_FREQ), None, loaders[0], input_scale=2.0)
+    before = evaluate(system, loaders[1])
+    fit(system, loaders[0])
+    return system.model.eval(), before, evaluate(system, loaders[1])
+
+
+def assert_lowered(before, after, names):
+    for name in names:
+        assert after[name] < 0.9 * before[name], (name, before[name], after[name])
+    assert sum(after.values()) < sum(before.values())
+
+
+def test_cvae_training_lowers_nll(trained_teacher):
+    _, before, after = trained_teacher
+    assert_lowered(before, after, ["nll"])
+
+
+def test_acvae_training_lowers_nll_and_both_cross_entropies(loaders):
+    torch.manual_seed(0)
+    system = ACVAESystem(ACVAE(3, N_FREQ), None, loaders[0], input_scale=2.0)
+    assert system.loss_weights == {"ce_input": 0.5, "ce_decoded": 0.5}
+    before = evaluate(system, loaders[1])
+    fit(system, loaders[0])
+    assert_lowered(before, evaluate(system, loaders[1]), ["nll", "ce_input", "ce_decoded"])
+
+
+def test_chimera_training_lowers_its_losses_and_teacher_stays_frozen(loaders, trained_teacher):
+    teacher = copy.deepcopy(trained_teacher[0])
+    snapshot = copy.deepcopy(teacher.state_dict())
+    torch.manual_seed(0)
+    system = ChimeraSystem(ChimeraACVAE(3, N_FREQ), None, loaders[0], input_scale=2.0, teacher=teacher)
+    system.train()
+    assert not teacher.training and not any(p.requires_grad for p in teacher.parameters())
+    before = evaluate(system, loaders[1])
+    assert set(before) == {"kl", "nll", "ce_input", "ce_decoded", "nll_gumbel", "ce_gumbel",
+                           "teacher_kl", "is_true", "is_gumbel"}
+    fit(system, loaders[0])
+    after = evaluate(system, loaders[1])
+    assert_lowered(before, after, ["nll", "ce_input", "ce_decoded", "nll_gumbel", "ce_gumbel", "is_true", "is_gumbel"])
+    assert all(torch.equal(snapshot[k], v) for k, v in teacher.state_dict().items())  # incl. BatchNorm statistics
+    assert not teacher.training
+
+
+def test_chimera_rejects_mismatched_teacher(loaders):
+    with pytest.raises(ValueError, match="n_labels=4"):
+        ChimeraSystem(ChimeraACVAE(3, N_FREQ), None, loaders[0], teacher=CVAE(4, N_FREQ))
+    with pytest.raises(TypeError, match="teacher"):
+        ChimeraSystem(ChimeraACVAE(3, N_FREQ), None, loaders[0], teacher=ChimeraACVAE(3, N_FREQ))
+
+
+LIGHTNING = {
+    "network": {"n_freq": N_FREQ},
+    "optim": {"lr": 3e-3, "batch_size": 6},
+    "data": {"val_fraction": 0.2, "corpus": "synthetic-test"},
+    "trainer": {"max_epochs": 1, "log_every_n_steps": 1, "enable_progress_bar": False},
+}
+
+
+def test_lightning_training_writes_package_logs_and_resumes(tmp_path, dataset):
+    exp = tmp_path / "cvae"
+    package_path = train_cvae(exp, dataset, **LIGHTNING)
+    net, package = load_network_package(package_path)
+    assert isinstance(net, CVAE) and package["label_map"] == dataset.label_map
+    scale = torch.stack([dataset[i][0] for i in range(len(dataset))]).pow(2).mean().sqrt().item()
+    assert 0.9 * scale < package["input_scale"] < 1.1 * scale  # RMS of the training items
+    assert package["training"]["epochs"] == 1 and package["training"]["steps"] == 5  # 30 train items / 6
+    assert (exp / "checkpoints" / "last.ckpt").exists() and (exp / "config.yml").exists()
+    metrics = pd.read_csv(exp / "logs" / "version_0" / "metrics.csv")
+    assert {"train_nll_step", "train_kl_step", "val_loss"} <= set(metrics.columns)
+
+    resumed = make_config("cvae", "paper", {"exp_dir": str(exp), **LIGHTNING, "trainer": {**LIGHTNING["trainer"], "max_epochs": 2}})
+    _, package = load_network_package(train(resumed, dataset))
+    assert package["training"]["steps"] == 10  # continued from the checkpoint, not restarted
+
+    chimera = train_chimera(package_path, tmp_path / "chimera", dataset, **LIGHTNING)
+    student, student_package = load_network_package(chimera)
+    assert isinstance(student, ChimeraACVAE)
+    assert student_package["input_scale"] == package["input_scale"]  # the teacher's input domain
+    assert "train_is_true_epoch" in student_package["training"]["final_metrics"]
+
+
+def test_chimera_training_needs_a_matching_teacher(tmp_path, dataset):
+    with pytest.raises(ValueError, match="teacher"):
+        train_chimera(None, tmp_path / "x", dataset, **LIGHTNING)
+    other = save_network_package(tmp_path / "other.pt", CVAE(3, N_FREQ), 1.0, {"a": 0, "b": 1, "c": 2})
+    with pytest.raises(ValueError, match="other speakers"):
+        train_chimera(other, tmp_path / "y", dataset, **LIGHTNING)
