@@ -23,3 +23,21 @@ class SyntheticSpeakers(Dataset):
 
     def __getitem__(self, index):
         return self.items[index].float(), torch.tensor(self.labels[index], dtype=torch.long)
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def single_thread():
+    """The test networks are tiny: one thread is as fast and does not spin on a busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def synthetic_speakers():
+    """The :class:`SyntheticSpeakers` class (conftest modules are not importable by name)."""
+    return SyntheticSpeakers

@@ -21,10 +21,8 @@ STEPS = 40
 
 
 @pytest.fixture(scope="module")
-def dataset():
-    from conftest import SyntheticSpeakers
-
-    return SyntheticSpeakers(n_speakers=3, items_per_speaker=12, n_freq=N_FREQ, frames=16)
+def dataset(synthetic_speakers):
+    return synthetic_speakers(n_speakers=3, items_per_speaker=12, n_freq=N_FREQ, frames=16)
 
 
 def evaluate(system, batch):
