@@ -144,7 +144,7 @@ def train_pit(train_set, exp_dir, config=None, valid_set=None) -> Path:
     if valid_loader is None:
         options["limit_val_batches"] = 0
     trainer = pl.Trainer(default_root_dir=str(exp_dir), logger=CSVLogger(str(exp_dir), name="logs"),
-                         callbacks=callbacks, enable_progress_bar=True, **options)
+                         callbacks=callbacks, **options)
     last = checkpoint_dir / "last.ckpt"
     start = time.time()
     trainer.fit(system, ckpt_path=str(last) if last.exists() else None)
