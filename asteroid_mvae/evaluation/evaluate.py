@@ -108,8 +108,19 @@ def _append_jsonl(path: Path, record: dict) -> None:
 
 
 def _mixture_id(dataset, idx: int) -> str:
+    """``dataset.mixture_id(idx)``, else the ``mixture_id`` or mixture file stem of
+    ``dataset.metadata(idx)`` (``MixtureDataset``), else ``mix<idx>``."""
     namer = getattr(dataset, "mixture_id", None)
-    return str(namer(idx)) if callable(namer) else f"mix{idx:05d}"
+    if callable(namer):
+        return str(namer(idx))
+    metadata = getattr(dataset, "metadata", None)
+    if callable(metadata):
+        row = metadata(idx)
+        if row.get("mixture_id") is not None:
+            return str(row["mixture_id"])
+        if isinstance(row.get("mixture_path"), str):
+            return Path(row["mixture_path"]).stem
+    return f"mix{idx:05d}"
 
 
 def _load_item(dataset, idx: int):
