@@ -5,6 +5,7 @@ Dataset contract (``asteroid_mvae.data.datasets.SpeakerSpectrogramDataset``): it
 and ``labels`` (per-item label indices).
 """
 import math
+from pathlib import Path
 
 import torch
 from torch.utils.data import DataLoader, Subset
@@ -12,16 +13,17 @@ from torch.utils.data import DataLoader, Subset
 from .sampling import BalancedSpeakerSampler
 
 
-def build_dataset(data_config: dict):
-    """Build the speaker spectrogram dataset described by ``config["data"]``."""
-    try:
-        from ..data.corpora import get_corpus
-        from ..data.datasets import SpeakerSpectrogramDataset
-    except ImportError as err:  # the data layer is a separate module of this package
-        raise RuntimeError(f"the data layer is unavailable ({err}); pass a dataset to train()") from err
-    corpus_args = {} if data_config["corpus"] == "builtin" else {"corpus_dir": data_config["corpus_dir"]}
-    corpus = get_corpus(data_config["corpus"], **corpus_args)
-    return SpeakerSpectrogramDataset(corpus, **data_config.get("dataset_args", {}))
+def build_dataset(data_config: dict, seed: int = 0):
+    """Build the ``SpeakerSpectrogramDataset`` of ``config["data"]["root"]`` (an
+    ``asteroid-mvae simulate-speakers`` output folder or its metadata CSV)."""
+    from ..data.datasets import SpeakerSpectrogramDataset
+
+    root = data_config.get("root")
+    if not root:
+        raise ValueError("config['data']['root'] must name a simulate-speakers folder (or pass a dataset)")
+    if not Path(root).exists():
+        raise FileNotFoundError(f"training data not found: {root} (run asteroid-mvae simulate-speakers first)")
+    return SpeakerSpectrogramDataset(root, seed=seed, **data_config.get("dataset_args", {}))
 
 
 def check_dataset(dataset):
@@ -83,10 +85,10 @@ def make_loaders(dataset, train_indices, val_indices, batch_size: int, num_worke
         sampler=sampler,
         drop_last=True,
         num_workers=num_workers,
-        persistent_workers=num_workers > 0,
+        persistent_workers=False,  # workers see the dataset's new epoch
     )
     val_loader = None
     if val_indices:
         val_loader = DataLoader(Subset(dataset, val_indices), batch_size=batch_size, shuffle=False,
-                                num_workers=num_workers, persistent_workers=num_workers > 0)
+                                num_workers=num_workers, persistent_workers=False)
     return train_loader, val_loader

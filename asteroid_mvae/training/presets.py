@@ -13,10 +13,9 @@ BASE = {
     "teacher": None,  # chimera only: path of a trained CVAE/ACVAE network package
     "network": {"n_freq": 1024},  # n_labels comes from the data
     "data": {
-        # Passed to asteroid_mvae.data.datasets.SpeakerSpectrogramDataset when no dataset is given.
-        "corpus": "builtin",  # wsj0 | jvs | folder | builtin
-        "corpus_dir": None,
-        "dataset_args": {},  # extra keyword arguments of SpeakerSpectrogramDataset
+        # When train() gets no dataset: SpeakerSpectrogramDataset(root, seed=seed, **dataset_args).
+        "root": None,  # an `asteroid-mvae simulate-speakers` output folder (or its metadata.csv)
+        "dataset_args": {"segment_frames": 128, "segments_per_utterance": 1, "cache": True},
         "val_fraction": 0.05,  # per speaker, items held out for validation
         "scale_items": 2000,  # items (random, seeded) used for the input_scale statistic
         "num_workers": 0,
@@ -43,7 +42,9 @@ BASE = {
 PRESETS = {
     # The authors' setting: 1000 epochs, batch 16 x 128 frames, Adam 1e-4 (CVAE/ACVAE), 1e-5 (Chimera).
     "paper": {},
-    # 2 CPU cores, < 1 hour (CVAE ~1.5 s per step of 8 x 128 frames): ~1500 steps.
+    # 2 CPU cores, < 1 hour: batch 8 x 128 frames; measured fwd+bwd per step of 16 segments on
+    # 2 busy cores: CVAE 2.5 s, ACVAE 4.6 s, ChimeraACVAE net 2.6 s (x ~2.5 with the teacher and
+    # the extra passes of its loss). Steps per model in CPU_MODEL_DEFAULTS.
     "cpu": {
         "optim": {"lr": 1e-3, "batch_size": 8},
         "data": {"scale_items": 500},
@@ -58,7 +59,11 @@ MODEL_DEFAULTS = {
     "chimera": {"optim": {"lr": 1e-5}},
 }
 
-CPU_MODEL_DEFAULTS = {"chimera": {"optim": {"lr": 3e-4}, "trainer": {"max_steps": 600}}}
+CPU_MODEL_DEFAULTS = {
+    "cvae": {"trainer": {"max_steps": 1500}},  # ~1.4 s/step -> ~35 min
+    "acvae": {"trainer": {"max_steps": 900}},  # ~2.4 s/step -> ~36 min
+    "chimera": {"optim": {"lr": 3e-4}, "trainer": {"max_steps": 600}},  # ~3.5 s/step -> ~35 min
+}
 
 
 def merge(base: dict, override: dict) -> dict:

@@ -89,7 +89,7 @@ def train(config: dict, dataset=None) -> Path:
     write_text(exp_dir / "config.yml", yaml.safe_dump(compat.plain(config), sort_keys=False))
     pl.seed_everything(config["seed"], workers=True)
 
-    dataset = build_dataset(config["data"]) if dataset is None else dataset
+    dataset = build_dataset(config["data"], config["seed"]) if dataset is None else dataset
     check_dataset(dataset)
     label_map = dict(dataset.label_map)
     teacher = teacher_package = None
@@ -119,7 +119,7 @@ def train(config: dict, dataset=None) -> Path:
     info = {
         "model": model_name,
         "data": {"items": len(dataset), "train_items": len(train_idx), "val_items": len(val_idx),
-                 "speakers": len(label_map), "corpus": config["data"]["corpus"]},
+                 "speakers": len(label_map), "root": config["data"]["root"]},
         "epochs": int(trainer.current_epoch),
         "steps": int(trainer.global_step),
         "fit_seconds_this_run": round(time.time() - start, 1),

@@ -36,6 +36,13 @@ class SourceModelSystem(System):
     def loss_terms(self, x, labels) -> dict:
         raise NotImplementedError
 
+    def on_train_epoch_start(self):
+        """Datasets drawing random segments per epoch (``set_epoch``) get the new epoch."""
+        dataset = getattr(self.train_loader, "dataset", None)
+        dataset = getattr(dataset, "dataset", dataset)  # unwrap a Subset
+        if hasattr(dataset, "set_epoch"):
+            dataset.set_epoch(self.current_epoch)
+
     def total_loss(self, terms: dict):
         return sum(self.loss_weights.get(name, 1.0) * value for name, value in terms.items())
 

@@ -111,7 +111,7 @@ def test_chimera_rejects_mismatched_teacher(loaders):
 LIGHTNING = {
     "network": {"n_freq": N_FREQ},
     "optim": {"lr": 3e-3, "batch_size": 6},
-    "data": {"val_fraction": 0.2, "corpus": "synthetic-test"},
+    "data": {"val_fraction": 0.2},
     "trainer": {"max_epochs": 1, "log_every_n_steps": 1, "enable_progress_bar": False},
 }
 
