@@ -95,7 +95,7 @@ def separate(
 
     # Work on the mixture scaled to unit mean power; J and W are reported for the input.
     X = mix.to(dtype).transpose(1, 2).contiguous()  # [B, F, M, T]
-    scale = X.abs().pow(2).mean((1, 2, 3)).clamp_min(1e-30).sqrt()  # [B]
+    scale = spatial.power(X).mean((1, 2, 3)).clamp_min(1e-30).sqrt()  # [B]
     X = X / scale[:, None, None, None]
     J_offset = 2 * T * F * M * torch.log(scale.real.to(torch.float64))
     xx = spatial.outer_products(X) if update != "iss" else None
@@ -107,7 +107,7 @@ def separate(
     Y = W @ X
 
     def power_of(Y):
-        return Y.abs().pow(2).transpose(1, 2)  # [B, N, F, T]
+        return spatial.power(Y).transpose(1, 2)  # [B, N, F, T]
 
     def objective(Y, W, r):
         source_part = source_model.nll(power_of(Y), r).to(torch.float64)
@@ -132,7 +132,7 @@ def separate(
             W = (spatial.ip1_sweep if update == "ip1" else spatial.ip2_sweep)(W, V)
             Y = W @ X
         if normalize:
-            gain = Y.abs().pow(2).mean((1, 3)).clamp_min(1e-30)  # [B, N]
+            gain = spatial.power(Y).mean((1, 3)).clamp_min(1e-30)  # [B, N]
             W = W * gain.rsqrt()[:, None, :, None]
             Y = Y * gain.rsqrt()[:, None, :, None]
             source_model.rescale(1 / gain)

@@ -90,14 +90,14 @@ class NMF(SourceModel):
 
     def update(self, power):
         """One multiplicative update of the bases, then of the activations."""
-        r = self.basis @ self.activation
-        num = (power / r**2) @ self.activation.transpose(-1, -2)
-        den = (1 / r) @ self.activation.transpose(-1, -2)
-        self.basis = (self.basis * (num / den).sqrt()).clamp_min(self.eps)
-        r = self.basis @ self.activation
-        num = self.basis.transpose(-1, -2) @ (power / r**2)
-        den = self.basis.transpose(-1, -2) @ (1 / r)
-        self.activation = (self.activation * (num / den).sqrt()).clamp_min(self.eps)
+        inv_r = 1 / (self.basis @ self.activation)
+        act_t = self.activation.transpose(-1, -2)
+        ratio = ((power * inv_r * inv_r) @ act_t) / (inv_r @ act_t)
+        self.basis = (self.basis * ratio.sqrt_()).clamp_min_(self.eps)
+        inv_r = 1 / (self.basis @ self.activation)
+        basis_t = self.basis.transpose(-1, -2)
+        ratio = (basis_t @ (power * inv_r * inv_r)) / (basis_t @ inv_r)
+        self.activation = (self.activation * ratio.sqrt_()).clamp_min_(self.eps)
         return self.basis @ self.activation
 
     def rescale(self, scale):

@@ -54,6 +54,11 @@ def load_diagonal(V: torch.Tensor, diag_load: float, floor: float = 1e-20) -> to
     return V + load * eye
 
 
+def power(Y: torch.Tensor) -> torch.Tensor:
+    """``|Y|^2`` of a complex tensor (cheaper than ``Y.abs() ** 2``)."""
+    return (Y * Y.conj()).real
+
+
 def _quad_form(w: torch.Tensor, V: torch.Tensor) -> torch.Tensor:
     """``w^H V w`` (real) for ``w [..., M, K]`` and ``V [..., M, M]`` -> ``[..., K]``."""
     return (w.conj() * (V @ w)).sum(-2).real
@@ -128,7 +133,7 @@ def iss_sweep(W: torch.Tensor, Y: torch.Tensor, weights: torch.Tensor):
     for k in range(Y.shape[-2]):
         yk = Y[:, :, k : k + 1]  # [B, F, 1, T]
         num = (weights * Y * yk.conj()).sum(-1)  # [B, F, N]
-        den = (weights * (yk.abs() ** 2)).sum(-1).clamp_min(1e-30)
+        den = (weights * power(yk)).sum(-1).clamp_min(1e-30)
         v = num / den
         v[:, :, k] = 1 - (den[:, :, k] / T).rsqrt()
         Y = Y - v[..., None] * yk

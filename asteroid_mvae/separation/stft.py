@@ -21,8 +21,10 @@ class StftConfig:
     def __post_init__(self):
         if self.window not in WINDOWS:
             raise ValueError(f"Unknown window {self.window!r}; choose one of {sorted(WINDOWS)}.")
-        if not 0 < self.hop_length <= self.n_fft:
-            raise ValueError(f"hop_length must be in (0, n_fft]; got {self.hop_length}.")
+        if not 0 < self.hop_length <= self.n_fft // 2:
+            raise ValueError(
+                f"hop_length must be in (0, n_fft/2] for exact reconstruction; got {self.hop_length} (n_fft={self.n_fft})."
+            )
 
     @property
     def n_freq(self) -> int:

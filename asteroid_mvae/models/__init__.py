@@ -1,0 +1,18 @@
+"""asteroid models of asteroid-mvae, registered with ``asteroid.models`` (``get("ILRMA")``)."""
+from asteroid import models as _asteroid_models
+
+from .base import IterativeSeparator, SeparationOutput
+from .iva import ILRMA, AuxIVA
+from .registry import MODEL_NAMES, load_model
+
+__all__ = ["IterativeSeparator", "SeparationOutput", "AuxIVA", "ILRMA", "load_model", "MODEL_NAMES"]
+
+
+def _register(cls):
+    """``asteroid.models.register_model`` raises on a second call: register once."""
+    if getattr(_asteroid_models, cls.__name__, None) is not cls:
+        _asteroid_models.register_model(cls)
+
+
+for _cls in (AuxIVA, ILRMA):
+    _register(_cls)

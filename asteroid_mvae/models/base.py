@@ -1,0 +1,119 @@
+"""Base class of our separators: asteroid ``BaseModel``s driving the separation engine."""
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+import torch
+from asteroid.models.base_models import BaseModel
+
+from ..compat import plain
+from ..separation import SeparationResult, StftConfig, istft, separate, stft
+from ..separation.engine import UPDATES
+from ..separation.source_models import SourceModel
+
+DTYPES = {"complex64": torch.complex64, "complex128": torch.complex128}
+
+
+@dataclass
+class SeparationOutput:
+    estimates: torch.Tensor  #: ``[batch, n_src, time]`` at the reference microphone's scale
+    result: SeparationResult  #: STFT estimates, demixing matrices and the objective history
+
+
+def as_batch(wav: torch.Tensor) -> torch.Tensor:
+    """``[mics, time]`` or ``[batch, mics, time]`` -> ``[batch, mics, time]``."""
+    if wav.dim() == 2:
+        return wav[None]
+    if wav.dim() != 3:
+        raise ValueError(f"Expected a [batch, mics, time] or [mics, time] waveform; got shape {tuple(wav.shape)}.")
+    return wav
+
+
+class IterativeSeparator(BaseModel):
+    """Determined multichannel separator: the engine with a source model chosen by subclasses.
+
+    Args:
+        n_src: number of sources (the first ``n_src`` microphones are used).
+        n_iter: iterations of the engine.
+        n_fft, hop_length, window: STFT settings (Hamming 2048 / 1024 at 16 kHz).
+        ref_mic: microphone the estimates are projected back to.
+        update: spatial update, ``"ip1"``, ``"ip2"`` or ``"iss"``.
+        dtype: ``"complex64"`` or ``"complex128"``.
+        sample_rate: sampling rate the model expects.
+
+    ``forward_wav(wav)`` takes ``[batch, n_mics, time]`` and returns ``[batch, n_src, time]``.
+    """
+
+    def __init__(
+        self,
+        n_src: int = 2,
+        n_iter: int = 60,
+        n_fft: int = 2048,
+        hop_length: int = 1024,
+        window: str = "hamming",
+        ref_mic: int = 0,
+        update: str = "ip1",
+        dtype: str = "complex64",
+        sample_rate: float = 16000,
+    ):
+        super().__init__(sample_rate=sample_rate, in_channels=n_src)
+        if n_src < 2:
+            raise ValueError(f"n_src must be at least 2; got {n_src}.")
+        if not 0 <= ref_mic < n_src:
+            raise ValueError(f"ref_mic must be in [0, n_src={n_src}); got {ref_mic}.")
+        if update not in UPDATES:
+            raise ValueError(f"update must be one of {UPDATES}; got {update!r}.")
+        if dtype not in DTYPES:
+            raise ValueError(f"dtype must be one of {sorted(DTYPES)}; got {dtype!r}.")
+        self.n_src, self.n_iter, self.ref_mic, self.update, self.dtype = n_src, n_iter, ref_mic, update, dtype
+        self.stft_config = StftConfig(n_fft, hop_length, window)
+
+    def make_source_model(self) -> SourceModel:
+        """A fresh source model for one separation call."""
+        raise NotImplementedError
+
+    def check_input(self, wav: torch.Tensor) -> torch.Tensor:
+        wav = as_batch(wav)
+        if wav.shape[1] < self.n_src:
+            raise ValueError(
+                f"{type(self).__name__} separates {self.n_src} sources and needs at least {self.n_src} "
+                f"microphones; the input has {wav.shape[1]} channel(s) (shape {tuple(wav.shape)})."
+            )
+        if wav.shape[-1] < self.stft_config.n_fft:
+            raise ValueError(f"Input too short: {wav.shape[-1]} samples < n_fft={self.stft_config.n_fft}.")
+        return wav[:, : self.n_src]
+
+    def separate_with_history(self, wav: torch.Tensor, callback: Optional[Callable] = None) -> SeparationOutput:
+        """Separate and keep the engine's result (objective history, demixing matrices)."""
+        wav = self.check_input(wav)
+        real_dtype = wav.dtype if wav.dtype in (torch.float32, torch.float64) else torch.float32
+        with torch.no_grad():
+            X = stft(wav.to(real_dtype), self.stft_config)
+            result = separate(
+                X, self.make_source_model(), n_iter=self.n_iter, update=self.update, ref_mic=self.ref_mic,
+                callback=callback, dtype=DTYPES[self.dtype],
+            )
+            estimates = istft(result.estimates, wav.shape[-1], self.stft_config).to(real_dtype)
+        return SeparationOutput(estimates, result)
+
+    def forward(self, wav: torch.Tensor, callback: Optional[Callable] = None) -> torch.Tensor:
+        """``[batch, n_mics, time]`` -> ``[batch, n_src, time]`` (a 2-D input gives a 2-D output)."""
+        estimates = self.separate_with_history(wav, callback).estimates
+        return estimates[0] if wav.dim() == 2 else estimates
+
+    def forward_wav(self, wav, *args, **kwargs):
+        return self(wav, *args, **kwargs)
+
+    def get_model_args(self):
+        cfg = self.stft_config
+        return dict(
+            n_src=self.n_src, n_iter=self.n_iter, n_fft=cfg.n_fft, hop_length=cfg.hop_length,
+            window=cfg.window, ref_mic=self.ref_mic, update=self.update, dtype=self.dtype,
+            sample_rate=float(self.sample_rate),
+        )
+
+    def serialize(self):
+        """As asteroid's, with plain types only (``torch.load`` is weights-only)."""
+        conf = super().serialize()
+        conf["model_args"] = plain(conf["model_args"])
+        conf["infos"] = plain(conf["infos"])
+        return conf

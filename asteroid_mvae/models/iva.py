@@ -1,0 +1,46 @@
+"""AuxIVA and ILRMA as asteroid models."""
+from ..separation.source_models import NMF, GaussIVA, LaplaceIVA
+from .base import IterativeSeparator
+
+CONTRASTS = {"laplace": LaplaceIVA, "gauss": GaussIVA}
+
+
+class AuxIVA(IterativeSeparator):
+    """Auxiliary-function IVA (Ono 2011) with a spherical Laplace or time-varying Gauss contrast.
+
+    Args:
+        contrast: ``"laplace"`` (default) or ``"gauss"``.
+        **kwargs: see :class:`IterativeSeparator` (``n_src``, ``n_iter``, ``n_fft``, ...).
+    """
+
+    def __init__(self, contrast: str = "laplace", **kwargs):
+        super().__init__(**kwargs)
+        if contrast not in CONTRASTS:
+            raise ValueError(f"contrast must be one of {sorted(CONTRASTS)}; got {contrast!r}.")
+        self.contrast = contrast
+
+    def make_source_model(self):
+        return CONTRASTS[self.contrast]()
+
+    def get_model_args(self):
+        return {**super().get_model_args(), "contrast": self.contrast}
+
+
+class ILRMA(IterativeSeparator):
+    """Independent low-rank matrix analysis (Kitamura et al. 2016): IVA with NMF source models.
+
+    Args:
+        n_basis: NMF bases per source.
+        seed: seed of the NMF initialisation.
+        **kwargs: see :class:`IterativeSeparator`.
+    """
+
+    def __init__(self, n_basis: int = 2, seed: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        self.n_basis, self.seed = n_basis, seed
+
+    def make_source_model(self):
+        return NMF(n_basis=self.n_basis, seed=self.seed)
+
+    def get_model_args(self):
+        return {**super().get_model_args(), "n_basis": self.n_basis, "seed": self.seed}
