@@ -3,9 +3,13 @@ from asteroid import models as _asteroid_models
 
 from .base import IterativeSeparator, SeparationOutput
 from .iva import ILRMA, AuxIVA
+from .mvae import MVAE, DeepSeparator, FastMVAE, FastMVAE2
 from .registry import MODEL_NAMES, load_model
 
-__all__ = ["IterativeSeparator", "SeparationOutput", "AuxIVA", "ILRMA", "load_model", "MODEL_NAMES"]
+__all__ = [
+    "IterativeSeparator", "SeparationOutput", "AuxIVA", "ILRMA", "DeepSeparator", "MVAE", "FastMVAE",
+    "FastMVAE2", "load_model", "MODEL_NAMES",
+]
 
 
 def _register(cls):
@@ -14,5 +18,5 @@ def _register(cls):
         _asteroid_models.register_model(cls)
 
 
-for _cls in (AuxIVA, ILRMA):
+for _cls in (AuxIVA, ILRMA, MVAE, FastMVAE, FastMVAE2):
     _register(_cls)

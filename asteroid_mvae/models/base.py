@@ -71,6 +71,10 @@ class IterativeSeparator(BaseModel):
         """A fresh source model for one separation call."""
         raise NotImplementedError
 
+    def initial_demix(self, mix_stft: torch.Tensor) -> Optional[torch.Tensor]:
+        """Initial demixing matrices ``[batch, freq, src, mics]`` (``None``: identity)."""
+        return None
+
     def check_input(self, wav: torch.Tensor) -> torch.Tensor:
         wav = as_batch(wav)
         if wav.shape[1] < self.n_src:
@@ -90,7 +94,7 @@ class IterativeSeparator(BaseModel):
             X = stft(wav.to(real_dtype), self.stft_config)
             result = separate(
                 X, self.make_source_model(), n_iter=self.n_iter, update=self.update, ref_mic=self.ref_mic,
-                callback=callback, dtype=DTYPES[self.dtype],
+                W0=self.initial_demix(X), callback=callback, dtype=DTYPES[self.dtype],
             )
             estimates = istft(result.estimates, wav.shape[-1], self.stft_config).to(real_dtype)
         return SeparationOutput(estimates, result)

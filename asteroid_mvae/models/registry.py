@@ -5,6 +5,9 @@ import os
 MODEL_NAMES = {
     "auxiva": ("asteroid_mvae.models.iva", "AuxIVA"),
     "ilrma": ("asteroid_mvae.models.iva", "ILRMA"),
+    "mvae": ("asteroid_mvae.models.mvae", "MVAE"),
+    "fastmvae": ("asteroid_mvae.models.mvae", "FastMVAE"),
+    "fastmvae2": ("asteroid_mvae.models.mvae", "FastMVAE2"),
 }
 
 

@@ -1,0 +1,107 @@
+"""MVAE, FastMVAE and FastMVAE2 as asteroid models: the engine with deep source models.
+
+Each model carries its network, the training input statistic, the label map and the
+separation settings; ``serialize()``/``from_pretrained`` round-trip all of them, and
+:meth:`DeepSeparator.from_network_package` builds a separator from a trained network.
+"""
+from typing import Optional
+
+from ..networks import ACVAE, CVAE, ChimeraACVAE, load_network_package
+from ..separation.deep import ACVAESource, ChimeraSource, CVAESource
+from .base import IterativeSeparator
+
+
+class DeepSeparator(IterativeSeparator):
+    """Base of the deep separators (subclasses set ``network_class`` and ``source_class``).
+
+    Args:
+        n_labels: number of training speakers ``L`` of the network.
+        n_freq: frequency bins the network models (``n_fft / 2``; DC dropped).
+        input_scale: global magnitude statistic of the training set (kept for reference;
+            at separation time each output is scaled to unit RMS instead).
+        label_map: training speaker -> label index.
+        **kwargs: separation settings, see :class:`IterativeSeparator`.
+    """
+
+    network_class = None
+
+    def __init__(self, n_labels: int = 101, n_freq: int = 1024, input_scale: float = 1.0,
+                 label_map: Optional[dict] = None, **kwargs):
+        super().__init__(**kwargs)
+        if n_freq != self.stft_config.n_fft // 2:
+            raise ValueError(f"the network models n_freq={n_freq} bins but n_fft={self.stft_config.n_fft} gives {self.stft_config.n_fft // 2} (DC dropped).")
+        self.network = self.network_class(n_labels=n_labels, n_freq=n_freq)
+        self.input_scale = float(input_scale)
+        self.label_map = {str(k): int(v) for k, v in (label_map or {}).items()}
+
+    @classmethod
+    def from_network_package(cls, path, **kwargs):
+        """A separator around a trained network package (``asteroid-mvae train`` output)."""
+        network, package = load_network_package(path)
+        if not isinstance(network, cls.network_class):
+            raise ValueError(f"{path} holds a {package['network']}; {cls.__name__} needs a {cls.network_class.__name__}.")
+        kwargs.setdefault("n_fft", 2 * network.n_freq)
+        kwargs.setdefault("hop_length", kwargs["n_fft"] // 2)
+        model = cls(**package["network_args"], input_scale=package["input_scale"], label_map=package["label_map"], **kwargs)
+        model.network.load_state_dict(network.state_dict())
+        model.training_info = package.get("training", {})
+        return model.eval()
+
+    def separate_with_history(self, wav, callback=None):
+        was_training = self.training
+        self.eval()  # BatchNorm/GroupNorm statistics of training, no dropout
+        try:
+            return super().separate_with_history(wav, callback)
+        finally:
+            self.train(was_training)
+
+    def get_model_args(self):
+        return {**super().get_model_args(), **self.network.get_config(),
+                "input_scale": self.input_scale, "label_map": dict(self.label_map)}
+
+
+class FastMVAE2(DeepSeparator):
+    """FastMVAE2 (Li et al. 2021): ChimeraACVAE source model, one network pass per iteration."""
+
+    network_class = ChimeraACVAE
+
+    def make_source_model(self):
+        return ChimeraSource(self.network)
+
+
+class FastMVAE(DeepSeparator):
+    """FastMVAE (Li et al. 2019): ACVAE classifier -> label, encoder -> latent, decoder."""
+
+    network_class = ACVAE
+
+    def make_source_model(self):
+        return ACVAESource(self.network)
+
+
+class MVAE(DeepSeparator):
+    """MVAE (Kameoka et al. 2018): CVAE latent and label optimised by backpropagation.
+
+    Args:
+        n_steps: Adam steps on the latent per iteration (default 100).
+        lr: Adam learning rate (default 0.01).
+        init_ilrma: ILRMA iterations run first to initialise the demixing matrices (0: identity).
+    """
+
+    network_class = CVAE
+
+    def __init__(self, n_steps: int = 100, lr: float = 0.01, init_ilrma: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        self.n_steps, self.lr, self.init_ilrma = n_steps, lr, init_ilrma
+
+    def make_source_model(self):
+        return CVAESource(self.network, n_steps=self.n_steps, lr=self.lr)
+
+    def initial_demix(self, mix_stft):
+        if not self.init_ilrma:
+            return None
+        from ..separation import NMF, separate
+
+        return separate(mix_stft, NMF(n_basis=2, seed=0), n_iter=self.init_ilrma, proj_back=False).demix
+
+    def get_model_args(self):
+        return {**super().get_model_args(), "n_steps": self.n_steps, "lr": self.lr, "init_ilrma": self.init_ilrma}
