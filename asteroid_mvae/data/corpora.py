@@ -235,7 +235,7 @@ class BuiltinCorpus(Corpus):
         self.seed, self.utterance_seconds = int(seed), tuple(utterance_seconds)
         self.sample_rate = int(sample_rate)
         self.voices = {
-            f"synth{k:03d}": SpeakerVoice.random(np.random.default_rng([self.seed, k]))
+            f"synth{k:03d}": SpeakerVoice.random(np.random.default_rng([self.seed, k]), index=k)
             for k in range(self.n_speakers)
         }
 

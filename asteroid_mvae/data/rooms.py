@@ -34,16 +34,18 @@ from typing import List, Optional, Sequence, Tuple, Union
 import numpy as np
 import pandas as pd
 import pyroomacoustics as pra
+from scipy.io import wavfile
 from scipy.signal import fftconvolve
 from scipy.signal import istft as sp_istft
 from scipy.signal import stft as sp_stft
 from tqdm.auto import tqdm
 
-from ..utils.io import write_text, write_wav
+from ..utils.io import atomic_path, write_text
 from .audio import AudioReadError, DataError
 from .corpora import Corpus
 
 SPEED_OF_SOUND = 343.0
+MAX_IMAGE_ORDER = 120
 
 
 @dataclass(frozen=True)
@@ -113,9 +115,13 @@ class RoomConfig:
         self._check_inside(n_src)
         for rt60 in {lo, hi}:
             try:
-                pra.inverse_sabine(rt60, self.room_dim)
+                _, order = pra.inverse_sabine(rt60, self.room_dim)
             except ValueError as err:
                 raise DataError(f"RT60 {rt60} s is impossible in a {self.room_dim} m room: {err}") from err
+            order = order if self.max_order is None else self.max_order
+            if order > MAX_IMAGE_ORDER:
+                raise DataError(f"RT60 {rt60} s in a {self.room_dim} m room needs image-source order {order} "
+                                f"(> {MAX_IMAGE_ORDER}, too costly); lower rt60 or set max_order")
 
     def _check_inside(self, n_src: int) -> None:
         dim, centre, margin = np.array(self.room_dim), self.center, self.min_wall_distance
@@ -181,7 +187,12 @@ def room_impulse_responses(config: RoomConfig, geometry: Geometry, rt60: float) 
     for position in geometry.sources.T:
         room.add_source(position)
     room.add_microphone_array(pra.MicrophoneArray(geometry.mics, config.sample_rate))
-    room.compute_rir()
+    threads = pra.constants.get("num_threads")
+    pra.constants.set("num_threads", 1)  # a multithreaded RIR sum is not bit-reproducible; --jobs parallelises
+    try:
+        room.compute_rir()
+    finally:
+        pra.constants.set("num_threads", threads)
     return room.rir, {"absorption": float(absorption), "max_order": int(max_order)}
 
 
@@ -215,6 +226,17 @@ def diffuse_noise(mics: np.ndarray, n_samples: int, sample_rate: int, rng: np.ra
     _, _, spec = sp_stft(white, nperseg=n_fft)
     _, noise = sp_istft(np.einsum("fij,jft->ift", mixing, spec), nperseg=n_fft)
     return noise[:, :n_samples]
+
+
+def write_wav(path, audio: np.ndarray, sample_rate: int) -> None:
+    """Atomically write float32 ``[time]`` or ``[channels, time]`` as a reproducible wav.
+
+    (libsndfile's float wavs carry a PEAK chunk with a timestamp, so identical audio would
+    give different bytes; scipy's writer has none.)
+    """
+    audio = np.ascontiguousarray(audio.T if audio.ndim == 2 else audio, dtype=np.float32)
+    with atomic_path(path) as tmp:
+        wavfile.write(tmp, sample_rate, audio)
 
 
 # --------------------------------------------------------------------------- signals
@@ -325,7 +347,7 @@ def _simulate_mixture_item(index: int, corpus: Corpus, out_dir: Path, n_src: int
                absorption=round(room_info["absorption"], 6), max_order=room_info["max_order"],
                snr_db=config.noise_snr_db, length=n_samples, seed=item_seed(seed, index), index=index)
     record = {"row": row, "skipped": sorted({s for sig in signals for s in sig.skipped})}
-    write_text(out_dir / "rows" / f"{item_id}.json", json.dumps(record, sort_keys=True))
+    write_text(out_dir / "rows" / f"{item_id}.json", json.dumps(record))
     return record
 
 
@@ -354,7 +376,7 @@ def _simulate_speaker_item(key: Tuple[int, int], corpus: Corpus, out_dir: Path, 
                absorption=round(room_info["absorption"], 6), max_order=room_info["max_order"],
                length=n_samples, seed=item_seed(seed, label_map[speaker], j))
     record = {"row": row, "skipped": sorted(set(signal.skipped))}
-    write_text(out_dir / "rows" / f"{item_id}.json", json.dumps(record, sort_keys=True))
+    write_text(out_dir / "rows" / f"{item_id}.json", json.dumps(record))
     return record
 
 

@@ -46,19 +46,32 @@ class SpeakerVoice:
     breathiness: float
     rate: float  #: syllable duration factor
 
+    coloration_hz: float  #: centre of a speaker-specific spectral peak (timbre), Hz
+    coloration_db: float  #: its gain, dB
+    vowel_offsets: tuple  #: per-vowel, per-formant multiplicative offsets ("accent"), [7 x 3]
+
     @classmethod
-    def random(cls, rng: np.random.Generator) -> "SpeakerVoice":
-        female = rng.random() < 0.5
-        f0 = float(np.exp(rng.uniform(np.log(165), np.log(260)) if female else rng.uniform(np.log(85), np.log(150))))
+    def random(cls, rng: np.random.Generator, index: int = 0) -> "SpeakerVoice":
+        """Voice ``index``: alternating male/female; pitch and formant scale spread over their
+        ranges by low-discrepancy sequences (so speakers differ), plus random jitter."""
+        female = index % 2 == 1
+        pair = index // 2
+        q_pitch = (pair * 0.6180340 + rng.uniform(0, 0.2)) % 1.0
+        q_tract = (pair * 0.7548777 + rng.uniform(0, 0.2)) % 1.0
+        f0_lo, f0_hi = (165.0, 270.0) if female else (85.0, 155.0)
+        scale_lo, scale_hi = (1.08, 1.28) if female else (0.84, 1.06)
         return cls(
-            f0=f0,
+            f0=float(np.exp(np.log(f0_lo) + q_pitch * np.log(f0_hi / f0_lo))),
             f0_spread=float(rng.uniform(1.5, 5.0)),
-            formant_scale=float(rng.uniform(1.08, 1.25) if female else rng.uniform(0.85, 1.05)),
+            formant_scale=float(scale_lo + q_tract * (scale_hi - scale_lo)),
             f4=float(rng.uniform(3200, 4300)),
             bandwidth_scale=float(rng.uniform(0.7, 1.6)),
             tilt=float(rng.uniform(0.88, 0.97)),
             breathiness=float(rng.uniform(0.005, 0.06)),
             rate=float(rng.uniform(0.8, 1.25)),
+            coloration_hz=float(np.exp(rng.uniform(np.log(600), np.log(3500)))),
+            coloration_db=float(rng.choice([-1, 1]) * rng.uniform(4, 9)),
+            vowel_offsets=tuple(tuple(float(v) for v in row) for row in rng.uniform(0.92, 1.08, VOWELS.shape)),
         )
 
 
@@ -89,14 +102,15 @@ def _envelope(n: int, ramp: int) -> np.ndarray:
     return env
 
 
-def _vowel(voice: SpeakerVoice, vowel: np.ndarray, f0_start: float, f0_end: float, n: int,
+def _vowel(voice: SpeakerVoice, vowel_index: int, f0_start: float, f0_end: float, n: int,
            rng: np.random.Generator, sample_rate: int) -> np.ndarray:
     f0 = np.geomspace(f0_start, f0_end, n) * (1 + 0.01 * rng.standard_normal(n).cumsum() / np.sqrt(n))
     phase = np.cumsum(f0 / sample_rate) + rng.random()
     excitation = np.diff(np.floor(phase), prepend=np.floor(phase[0]))
     excitation = lfilter([1.0], [1.0, -2 * voice.tilt, voice.tilt**2], excitation) * (1 - voice.tilt) ** 2
     excitation += voice.breathiness * rng.standard_normal(n)
-    formants = np.append(vowel * voice.formant_scale * rng.uniform(0.95, 1.05, 3), voice.f4)
+    vowel = VOWELS[vowel_index] * np.array(voice.vowel_offsets[vowel_index])
+    formants = np.append(vowel * voice.formant_scale * rng.uniform(0.97, 1.03, 3), voice.f4)
     bandwidths = voice.bandwidth_scale * np.array([60.0, 90.0, 140.0, 200.0])
     b, a = _resonators(tuple(formants), tuple(bandwidths), sample_rate)
     out = lfilter(b, a, excitation)
@@ -109,6 +123,16 @@ def _consonant(voice: SpeakerVoice, kind: tuple, rng: np.random.Generator, sampl
     n = int(rng.uniform(dmin, dmax) * voice.rate * sample_rate)
     sos = _bandpass(round(low * voice.formant_scale, -1), round(high * voice.formant_scale, -1), sample_rate)
     return gain * sosfilt(sos, rng.standard_normal(n)) * _envelope(n, int(0.008 * sample_rate))
+
+
+def _colour(wav: np.ndarray, voice: SpeakerVoice, sample_rate: int) -> np.ndarray:
+    """Apply the speaker's spectral peak/notch (a peaking biquad, RBJ cookbook form)."""
+    gain = 10 ** (voice.coloration_db / 40)
+    w0 = 2 * np.pi * voice.coloration_hz / sample_rate
+    alpha = np.sin(w0) / (2 * 1.2)
+    b = [1 + alpha * gain, -2 * np.cos(w0), 1 - alpha * gain]
+    a = [1 + alpha / gain, -2 * np.cos(w0), 1 - alpha / gain]
+    return lfilter(b, a, wav)
 
 
 def synthesize_utterance(voice: SpeakerVoice, seconds: float, rng: np.random.Generator,
@@ -128,10 +152,10 @@ def synthesize_utterance(voice: SpeakerVoice, seconds: float, rng: np.random.Gen
             n = int(rng.uniform(0.09, 0.26) * voice.rate * sample_rate)
             progress = declination[min(63, int(63 * total / max(target, 1)))]
             f0_a, f0_b = voice.f0 * progress * 2 ** (rng.uniform(-1, 1, 2) * voice.f0_spread / 12)
-            pieces.append(rng.uniform(0.4, 1.0) * _vowel(voice, VOWELS[rng.integers(len(VOWELS))], f0_a, f0_b, n, rng, sample_rate))
+            pieces.append(rng.uniform(0.4, 1.0) * _vowel(voice, int(rng.integers(len(VOWELS))), f0_a, f0_b, n, rng, sample_rate))
         pause = np.zeros(int(rng.uniform(0.05, 0.3) * sample_rate))
         pieces.append(pause)
         total = sum(p.size for p in pieces)
-    wav = np.concatenate(pieces)[:target]
+    wav = _colour(np.concatenate(pieces)[:target], voice, sample_rate)
     wav *= 0.05 / (np.sqrt(np.mean(wav**2)) + 1e-12)
     return np.clip(wav, -0.99, 0.99).astype(np.float32)
