@@ -1,0 +1,120 @@
+"""Gather a recipe's trained separators for sharing: ``python -m recipes.publish --models NAME=PATH ... --out P``.
+
+For each ``NAME=PATH`` (a saved separator: ``recipes.build_separators`` or ``train_pit``
+output) writes ``P/NAME/``::
+
+    model.pth      the separator (loads with asteroid_mvae.models.load_model("P/NAME"))
+    network.pt     its network package, when --networks NAME=PACKAGE is given
+    conf.yml       the recipe configuration (--conf)
+    README.md      a model card: origin, loading code and this method's rows of the report
+
+and ``P/results.md`` (the recipe's comparison table, --results). Every file is written
+atomically; rerunning replaces them.
+"""
+import argparse
+import re
+import shutil
+import sys
+from pathlib import Path
+
+CARD = """# {name}
+
+Separator `{name}` trained by the asteroid-mvae recipe `{recipe}`.
+
+```python
+from asteroid_mvae.models import load_model
+
+model = load_model("{folder}")  # this folder (model.pth)
+estimates = model.forward_wav(mixture)  # [batch, mics, time] -> [batch, n_src, time]
+```
+
+Files: {files}.
+
+## Results of the recipe
+
+{table}
+"""
+
+
+def parse_pairs(specs, what: str) -> dict:
+    pairs = {}
+    for spec in specs or []:
+        name, sep, path = spec.partition("=")
+        if not (sep and name and path):
+            raise ValueError(f"{what} takes NAME=PATH; got {spec!r}")
+        if not Path(path).is_file():
+            raise ValueError(f"{what} {name}: file {path} not found")
+        pairs[name] = Path(path)
+    return pairs
+
+
+def method_rows(table: str, name: str) -> str:
+    """The header and the rows of method ``name`` (``<method>_n<N>``: that N only) of a markdown table."""
+    lines = [line for line in table.splitlines() if line.startswith("|")]
+    if len(lines) < 2:
+        return "(no results table given)"
+    match = re.fullmatch(r"(.+)_n(\d+)", name)
+    method, n_src = (match.group(1), match.group(2)) if match else (name, None)
+    cells = [[c.strip() for c in line.split("|")[1:3]] for line in lines[2:]]
+    rows = [line for line, (m, n) in zip(lines[2:], cells) if m == method and n_src in (None, n)]
+    return "\n".join(lines[:2] + rows) if rows else "(this method is not in the results table)"
+
+
+def copy_atomic(src: Path, dst: Path) -> None:
+    from asteroid_mvae.utils.io import atomic_path
+
+    with atomic_path(dst) as tmp:
+        shutil.copyfile(src, tmp)
+
+
+def publish(models: dict, out_dir, networks=None, conf=None, results=None, recipe: str = "") -> list:
+    """Write one folder per model (see the module docstring); return the folders."""
+    from asteroid_mvae.utils.io import write_text
+
+    out_dir = Path(out_dir)
+    table = Path(results).read_text(encoding="utf-8") if results else ""
+    if results:
+        copy_atomic(Path(results), out_dir / "results.md")
+    folders = []
+    for name, path in models.items():
+        folder = out_dir / name
+        copy_atomic(path, folder / "model.pth")
+        files = ["model.pth"]
+        if networks and name in networks:
+            copy_atomic(networks[name], folder / "network.pt")
+            files.append("network.pt")
+        if conf:
+            copy_atomic(Path(conf), folder / "conf.yml")
+            files.append("conf.yml")
+        write_text(folder / "README.md", CARD.format(name=name, recipe=recipe or "?", folder=folder,
+                                                     files=", ".join(f"`{f}`" for f in files),
+                                                     table=method_rows(table, name)))
+        folders.append(folder)
+    return folders
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="+", required=True, metavar="NAME=PATH")
+    parser.add_argument("--networks", nargs="*", metavar="NAME=PACKAGE")
+    parser.add_argument("--conf", help="recipe configuration to ship beside each model")
+    parser.add_argument("--results", help="comparison table (results.md) of the recipe")
+    parser.add_argument("--recipe", default="", help="recipe name for the model cards")
+    parser.add_argument("--out", required=True, help="publish folder")
+    args = parser.parse_args(argv)
+    try:
+        models = parse_pairs(args.models, "--models")
+        networks = parse_pairs(args.networks, "--networks")
+        for label, path in (("--conf", args.conf), ("--results", args.results)):
+            if path and not Path(path).is_file():
+                raise ValueError(f"{label} file {path} not found")
+    except ValueError as err:
+        print(f"recipes.publish: error: {err}", file=sys.stderr)
+        return 2
+    for folder in publish(models, args.out, networks, args.conf, args.results, args.recipe):
+        print(f"published {folder}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
