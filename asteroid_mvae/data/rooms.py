@@ -22,7 +22,9 @@ Outputs of :func:`simulate_mixtures` (all paths in the CSV are relative to its f
 
 ``mixture = sum_k s<k> (+ noise)`` exactly up to float32 rounding (files are float32 wav).
 """
+import contextlib
 import dataclasses
+import multiprocessing
 import json
 import os
 import warnings
@@ -34,13 +36,12 @@ from typing import List, Optional, Sequence, Tuple, Union
 import numpy as np
 import pandas as pd
 import pyroomacoustics as pra
-from scipy.io import wavfile
 from scipy.signal import fftconvolve
 from scipy.signal import istft as sp_istft
 from scipy.signal import stft as sp_stft
 from tqdm.auto import tqdm
 
-from ..utils.io import atomic_path, write_text
+from ..utils.io import write_text, write_wav
 from .audio import AudioReadError, DataError
 from .corpora import Corpus
 
@@ -228,17 +229,6 @@ def diffuse_noise(mics: np.ndarray, n_samples: int, sample_rate: int, rng: np.ra
     return noise[:, :n_samples]
 
 
-def write_wav(path, audio: np.ndarray, sample_rate: int) -> None:
-    """Atomically write float32 ``[time]`` or ``[channels, time]`` as a reproducible wav.
-
-    (libsndfile's float wavs carry a PEAK chunk with a timestamp, so identical audio would
-    give different bytes; scipy's writer has none.)
-    """
-    audio = np.ascontiguousarray(audio.T if audio.ndim == 2 else audio, dtype=np.float32)
-    with atomic_path(path) as tmp:
-        wavfile.write(tmp, sample_rate, audio)
-
-
 # --------------------------------------------------------------------------- signals
 
 
@@ -421,20 +411,28 @@ def _run(work, keys: Sequence, ids: Sequence[str], out_dir: Path, jobs: int, des
     records = {i: _load_record(out_dir / "rows" / f"{item_id}.json", out_dir) for i, item_id in enumerate(ids)}
     todo = [i for i, rec in records.items() if rec is None]
     bar = tqdm(total=len(keys), initial=len(keys) - len(todo), desc=desc, unit="item")
-    if jobs == 1 or len(todo) <= 1:
-        results = ((i, work(keys[i])) for i in todo)
-    else:
-        from joblib import Parallel, delayed
-
-        def indexed(i):
-            return i, work(keys[i])
-
-        results = Parallel(n_jobs=jobs, return_as="generator_unordered")(delayed(indexed)(i) for i in todo)
-    with bar:
+    tasks = [(work, i, keys[i]) for i in todo]
+    with bar, _pool(jobs, len(todo)) as pool:
+        results = map(_indexed, tasks) if pool is None else pool.imap_unordered(_indexed, tasks)
         for i, record in results:
             records[i] = record
             bar.update(1)
     return [records[i] for i in range(len(keys))]
+
+
+def _indexed(task):
+    work, i, key = task
+    return i, work(key)
+
+
+@contextlib.contextmanager
+def _pool(jobs: int, n_tasks: int):
+    """A process pool forked from this process (no re-import of torch per worker), or None."""
+    if jobs == 1 or n_tasks <= 1:
+        yield None
+        return
+    with multiprocessing.get_context("fork").Pool(min(jobs, n_tasks)) as pool:
+        yield pool
 
 
 def _finish(records: List[dict], out_dir: Path) -> Path:

@@ -5,7 +5,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
+from scipy.io import wavfile
 
 
 @contextlib.contextmanager
@@ -26,12 +26,16 @@ def atomic_path(path):
             os.remove(tmp)
 
 
-def write_wav(path, audio, sample_rate: int, subtype: str = "FLOAT"):
-    """Write ``audio`` (``[time]`` or ``[channels, time]``) atomically as a wav file."""
+def write_wav(path, audio, sample_rate: int):
+    """Atomically write float ``[time]`` or ``[channels, time]`` as a 32-bit float wav.
+
+    The bytes depend on the audio only (libsndfile's float wavs carry a PEAK chunk with a
+    timestamp; scipy's writer has none), so the same seed gives byte-identical files.
+    """
     audio = np.asarray(audio)
-    data = audio.T if audio.ndim == 2 else audio
+    data = np.ascontiguousarray(audio.T if audio.ndim == 2 else audio, dtype=np.float32)
     with atomic_path(path) as tmp:
-        sf.write(tmp, data, sample_rate, subtype=subtype, format="WAV")
+        wavfile.write(tmp, int(sample_rate), data)
 
 
 def write_text(path, text: str):

@@ -1,0 +1,64 @@
+"""Seconds per 10-s mixture of MVAE, FastMVAE, FastMVAE2 (full-size, untrained networks) and ILRMA.
+
+Run time does not depend on the weights, so untrained paper-size networks (L = 101 labels)
+are timed, 60 iterations, N = 2 and 3, on the CPU and, when present, on the GPU with a batch
+of mixtures.
+
+    python benchmarks/bench_mvae.py [--n-src 2 3] [--mvae-steps 100]
+
+Target on the CPU: FastMVAE2 under 1.5 s per mixture for N = 2, and at least 50x faster than MVAE.
+MVAE runs ``--mvae-iter`` iterations (default 5) and its time is scaled to 60 iterations
+(its cost per iteration is constant), to keep the benchmark short.
+"""
+import argparse
+
+import torch
+
+from asteroid_mvae.models import ILRMA, MVAE, FastMVAE, FastMVAE2
+from common import markdown_table, timed
+
+
+def seconds_per_mixture(model, wav, device, repeats=1):
+    model.to(device).forward_wav(wav[:, :, : wav.shape[-1] // 4].to(device))  # warm-up
+    times = [timed(model.forward_wav, wav.to(device), device=device)[1] for _ in range(repeats)]
+    return min(times) / wav.shape[0]
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n-src", type=int, nargs="+", default=[2, 3])
+    parser.add_argument("--n-iter", type=int, default=60)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--n-labels", type=int, default=101)
+    parser.add_argument("--mvae-steps", type=int, default=100)
+    parser.add_argument("--mvae-iter", type=int, default=5)
+    parser.add_argument("--gpu-batch", type=int, default=16)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    torch.manual_seed(args.seed)
+    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    rows = []
+    for n_src in args.n_src:
+        wav = torch.randn(1, n_src, int(args.seconds * 16000))  # timing only: content does not matter
+        models = {
+            "ILRMA": (ILRMA(n_src=n_src, n_iter=args.n_iter), 1.0),
+            "FastMVAE2": (FastMVAE2(n_labels=args.n_labels, n_src=n_src, n_iter=args.n_iter), 1.0),
+            "FastMVAE": (FastMVAE(n_labels=args.n_labels, n_src=n_src, n_iter=args.n_iter), 1.0),
+            "MVAE": (MVAE(n_labels=args.n_labels, n_src=n_src, n_iter=args.mvae_iter, n_steps=args.mvae_steps),
+                     args.n_iter / args.mvae_iter),
+        }
+        for device in devices:
+            batch = wav if device == "cpu" else wav.expand(args.gpu_batch, -1, -1).contiguous()
+            row = {"N": n_src, "device": device if device == "cpu" else f"{device} x{args.gpu_batch}"}
+            for name, (model, scale) in models.items():
+                row[f"{name} s/mix"] = seconds_per_mixture(model.eval(), batch, device) * scale
+            row["MVAE / FastMVAE2"] = row["MVAE s/mix"] / row["FastMVAE2 s/mix"]
+            rows.append(row)
+            print(row, flush=True)
+    print(f"\n{args.seconds:g}-s mixtures, {args.n_iter} iterations (MVAE: {args.mvae_iter} iterations of "
+          f"{args.mvae_steps} Adam steps, scaled to {args.n_iter}), L = {args.n_labels}, torch threads {torch.get_num_threads()}\n")
+    print(markdown_table(rows, list(rows[0])))
+
+
+if __name__ == "__main__":
+    main()
