@@ -27,9 +27,37 @@ def load_model(name_or_path: str, **overrides):
     if os.path.isdir(path):
         path = os.path.join(path, "model.pth")
     if not os.path.exists(path):
-        raise FileNotFoundError(
-            f"{name_or_path!r} is neither a model name ({', '.join(sorted(MODEL_NAMES))}) nor an existing model file."
-        )
+        if not is_hub_id(name_or_path):
+            raise FileNotFoundError(
+                f"{name_or_path!r} is neither a model name ({', '.join(sorted(MODEL_NAMES))}) nor an existing model file."
+            )
+        path = hub_download(name_or_path)
     import asteroid_mvae.models  # noqa: F401  (registers our classes with asteroid)
 
     return BaseModel.from_pretrained(path, **overrides)
+
+
+def is_hub_id(text: str) -> bool:
+    """``owner/name`` or ``owner/name@revision`` that is not a local path."""
+    repo = text.split("@")[0]
+    return repo.count("/") == 1 and not repo.startswith((".", "/")) and not os.path.splitext(repo)[1]
+
+
+def hub_download(hub_id: str) -> str:
+    """The local path of a hub model's weights, from the network or, offline, from the cache."""
+    import huggingface_hub
+    from asteroid.utils.hub_utils import get_cache_dir
+
+    repo_id, _, revision = hub_id.partition("@")
+    kwargs = dict(repo_id=repo_id, filename=huggingface_hub.PYTORCH_WEIGHTS_NAME,
+                  cache_dir=get_cache_dir(), revision=revision or None)
+    try:
+        return huggingface_hub.hf_hub_download(**kwargs)
+    except Exception as online_error:  # no network, or not on the hub: try the cache
+        try:
+            return huggingface_hub.hf_hub_download(**kwargs, local_files_only=True)
+        except Exception:
+            raise FileNotFoundError(
+                f"hub model {hub_id!r} could not be downloaded ({type(online_error).__name__}) and is not in "
+                f"the cache {get_cache_dir()}; download it once online or pass a local path."
+            ) from None
