@@ -13,13 +13,13 @@ $(STAMP): setup.py
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python -m asteroid_mvae.demo
+	bash egs/demo/run.sh --python $(CURDIR)/$(BIN)/python
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q tests
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/bench_ip.py
+	cd benchmarks && ../$(BIN)/python bench_ip.py && ../$(BIN)/python bench_mvae.py
 
 clean:
 	rm -rf $(VENV) exp
