@@ -81,6 +81,24 @@ def parse_assignment(text: str) -> dict:
     return tree
 
 
+def as_flags(mapping, where: str = "") -> list:
+    """``{max_steps: 5, oracle: true, iterations: [1, 2]}`` -> ``["--max-steps", "5", "--oracle",
+    "--iterations", "1", "2"]`` (false and null values are left out)."""
+    if not isinstance(mapping, dict):
+        raise ConfError(f"configuration key {where!r} is not a mapping")
+    tokens = []
+    for key, value in mapping.items():
+        flag = "--" + str(key).replace("_", "-")
+        if isinstance(value, dict):
+            raise ConfError(f"{where}.{key} is a mapping; command-line flags need plain values")
+        if value is None or value is False:
+            continue
+        tokens.append(flag)
+        if value is not True:
+            tokens.extend(format_value(v) for v in (value if isinstance(value, (list, tuple)) else [value]))
+    return tokens
+
+
 def format_value(value) -> str:
     """A YAML value for a shell variable: lists joined by spaces, booleans as true/false."""
     if isinstance(value, (list, tuple)):
@@ -97,6 +115,8 @@ def main(argv=None) -> int:
     what = parser.add_mutually_exclusive_group(required=True)
     what.add_argument("--section", help="dotted key of a mapping to write as YAML")
     what.add_argument("--get", help="dotted key of a value to print")
+    what.add_argument("--flags", help="dotted key of a flat mapping to print as command-line flags, one token "
+                                      "per line ({max_steps: 5, oracle: true} -> --max-steps, 5, --oracle)")
     parser.add_argument("--default", help="--get: printed when the key is absent (else an error)")
     parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
                         help="--section: set (dotted) keys of the written mapping; VALUE is YAML")
@@ -107,6 +127,10 @@ def main(argv=None) -> int:
         if args.get:
             value = section(conf, args.get, required=args.default is None)
             print(args.default if value is None else format_value(value))
+            return 0
+        if args.flags:
+            tokens = as_flags(section(conf, args.flags, default={}) or {}, args.flags)
+            print("\n".join(tokens))
             return 0
         value = section(conf, args.section, default={})
         if not isinstance(value, dict):

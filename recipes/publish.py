@@ -24,8 +24,10 @@ Separator `{name}` trained by the asteroid-mvae recipe `{recipe}`.
 ```python
 from asteroid_mvae.models import load_model
 
-model = load_model("{folder}")  # this folder (model.pth)
-estimates = model.forward_wav(mixture)  # [batch, mics, time] -> [batch, n_src, time]
+model = load_model("path/to/{name}")  # this folder (it holds model.pth)
+# multichannel separators: [batch, mics, time] -> [batch, n_src, time];
+# single-channel PIT baselines (convtasnet, dprnn): [batch, time] -> [batch, n_src, time]
+estimates = model.forward_wav(mixture)
 ```
 
 Files: {files}.
@@ -86,7 +88,7 @@ def publish(models: dict, out_dir, networks=None, conf=None, results=None, recip
         if conf:
             copy_atomic(Path(conf), folder / "conf.yml")
             files.append("conf.yml")
-        write_text(folder / "README.md", CARD.format(name=name, recipe=recipe or "?", folder=folder,
+        write_text(folder / "README.md", CARD.format(name=name, recipe=recipe or "?",
                                                      files=", ".join(f"`{f}`" for f in files),
                                                      table=method_rows(table, name)))
         folders.append(folder)

@@ -2,8 +2,9 @@
 # Demo recipe: the whole MVAE / FastMVAE / FastMVAE2 chain on the built-in synthetic corpus
 # (no download), sized to finish on 2 CPU cores in under 15 minutes; prints the table.
 #
-# Usage: ./run.sh [--option value ...]   (run from anywhere; paths are relative to egs/demo)
-#   e.g. ./run.sh --python ../../.venv/bin/python
+# Usage: ./run.sh [--option value ...]   (from any folder; relative paths are taken from there)
+#   e.g. ./run.sh --python ../../.venv/bin/python          (in egs/demo)
+#        bash egs/demo/run.sh --python .venv/bin/python    (in the repository root)
 #        ./run.sh --stage 8 --stop_stage 9          # re-evaluate and report only
 #        ./run.sh --tiny true --exp_dir /tmp/demo   # the CI size (~2 minutes)
 #
@@ -15,8 +16,8 @@
 # Options (default):
 #   --stage (0) --stop_stage (100)  run stages stage..stop_stage; finished work is skipped
 #   --python (python)               interpreter with asteroid_mvae installed
-#   --conf (local/conf.yml)         configuration; its 'tiny' section applies with --tiny true
-#   --exp_dir (exp/demo)            experiment folder (data/, models, eval/, logs/, results.md)
+#   --conf (egs/demo/local/conf.yml)  configuration; its 'tiny' section applies with --tiny true
+#   --exp_dir (egs/demo/exp/demo)   experiment folder (data/, models, eval/, logs/, results.md)
 #   --n_src ("" = conf n_src)       numbers of sources, e.g. "2 3"
 #   --methods ("" = conf eval.methods)   methods to evaluate
 #   --pit_models ("" = conf pit.models)  PIT baselines to train
@@ -26,13 +27,13 @@
 #   --seed ("" = conf)              base seed of the simulation and the training
 #   --tiny (false)                  shrink everything (continuous integration)
 
-cd "$(dirname "${BASH_SOURCE[0]}")"
+recipe_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 stage=0
 stop_stage=100
 python=${python:-python}
-conf=local/conf.yml
-exp_dir=exp/demo
+conf=$recipe_dir/local/conf.yml
+exp_dir=$recipe_dir/exp/demo
 data_dir=
 train_root=
 test_root=
@@ -46,6 +47,6 @@ seed=
 tiny=false
 recipe_name=demo
 
-. utils/parse_options.sh
+. "$recipe_dir/utils/parse_options.sh"
 
-. utils/chain.sh
+. "$recipe_dir/utils/chain.sh"

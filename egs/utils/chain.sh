@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The stages shared by every recipe (sourced by egs/<recipe>/run.sh after its options).
-# A recipe sets: stage stop_stage python conf exp_dir data_dir train_root test_root n_src
+# A recipe sets: recipe_dir stage stop_stage python conf exp_dir data_dir train_root test_root n_src
 # jobs device seed tiny methods pit_models source_models recipe_name. Empty list variables
 # take their value from the configuration (local/conf.yml). Every stage logs to
 # $exp_dir/logs/stage<K>_<name>.log and skips finished work, so rerunning resumes.
@@ -10,7 +10,6 @@ set -euo pipefail
 log() { echo -e "$(date '+%Y-%m-%d %H:%M:%S') ($(basename "$0")) $*" >&2; }
 die() { log "error: $*"; exit 1; }
 
-recipe_dir=$(pwd)
 repo_root=$(cd "$recipe_dir/../.." && pwd)
 export PYTHONPATH="$repo_root${PYTHONPATH:+:$PYTHONPATH}"
 command -v "$python" > /dev/null 2>&1 || die "python interpreter '$python' not found (use --python PATH)"
@@ -20,6 +19,12 @@ command -v "$python" > /dev/null 2>&1 || die "python interpreter '$python' not f
 tiny_flag=()
 if $tiny; then tiny_flag=(--tiny); fi
 conf_get() { "$python" -m recipes.conf --conf "$conf" "${tiny_flag[@]}" --get "$1" ${2+--default "$2"}; }
+conf_flags() {  # conf_flags SECTION: the array `flags` from a flat configuration mapping (--key value ...)
+  local text
+  text=$("$python" -m recipes.conf --conf "$conf" "${tiny_flag[@]}" --flags "$1")
+  flags=()
+  [[ -z $text ]] || mapfile -t flags <<< "$text"
+}
 
 [[ -n $n_src ]] || n_src=$(conf_get n_src 2)
 [[ -n $methods ]] || methods=$(conf_get eval.methods "auxiva ilrma")
@@ -121,21 +126,22 @@ if run_stage 4 separators; then
 fi
 
 if run_stage 5 retrain_data; then
-  "$python" -m recipes.conf --conf "$conf" "${tiny_flag[@]}" --section retrain_data --out "$exp_dir/conf/retrain_data.yml"
-  for n in $n_src; do
-    logged "$python" -m asteroid_mvae retrain-data --network "$exp_dir/chimera/network.pt" \
-      --data "$data_dir/n$n/train" --out "$exp_dir/retrain_data/n$n" --conf "$exp_dir/conf/retrain_data.yml" \
-      --device "$device"
-  done
+  conf_flags retrain_data
+  csvs=()
+  for n in $n_src; do csvs+=("$data_dir/n$n/train/metadata.csv"); done
+  logged "$python" -m asteroid_mvae retrain-data --network "$exp_dir/chimera/network.pt" --mixtures "${csvs[@]}" \
+    --out "$exp_dir/retrain_data" --jobs "$jobs" "${seed_args[@]}" "${flags[@]}"
   stage_done 5
 fi
 
 if run_stage 6 retrain; then
-  "$python" -m recipes.conf --conf "$conf" "${tiny_flag[@]}" --section retrain --out "$exp_dir/conf/retrain.yml"
-  retrain_data=()
-  for n in $n_src; do retrain_data+=("$exp_dir/retrain_data/n$n"); done
-  logged "$python" -m asteroid_mvae retrain --network "$exp_dir/chimera/network.pt" --data "${retrain_data[@]}" \
-    --out "$exp_dir/chimera_retrained" --conf "$exp_dir/conf/retrain.yml" --accelerator "$accelerator"
+  if [[ -f $exp_dir/chimera_retrained/model.pth ]]; then
+    log "$exp_dir/chimera_retrained/model.pth exists; skipping the re-training (delete it to retrain)"
+  else
+    conf_flags retrain
+    logged "$python" -m asteroid_mvae retrain --network "$exp_dir/chimera/network.pt" --data "$exp_dir/retrain_data" \
+      --out "$exp_dir/chimera_retrained" --accelerator "$accelerator" "${seed_args[@]}" "${flags[@]}"
+  fi
   # shellcheck disable=SC2086
   logged "$python" -m recipes.build_separators --conf "$conf" "${tiny_flag[@]}" --out-dir "$exp_dir/separators" \
     --n-src $n_src --build "fastmvae2_retrained=fastmvae2:$(network_of fastmvae2_retrained)"
