@@ -27,6 +27,8 @@ def retrain_setup(tmp_path_factory):
     test_csv = simulate_mixtures(corpus, root / "mix_test", n_src=2, n_mixtures=1, seed=1, config=room)
     torch.manual_seed(0)
     network = ChimeraACVAE(n_labels=3, n_freq=N_FFT // 2)
+    with torch.no_grad():  # untrained, but a decoder whose output depends on its input
+        network.decoder.layers[-1].weight.mul_(100)
     package = save_network_package(root / "chimera.pt", network, 1.0, {s: i for i, s in enumerate(corpus.speakers)},
                                    {"model": "chimera", "note": "untrained test network"})
     return {"root": root, "train_csv": train_csv, "test_csv": test_csv, "package": package}
