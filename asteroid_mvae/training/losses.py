@@ -1,4 +1,5 @@
-"""Training losses. Every loss is summed over one segment's elements and averaged over the batch.
+"""Training losses, normalised as in the authors' code: spectral and latent terms are per
+element (the KL to the prior per input time-frequency bin), cross-entropies per segment.
 
 Spectrogram tensors are ``[batch, n_freq, frames]``; latents ``[batch, channels, frames']``.
 """
@@ -10,33 +11,29 @@ import torch.nn.functional as F
 from ..networks.cvae import CLASS_PROB_FLOOR
 
 
-def _batch_mean_of_sums(values):
-    return values.flatten(1).sum(dim=1).mean()
-
-
 def gaussian_nll(magnitude, log_power):
-    """Complex Gaussian NLL of ``magnitude`` with variance ``exp(log_power)`` (without the log(pi) constant).
-
-    ``-log N_c(s; 0, v) = log(pi) + log(v) + |s|^2 / v``.
-    """
-    return _batch_mean_of_sums(log_power + magnitude.pow(2) * torch.exp(-log_power))
+    """Complex Gaussian NLL of ``magnitude`` with variance ``exp(log_power)``, mean per bin,
+    without the log(pi) constant: ``-log N_c(s; 0, v) = log(pi) + log(v) + |s|^2 / v``."""
+    return (log_power + magnitude.pow(2) * torch.exp(-log_power)).mean()
 
 
-def kl_standard_normal(mean, logvar):
-    """``KL(N(mean, exp(logvar)) || N(0, I))``."""
-    return _batch_mean_of_sums(0.5 * (mean.pow(2) + logvar.exp() - logvar - 1.0))
+def kl_standard_normal(mean, logvar, n_bins=None):
+    """``KL(N(mean, exp(logvar)) || N(0, I))`` summed, divided by ``n_bins`` (the number of input
+    time-frequency bins of the batch; default: the number of latent elements)."""
+    total = (0.5 * (mean.pow(2) + logvar.exp() - logvar - 1.0)).sum()
+    return total / (mean.numel() if n_bins is None else n_bins)
 
 
 def kl_diagonal_gaussians(mean_p, logvar_p, mean_q, logvar_q):
-    """``KL(N(mean_p, exp(logvar_p)) || N(mean_q, exp(logvar_q)))`` for diagonal Gaussians."""
+    """``KL(N(mean_p, exp(logvar_p)) || N(mean_q, exp(logvar_q)))``, mean per latent element."""
     ratio = (logvar_p.exp() + (mean_p - mean_q).pow(2)) * torch.exp(-logvar_q)
-    return _batch_mean_of_sums(0.5 * (logvar_q - logvar_p + ratio - 1.0))
+    return (0.5 * (logvar_q - logvar_p + ratio - 1.0)).mean()
 
 
 def itakura_saito(log_power_ref, log_power_est):
-    """Itakura-Saito divergence ``D_IS(P_ref | P_est) = sum(P_ref/P_est - log(P_ref/P_est) - 1)``."""
+    """Itakura-Saito divergence ``P_ref/P_est - log(P_ref/P_est) - 1``, mean per bin."""
     log_ratio = log_power_ref - log_power_est
-    return _batch_mean_of_sums(log_ratio.exp() - log_ratio - 1.0)
+    return (log_ratio.exp() - log_ratio - 1.0).mean()
 
 
 def product_classifier_ce(log_scores, labels):

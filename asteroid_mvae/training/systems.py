@@ -63,7 +63,7 @@ class CVAESystem(SourceModelSystem):
 
     def loss_terms(self, x, labels):
         log_power, mean, logvar = self.model(x, self.one_hot(labels))
-        return {"nll": losses.gaussian_nll(x, log_power), "kl": losses.kl_standard_normal(mean, logvar)}
+        return {"nll": losses.gaussian_nll(x, log_power), "kl": losses.kl_standard_normal(mean, logvar, x.numel())}
 
 
 class ACVAESystem(CVAESystem):
@@ -78,7 +78,7 @@ class ACVAESystem(CVAESystem):
         log_power, mean, logvar = self.model(x, self.one_hot(labels))
         return {
             "nll": losses.gaussian_nll(x, log_power),
-            "kl": losses.kl_standard_normal(mean, logvar),
+            "kl": losses.kl_standard_normal(mean, logvar, x.numel()),
             "ce_input": losses.product_classifier_ce(self.model.classify_log(x), labels),
             "ce_decoded": losses.product_classifier_ce(
                 self.model.classify_log(decoded_magnitude(log_power)), labels
@@ -139,7 +139,7 @@ class ChimeraSystem(SourceModelSystem):
             teacher_power = self.teacher.decode(teacher_mean, true_label, frames)
             teacher_power_gumbel = self.teacher.decode(teacher_mean, gumbel_label.detach(), frames)
         return {
-            "kl": losses.kl_standard_normal(mean, logvar),
+            "kl": losses.kl_standard_normal(mean, logvar, x.numel()),
             "nll": losses.gaussian_nll(x, log_power),
             "ce_input": losses.softmax_ce(class_logits, labels),
             "ce_decoded": losses.softmax_ce(student.encode(decoded_magnitude(log_power))[2], labels),
