@@ -18,6 +18,7 @@
 #   --python (python)               interpreter with asteroid_mvae installed
 #   --conf (egs/demo/local/conf.yml)  configuration; its 'tiny' section applies with --tiny true
 #   --exp_dir (egs/demo/exp/demo)   experiment folder (data/, models, eval/, logs/, results.md)
+#   --data_dir ("" = exp_dir/data)  simulated data sets (share one between experiments)
 #   --n_src ("" = conf n_src)       numbers of sources, e.g. "2 3"
 #   --methods ("" = conf eval.methods)   methods to evaluate
 #   --pit_models ("" = conf pit.models)  PIT baselines to train

@@ -19,6 +19,7 @@
 #   --python (python)               interpreter with asteroid_mvae installed
 #   --conf (egs/folder_reverb/local/conf.yml)   configuration (CPU preset)
 #   --exp_dir (egs/folder_reverb/exp/folder)   experiment folder
+#   --data_dir ("" = exp_dir/data)  simulated data sets (share one between experiments)
 #   --n_src ("" = conf n_src: 2 3)  numbers of sources
 #   --methods ("" = conf eval.methods)   methods to evaluate
 #   --pit_models ("" = conf pit.models)  PIT baselines to train

@@ -20,6 +20,7 @@
 #   --python (python)               interpreter with asteroid_mvae installed
 #   --conf (egs/wsj0_jvs_reverb/local/conf.yml)   configuration
 #   --exp_dir (egs/wsj0_jvs_reverb/exp/wsj0_jvs)  experiment folder
+#   --data_dir ("" = exp_dir/data)  simulated data sets (share one between experiments)
 #   --n_src ("" = conf n_src: 2 3)  numbers of sources
 #   --methods ("" = conf eval.methods)   methods to evaluate
 #   --pit_models ("" = conf pit.models)  PIT baselines to train
