@@ -98,7 +98,8 @@ def separate(
     scale = spatial.power(X).mean((1, 2, 3)).clamp_min(1e-30).sqrt()  # [B]
     X = X / scale[:, None, None, None]
     J_offset = 2 * T * F * M * torch.log(scale.real.to(torch.float64))
-    xx = spatial.outer_products(X) if update != "iss" else None
+    xx = spatial.outer_products(X)
+    mix_cov = spatial.weighted_covariances(xx, torch.ones_like(X[:, :, :1, :].real), M)[:, :, 0]  # [B, F, M, M]
 
     if W0 is None:
         W = torch.eye(M, dtype=dtype, device=X.device).expand(B, F, M, M).clone()
@@ -106,39 +107,41 @@ def separate(
         W = W0.to(dtype) * scale[:, None, None, None]
     Y = W @ X
 
-    def power_of(Y):
-        return spatial.power(Y).transpose(1, 2)  # [B, N, F, T]
-
-    def objective(Y, W, r):
-        source_part = source_model.nll(power_of(Y), r).to(torch.float64)
+    def objective(power, W, r):
+        source_part = source_model.nll(power, r).to(torch.float64)
         return -2 * T * spatial.log_abs_det(W).to(torch.float64) + source_part + J_offset
 
-    def report(it, Y, W, J):
+    def report(it, W, J):
         if callback is not None:
+            Y = W @ X
             callback(IterationState(it, Y.transpose(1, 2), W / scale[:, None, None, None], J, X * scale[:, None, None, None]))
 
-    source_model.reset(power_of(Y))
-    r = source_model.update(power_of(Y)).clamp_min(var_floor)
-    history = [objective(Y, W, r)]
-    report(0, Y, W, history[0])
+    power = spatial.source_power(Y)
+    source_model.reset(power)
+    r = source_model.update(power).clamp_min(var_floor)
+    history = [objective(power, W, r)]
+    report(0, W, history[0])
     for it in range(1, n_iter + 1):
         if it > 1:
-            r = source_model.update(power_of(Y)).clamp_min(var_floor)
+            r = source_model.update(power).clamp_min(var_floor)
         weights = (1 / r).transpose(1, 2)  # [B, F or 1, N, T]
         if update == "iss":
             W, Y = spatial.iss_sweep(W, Y, weights)
         else:
             V = spatial.load_diagonal(spatial.weighted_covariances(xx, weights, M), diag_load)
             W = (spatial.ip1_sweep if update == "ip1" else spatial.ip2_sweep)(W, V)
-            Y = W @ X
-        if normalize:
-            gain = spatial.power(Y).mean((1, 3)).clamp_min(1e-30)  # [B, N]
+        if normalize:  # unit output power: mean_{f,t} |y|^2 = mean_f w^H R_f w, no pass over Y
+            gain = spatial.output_power(W, mix_cov).clamp_min(1e-30)  # [B, N]
             W = W * gain.rsqrt()[:, None, :, None]
-            Y = Y * gain.rsqrt()[:, None, :, None]
+            if update == "iss":
+                Y = Y * gain.rsqrt()[:, None, :, None]
             source_model.rescale(1 / gain)
             r = r / gain[:, :, None, None]
-        history.append(objective(Y, W, r))
-        report(it, Y, W, history[-1])
+        if update != "iss":
+            Y = W @ X
+        power = spatial.source_power(Y)
+        history.append(objective(power, W, r))
+        report(it, W, history[-1])
 
     if proj_back:
         Y = spatial.projection_back(Y, W, ref_mic) * scale[:, None, None, None]

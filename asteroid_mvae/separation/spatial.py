@@ -14,25 +14,47 @@ Every update decreases (never increases) the auxiliary function
 import torch
 
 
+def hermitian_layout(M: int, device=None):
+    """Where the ``M^2`` real numbers of a Hermitian ``M x M`` matrix sit in a flat vector.
+
+    Layout: ``[diag (M), Re(upper) (M(M-1)/2), Im(upper) (M(M-1)/2)]``. Returns
+    ``(upper_rows, upper_cols, re_index [M, M], im_index [M, M], im_sign [M, M])``.
+    """
+    rows, cols = torch.triu_indices(M, M, 1, device=device)
+    n_upper = rows.numel()
+    diag = torch.arange(M, device=device)
+    upper = torch.arange(n_upper, device=device)
+    re_index = torch.empty(M, M, dtype=torch.long, device=device)
+    im_index = torch.zeros(M, M, dtype=torch.long, device=device)
+    im_sign = torch.zeros(M, M, device=device)
+    re_index[diag, diag] = diag
+    re_index[rows, cols] = re_index[cols, rows] = M + upper
+    im_index[rows, cols] = im_index[cols, rows] = M + n_upper + upper
+    im_sign[rows, cols], im_sign[cols, rows] = 1.0, -1.0
+    return rows, cols, re_index, im_index, im_sign
+
+
 def outer_products(X: torch.Tensor) -> torch.Tensor:
-    """``x_t x_t^H`` of every frame, as real numbers for a fast real matmul.
+    """``x_t x_t^H`` of every frame as ``M^2`` reals (Hermitian: diagonal and upper triangle).
 
     Args:
         X: ``[batch, freq, mics, frames]`` complex.
     Returns:
-        ``[batch * freq, frames, 2 * mics * mics]`` real (real and imaginary parts interleaved).
+        ``[batch * freq, frames, M^2]`` real, in the order of :func:`hermitian_layout`.
     """
     B, F, M, T = X.shape
+    rows, cols, _, _, _ = hermitian_layout(M, X.device)
     xt = X.transpose(-1, -2)  # [B, F, T, M]
-    xx = xt.unsqueeze(-1) * xt.conj().unsqueeze(-2)  # [B, F, T, M, M]
-    return torch.view_as_real(xx).reshape(B * F, T, 2 * M * M)
+    upper = xt[..., rows] * xt[..., cols].conj()
+    packed = torch.cat([power(xt), upper.real, upper.imag], dim=-1)
+    return packed.reshape(B * F, T, M * M)
 
 
 def weighted_covariances(xx: torch.Tensor, weights: torch.Tensor, n_mics: int) -> torch.Tensor:
     """``V_n = (1/T) sum_t weights_nt x_t x_t^H``.
 
     Args:
-        xx: ``[batch * freq, frames, 2 M^2]`` from :func:`outer_products`.
+        xx: ``[batch * freq, frames, M^2]`` from :func:`outer_products`.
         weights: ``[batch, freq, src, frames]`` real (broadcastable over freq).
     Returns:
         ``[batch, freq, src, mics, mics]`` complex Hermitian.
@@ -40,8 +62,9 @@ def weighted_covariances(xx: torch.Tensor, weights: torch.Tensor, n_mics: int) -
     BF, T, _ = xx.shape
     B, N = weights.shape[0], weights.shape[2]
     w = weights.expand(B, BF // B, N, T).reshape(BF, N, T)
-    V = torch.bmm(w, xx) / T  # [B*F, N, 2 M^2]
-    V = torch.view_as_complex(V.reshape(BF, N, n_mics, n_mics, 2).contiguous())
+    packed = torch.bmm(w, xx) / T  # [B*F, N, M^2]
+    _, _, re_index, im_index, im_sign = hermitian_layout(n_mics, xx.device)
+    V = torch.complex(packed[..., re_index], packed[..., im_index] * im_sign.to(packed.dtype))
     return V.reshape(B, BF // B, N, n_mics, n_mics)
 
 
@@ -56,7 +79,15 @@ def load_diagonal(V: torch.Tensor, diag_load: float, floor: float = 1e-20) -> to
 
 def power(Y: torch.Tensor) -> torch.Tensor:
     """``|Y|^2`` of a complex tensor (cheaper than ``Y.abs() ** 2``)."""
-    return (Y * Y.conj()).real
+    parts = torch.view_as_real(Y)
+    return torch.addcmul(parts[..., 0] * parts[..., 0], parts[..., 1], parts[..., 1])
+
+
+def source_power(Y: torch.Tensor) -> torch.Tensor:
+    """``|Y|^2`` of outputs ``[batch, freq, src, frames]`` as contiguous ``[batch, src, freq, frames]``."""
+    parts = torch.view_as_real(Y.transpose(1, 2))
+    out = torch.mul(parts[..., 0], parts[..., 0], out=torch.empty(parts.shape[:-1], dtype=parts.dtype, device=Y.device))
+    return out.addcmul_(parts[..., 1], parts[..., 1])
 
 
 def _quad_form(w: torch.Tensor, V: torch.Tensor) -> torch.Tensor:
@@ -139,6 +170,17 @@ def iss_sweep(W: torch.Tensor, Y: torch.Tensor, weights: torch.Tensor):
         Y = Y - v[..., None] * yk
         W = W - v[..., None] * W[:, :, k : k + 1]
     return W, Y
+
+
+def output_power(W: torch.Tensor, mix_cov: torch.Tensor) -> torch.Tensor:
+    """Mean power ``mean_{f,t} |w_fn^H x_ft|^2 = mean_f w_fn^H R_f w_fn`` of each output.
+
+    Args:
+        W: ``[batch, freq, src, mics]``; mix_cov: ``R_f = (1/T) sum_t x_t x_t^H``, ``[batch, freq, mics, mics]``.
+    Returns:
+        ``[batch, src]``.
+    """
+    return ((W @ mix_cov) * W.conj()).sum(-1).real.mean(1)
 
 
 def log_abs_det(W: torch.Tensor) -> torch.Tensor:
