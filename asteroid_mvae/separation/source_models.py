@@ -90,13 +90,15 @@ class NMF(SourceModel):
 
     def update(self, power):
         """One multiplicative update of the bases, then of the activations."""
-        inv_r = 1 / (self.basis @ self.activation)
+        inv_r = torch.reciprocal_(self.basis @ self.activation)
+        weighted = (power * inv_r).mul_(inv_r)  # |y|^2 / r^2
         act_t = self.activation.transpose(-1, -2)
-        ratio = ((power * inv_r * inv_r) @ act_t) / (inv_r @ act_t)
+        ratio = (weighted @ act_t).div_(inv_r @ act_t)
         self.basis = (self.basis * ratio.sqrt_()).clamp_min_(self.eps)
-        inv_r = 1 / (self.basis @ self.activation)
+        inv_r = torch.reciprocal_(self.basis @ self.activation)
+        weighted = torch.mul(power, inv_r, out=weighted).mul_(inv_r)
         basis_t = self.basis.transpose(-1, -2)
-        ratio = (basis_t @ (power * inv_r * inv_r)) / (basis_t @ inv_r)
+        ratio = (basis_t @ weighted).div_(basis_t @ inv_r)
         self.activation = (self.activation * ratio.sqrt_()).clamp_min_(self.eps)
         return self.basis @ self.activation
 
