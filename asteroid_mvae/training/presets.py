@@ -59,10 +59,10 @@ MODEL_DEFAULTS = {
     "chimera": {"optim": {"lr": 1e-5}},
 }
 
-CPU_MODEL_DEFAULTS = {
-    "cvae": {"trainer": {"max_steps": 1500}},  # ~1.4 s/step -> ~35 min
-    "acvae": {"trainer": {"max_steps": 900}},  # ~2.4 s/step -> ~36 min
-    "chimera": {"optim": {"lr": 3e-4}, "trainer": {"max_steps": 600}},  # ~3.5 s/step -> ~35 min
+CPU_MODEL_DEFAULTS = {  # measured s/step at batch 8: quiet 2 cores / 2 cores shared by ~8 processes
+    "cvae": {"trainer": {"max_steps": 1200}},  # 1.45 / 2.6 s -> 29 / 52 min
+    "acvae": {"trainer": {"max_steps": 700}},  # ~2.4 / ~4.5 s (from the benchmark) -> 28 / 53 min
+    "chimera": {"optim": {"lr": 3e-4}, "trainer": {"max_steps": 450}},  # ~3.5 / 7.0 s -> 26 / 53 min
 }
 
 

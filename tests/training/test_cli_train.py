@@ -13,7 +13,7 @@ def test_print_config_merges_preset_conf_and_flags(tmp_path, capsys):
     config = yaml.safe_load(capsys.readouterr().out)
     assert config["model"] == "acvae" and config["seed"] == 7
     assert config["optim"] == {"lr": 0.5, "batch_size": 2, "weight_decay": 0.0}
-    assert config["trainer"]["max_steps"] == 900  # the cpu preset for the ACVAE
+    assert config["trainer"]["max_steps"] == 700  # the cpu preset for the ACVAE
 
 
 @pytest.mark.parametrize(
