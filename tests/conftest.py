@@ -53,6 +53,18 @@ def simulate_room(n_src, rt60, seconds=6.0, seed=0):
 
 
 @pytest.fixture
+def single_thread():
+    """Small tensors: one thread is as fast and does not spin on a busy machine.
+
+    Use with ``pytestmark = pytest.mark.usefixtures("single_thread")`` (or autouse in a conftest).
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
 def room():
     """Factory: ``room(n_src, rt60)`` -> (mixture ``[mics, time]``, references ``[src, time]`` at mic 0)."""
 

@@ -9,12 +9,7 @@ from asteroid_mvae.separation import StftConfig
 SMALL = dict(n_freq=128, n_fft=256, hop_length=128)  # 128-bin networks for fast tests
 
 
-@pytest.fixture(autouse=True)
-def single_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 def test_full_size_models_build_untrained():

@@ -29,12 +29,8 @@ import pytest  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
-def single_thread():
-    """The test networks are tiny: one thread is as fast and does not spin on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def _one_thread(single_thread):
+    """Every test here uses tiny networks (see tests/conftest.py)."""
 
 
 @pytest.fixture(scope="session")
