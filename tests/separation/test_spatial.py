@@ -21,8 +21,9 @@ def surrogate(W, V):
     return -2 * torch.linalg.slogdet(W)[1] + quad
 
 
-def test_weighted_covariance_matches_definition():
-    X, _, weights, V = random_problem()
+@pytest.mark.parametrize("M", [2, 3, 8])
+def test_weighted_covariance_matches_definition(M):
+    X, _, weights, V = random_problem(M=M)
     ref = torch.einsum("bfnt,bfmt,bfkt->bfnmk", weights.to(X.dtype), X, X.conj()) / X.shape[-1]
     assert torch.allclose(V, ref, atol=1e-12)
 
