@@ -13,7 +13,7 @@ from .cvae import (
     crop_frames,
     reparameterize,
 )
-from .layers import SiLUConv1d, check_label, check_spectrogram, init_weights, pad_frames, padded_length
+from .layers import SiLUConv1d, SourceNetwork, check_label, check_spectrogram, init_weights, pad_frames, padded_length
 
 
 class ChimeraEncoder(nn.Module):
@@ -38,7 +38,7 @@ class ChimeraEncoder(nn.Module):
         return mean, logvar, class_logits
 
 
-class ChimeraACVAE(nn.Module):
+class ChimeraACVAE(SourceNetwork):
     """Chimera ACVAE source model: ``encode(x) -> (mean, logvar, class_logits)``, ``decode(z, probs)``.
 
     Args:
@@ -49,24 +49,10 @@ class ChimeraACVAE(nn.Module):
     network_name = "ChimeraACVAE"
 
     def __init__(self, n_labels: int, n_freq: int = 1024):
-        super().__init__()
-        if n_labels < 1 or n_freq < 8 or n_freq % 8:
-            raise ValueError(f"need n_labels >= 1 and n_freq a positive multiple of 8, got {n_labels}, {n_freq}")
-        self.n_labels = int(n_labels)
-        self.n_freq = int(n_freq)
+        super().__init__(n_labels, n_freq)
         self.encoder = ChimeraEncoder(self.n_freq, self.n_labels)
         self.decoder = LabelConditionedDecoder(self.n_freq, self.n_labels, SiLUConv1d)
         init_weights(self)
-
-    @property
-    def latent_channels(self) -> int:
-        return self.n_freq // 8
-
-    def get_config(self) -> dict:
-        """Constructor keyword arguments (plain types)."""
-        return {"n_labels": self.n_labels, "n_freq": self.n_freq}
-
-    get_model_args = get_config  # asteroid naming
 
     def encode(self, x):
         """``x [batch, F, T]`` -> mean, logvar ``[batch, F/8, ceil(max(T, 8)/4)]``, logits ``[batch, L]``.

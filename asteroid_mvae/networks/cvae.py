@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from .layers import (
+    SourceNetwork,
     GatedConv1d,
     SiLUConv1d,
     check_label,
@@ -84,7 +85,7 @@ def crop_frames(x, n_frames):
     return x if n_frames is None else x[..., :n_frames]
 
 
-class CVAE(nn.Module):
+class CVAE(SourceNetwork):
     """Conditional VAE source model: label-conditioned gated-conv encoder and decoder.
 
     Args:
@@ -95,24 +96,10 @@ class CVAE(nn.Module):
     network_name = "CVAE"
 
     def __init__(self, n_labels: int, n_freq: int = 1024):
-        super().__init__()
-        if n_labels < 1 or n_freq < 8 or n_freq % 8:
-            raise ValueError(f"need n_labels >= 1 and n_freq a positive multiple of 8, got {n_labels}, {n_freq}")
-        self.n_labels = int(n_labels)
-        self.n_freq = int(n_freq)
+        super().__init__(n_labels, n_freq)
         self.encoder = LabelConditionedEncoder(self.n_freq, self.n_labels)
         self.decoder = LabelConditionedDecoder(self.n_freq, self.n_labels, GatedConv1d)
         init_weights(self)
-
-    @property
-    def latent_channels(self) -> int:
-        return self.n_freq // 8
-
-    def get_config(self) -> dict:
-        """Constructor keyword arguments (plain types)."""
-        return {"n_labels": self.n_labels, "n_freq": self.n_freq}
-
-    get_model_args = get_config  # asteroid naming
 
     def encode(self, x, label):
         """``x [batch, F, T]``, ``label [batch, L]`` -> (mean, logvar) ``[batch, F/8, ceil(max(T, 8)/4)]``."""

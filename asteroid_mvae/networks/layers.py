@@ -79,3 +79,31 @@ def check_label(label, batch: int, n_labels: int, name: str = "label"):
     """Raise a clear error unless ``label`` is ``[batch, n_labels]``."""
     if label.dim() != 2 or label.shape != (batch, n_labels):
         raise ValueError(f"{name} must be [batch={batch}, n_labels={n_labels}], got shape {tuple(label.shape)}")
+
+
+class SourceNetwork(nn.Module):
+    """What every source-model network shares: its sizes, their check, and its config.
+
+    Args:
+        n_labels: number of speaker labels L.
+        n_freq: frequency bins F (DC dropped), divisible by 8.
+    """
+
+    network_name = None
+
+    def __init__(self, n_labels: int, n_freq: int = 1024):
+        super().__init__()
+        if n_labels < 1 or n_freq < 8 or n_freq % 8:
+            raise ValueError(f"need n_labels >= 1 and n_freq a positive multiple of 8, got {n_labels}, {n_freq}")
+        self.n_labels = int(n_labels)
+        self.n_freq = int(n_freq)
+
+    @property
+    def latent_channels(self) -> int:
+        return self.n_freq // 8
+
+    def get_config(self) -> dict:
+        """Constructor keyword arguments (plain types)."""
+        return {"n_labels": self.n_labels, "n_freq": self.n_freq}
+
+    get_model_args = get_config  # asteroid naming
