@@ -29,6 +29,7 @@ def parse_args(argv=None):
     parser.add_argument("--corpus", default="../shared/data/vcc2018")
     parser.add_argument("--out", default="exp/retrain_vcc2018")
     parser.add_argument("--until", choices=STAGES, default="compare")
+    parser.add_argument("--from", dest="start", choices=STAGES, default="speakers", help="first stage to run")
     parser.add_argument("--n-fft", type=int, default=512)
     parser.add_argument("--seconds", type=float, default=4.0, help="length of simulated signals")
     parser.add_argument("--per-speaker", type=int, default=6, help="training signals per speaker")
@@ -41,6 +42,11 @@ def parse_args(argv=None):
     parser.add_argument("--lr", type=float, default=1e-4)
     parser.add_argument("--max-steps", type=int, default=600)
     parser.add_argument("--dropout", type=float, default=0.0)
+    parser.add_argument("--early-iterations", type=int, default=0)
+    parser.add_argument("--early-weight", type=float, default=1.0)
+    parser.add_argument("--oracle", action="store_true")
+    parser.add_argument("--tag", default="", help="suffix of the retrained/ and compare/ folders (variants)")
+    parser.add_argument("--methods", nargs="+", default=["ILRMA", "FastMVAE2", "FastMVAE2-retrained"])
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     return parser.parse_args(argv)
@@ -120,16 +126,17 @@ def stage_retrain(args, out):
     from asteroid_mvae.retraining import RetrainConfig, retrain
 
     config = RetrainConfig(lr=args.lr, max_steps=args.max_steps, dropout=args.dropout, seed=args.seed,
-                           batch_size=16, val_fraction=0.1, patience=5, val_every_n_steps=50)
-    return retrain(out / "chimera" / "network.pt", out / "retrain_data", out / "retrained", config)
+                           batch_size=16, val_fraction=0.1, patience=5, val_every_n_steps=50, oracle=args.oracle,
+                           early_iterations=args.early_iterations, early_weight=args.early_weight)
+    return retrain(out / "chimera" / "network.pt", out / "retrain_data", out / f"retrained{args.tag}", config)
 
 
 def stage_compare(args, out):
     from asteroid_mvae.retraining import compare
 
     csvs = [mixtures(args, out, "test", n, args.test_mixtures) for n in (2, 3)]
-    return compare(out / "chimera" / "network.pt", out / "retrained" / "model.pth", csvs, out / "compare",
-                   n_iter=args.test_iter, stft_config=stft_config(args))
+    return compare(out / "chimera" / "network.pt", out / f"retrained{args.tag}" / "model.pth", csvs,
+                   out / f"compare{args.tag}", n_iter=args.test_iter, stft_config=stft_config(args), methods=args.methods)
 
 
 def main(argv=None):
@@ -139,7 +146,7 @@ def main(argv=None):
     runners = {"speakers": stage_speakers, "networks": stage_networks, "retrain-data": stage_retrain_data,
                "retrain": stage_retrain, "compare": stage_compare}
     timings = {}
-    for stage in STAGES:
+    for stage in STAGES[STAGES.index(args.start):]:
         start = time.time()
         result = runners[stage](args, out)
         timings[stage] = round(time.time() - start, 1)

@@ -58,9 +58,9 @@ def test_stage1_stores_what_the_encoder_sees_and_resumes(retrain_setup, data_dir
     # float16 is precise enough: the encoder's latent barely moves
     network, _ = load_network_package(retrain_setup["package"])
     with torch.no_grad():
-        z16 = network.encode(shard["inputs"][1].float())[0]
-        z32 = network.encode(shard["inputs"][1].float().double().float() * (1 + 1e-7))[0]
-    assert torch.allclose(z16, z32, atol=1e-4)
+        z16 = network.encode(shard["inputs"][0].float())[0]
+        z32 = network.encode(x0)[0]
+    assert (z16 - z32).abs().max() <= 1e-3 * z32.abs().max()
     # resume: a deleted shard is regenerated identically, finished ones are not touched
     others = {p: p.stat().st_mtime_ns for p in (data_dir / "shards").iterdir() if p != first}
     first.unlink()
