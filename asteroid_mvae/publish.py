@@ -88,8 +88,6 @@ def publish_model(model, out_dir, metrics: dict, dataset: str = "unknown", licen
     model_dict = model.serialize()
     model_dict["dataset"] = dataset
     model_dict["licenses"] = licenses
-    if getattr(model, "training_info", None):
-        model_dict["infos"]["training"] = plain(model.training_info)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}."))
     try:

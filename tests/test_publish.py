@@ -10,19 +10,21 @@ from asteroid_mvae.publish import publish_model
 
 
 def test_publish_writes_asteroid_layout_and_card(tmp_path):
-    model = FastMVAE2(n_labels=2, n_freq=128, n_fft=256, hop_length=128, n_src=2, n_iter=5, label_map={"a": 0, "b": 1})
-    model.training_info = {"data": "builtin 2 speakers", "retrained": True}
+    model = FastMVAE2(n_labels=2, n_freq=128, n_fft=256, hop_length=128, n_src=2, n_iter=5, label_map={"a": 0, "b": 1},
+                      training_info={"data": "builtin 2 speakers", "retrained": True})
     folder = publish_model(model, tmp_path / "pub", {"si_sdr_imp": 7.5}, dataset="builtin", recipe="demo",
                            train_conf={"lr": 1e-5})
     conf = torch.load(folder / "model.pth", weights_only=True)
     assert conf["dataset"] == "builtin" and conf["licenses"]
     assert conf["infos"]["final_metrics"] == {"si_sdr_imp": 7.5} and conf["infos"]["recipe_name"] == "demo"
-    assert conf["infos"]["training"]["retrained"] is True
+    assert conf["model_args"]["training_info"]["retrained"] is True
     card = (folder / "README.md").read_text()
     for text in ("FastMVAE2", "si_sdr_imp", "7.500", "builtin", "retrained", "load_model"):
         assert text in card
     wav = torch.randn(1, 2, 4000)
-    assert torch.equal(load_model(str(folder)).forward_wav(wav), model.forward_wav(wav))
+    loaded = load_model(str(folder))
+    assert torch.equal(loaded.forward_wav(wav), model.forward_wav(wav))
+    assert loaded.training_info == model.training_info
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary folder left
 
 

@@ -6,6 +6,7 @@ separation settings; ``serialize()``/``from_pretrained`` round-trip all of them,
 """
 from typing import Optional
 
+from ..compat import plain
 from ..networks import ACVAE, CVAE, ChimeraACVAE, load_network_package
 from ..separation.deep import ACVAESource, ChimeraSource, CVAESource
 from .base import IterativeSeparator
@@ -20,19 +21,21 @@ class DeepSeparator(IterativeSeparator):
         input_scale: global magnitude statistic of the training set (kept for reference;
             at separation time each output is scaled to unit RMS instead).
         label_map: training speaker -> label index.
+        training_info: how the network was trained (plain types; the model card's data).
         **kwargs: separation settings, see :class:`IterativeSeparator`.
     """
 
     network_class = None
 
     def __init__(self, n_labels: int = 101, n_freq: int = 1024, input_scale: float = 1.0,
-                 label_map: Optional[dict] = None, **kwargs):
+                 label_map: Optional[dict] = None, training_info: Optional[dict] = None, **kwargs):
         super().__init__(**kwargs)
         if n_freq != self.stft_config.n_fft // 2:
             raise ValueError(f"the network models n_freq={n_freq} bins but n_fft={self.stft_config.n_fft} gives {self.stft_config.n_fft // 2} (DC dropped).")
         self.network = self.network_class(n_labels=n_labels, n_freq=n_freq)
         self.input_scale = float(input_scale)
         self.label_map = {str(k): int(v) for k, v in (label_map or {}).items()}
+        self.training_info = plain(dict(training_info or {}))
 
     @classmethod
     def from_network_package(cls, path, **kwargs):
@@ -42,9 +45,9 @@ class DeepSeparator(IterativeSeparator):
             raise ValueError(f"{path} holds a {package['network']}; {cls.__name__} needs a {cls.network_class.__name__}.")
         kwargs.setdefault("n_fft", 2 * network.n_freq)
         kwargs.setdefault("hop_length", kwargs["n_fft"] // 2)
-        model = cls(**package["network_args"], input_scale=package["input_scale"], label_map=package["label_map"], **kwargs)
+        model = cls(**package["network_args"], input_scale=package["input_scale"], label_map=package["label_map"],
+                    training_info=package.get("training", {}), **kwargs)
         model.network.load_state_dict(network.state_dict())
-        model.training_info = package.get("training", {})
         return model.eval()
 
     def separate_with_history(self, wav, callback=None):
@@ -57,7 +60,8 @@ class DeepSeparator(IterativeSeparator):
 
     def get_model_args(self):
         return {**super().get_model_args(), **self.network.get_config(),
-                "input_scale": self.input_scale, "label_map": dict(self.label_map)}
+                "input_scale": self.input_scale, "label_map": dict(self.label_map),
+                "training_info": self.training_info}
 
 
 class FastMVAE2(DeepSeparator):

@@ -173,22 +173,17 @@ def retrain(network_package, data_dir, out_dir, config: Optional[RetrainConfig] 
     }
     training = {**dict(package.get("training", {})), **summary}
     save_network_package(out_dir / "network.pt", network, package["input_scale"], package["label_map"], training)
-    model = FastMVAE2.from_network_package(out_dir / "network.pt")
-    conf = model.serialize()
-    conf["infos"]["training"] = plain(training)
+    model = FastMVAE2.from_network_package(out_dir / "network.pt")  # carries `training` as training_info
     with atomic_path(out_dir / "model.pth") as tmp:
-        torch.save(conf, tmp)
+        torch.save(model.serialize(), tmp)
     write_text(out_dir / "summary.json", json.dumps(plain(summary), indent=2) + "\n")
     return out_dir / "model.pth"
 
 
 def load_retrained(path, **overrides):
-    """A saved re-trained FastMVAE2 (``model.pth``) with ``training_info`` (its model card data)
-    restored from ``infos["training"]``; ``overrides`` as for ``load_model`` (e.g. ``n_src=3``)."""
+    """A saved re-trained FastMVAE2 (``model.pth`` or its folder) in eval mode; its
+    ``training_info`` (the model card's data) records the re-training. ``overrides`` as for
+    ``load_model`` (e.g. ``n_src=3``)."""
     from ..models import load_model
 
-    model = load_model(str(path), **overrides)
-    conf = torch.load(str(Path(path) / "model.pth" if Path(path).is_dir() else path), map_location="cpu",
-                      weights_only=True)
-    model.training_info = dict(conf.get("infos", {}).get("training", {}))
-    return model.eval()
+    return load_model(str(path), **overrides).eval()
