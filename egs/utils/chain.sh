@@ -169,13 +169,15 @@ if run_stage 8 evaluate; then
   metrics=$(conf_get eval.metrics "si_sdr sdr sir sar stoi pesq")
   n_iter=$(conf_get eval.n_iter 60)
   n_examples=$(conf_get eval.n_examples 2)
+  track_args=()
+  [[ $(conf_get eval.track true) == true ]] || track_args=(--no-track)
   for n in $n_src; do
     specs=()
     for name in $methods; do specs+=("$(method_spec "$name" "$n")"); done
     # shellcheck disable=SC2086
     logged "$python" -m recipes.evaluate --test-csv "$data_dir/n$n/test/metadata.csv" --out "$exp_dir/eval/n$n" \
       --methods "${specs[@]}" --metrics $metrics --n-iter "$n_iter" --n-examples "$n_examples" \
-      --device "$device" --no-report
+      --device "$device" --no-report "${track_args[@]}"
   done
   stage_done 8
 fi
