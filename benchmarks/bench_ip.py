@@ -46,12 +46,15 @@ def gpu_throughput(cls, kwargs, mixtures, n_iter, batch):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n-src", type=int, nargs="+", default=[2, 3, 6])
-    parser.add_argument("--n-mixtures", type=int, default=2)
+    parser.add_argument("--n-mixtures", type=int, default=5, help="mixtures per N (ILRMA depends on its random start: average several)")
     parser.add_argument("--n-iter", type=int, default=60)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--corpus-dir", default=None, help="speaker-folder corpus (default: built-in synthetic)")
     parser.add_argument("--gpu-batch", type=int, default=64)
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     cfg = StftConfig()
     rows = []
     for n_src in args.n_src:

@@ -34,7 +34,10 @@ def main(argv=None):
     parser.add_argument("--mvae-iter", type=int, default=5)
     parser.add_argument("--gpu-batch", type=int, default=16)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     rows = []

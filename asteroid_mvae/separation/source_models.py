@@ -71,8 +71,8 @@ class NMF(SourceModel):
 
     Args:
         n_basis: number of bases ``K`` per source.
-        seed: seed of the random non-negative initialisation (drawn on the CPU, so the
-            same seed gives the same start on every device).
+        seed: seed of the random initialisation, uniform in [0.1, 1] (drawn on the CPU, so
+            the same seed gives the same start on every device).
         eps: floor of the factors.
     """
 
@@ -84,9 +84,10 @@ class NMF(SourceModel):
     def reset(self, power):
         B, N, F, T = power.shape
         gen = torch.Generator().manual_seed(self.seed)
-        rand = lambda *shape: torch.rand(*shape, generator=gen, dtype=torch.float64)
-        self.basis = rand(B, N, F, self.n_basis).to(power).clamp_min(self.eps)
-        self.activation = rand(B, N, self.n_basis, T).to(power).clamp_min(self.eps)
+        # Uniform in [0.1, 1]: factors near zero would barely move under multiplicative updates.
+        rand = lambda *shape: 0.1 + 0.9 * torch.rand(*shape, generator=gen, dtype=torch.float64)
+        self.basis = rand(B, N, F, self.n_basis).to(power)
+        self.activation = rand(B, N, self.n_basis, T).to(power)
 
     def update(self, power):
         """One multiplicative update of the bases, then of the activations."""
