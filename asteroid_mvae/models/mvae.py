@@ -8,7 +8,7 @@ from typing import Optional
 
 from ..compat import plain
 from ..networks import ACVAE, CVAE, ChimeraACVAE, load_network_package
-from ..separation.deep import ACVAESource, ChimeraSource, CVAESource
+from ..separation.deep import PRECISIONS, ACVAESource, ChimeraSource, CVAESource
 from .base import IterativeSeparator
 
 
@@ -22,14 +22,20 @@ class DeepSeparator(IterativeSeparator):
             at separation time each output is scaled to unit RMS instead).
         label_map: training speaker -> label index.
         training_info: how the network was trained (plain types; the model card's data).
+        precision: ``"float32"`` (default, exact) or ``"bfloat16"`` (autocast network passes:
+            about 2x faster on CPUs with AMX and on GPUs; log-power differences ~0.01).
         **kwargs: separation settings, see :class:`IterativeSeparator`.
     """
 
     network_class = None
 
     def __init__(self, n_labels: int = 101, n_freq: int = 1024, input_scale: float = 1.0,
-                 label_map: Optional[dict] = None, training_info: Optional[dict] = None, **kwargs):
+                 label_map: Optional[dict] = None, training_info: Optional[dict] = None,
+                 precision: str = "float32", **kwargs):
         super().__init__(**kwargs)
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}; got {precision!r}.")
+        self.precision = precision
         if n_freq != self.stft_config.n_fft // 2:
             raise ValueError(f"the network models n_freq={n_freq} bins but n_fft={self.stft_config.n_fft} gives {self.stft_config.n_fft // 2} (DC dropped).")
         self.network = self.network_class(n_labels=n_labels, n_freq=n_freq)
@@ -61,7 +67,7 @@ class DeepSeparator(IterativeSeparator):
     def get_model_args(self):
         return {**super().get_model_args(), **self.network.get_config(),
                 "input_scale": self.input_scale, "label_map": dict(self.label_map),
-                "training_info": self.training_info}
+                "training_info": self.training_info, "precision": self.precision}
 
 
 class FastMVAE2(DeepSeparator):
@@ -70,7 +76,7 @@ class FastMVAE2(DeepSeparator):
     network_class = ChimeraACVAE
 
     def make_source_model(self):
-        return ChimeraSource(self.network)
+        return ChimeraSource(self.network, self.precision)
 
 
 class FastMVAE(DeepSeparator):
@@ -79,7 +85,7 @@ class FastMVAE(DeepSeparator):
     network_class = ACVAE
 
     def make_source_model(self):
-        return ACVAESource(self.network)
+        return ACVAESource(self.network, self.precision)
 
 
 class MVAE(DeepSeparator):
@@ -98,7 +104,7 @@ class MVAE(DeepSeparator):
         self.n_steps, self.lr, self.init_ilrma = n_steps, lr, init_ilrma
 
     def make_source_model(self):
-        return CVAESource(self.network, n_steps=self.n_steps, lr=self.lr)
+        return CVAESource(self.network, n_steps=self.n_steps, lr=self.lr, precision=self.precision)
 
     def initial_demix(self, mix_stft):
         if not self.init_ilrma:

@@ -15,9 +15,22 @@ their latent means (never samples).
 Shapes: ``power [batch, src, freq, frames]`` (``freq = n_freq + 1``); the networks see
 ``[batch * src, n_freq, frames]``.
 """
+import contextlib
+
 import torch
 
 from .source_models import SourceModel
+
+PRECISIONS = ("float32", "bfloat16")
+
+
+def network_precision(device: torch.device, precision: str):
+    """Context for the network passes: plain float32, or bfloat16 autocast (AMX/tensor cores)."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}; got {precision!r}.")
+    if precision == "float32":
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
 
 
 def network_input(power: torch.Tensor) -> torch.Tensor:
@@ -50,46 +63,54 @@ def profile_nll(power: torch.Tensor, log_power: torch.Tensor) -> torch.Tensor:
     return (n_bins * (torch.log(ratio) + 1) + log_power.sum((2, 3))).sum()
 
 
-class ChimeraSource(SourceModel):
+class NetworkSource(SourceModel):
+    """A source model around a network; ``precision`` as in :func:`network_precision`."""
+
+    def __init__(self, network, precision: str = "float32"):
+        self.network, self.precision = network, precision
+
+    def variance(self, power, log_power):
+        return fit_scale(power, with_dc(log_power.float(), power.shape[0]))
+
+
+class ChimeraSource(NetworkSource):
     """FastMVAE2: one ChimeraACVAE encoder-decoder pass per iteration."""
 
-    def __init__(self, network):
-        self.network = network
-
     def update(self, power):
-        mean, _, class_logits = self.network.encode(network_input(power))
-        probs = torch.softmax(class_logits, dim=-1)
-        log_power = self.network.decode(mean, probs, n_frames=power.shape[-1])
-        return fit_scale(power, with_dc(log_power, power.shape[0]))
+        with network_precision(power.device, self.precision):
+            mean, _, class_logits = self.network.encode(network_input(power))
+            probs = torch.softmax(class_logits.float(), dim=-1)
+            log_power = self.network.decode(mean, probs, n_frames=power.shape[-1])
+        return self.variance(power, log_power)
 
 
-class ACVAESource(SourceModel):
+class ACVAESource(NetworkSource):
     """FastMVAE: the ACVAE classifier picks the label, its encoder the latent."""
-
-    def __init__(self, network):
-        self.network = network
 
     def update(self, power):
         x = network_input(power)
-        probs = torch.softmax(self.network.classify_log(x), dim=-1)
-        mean, _ = self.network.encode(x, probs)
-        log_power = self.network.decode(mean, probs, n_frames=power.shape[-1])
-        return fit_scale(power, with_dc(log_power, power.shape[0]))
+        with network_precision(power.device, self.precision):
+            probs = torch.softmax(self.network.classify_log(x).float(), dim=-1)
+            mean, _ = self.network.encode(x, probs)
+            log_power = self.network.decode(mean, probs, n_frames=power.shape[-1])
+        return self.variance(power, log_power)
 
 
-class CVAESource(SourceModel):
+class CVAESource(NetworkSource):
     """MVAE: latent ``z`` and label logits optimised through the frozen CVAE decoder.
 
     Args:
         network: a CVAE (or ACVAE).
         n_steps: Adam steps per iteration.
         lr: Adam learning rate.
+        precision: of the decoder passes (the latent and Adam stay in float32).
     The latent starts at the encoder's mean for a uniform label; the Adam state is kept
     between iterations.
     """
 
-    def __init__(self, network, n_steps: int = 100, lr: float = 0.01):
-        self.network, self.n_steps, self.lr = network, n_steps, lr
+    def __init__(self, network, n_steps: int = 100, lr: float = 0.01, precision: str = "float32"):
+        super().__init__(network, precision)
+        self.n_steps, self.lr = n_steps, lr
 
     def reset(self, power):
         x = network_input(power)
@@ -102,7 +123,9 @@ class CVAESource(SourceModel):
         self.optimizer = torch.optim.Adam([self.latent, self.logits], lr=self.lr)
 
     def decode(self, n_frames):
-        return self.network.decode(self.latent, torch.softmax(self.logits, -1), n_frames=n_frames)
+        with network_precision(self.latent.device, self.precision):
+            log_power = self.network.decode(self.latent, torch.softmax(self.logits, -1), n_frames=n_frames)
+        return log_power.float()
 
     def update(self, power):
         target = power[:, :, 1:].flatten(0, 1)
@@ -115,4 +138,4 @@ class CVAESource(SourceModel):
                 self.optimizer.step()
         with torch.no_grad():
             log_power = self.decode(power.shape[-1])
-        return fit_scale(power, with_dc(log_power, power.shape[0]))
+        return self.variance(power, log_power)

@@ -51,6 +51,21 @@ def test_serialization_round_trip_gives_identical_separations(tmp_path, room):
     assert load_model(str(tmp_path / "model.pth"), n_src=2, n_iter=9).n_iter == 9
 
 
+@pytest.mark.parametrize("cls", [FastMVAE2, FastMVAE, MVAE])
+def test_bfloat16_network_passes_track_float32(room, cls):
+    mixture = torch.from_numpy(room(2, 0.3, seconds=3.0)[0])
+    torch.manual_seed(0)
+    extra = {"n_steps": 3} if cls is MVAE else {}
+    exact = cls(n_labels=3, n_src=2, n_iter=4, **SMALL, **extra)
+    fast = cls(n_labels=3, n_src=2, n_iter=4, precision="bfloat16", **SMALL, **extra)
+    fast.load_state_dict(exact.state_dict())
+    J32 = exact.separate_with_history(mixture).result.objective
+    J16 = fast.separate_with_history(mixture).result.objective
+    assert torch.allclose(J16, J32, rtol=1e-3), (J16 - J32).abs().max()
+    with pytest.raises(ValueError, match="precision"):
+        cls(n_labels=3, precision="float16", **SMALL)
+
+
 def test_from_network_package(tmp_path):
     net = ChimeraACVAE(n_labels=2, n_freq=128)
     save_network_package(tmp_path / "net.pt", net, 0.3, {"x": 0, "y": 1}, {"epochs": 1})
