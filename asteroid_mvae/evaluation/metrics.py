@@ -10,6 +10,9 @@ from scipy.optimize import linear_sum_assignment
 
 #: Every metric ``get_metrics`` knows; PESQ and STOI are the slow ones.
 ALL_METRICS = ("si_sdr", "sdr", "sir", "sar", "stoi", "pesq")
+#: Metrics without a meaningful input value: the mixture is an exact sum of the references,
+#: so its SAR (no artefacts) is unbounded (~300 dB) and a "SAR improvement" would be noise.
+NO_INPUT_VALUE = ("sar",)
 FAST_METRICS = ("si_sdr",)
 
 
@@ -88,8 +91,8 @@ def compute_metrics(
         metrics_list: names among :data:`ALL_METRICS` or ``"all"``.
 
     Returns:
-        flat dict: ``<metric>`` (mean over sources), ``input_<metric>``, ``<metric>_imp``,
-        and per source ``<metric>_s<k>``.
+        flat dict: ``<metric>`` (mean over sources), ``input_<metric>``, ``<metric>_imp``
+        (not for SAR, see :data:`NO_INPUT_VALUE`), and per source ``<metric>_s<k>``.
     """
     from asteroid.metrics import get_metrics
 
@@ -106,10 +109,10 @@ def compute_metrics(
     out = {}
     for name in metrics_list:
         per_source = np.asarray(raw[name], dtype=np.float64).reshape(-1)
-        per_source_in = np.asarray(raw[f"input_{name}"], dtype=np.float64).reshape(-1)
         out[name] = float(per_source.mean())
-        out[f"input_{name}"] = float(per_source_in.mean())
-        out[f"{name}_imp"] = out[name] - out[f"input_{name}"]
+        if name not in NO_INPUT_VALUE:
+            out[f"input_{name}"] = float(np.asarray(raw[f"input_{name}"], dtype=np.float64).mean())
+            out[f"{name}_imp"] = out[name] - out[f"input_{name}"]
         for k, value in enumerate(per_source):
             out[f"{name}_s{k}"] = float(value)
     return out

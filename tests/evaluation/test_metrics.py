@@ -75,3 +75,4 @@ def test_every_metric_once_on_a_short_signal():
         assert out[f"{name}_imp"] > 10, name
     assert out["stoi"] > 0.6 and out["stoi_imp"] > 0.1
     assert out["pesq"] > out["input_pesq"]
+    assert out["sar"] > 20 and "sar_imp" not in out  # the mixture's SAR is unbounded: no improvement
