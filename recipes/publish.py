@@ -3,10 +3,12 @@
 For each ``NAME=PATH`` (a saved separator: ``recipes.build_separators`` or ``train_pit``
 output) writes ``P/NAME/``::
 
-    model.pth      the separator (loads with asteroid_mvae.models.load_model("P/NAME"))
+    model.pth      the separator in asteroid's save_publishable layout (asteroid_mvae.publish):
+                   loads with asteroid_mvae.models.load_model("P/NAME")
     network.pt     its network package, when --networks NAME=PACKAGE is given
     conf.yml       the recipe configuration (--conf)
-    README.md      a model card: origin, loading code and this method's rows of the report
+    README.md      the model card (data, training, measured metrics from --metrics, licence,
+                   loading code) and this method's rows of the recipe's table
 
 and ``P/results.md`` (the recipe's comparison table, --results). Every file is written
 atomically; rerunning replaces them.
@@ -17,21 +19,7 @@ import shutil
 import sys
 from pathlib import Path
 
-CARD = """# {name}
-
-Separator `{name}` trained by the asteroid-mvae recipe `{recipe}`.
-
-```python
-from asteroid_mvae.models import load_model
-
-model = load_model("path/to/{name}")  # this folder (it holds model.pth)
-# multichannel separators: [batch, mics, time] -> [batch, n_src, time];
-# single-channel PIT baselines (convtasnet, dprnn): [batch, time] -> [batch, n_src, time]
-estimates = model.forward_wav(mixture)
-```
-
-Files: {files}.
-
+RESULTS = """
 ## Results of the recipe
 
 {table}
@@ -69,28 +57,33 @@ def copy_atomic(src: Path, dst: Path) -> None:
         shutil.copyfile(src, tmp)
 
 
-def publish(models: dict, out_dir, networks=None, conf=None, results=None, recipe: str = "") -> list:
+def publish(models: dict, out_dir, networks=None, conf=None, results=None, recipe: str = "",
+            metrics=None, dataset: str = "unknown") -> list:
     """Write one folder per model (see the module docstring); return the folders."""
+    import yaml
+
+    from asteroid_mvae.cli.publish import read_metrics
+    from asteroid_mvae.models import load_model
+    from asteroid_mvae.publish import publish_model
     from asteroid_mvae.utils.io import write_text
 
     out_dir = Path(out_dir)
     table = Path(results).read_text(encoding="utf-8") if results else ""
     if results:
         copy_atomic(Path(results), out_dir / "results.md")
+    train_conf = yaml.safe_load(Path(conf).read_text(encoding="utf-8")) if conf else None
     folders = []
     for name, path in models.items():
         folder = out_dir / name
-        copy_atomic(path, folder / "model.pth")
-        files = ["model.pth"]
+        method = re.sub(r"_n\d+$", "", name)
+        publish_model(load_model(str(path)), folder, read_metrics(metrics, method) if metrics else {},
+                      dataset=dataset, train_conf=train_conf, recipe=recipe or "Unknown", name=name)
         if networks and name in networks:
             copy_atomic(networks[name], folder / "network.pt")
-            files.append("network.pt")
         if conf:
             copy_atomic(Path(conf), folder / "conf.yml")
-            files.append("conf.yml")
-        write_text(folder / "README.md", CARD.format(name=name, recipe=recipe or "?",
-                                                     files=", ".join(f"`{f}`" for f in files),
-                                                     table=method_rows(table, name)))
+        card = (folder / "README.md").read_text(encoding="utf-8")
+        write_text(folder / "README.md", card + RESULTS.format(table=method_rows(table, name)))
         folders.append(folder)
     return folders
 
@@ -102,18 +95,20 @@ def main(argv=None) -> int:
     parser.add_argument("--conf", help="recipe configuration to ship beside each model")
     parser.add_argument("--results", help="comparison table (results.md) of the recipe")
     parser.add_argument("--recipe", default="", help="recipe name for the model cards")
+    parser.add_argument("--metrics", help="final_metrics.json of the evaluation (measured metrics in the cards)")
+    parser.add_argument("--dataset", default="unknown", help="training data, for the cards")
     parser.add_argument("--out", required=True, help="publish folder")
     args = parser.parse_args(argv)
     try:
         models = parse_pairs(args.models, "--models")
         networks = parse_pairs(args.networks, "--networks")
-        for label, path in (("--conf", args.conf), ("--results", args.results)):
+        for label, path in (("--conf", args.conf), ("--results", args.results), ("--metrics", args.metrics)):
             if path and not Path(path).is_file():
                 raise ValueError(f"{label} file {path} not found")
     except ValueError as err:
         print(f"recipes.publish: error: {err}", file=sys.stderr)
         return 2
-    for folder in publish(models, args.out, networks, args.conf, args.results, args.recipe):
+    for folder in publish(models, args.out, networks, args.conf, args.results, args.recipe, args.metrics, args.dataset):
         print(f"published {folder}")
     return 0
 

@@ -204,8 +204,9 @@ if run_stage 10 publish; then
   if [[ ${#models[@]} -gt 0 ]]; then
     results=()
     [[ -f $exp_dir/results.md ]] && results=(--results "$exp_dir/results.md")
+    [[ -f $exp_dir/eval/all/final_metrics.json ]] && results+=(--metrics "$exp_dir/eval/all/final_metrics.json")
     logged "$python" -m recipes.publish --models "${models[@]}" --networks "${networks[@]}" --conf "$conf" \
-      "${results[@]}" --recipe "$recipe_name" --out "$exp_dir/publish"
+      "${results[@]}" --recipe "$recipe_name" --dataset "$recipe_name recipe training set" --out "$exp_dir/publish"
   else
     log "no trained method in '$methods'; nothing to publish"
   fi

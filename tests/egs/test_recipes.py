@@ -99,12 +99,21 @@ def test_publish_cards_hold_their_rows(tmp_path):
     table = ("# Separation results\n\n| method | N | mixtures | si_sdr_imp (dB) |\n|---|---|---|---|\n"
              "| ilrma | 2 | 3 | 1.00 ± 0.10 |\n| fastmvae2 | 2 | 3 | 5.00 ± 1.00 |\n| fastmvae2 | 3 | 3 | 2.00 ± 1.00 |\n")
     (tmp_path / "results.md").write_text(table)
-    (tmp_path / "m.pth").write_bytes(b"model")
+    import torch
+
+    from asteroid_mvae.models import FastMVAE2
+
+    model = FastMVAE2(n_labels=2, n_freq=128, n_fft=256, hop_length=128, n_src=3)
+    torch.save(model.serialize(), tmp_path / "m.pth")
+    metrics = {"fastmvae2": {"N=3": {"si_sdr_imp": {"mean": 2.0, "std": 1.0}}}}
+    (tmp_path / "final_metrics.json").write_text(json.dumps(metrics))
     folders = publish.publish({"fastmvae2_n3": tmp_path / "m.pth"}, tmp_path / "pub", results=tmp_path / "results.md",
-                              recipe="demo")
+                              recipe="demo", metrics=tmp_path / "final_metrics.json")
     card = (folders[0] / "README.md").read_text()
     assert "| fastmvae2 | 3 | 3 | 2.00 ± 1.00 |" in card and "| 2 | 3 | 5.00" not in card and "ilrma" not in card
-    assert (folders[0] / "model.pth").read_bytes() == b"model"
+    published = torch.load(folders[0] / "model.pth", weights_only=True)  # asteroid's save_publishable layout
+    assert published["infos"]["recipe_name"] == "demo" and published["licenses"]
+    assert published["infos"]["final_metrics"] == {"N=3 si_sdr_imp": 2.0}
     assert (tmp_path / "pub" / "results.md").read_text() == table
     assert publish.main(["--models", f"x={tmp_path / 'missing.pth'}", "--out", str(tmp_path)]) == 2
 
