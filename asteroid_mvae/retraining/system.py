@@ -66,6 +66,11 @@ class EncoderRetrainingSystem(System):
         self.model.decoder.eval()
         return self
 
+    def on_train_start(self):
+        # Lightning 2.x keeps the modes it is given; the network arrives in eval mode (loaded
+        # from its package), which would silence the encoder's dropout: switch to training.
+        self.train()
+
     def on_train_epoch_start(self):
         dataset = getattr(self.train_loader, "dataset", None)
         if hasattr(dataset, "set_epoch"):

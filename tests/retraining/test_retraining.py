@@ -99,6 +99,18 @@ def test_dropout_hooks_keep_parameters_and_eval_output(retrain_setup):
         assert torch.equal(autoencode(network.train(), x), reference)
 
 
+def test_retraining_turns_dropout_on_although_the_package_loads_in_eval_mode(retrain_setup):
+    from asteroid_mvae.retraining.system import EncoderRetrainingSystem
+
+    network, _ = load_network_package(retrain_setup["package"])  # eval mode, as retrain() gets it
+    add_encoder_dropout(network, 0.3)
+    system = EncoderRetrainingSystem(network, torch.optim.Adam(network.encoder.parameters()), train_loader=[])
+    system.on_train_start()  # what Lightning calls before the first step
+    assert network.encoder.training and not network.decoder.training
+    x = torch.rand(2, network.n_freq, 16)
+    assert not torch.equal(network.encode(x)[0], network.encode(x)[0])  # dropout is active
+
+
 @pytest.fixture(scope="module")
 def retrained(retrain_setup, data_dir):
     config = RetrainConfig(lr=1e-3, max_steps=40, batch_size=8, segment_frames=32, val_fraction=0.25,
