@@ -31,7 +31,7 @@ def pairwise_si_sdr(estimates, references, eps: float = 1e-12) -> np.ndarray:
         raise ValueError(f"estimates have {est.shape[-1]} samples but references {ref.shape[-1]}.")
     est = est - est.mean(-1, keepdims=True)
     ref = ref - ref.mean(-1, keepdims=True)
-    dot = est @ ref.T  # [est, src]
+    dot = np.einsum("it,jt->ij", est, ref)  # [est, src]; no BLAS: its spinning threads slow torch
     ref_energy = (ref**2).sum(-1)  # [src]
     est_energy = (est**2).sum(-1)  # [est]
     target_energy = dot**2 / (ref_energy[None] + eps)
