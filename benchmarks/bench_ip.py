@@ -11,25 +11,15 @@ Target: ours at least 3x faster than pyroomacoustics on the CPU at equal SI-SDR 
 import argparse
 
 import numpy as np
-import pyroomacoustics as pra
 import torch
 
+from asteroid_mvae.baselines import PraSeparator
 from asteroid_mvae.evaluation.metrics import si_sdr_improvement
 from asteroid_mvae.models import ILRMA, AuxIVA
-from asteroid_mvae.separation import StftConfig, istft, stft
 from common import markdown_table, simulated_mixtures, timed
 
 ALGORITHMS = {"auxiva": (AuxIVA, {}), "ilrma": (ILRMA, {"n_basis": 2})}
-
-
-def pra_separate(mixture, algorithm, n_iter, cfg):
-    X = stft(mixture.double(), cfg).numpy().transpose(2, 1, 0)  # [frames, freq, mics]
-    np.random.seed(0)
-    if algorithm == "auxiva":
-        Y = pra.bss.auxiva(X, n_iter=n_iter, proj_back=True)
-    else:
-        Y = pra.bss.ilrma(X, n_iter=n_iter, n_components=2, proj_back=True)
-    return istft(torch.from_numpy(Y.transpose(2, 1, 0)), mixture.shape[-1], cfg)
+PRA_OPTIONS = {"auxiva": {}, "ilrma": {"n_components": 2}}
 
 
 def gpu_throughput(cls, kwargs, mixtures, n_iter, batch):
@@ -55,18 +45,18 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    cfg = StftConfig()
     rows = []
     for n_src in args.n_src:
         mixtures = simulated_mixtures(n_src, args.n_mixtures, args.seconds, args.corpus_dir)
         for name, (cls, kwargs) in ALGORITHMS.items():
             model = cls(n_src=n_src, n_iter=args.n_iter, **kwargs)
+            reference = PraSeparator(name, n_iter=args.n_iter, **PRA_OPTIONS[name])  # same STFT
             ours_s, theirs_s, ours_db, theirs_db = [], [], [], []
             for mixture, references in mixtures:
                 est, sec = timed(model.forward_wav, mixture)
                 ours_s.append(sec)
                 ours_db.append(si_sdr_improvement(mixture[0], references, est).mean())
-                est, sec = timed(pra_separate, mixture, name, args.n_iter, cfg)
+                est, sec = timed(reference.forward_wav, mixture)
                 theirs_s.append(sec)
                 theirs_db.append(si_sdr_improvement(mixture[0], references, est).mean())
             gpu = gpu_throughput(cls, kwargs, mixtures, args.n_iter, args.gpu_batch)

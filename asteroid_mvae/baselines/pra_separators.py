@@ -55,11 +55,10 @@ class PraSeparator(BaseModel):
         kwargs = dict(self.method_kwargs)
         if self.n_iter is not None:
             kwargs["n_iter"] = self.n_iter
+        np.random.seed(self.seed)  # ilrma and fastmnmf2 draw their initial NMF from the global generator
         if self.method == "fastmnmf2":
-            np.random.seed(self.seed)  # fastmnmf2 draws its initial NMF from the global generator
             Y = pra.bss.fastmnmf2(X, n_src=self.n_src, mic_index=self.ref_mic, **kwargs)
         else:
-            np.random.seed(self.seed)
             Y = getattr(pra.bss, self.method)(X, n_src=self.n_src, proj_back=False, **kwargs)
             Y = Y * np.conj(pra.bss.projection_back(Y, X[:, :, self.ref_mic]))[None]
         spec_out = torch.from_numpy(np.ascontiguousarray(Y.transpose(2, 1, 0))).to(spec.device)

@@ -15,7 +15,6 @@ import inspect
 from pathlib import Path
 from typing import Callable, Dict
 
-import torch
 from asteroid.models.base_models import BaseModel
 
 from ..separation import StftConfig
@@ -45,41 +44,26 @@ def _call_with_known(factory, options):
 def get_separator(spec: str, **options):
     """A separator from a name (see :func:`available_separators`) or a saved model path.
 
-    Saved models (``serialize()`` files: ours, ConvTasNet/DPRNN/SepFormer from
-    ``train_pit``) load through asteroid's ``BaseModel.from_pretrained``; a folder goes to
-    ``asteroid_mvae.models.load_model`` (publish directories).
+    Saved models and publish folders load with :func:`load_saved_model`.
     """
     if spec in _REGISTRY:
         return _call_with_known(_REGISTRY[spec], options)
     if spec.lower() in _lead_model_names():
         return _lead_model(spec, options)
     path = Path(spec)
-    if path.is_dir():
-        from asteroid_mvae.models import load_model
-
-        return load_model(str(path)).eval()
-    if path.suffix in {".pth", ".pt", ".ckpt"} or path.exists():
-        if not path.is_file():
-            raise FileNotFoundError(f"Saved model {path} does not exist.")
+    if path.exists() or path.suffix in {".pth", ".pt", ".ckpt"}:
         return load_saved_model(path)
     raise ValueError(f"Unknown separator {spec!r}: not a registered name ({', '.join(available_separators())}) "
                      "nor a path to a saved model.")
 
 
 def load_saved_model(path):
-    """Load a serialized model (asteroid ``BaseModel.serialize`` format)."""
+    """A saved model (``serialize()`` file or publish folder: ours, or ConvTasNet/DPRNN/SepFormer
+    from ``train_pit``) in eval mode."""
     from ..baselines import pit  # noqa: F401  (registers SepFormer with asteroid)
+    from ..models import load_model
 
-    try:
-        import asteroid_mvae.models  # noqa: F401  (registers our separators with asteroid)
-    except ImportError:
-        pass
-
-    conf = torch.load(str(path), map_location="cpu")
-    if not isinstance(conf, dict) or "model_name" not in conf:
-        raise ValueError(f"{path} is not a serialized model (expected a dict with 'model_name', 'model_args', 'state_dict').")
-    model = BaseModel.from_pretrained(conf)
-    return model.eval()
+    return load_model(str(path)).eval()
 
 
 def is_single_channel(separator) -> bool:
@@ -108,10 +92,8 @@ def accepts_callback(separator) -> bool:
 
 
 def _lead_model_names():
-    try:
-        from asteroid_mvae.models import MODEL_NAMES
-    except ImportError:
-        return {}
+    from asteroid_mvae.models import MODEL_NAMES
+
     return MODEL_NAMES
 
 
