@@ -138,8 +138,33 @@ def stage_compare(args, out):
     from asteroid_mvae.retraining import compare
 
     csvs = [mixtures(args, out, "test", n, args.test_mixtures) for n in (2, 3)]
+    if args.tag:
+        reuse_baselines(out / "compare", out / f"compare{args.tag}")
     return compare(out / "chimera" / "network.pt", out / f"retrained{args.tag}" / "model.pth", csvs,
                    out / f"compare{args.tag}", n_iter=args.test_iter, stft_config=stft_config(args), methods=args.methods)
+
+
+def reuse_baselines(source: Path, target: Path, retrained: str = "FastMVAE2-retrained") -> None:
+    """Seed a variant's compare folder with the untagged run's ILRMA and FastMVAE2 rows.
+
+    Those two methods do not depend on the re-training variant, and ``evaluate`` skips the
+    (method, mixture) pairs already present, so only the re-trained model is evaluated again.
+    """
+    import csv
+
+    for sub in sorted(source.glob("N*_*")):
+        dest = target / sub.name
+        if dest.exists() or not (sub / "all_metrics.csv").exists():
+            continue
+        dest.mkdir(parents=True)
+        with open(sub / "all_metrics.csv", newline="") as f:
+            rows = list(csv.DictReader(f))
+        with open(dest / "all_metrics.csv", "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(r for r in rows if r["method"] != retrained)
+        lines = (sub / "curves.jsonl").read_text().splitlines(keepends=True)
+        (dest / "curves.jsonl").write_text("".join(l for l in lines if json.loads(l)["method"] != retrained))
 
 
 def main(argv=None):

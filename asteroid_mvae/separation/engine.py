@@ -98,14 +98,17 @@ def separate(
     scale = spatial.power(X).mean((1, 2, 3)).clamp_min(1e-30).sqrt()  # [B]
     X = X / scale[:, None, None, None]
     J_offset = 2 * T * F * M * torch.log(scale.real.to(torch.float64))
-    xx = spatial.outer_products(X)
-    mix_cov = spatial.weighted_covariances(xx, torch.ones_like(X[:, :, :1, :].real), M)[:, :, 0]  # [B, F, M, M]
+    xx = spatial.outer_products(X)  # [B * F, M^2, T]
+    mix_cov = spatial.weighted_covariances(xx, torch.ones_like(X[:, None, :1, 0].real), M)[:, :, 0]  # [B, F, M, M]
 
     if W0 is None:
         W = torch.eye(M, dtype=dtype, device=X.device).expand(B, F, M, M).clone()
     else:
         W = W0.to(dtype) * scale[:, None, None, None]
-    Y = W @ X
+    Y = W @ X if update == "iss" else None  # IP updates only need |Y|^2, from W and xx
+
+    def output_power(W, Y):
+        return spatial.source_power(Y) if update == "iss" else spatial.packed_output_power(W, xx)
 
     def objective(power, W, r):
         source_part = source_model.nll(power, r).to(torch.float64)
@@ -116,7 +119,7 @@ def separate(
             Y = W @ X
             callback(IterationState(it, Y.transpose(1, 2), W / scale[:, None, None, None], J, X * scale[:, None, None, None]))
 
-    power = spatial.source_power(Y)
+    power = output_power(W, Y)
     source_model.reset(power)
     r = source_model.update(power).clamp_min(var_floor)
     history = [objective(power, W, r)]
@@ -124,11 +127,11 @@ def separate(
     for it in range(1, n_iter + 1):
         if it > 1:
             r = source_model.update(power).clamp_min(var_floor)
-        weights = (1 / r).transpose(1, 2)  # [B, F or 1, N, T]
+        weights = torch.reciprocal(r)  # [B, N, F or 1, T]
         if update == "iss":
-            W, Y = spatial.iss_sweep(W, Y, weights)
+            W, Y = spatial.iss_sweep(W, Y, weights.transpose(1, 2))
         else:
-            V = spatial.load_diagonal(spatial.weighted_covariances(xx, weights, M), diag_load)
+            V = spatial.weighted_covariances(xx, weights, M, diag_load, floor=1e-20)
             W = (spatial.ip1_sweep if update == "ip1" else spatial.ip2_sweep)(W, V)
         if normalize:  # unit output power: mean_{f,t} |y|^2 = mean_f w^H R_f w, no pass over Y
             gain = spatial.output_power(W, mix_cov).clamp_min(1e-30)  # [B, N]
@@ -137,12 +140,12 @@ def separate(
                 Y = Y * gain.rsqrt()[:, None, :, None]
             source_model.rescale(1 / gain)
             r = r / gain[:, :, None, None]
-        if update != "iss":
-            Y = W @ X
-        power = spatial.source_power(Y)
+        power = output_power(W, Y)
         history.append(objective(power, W, r))
         report(it, W, history[-1])
 
+    if Y is None:
+        Y = W @ X
     if proj_back:
         Y = spatial.projection_back(Y, W, ref_mic) * scale[:, None, None, None]
     W = W / scale[:, None, None, None]

@@ -35,7 +35,8 @@ class SourceModel:
 
     def nll(self, power: torch.Tensor, variance: torch.Tensor) -> torch.Tensor:
         """Source part of ``J`` -> ``[batch]``."""
-        return (torch.log(variance) + power / variance).sum((1, 2, 3))
+        repeats = power[0, 0].numel() // variance[0, 0].numel()  # variance may broadcast over frequency
+        return torch.log(variance).sum((1, 2, 3)) * repeats + (power / variance).sum((1, 2, 3))
 
 
 def _per_source(scale: torch.Tensor) -> torch.Tensor:
@@ -90,18 +91,19 @@ class NMF(SourceModel):
         self.activation = rand(B, N, self.n_basis, T).to(power)
 
     def update(self, power):
-        """One multiplicative update of the bases, then of the activations."""
-        inv_r = torch.reciprocal_(self.basis @ self.activation)
-        weighted = (power * inv_r).mul_(inv_r)  # |y|^2 / r^2
-        act_t = self.activation.transpose(-1, -2)
-        ratio = (weighted @ act_t).div_(inv_r @ act_t)
-        self.basis = (self.basis * ratio.sqrt_()).clamp_min_(self.eps)
-        inv_r = torch.reciprocal_(self.basis @ self.activation)
-        weighted = torch.mul(power, inv_r, out=weighted).mul_(inv_r)
-        basis_t = self.basis.transpose(-1, -2)
-        ratio = (basis_t @ weighted).div_(basis_t @ inv_r)
-        self.activation = (self.activation * ratio.sqrt_()).clamp_min_(self.eps)
-        return self.basis @ self.activation
+        """One multiplicative update of the bases, then of the activations (in place)."""
+        if getattr(self, "_inv_r", None) is None or self._inv_r.shape != power.shape:
+            self._inv_r, self._weighted = torch.empty_like(power), torch.empty_like(power)  # reused buffers
+        basis, act = self.basis, self.activation
+        inv_r = torch.matmul(basis, act, out=self._inv_r).reciprocal_()
+        weighted = torch.mul(power, inv_r, out=self._weighted).mul_(inv_r)  # |y|^2 / r^2
+        act_t = act.transpose(-1, -2)
+        basis.mul_((weighted @ act_t).div_(inv_r @ act_t).sqrt_()).clamp_min_(self.eps)
+        inv_r = torch.matmul(basis, act, out=self._inv_r).reciprocal_()
+        weighted = torch.mul(power, inv_r, out=self._weighted).mul_(inv_r)
+        basis_t = basis.transpose(-1, -2)
+        act.mul_((basis_t @ weighted).div_(basis_t @ inv_r).sqrt_()).clamp_min_(self.eps)
+        return basis @ act
 
     def rescale(self, scale):
         self.basis = self.basis * _per_source(scale)

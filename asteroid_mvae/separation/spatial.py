@@ -5,20 +5,28 @@ Axis order inside the engine (all batched over mixtures and frequencies):
 - mixture ``X``: ``[batch, freq, mics, frames]`` complex,
 - demixing ``W``: ``[batch, freq, src, mics]`` (row ``n`` is ``w_n^H``), ``N = M``,
 - separated ``Y = W X``: ``[batch, freq, src, frames]``,
-- weights ``phi = 1 / r``: ``[batch, freq, src, frames]`` real (or broadcastable),
-- weighted covariances ``V_n = (1/T) sum_t phi_nt x_t x_t^H``: ``[batch, freq, src, mics, mics]``.
+- weights ``phi = 1 / r``: ``[batch, src, freq, frames]`` real (the source models' layout;
+  ``freq`` may be 1 when the weights do not depend on frequency, as in IVA),
+- weighted covariances ``V_n = (1/T) sum_t phi_nt x_t x_t^H``: ``[batch, freq, src, mics, mics]``,
+- packed outer products ``x_t x_t^H``: ``[batch * freq, M^2, frames]`` real (see
+  :func:`hermitian_layout`); with them both ``V`` and the output power ``|w_n^H x_t|^2`` are
+  real matrix products, so the iterations never form the complex outputs ``Y = W X``.
 
 Every update decreases (never increases) the auxiliary function
 ``-2T sum_f log|det W_f| + T sum_{f,n} w_fn^H V_fn w_fn`` for fixed weights.
 """
+import functools
+
 import torch
 
 
+@functools.lru_cache(maxsize=None)
 def hermitian_layout(M: int, device=None):
     """Where the ``M^2`` real numbers of a Hermitian ``M x M`` matrix sit in a flat vector.
 
     Layout: ``[diag (M), Re(upper) (M(M-1)/2), Im(upper) (M(M-1)/2)]``. Returns
-    ``(upper_rows, upper_cols, re_index [M, M], im_index [M, M], im_sign [M, M])``.
+    ``(upper_rows, upper_cols, re_index [M, M], im_index [M, M], im_sign [M, M])`` (cached:
+    treat them as read-only).
     """
     rows, cols = torch.triu_indices(M, M, 1, device=device)
     n_upper = rows.numel()
@@ -40,41 +48,79 @@ def outer_products(X: torch.Tensor) -> torch.Tensor:
     Args:
         X: ``[batch, freq, mics, frames]`` complex.
     Returns:
-        ``[batch * freq, frames, M^2]`` real, in the order of :func:`hermitian_layout`.
+        ``[batch * freq, M^2, frames]`` real, rows in the order of :func:`hermitian_layout`.
     """
     B, F, M, T = X.shape
     rows, cols, _, _, _ = hermitian_layout(M, X.device)
-    xt = X.transpose(-1, -2)  # [B, F, T, M]
-    upper = xt[..., rows] * xt[..., cols].conj()
-    packed = torch.cat([power(xt), upper.real, upper.imag], dim=-1)
-    return packed.reshape(B * F, T, M * M)
+    upper = X[:, :, rows] * X[:, :, cols].conj()  # [B, F, M(M-1)/2, T]
+    packed = torch.cat([power(X), upper.real, upper.imag], dim=2)
+    return packed.reshape(B * F, M * M, T)
 
 
-def weighted_covariances(xx: torch.Tensor, weights: torch.Tensor, n_mics: int) -> torch.Tensor:
-    """``V_n = (1/T) sum_t weights_nt x_t x_t^H``.
+def weighted_covariances(xx: torch.Tensor, weights: torch.Tensor, n_mics: int, diag_load: float = 0.0,
+                         floor: float = 0.0) -> torch.Tensor:
+    """``V_n = (1/T) sum_t weights_nt x_t x_t^H``, optionally ``+ (diag_load * tr(V_n) / M + floor) I``.
+
+    The loading keeps the solves finite on silent bins.
 
     Args:
-        xx: ``[batch * freq, frames, M^2]`` from :func:`outer_products`.
-        weights: ``[batch, freq, src, frames]`` real (broadcastable over freq).
+        xx: ``[batch * freq, M^2, frames]`` from :func:`outer_products`.
+        weights: ``[batch, src, freq, frames]`` real, or ``[batch, src, 1, frames]`` (the same
+            weights at every frequency: one matrix product over all frequencies at once).
     Returns:
         ``[batch, freq, src, mics, mics]`` complex Hermitian.
     """
-    BF, T, _ = xx.shape
-    B, N = weights.shape[0], weights.shape[2]
-    w = weights.expand(B, BF // B, N, T).reshape(BF, N, T)
-    packed = torch.bmm(w, xx) / T  # [B*F, N, M^2]
-    _, _, re_index, im_index, im_sign = hermitian_layout(n_mics, xx.device)
-    V = torch.complex(packed[..., re_index], packed[..., im_index] * im_sign.to(packed.dtype))
-    return V.reshape(B, BF // B, N, n_mics, n_mics)
+    BF, MM, T = xx.shape
+    B, N = weights.shape[:2]
+    F = BF // B
+    if weights.shape[2] == 1:  # [B, F * M^2, T] @ [B, T, N]
+        packed = torch.bmm(xx.reshape(B, F * MM, T), weights[:, :, 0].transpose(1, 2))
+    else:  # per frequency: [B * F, M^2, T] @ [B * F, T, N]
+        packed = torch.bmm(xx, weights.permute(0, 2, 3, 1).reshape(BF, T, N))
+    packed = packed.reshape(B, F, MM, N).transpose(2, 3) / T  # [B, F, N, M^2]
+    if diag_load or floor:  # the diagonal is the first M packed entries
+        diagonal = packed[..., :n_mics]
+        diagonal += (diagonal.sum(-1, keepdim=True) * (diag_load / n_mics) + floor)
+    return unpack_hermitian(packed, n_mics)
 
 
-def load_diagonal(V: torch.Tensor, diag_load: float, floor: float = 1e-20) -> torch.Tensor:
-    """``V + (diag_load * tr(V) / M + floor) I``: keeps the solves finite on silent bins."""
-    M = V.shape[-1]
-    trace = torch.diagonal(V, dim1=-2, dim2=-1).real.sum(-1)
-    load = (diag_load * trace / M + floor)[..., None, None]
-    eye = torch.eye(M, dtype=V.dtype, device=V.device)
-    return V + load * eye
+def unpack_hermitian(packed: torch.Tensor, M: int) -> torch.Tensor:
+    """``[..., M^2]`` reals in the order of :func:`hermitian_layout` -> ``[..., M, M]`` complex."""
+    _, _, re_index, im_index, im_sign = hermitian_layout(M, packed.device)
+    real = packed.index_select(-1, re_index.flatten()).unflatten(-1, (M, M))
+    imag = packed.index_select(-1, im_index.flatten()).unflatten(-1, (M, M)) * im_sign.to(packed.dtype)
+    return torch.complex(real, imag)
+
+
+def quadratic_coefficients(W: torch.Tensor) -> torch.Tensor:
+    """Coefficients ``c`` with ``|w_n^H x|^2 = sum_k c_nk (x x^H)_k`` in the packed layout.
+
+    With ``a_m = W[n, m]`` (so ``y_n = sum_m a_m x_m``): ``|a_m|^2`` on the diagonal, and for
+    ``i < j`` the terms ``2 Re(a_i conj(a_j)) Re(x_i conj(x_j)) - 2 Im(a_i conj(a_j)) Im(x_i conj(x_j))``.
+
+    Args:
+        W: ``[batch, freq, src, mics]``. Returns ``[batch, freq, src, M^2]`` real.
+    """
+    M = W.shape[-1]
+    rows, cols, _, _, _ = hermitian_layout(M, W.device)
+    cross = 2 * W[..., rows] * W[..., cols].conj()
+    return torch.cat([power(W), cross.real, -cross.imag], dim=-1)
+
+
+def packed_output_power(W: torch.Tensor, xx: torch.Tensor) -> torch.Tensor:
+    """``|y_nft|^2 = |w_fn^H x_ft|^2`` from the packed outer products, without forming ``Y``.
+
+    Args:
+        W: ``[batch, freq, src, mics]``; xx: ``[batch * freq, M^2, frames]``.
+    Returns:
+        ``[batch, src, freq, frames]`` real, contiguous (clamped at 0 against rounding).
+    """
+    B, F, N, M = W.shape
+    T = xx.shape[-1]
+    coeffs = quadratic_coefficients(W).reshape(B * F, N, M * M)
+    per_freq = torch.bmm(coeffs, xx).reshape(B, F, N, T)
+    out = torch.empty(B, N, F, T, dtype=per_freq.dtype, device=per_freq.device)
+    return torch.clamp_min(per_freq.transpose(1, 2), 0.0, out=out)
 
 
 def power(Y: torch.Tensor) -> torch.Tensor:
@@ -95,6 +141,17 @@ def _quad_form(w: torch.Tensor, V: torch.Tensor) -> torch.Tensor:
     return (w.conj() * (V @ w)).sum(-2).real
 
 
+def solve_unit_column(A: torch.Tensor, n: int) -> torch.Tensor:
+    """``A^{-1} e_n`` for ``A [..., M, M]`` -> ``[..., M, 1]`` (closed form for ``M = 2``)."""
+    M = A.shape[-1]
+    if M == 2:  # adjugate: A^{-1} = [[a11, -a01], [-a10, a00]] / det
+        det = A[..., 0, 0] * A[..., 1, 1] - A[..., 0, 1] * A[..., 1, 0]
+        column = torch.stack([A[..., 1, 1], -A[..., 1, 0]] if n == 0 else [-A[..., 0, 1], A[..., 0, 0]], dim=-1)
+        return (column / det[..., None])[..., None]
+    eye = torch.eye(M, dtype=A.dtype, device=A.device)
+    return torch.linalg.solve(A, eye[:, n : n + 1].expand(*A.shape[:-2], M, 1))
+
+
 def ip1_sweep(W: torch.Tensor, V: torch.Tensor) -> torch.Tensor:
     """One iterative-projection sweep (Ono 2011), row by row.
 
@@ -106,11 +163,9 @@ def ip1_sweep(W: torch.Tensor, V: torch.Tensor) -> torch.Tensor:
         The updated ``W`` (a new tensor).
     """
     W = W.clone()
-    N, M = W.shape[-2:]
-    eye = torch.eye(M, dtype=W.dtype, device=W.device)
-    for n in range(N):
+    for n in range(W.shape[-2]):
         Vn = V[:, :, n]
-        w = torch.linalg.solve(W @ Vn, eye[:, n : n + 1].expand(*W.shape[:2], M, 1))
+        w = solve_unit_column(W @ Vn, n)
         w = w / _quad_form(w, Vn).clamp_min(1e-30).sqrt()[..., None]
         W[:, :, n] = w[..., 0].conj()
     return W
@@ -184,7 +239,10 @@ def output_power(W: torch.Tensor, mix_cov: torch.Tensor) -> torch.Tensor:
 
 
 def log_abs_det(W: torch.Tensor) -> torch.Tensor:
-    """``sum_f log|det W_f|`` -> ``[batch]``."""
+    """``sum_f log|det W_f|`` -> ``[batch]`` (closed form for ``2 x 2``)."""
+    if W.shape[-1] == 2:
+        det = W[..., 0, 0] * W[..., 1, 1] - W[..., 0, 1] * W[..., 1, 0]
+        return torch.log(det.abs()).sum(-1)
     return torch.linalg.slogdet(W)[1].sum(-1)
 
 

@@ -149,6 +149,12 @@ def test_compare_reports_both_claims(retrain_setup, retrained):
     assert set(claims) == {"ILRMA", "FastMVAE2", "FastMVAE2-retrained"}
     for c in claims.values():
         assert 0 <= c["j_increase_fraction"] <= 1 and len(c["si_sdr_imp"]) == N_ITER + 1
+    paired = claims["FastMVAE2-retrained"]["paired_vs_FastMVAE2"]
+    n = claims["FastMVAE2"]["n_mixtures"]
+    assert paired["n_mixtures"] == n and 0 <= paired["wins"] <= n
+    expected = claims["FastMVAE2-retrained"]["final_si_sdr_imp"] - claims["FastMVAE2"]["final_si_sdr_imp"]
+    assert abs(paired["mean_difference"] - expected) < 1e-9  # same mixtures: difference of means
+    assert "Paired over the same mixtures" in (out / "claims.md").read_text()
     for name in ("claims.md", "results.md", "si_sdr_imp_vs_iteration.png", "objective_raw_vs_iteration.png"):
         assert (out / name).stat().st_size > 0
 

@@ -10,7 +10,7 @@ def random_problem(B=2, F=5, M=3, T=40, seed=0):
     gen = torch.Generator().manual_seed(seed)
     X = torch.randn(B, F, M, T, dtype=torch.complex128, generator=gen)
     W = torch.randn(B, F, M, M, dtype=torch.complex128, generator=gen) + 2 * torch.eye(M)
-    weights = torch.rand(B, F, M, T, dtype=torch.float64, generator=gen) + 0.1
+    weights = torch.rand(B, M, F, T, dtype=torch.float64, generator=gen) + 0.1  # [B, src, F, T]
     V = spatial.weighted_covariances(spatial.outer_products(X), weights, M)
     return X, W, weights, V
 
@@ -24,12 +24,47 @@ def surrogate(W, V):
 @pytest.mark.parametrize("M", [2, 3, 8])
 def test_weighted_covariance_matches_definition(M):
     X, _, weights, V = random_problem(M=M)
-    ref = torch.einsum("bfnt,bfmt,bfkt->bfnmk", weights.to(X.dtype), X, X.conj()) / X.shape[-1]
+    ref = torch.einsum("bnft,bfmt,bfkt->bfnmk", weights.to(X.dtype), X, X.conj()) / X.shape[-1]
     assert torch.allclose(V, ref, atol=1e-12)
 
 
-def test_ip1_equals_plain_per_frequency_loop():
-    _, W, _, V = random_problem()
+def test_diagonal_loading_adds_a_fraction_of_the_trace():
+    X, _, weights, V = random_problem(M=3)
+    loaded = spatial.weighted_covariances(spatial.outer_products(X), weights, 3, diag_load=0.1, floor=1e-3)
+    trace = torch.diagonal(V, dim1=-2, dim2=-1).real.sum(-1)
+    expected = V + (0.1 * trace / 3 + 1e-3)[..., None, None] * torch.eye(3)
+    assert torch.allclose(loaded, expected, atol=1e-12)
+
+
+@pytest.mark.parametrize("M", [2, 3])
+def test_frequency_independent_weights_give_the_broadcast_covariances(M):
+    X, _, weights, _ = random_problem(M=M)
+    iva = weights[:, :, :1]  # [B, src, 1, T]: one matrix product over all frequencies
+    xx = spatial.outer_products(X)
+    expected = spatial.weighted_covariances(xx, iva.expand_as(weights).contiguous(), M)
+    assert torch.allclose(spatial.weighted_covariances(xx, iva, M), expected, atol=1e-12)
+
+
+@pytest.mark.parametrize("M", [2, 3, 8])
+def test_packed_output_power_is_the_power_of_w_x(M):
+    X, W, _, _ = random_problem(M=M)
+    expected = (W @ X).abs().square().transpose(1, 2)  # [B, src, F, T]
+    power = spatial.packed_output_power(W, spatial.outer_products(X))
+    assert power.is_contiguous() and torch.allclose(power, expected, atol=1e-10)
+
+
+@pytest.mark.parametrize("M", [2, 3])
+def test_closed_forms_match_linalg(M):
+    _, W, _, _ = random_problem(M=M)
+    for n in range(M):
+        expected = torch.linalg.solve(W, torch.eye(M, dtype=W.dtype)[:, n : n + 1].expand(*W.shape[:2], M, 1))
+        assert torch.allclose(spatial.solve_unit_column(W, n), expected, atol=1e-12)
+    assert torch.allclose(spatial.log_abs_det(W), torch.linalg.slogdet(W)[1].sum(-1), atol=1e-10)
+
+
+@pytest.mark.parametrize("M", [2, 3])
+def test_ip1_equals_plain_per_frequency_loop(M):
+    _, W, _, V = random_problem(M=M)
     ours = spatial.ip1_sweep(W, V).numpy()
     W, V = W.numpy(), V.numpy()
     for b in range(W.shape[0]):
@@ -58,7 +93,7 @@ def test_ip2_pair_update_is_the_exact_block_minimum(M):
 
 def test_iss_keeps_y_equal_to_w_x_and_lowers_the_surrogate():
     X, W, weights, V = random_problem(M=4)
-    W1, Y1 = spatial.iss_sweep(W, W @ X, weights)
+    W1, Y1 = spatial.iss_sweep(W, W @ X, weights.transpose(1, 2))
     assert torch.allclose(Y1, W1 @ X, atol=1e-10)
     assert torch.all(surrogate(W1, V) <= surrogate(W, V) + 1e-9)
 
