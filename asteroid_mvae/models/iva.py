@@ -32,15 +32,20 @@ class ILRMA(IterativeSeparator):
     Args:
         n_basis: NMF bases per source.
         seed: seed of the NMF initialisation.
+        init: ``"uniform"`` or ``"pyroomacoustics"`` (the same start as
+            ``pyroomacoustics.bss.ilrma`` after ``np.random.seed(seed)``); see
+            :class:`~asteroid_mvae.separation.source_models.NMF`.
         **kwargs: see :class:`IterativeSeparator`.
     """
 
-    def __init__(self, n_basis: int = 2, seed: int = 0, **kwargs):
+    def __init__(self, n_basis: int = 2, seed: int = 0, init: str = "uniform", **kwargs):
         super().__init__(**kwargs)
-        self.n_basis, self.seed = n_basis, seed
+        if init not in NMF.INITS:
+            raise ValueError(f"init must be one of {NMF.INITS}; got {init!r}.")
+        self.n_basis, self.seed, self.init = n_basis, seed, init
 
     def make_source_model(self):
-        return NMF(n_basis=self.n_basis, seed=self.seed)
+        return NMF(n_basis=self.n_basis, seed=self.seed, init=self.init)
 
     def get_model_args(self):
-        return {**super().get_model_args(), "n_basis": self.n_basis, "seed": self.seed}
+        return {**super().get_model_args(), "n_basis": self.n_basis, "seed": self.seed, "init": self.init}

@@ -75,20 +75,39 @@ class NMF(SourceModel):
         seed: seed of the random initialisation, uniform in [0.1, 1] (drawn on the CPU, so
             the same seed gives the same start on every device).
         eps: floor of the factors.
+        init: ``"uniform"`` (torch's generator; each mixture of a batch gets its own draw) or
+            ``"pyroomacoustics"``: NumPy's legacy generator seeded with ``seed``, drawn in the
+            order and shapes of ``pyroomacoustics.bss.ilrma`` (bases ``[N, F, K]``, then
+            activations ``[N, T, K]``), so that a run started with ``np.random.seed(seed)`` there
+            and this model start from the same factors (every mixture of a batch gets that draw).
     """
 
-    def __init__(self, n_basis: int = 2, seed: int = 0, eps: float = 1e-10):
+    INITS = ("uniform", "pyroomacoustics")
+
+    def __init__(self, n_basis: int = 2, seed: int = 0, eps: float = 1e-10, init: str = "uniform"):
+        if init not in self.INITS:
+            raise ValueError(f"init must be one of {self.INITS}; got {init!r}.")
         self.n_basis = n_basis
         self.seed = seed
         self.eps = eps
+        self.init = init
 
     def reset(self, power):
         B, N, F, T = power.shape
-        gen = torch.Generator().manual_seed(self.seed)
         # Uniform in [0.1, 1]: factors near zero would barely move under multiplicative updates.
-        rand = lambda *shape: 0.1 + 0.9 * torch.rand(*shape, generator=gen, dtype=torch.float64)
-        self.basis = rand(B, N, F, self.n_basis).to(power)
-        self.activation = rand(B, N, self.n_basis, T).to(power)
+        if self.init == "pyroomacoustics":
+            import numpy as np
+
+            rng = np.random.RandomState(self.seed)
+            basis = torch.from_numpy(0.1 + 0.9 * rng.rand(N, F, self.n_basis)).expand(B, N, F, self.n_basis)
+            activation = torch.from_numpy(0.1 + 0.9 * rng.rand(N, T, self.n_basis)).transpose(1, 2)
+            activation = activation.expand(B, N, self.n_basis, T)
+        else:
+            gen = torch.Generator().manual_seed(self.seed)
+            basis = 0.1 + 0.9 * torch.rand(B, N, F, self.n_basis, generator=gen, dtype=torch.float64)
+            activation = 0.1 + 0.9 * torch.rand(B, N, self.n_basis, T, generator=gen, dtype=torch.float64)
+        self.basis = basis.to(power).contiguous()
+        self.activation = activation.to(power).contiguous()
 
     def update(self, power):
         """One multiplicative update of the bases, then of the activations (in place)."""

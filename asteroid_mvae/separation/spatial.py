@@ -144,10 +144,12 @@ def _quad_form(w: torch.Tensor, V: torch.Tensor) -> torch.Tensor:
 def solve_unit_column(A: torch.Tensor, n: int) -> torch.Tensor:
     """``A^{-1} e_n`` for ``A [..., M, M]`` -> ``[..., M, 1]`` (closed form for ``M = 2``)."""
     M = A.shape[-1]
-    if M == 2:  # adjugate: A^{-1} = [[a11, -a01], [-a10, a00]] / det
-        det = A[..., 0, 0] * A[..., 1, 1] - A[..., 0, 1] * A[..., 1, 0]
-        column = torch.stack([A[..., 1, 1], -A[..., 1, 0]] if n == 0 else [-A[..., 0, 1], A[..., 0, 0]], dim=-1)
-        return (column / det[..., None])[..., None]
+    if M == 2:  # adjugate of A / s (s: largest magnitude, so det neither under- nor overflows)
+        s = A.abs().amax((-2, -1)).clamp_min(torch.finfo(A.real.dtype).tiny)
+        a = A / s[..., None, None]
+        det = a[..., 0, 0] * a[..., 1, 1] - a[..., 0, 1] * a[..., 1, 0]
+        column = torch.stack([a[..., 1, 1], -a[..., 1, 0]] if n == 0 else [-a[..., 0, 1], a[..., 0, 0]], dim=-1)
+        return (column / (det * s)[..., None])[..., None]
     eye = torch.eye(M, dtype=A.dtype, device=A.device)
     return torch.linalg.solve(A, eye[:, n : n + 1].expand(*A.shape[:-2], M, 1))
 
@@ -240,9 +242,11 @@ def output_power(W: torch.Tensor, mix_cov: torch.Tensor) -> torch.Tensor:
 
 def log_abs_det(W: torch.Tensor) -> torch.Tensor:
     """``sum_f log|det W_f|`` -> ``[batch]`` (closed form for ``2 x 2``)."""
-    if W.shape[-1] == 2:
-        det = W[..., 0, 0] * W[..., 1, 1] - W[..., 0, 1] * W[..., 1, 0]
-        return torch.log(det.abs()).sum(-1)
+    if W.shape[-1] == 2:  # on W / s, s its largest magnitude (no under- or overflow)
+        s = W.abs().amax((-2, -1)).clamp_min(torch.finfo(W.real.dtype).tiny)
+        w = W / s[..., None, None]
+        det = w[..., 0, 0] * w[..., 1, 1] - w[..., 0, 1] * w[..., 1, 0]
+        return (torch.log(det.abs()) + 2 * torch.log(s)).sum(-1)
     return torch.linalg.slogdet(W)[1].sum(-1)
 
 

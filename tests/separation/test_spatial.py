@@ -62,6 +62,16 @@ def test_closed_forms_match_linalg(M):
     assert torch.allclose(spatial.log_abs_det(W), torch.linalg.slogdet(W)[1].sum(-1), atol=1e-10)
 
 
+@pytest.mark.parametrize("scale", [1e-20, 1e15])
+def test_closed_forms_survive_extreme_scales_in_float32(scale):
+    """A silent bin gives V ~ 1e-19: the 2x2 determinant must not underflow (nor overflow)."""
+    _, W, _, _ = random_problem(M=2)
+    W32 = (W * scale).to(torch.complex64)
+    expected = torch.linalg.solve(W32, torch.eye(2, dtype=W32.dtype)[:, :1].expand(*W.shape[:2], 2, 1))
+    assert torch.allclose(spatial.solve_unit_column(W32, 0), expected, rtol=1e-4, atol=0)
+    assert torch.allclose(spatial.log_abs_det(W32), torch.linalg.slogdet(W32)[1].sum(-1), rtol=1e-5)
+
+
 @pytest.mark.parametrize("M", [2, 3])
 def test_ip1_equals_plain_per_frequency_loop(M):
     _, W, _, V = random_problem(M=M)
