@@ -73,11 +73,12 @@ def weighted_covariances(xx: torch.Tensor, weights: torch.Tensor, n_mics: int, d
     BF, MM, T = xx.shape
     B, N = weights.shape[:2]
     F = BF // B
-    if weights.shape[2] == 1:  # [B, F * M^2, T] @ [B, T, N]
-        packed = torch.bmm(xx.reshape(B, F * MM, T), weights[:, :, 0].transpose(1, 2))
+    if weights.shape[2] == 1:  # [B, N, T] @ [B, T, F * M^2] (this orientation is the fast one)
+        packed = torch.bmm(weights[:, :, 0], xx.reshape(B, F * MM, T).transpose(1, 2))
+        packed = packed.reshape(B, N, F, MM).transpose(1, 2) / T  # [B, F, N, M^2]
     else:  # per frequency: [B * F, M^2, T] @ [B * F, T, N]
         packed = torch.bmm(xx, weights.permute(0, 2, 3, 1).reshape(BF, T, N))
-    packed = packed.reshape(B, F, MM, N).transpose(2, 3) / T  # [B, F, N, M^2]
+        packed = packed.reshape(B, F, MM, N).transpose(2, 3) / T  # [B, F, N, M^2]
     if diag_load or floor:  # the diagonal is the first M packed entries
         diagonal = packed[..., :n_mics]
         diagonal += (diagonal.sum(-1, keepdim=True) * (diag_load / n_mics) + floor)
@@ -142,14 +143,8 @@ def _quad_form(w: torch.Tensor, V: torch.Tensor) -> torch.Tensor:
 
 
 def solve_unit_column(A: torch.Tensor, n: int) -> torch.Tensor:
-    """``A^{-1} e_n`` for ``A [..., M, M]`` -> ``[..., M, 1]`` (closed form for ``M = 2``)."""
+    """``A^{-1} e_n`` for ``A [..., M, M]`` -> ``[..., M, 1]``."""
     M = A.shape[-1]
-    if M == 2:  # adjugate of A / s (s: largest magnitude, so det neither under- nor overflows)
-        s = A.abs().amax((-2, -1)).clamp_min(torch.finfo(A.real.dtype).tiny)
-        a = A / s[..., None, None]
-        det = a[..., 0, 0] * a[..., 1, 1] - a[..., 0, 1] * a[..., 1, 0]
-        column = torch.stack([a[..., 1, 1], -a[..., 1, 0]] if n == 0 else [-a[..., 0, 1], a[..., 0, 0]], dim=-1)
-        return (column / (det * s)[..., None])[..., None]
     eye = torch.eye(M, dtype=A.dtype, device=A.device)
     return torch.linalg.solve(A, eye[:, n : n + 1].expand(*A.shape[:-2], M, 1))
 
