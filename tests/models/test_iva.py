@@ -73,3 +73,22 @@ def test_bad_inputs_are_named():
         AuxIVA(contrast="cauchy")
     with pytest.raises(FileNotFoundError, match="neither a model name"):
         load_model("no_such_model")
+
+
+def test_pyroomacoustics_init_draws_the_same_factors_as_bss_ilrma():
+    """``init="pyroomacoustics"``: the bases and activations bss.ilrma draws after np.random.seed."""
+    import numpy as np
+
+    from asteroid_mvae.separation.source_models import NMF
+
+    N, F, K, T = 2, 5, 3, 7
+    model = NMF(n_basis=K, seed=4, init="pyroomacoustics")
+    model.reset(torch.ones(2, N, F, T, dtype=torch.float64))
+    np.random.seed(4)
+    bases = 0.1 + 0.9 * np.random.rand(N, F, K)  # pyroomacoustics.bss.ilrma's order and shapes
+    activations = 0.1 + 0.9 * np.random.rand(N, T, K)
+    for b in range(2):  # every mixture of a batch gets that draw
+        assert np.array_equal(model.basis[b].numpy(), bases)
+        assert np.array_equal(model.activation[b].numpy(), activations.transpose(0, 2, 1))
+    with pytest.raises(ValueError, match="init must be one of"):
+        ILRMA(init="random")
