@@ -50,7 +50,8 @@ def parse_args(argv=None):
     parser.add_argument("--tag", default="", help="suffix of the retrained/ and compare/ folders (variants)")
     parser.add_argument("--methods", nargs="+", default=["ILRMA", "FastMVAE2", "FastMVAE2-retrained"])
     parser.add_argument("--jobs", type=int, default=1)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="data split, simulation and training seed")
+    parser.add_argument("--retrain-seed", type=int, default=None, help="seed of the re-training only (default: --seed)")
     return parser.parse_args(argv)
 
 
@@ -128,7 +129,8 @@ def stage_retrain_data(args, out):
 def stage_retrain(args, out):
     from asteroid_mvae.retraining import RetrainConfig, retrain
 
-    config = RetrainConfig(lr=args.lr, max_steps=args.max_steps, dropout=args.dropout, seed=args.seed,
+    config = RetrainConfig(lr=args.lr, max_steps=args.max_steps, dropout=args.dropout,
+                           seed=args.seed if args.retrain_seed is None else args.retrain_seed,
                            batch_size=16, val_fraction=0.1, patience=5, val_every_n_steps=50, oracle=args.oracle,
                            early_iterations=args.early_iterations, early_weight=args.early_weight)
     return retrain(out / "chimera" / "network.pt", out / "retrain_data", out / f"retrained{args.tag}", config)
