@@ -152,21 +152,19 @@ def reuse_baselines(source: Path, target: Path, retrained: str = "FastMVAE2-retr
     Those two methods do not depend on the re-training variant, and ``evaluate`` skips the
     (method, mixture) pairs already present, so only the re-trained model is evaluated again.
     """
-    import csv
+    import pandas as pd
+
+    from asteroid_mvae.utils.io import atomic_path, write_text
 
     for sub in sorted(source.glob("N*_*")):
         dest = target / sub.name
         if dest.exists() or not (sub / "all_metrics.csv").exists():
             continue
-        dest.mkdir(parents=True)
-        with open(sub / "all_metrics.csv", newline="") as f:
-            rows = list(csv.DictReader(f))
-        with open(dest / "all_metrics.csv", "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(r for r in rows if r["method"] != retrained)
+        rows = pd.read_csv(sub / "all_metrics.csv")
+        with atomic_path(dest / "all_metrics.csv") as tmp:
+            rows[rows["method"] != retrained].to_csv(tmp, index=False)
         lines = (sub / "curves.jsonl").read_text().splitlines(keepends=True)
-        (dest / "curves.jsonl").write_text("".join(l for l in lines if json.loads(l)["method"] != retrained))
+        write_text(dest / "curves.jsonl", "".join(l for l in lines if json.loads(l)["method"] != retrained))
 
 
 def main(argv=None):

@@ -40,9 +40,8 @@ class ILRMA(IterativeSeparator):
 
     def __init__(self, n_basis: int = 2, seed: int = 0, init: str = "uniform", **kwargs):
         super().__init__(**kwargs)
-        if init not in NMF.INITS:
-            raise ValueError(f"init must be one of {NMF.INITS}; got {init!r}.")
         self.n_basis, self.seed, self.init = n_basis, seed, init
+        self.make_source_model()  # validates init now rather than at the first separation
 
     def make_source_model(self):
         return NMF(n_basis=self.n_basis, seed=self.seed, init=self.init)

@@ -107,7 +107,7 @@ def separate(
         W = W0.to(dtype) * scale[:, None, None, None]
     Y = W @ X if update == "iss" else None  # IP updates only need |Y|^2, from W and xx
 
-    def output_power(W, Y):
+    def current_power(W, Y):
         return spatial.source_power(Y) if update == "iss" else spatial.packed_output_power(W, xx)
 
     def objective(power, W, r):
@@ -119,7 +119,7 @@ def separate(
             Y = W @ X
             callback(IterationState(it, Y.transpose(1, 2), W / scale[:, None, None, None], J, X * scale[:, None, None, None]))
 
-    power = output_power(W, Y)
+    power = current_power(W, Y)
     source_model.reset(power)
     r = source_model.update(power).clamp_min(var_floor)
     history = [objective(power, W, r)]
@@ -140,7 +140,7 @@ def separate(
                 Y = Y * gain.rsqrt()[:, None, :, None]
             source_model.rescale(1 / gain)
             r = r / gain[:, :, None, None]
-        power = output_power(W, Y)
+        power = current_power(W, Y)
         history.append(objective(power, W, r))
         report(it, W, history[-1])
 

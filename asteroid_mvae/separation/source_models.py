@@ -108,11 +108,10 @@ class NMF(SourceModel):
             activation = 0.1 + 0.9 * torch.rand(B, N, self.n_basis, T, generator=gen, dtype=torch.float64)
         self.basis = basis.to(power).contiguous()
         self.activation = activation.to(power).contiguous()
+        self._inv_r, self._weighted = torch.empty_like(power), torch.empty_like(power)  # reused by update
 
     def update(self, power):
         """One multiplicative update of the bases, then of the activations (in place)."""
-        if getattr(self, "_inv_r", None) is None or self._inv_r.shape != power.shape:
-            self._inv_r, self._weighted = torch.empty_like(power), torch.empty_like(power)  # reused buffers
         basis, act = self.basis, self.activation
         inv_r = torch.matmul(basis, act, out=self._inv_r).reciprocal_()
         weighted = torch.mul(power, inv_r, out=self._weighted).mul_(inv_r)  # |y|^2 / r^2

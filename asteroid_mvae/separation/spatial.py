@@ -142,13 +142,6 @@ def _quad_form(w: torch.Tensor, V: torch.Tensor) -> torch.Tensor:
     return (w.conj() * (V @ w)).sum(-2).real
 
 
-def solve_unit_column(A: torch.Tensor, n: int) -> torch.Tensor:
-    """``A^{-1} e_n`` for ``A [..., M, M]`` -> ``[..., M, 1]``."""
-    M = A.shape[-1]
-    eye = torch.eye(M, dtype=A.dtype, device=A.device)
-    return torch.linalg.solve(A, eye[:, n : n + 1].expand(*A.shape[:-2], M, 1))
-
-
 def ip1_sweep(W: torch.Tensor, V: torch.Tensor) -> torch.Tensor:
     """One iterative-projection sweep (Ono 2011), row by row.
 
@@ -160,9 +153,11 @@ def ip1_sweep(W: torch.Tensor, V: torch.Tensor) -> torch.Tensor:
         The updated ``W`` (a new tensor).
     """
     W = W.clone()
-    for n in range(W.shape[-2]):
+    N, M = W.shape[-2:]
+    eye = torch.eye(M, dtype=W.dtype, device=W.device)
+    for n in range(N):
         Vn = V[:, :, n]
-        w = solve_unit_column(W @ Vn, n)
+        w = torch.linalg.solve(W @ Vn, eye[:, n : n + 1].expand(*W.shape[:2], M, 1))
         w = w / _quad_form(w, Vn).clamp_min(1e-30).sqrt()[..., None]
         W[:, :, n] = w[..., 0].conj()
     return W
