@@ -29,7 +29,7 @@ from ..separation import StftConfig
 from ..utils.io import atomic_path, write_text, write_wav
 from .curves import IterationTracker
 from .metrics import ALL_METRICS, compute_metrics, reorder
-from .registry import accepts_callback, get_separator, is_single_channel
+from .registry import accepts_callback, get_separator, is_single_channel, needs_references
 
 METRICS_CSV = "all_metrics.csv"
 CURVES_JSONL = "curves.jsonl"
@@ -141,9 +141,17 @@ def _fit_length(est: torch.Tensor, length: int) -> torch.Tensor:
     return torch.nn.functional.pad(est, (0, length - est.shape[-1]))
 
 
-def run_separator(separator, mixture: torch.Tensor, ref_mic: int = 0, callback=None) -> torch.Tensor:
-    """Separate one mixture ``[mics, time]`` -> ``[n_src, time]`` (numpy-free, on the input's device)."""
-    if is_single_channel(separator):
+def run_separator(separator, mixture: torch.Tensor, ref_mic: int = 0, callback=None, references=None) -> torch.Tensor:
+    """Separate one mixture ``[mics, time]`` -> ``[n_src, time]`` (numpy-free, on the input's device).
+
+    ``references [n_src, time]`` (the true images at ``ref_mic``) go to oracle separators only.
+    """
+    if needs_references(separator):
+        if references is None:
+            raise ValueError(f"{type(separator).__name__} is an oracle: it needs the true source images.")
+        extra = {"callback": callback} if callback is not None else {}
+        est = separator.forward_wav(mixture[None], references=references[None], **extra)
+    elif is_single_channel(separator):
         with torch.no_grad():
             est = separator.forward_wav(mixture[ref_mic][None]) if hasattr(separator, "forward_wav") \
                 else separator(mixture[ref_mic][None])
@@ -268,7 +276,7 @@ def _evaluate_one(name, separator, mixture, references, idx, mixture_id, sample_
     tracker = None
     if track_iterations and not is_single_channel(separator) and accepts_callback(separator):
         tracker = IterationTracker(mix_ref, refs, stft_config, ref_mic)
-    est, elapsed = _time_call(lambda: run_separator(separator, mixture, ref_mic, tracker), device)
+    est, elapsed = _time_call(lambda: run_separator(separator, mixture, ref_mic, tracker, references), device)
     processing_s = elapsed - (tracker.overhead_s if tracker else 0.0)
     est = est.cpu().numpy().astype(np.float64)
     if est.shape[0] < refs.shape[0]:

@@ -9,7 +9,8 @@ callable with ``forward_wav(wav [batch, mics, time]) -> [batch, n_src, time]``.
 Iterative separators may accept ``forward_wav(wav, callback=fn)`` (per-iteration state).
 
 Separators that take one channel (the PIT baselines) say so with ``single_channel = True``;
-asteroid's own models (``asteroid.models.*``) are single channel as well.
+asteroid's own models (``asteroid.models.*``) are single channel as well. Oracle ceilings
+(``oracle_ip``, ``oracle_ls``) say ``needs_references = True`` and are given the true images.
 """
 import inspect
 from pathlib import Path
@@ -124,3 +125,24 @@ def _pra_factory(method):
 
 for _method in ("auxiva", "ilrma", "fastmnmf2"):
     register_separator(f"pra_{_method}", _pra_factory(_method))
+
+
+def needs_references(separator) -> bool:
+    """True for oracle separators, whose ``forward_wav`` takes the true images (``references=``)."""
+    return bool(getattr(separator, "needs_references", False))
+
+
+def _oracle_factory(class_name):
+    def factory(n_src=2, n_iter=60, stft_config: StftConfig = StftConfig(), ref_mic=0, sample_rate=16000, **_):
+        from ..models import oracle
+
+        return getattr(oracle, class_name)(n_src=n_src, n_iter=n_iter, n_fft=stft_config.n_fft,
+                                           hop_length=stft_config.hop_length, window=stft_config.window,
+                                           ref_mic=ref_mic, sample_rate=sample_rate)
+    return factory
+
+
+#: Ceilings (need the true images): IP with the true source powers, least-squares demixing.
+ORACLES = {"oracle_ip": "OracleIP", "oracle_ls": "OracleLS"}
+for _name, _class in ORACLES.items():
+    register_separator(_name, _oracle_factory(_class))

@@ -39,6 +39,7 @@ class IterativeSeparator(BaseModel):
         update: spatial update, ``"ip1"``, ``"ip2"`` or ``"iss"``.
         dtype: ``"complex64"`` or ``"complex128"``.
         sample_rate: sampling rate the model expects.
+        ip_sweeps: spatial sweeps per iteration (1; the re-training authors' scripts use 2).
 
     ``forward_wav(wav)`` takes ``[batch, n_mics, time]`` and returns ``[batch, n_src, time]``.
     """
@@ -54,6 +55,7 @@ class IterativeSeparator(BaseModel):
         update: str = "ip1",
         dtype: str = "complex64",
         sample_rate: float = 16000,
+        ip_sweeps: int = 1,
     ):
         super().__init__(sample_rate=sample_rate, in_channels=n_src)
         if n_src < 2:
@@ -64,7 +66,10 @@ class IterativeSeparator(BaseModel):
             raise ValueError(f"update must be one of {UPDATES}; got {update!r}.")
         if dtype not in DTYPES:
             raise ValueError(f"dtype must be one of {sorted(DTYPES)}; got {dtype!r}.")
+        if ip_sweeps < 1:
+            raise ValueError(f"ip_sweeps must be at least 1; got {ip_sweeps}.")
         self.n_src, self.n_iter, self.ref_mic, self.update, self.dtype = n_src, n_iter, ref_mic, update, dtype
+        self.ip_sweeps = int(ip_sweeps)
         self.stft_config = StftConfig(n_fft, hop_length, window)
 
     def make_source_model(self) -> SourceModel:
@@ -86,15 +91,19 @@ class IterativeSeparator(BaseModel):
             raise ValueError(f"Input too short: {wav.shape[-1]} samples < n_fft={self.stft_config.n_fft}.")
         return wav[:, : self.n_src]
 
-    def separate_with_history(self, wav: torch.Tensor, callback: Optional[Callable] = None) -> SeparationOutput:
-        """Separate and keep the engine's result (objective history, demixing matrices)."""
+    def separate_with_history(self, wav: torch.Tensor, callback: Optional[Callable] = None,
+                              source_model: Optional[SourceModel] = None) -> SeparationOutput:
+        """Separate and keep the engine's result (objective history, demixing matrices).
+
+        ``source_model``: used instead of :meth:`make_source_model` (e.g. an oracle).
+        """
         wav = self.check_input(wav)
         real_dtype = wav.dtype if wav.dtype in (torch.float32, torch.float64) else torch.float32
         with torch.no_grad():
             X = stft(wav.to(real_dtype), self.stft_config)
             result = separate(
-                X, self.make_source_model(), n_iter=self.n_iter, update=self.update, ref_mic=self.ref_mic,
-                W0=self.initial_demix(X), callback=callback, dtype=DTYPES[self.dtype],
+                X, source_model or self.make_source_model(), n_iter=self.n_iter, update=self.update, ref_mic=self.ref_mic,
+                W0=self.initial_demix(X), callback=callback, dtype=DTYPES[self.dtype], ip_sweeps=self.ip_sweeps,
             )
             estimates = istft(result.estimates, wav.shape[-1], self.stft_config).to(real_dtype)
         return SeparationOutput(estimates, result)
@@ -112,7 +121,7 @@ class IterativeSeparator(BaseModel):
         return dict(
             n_src=self.n_src, n_iter=self.n_iter, n_fft=cfg.n_fft, hop_length=cfg.hop_length,
             window=cfg.window, ref_mic=self.ref_mic, update=self.update, dtype=self.dtype,
-            sample_rate=float(self.sample_rate),
+            sample_rate=float(self.sample_rate), ip_sweeps=self.ip_sweeps,
         )
 
     def serialize(self):

@@ -4,12 +4,16 @@ Each model carries its network, the training input statistic, the label map and 
 separation settings; ``serialize()``/``from_pretrained`` round-trip all of them, and
 :meth:`DeepSeparator.from_network_package` builds a separator from a trained network.
 """
+import logging
 from typing import Optional
 
 from ..compat import plain
 from ..networks import ACVAE, CVAE, ChimeraACVAE, load_network_package
-from ..separation.deep import PRECISIONS, ACVAESource, ChimeraSource, CVAESource
+from ..networks.package import nll_gap_warning
+from ..separation.deep import BN_MODES, MVAE_SCALES, PRECISIONS, ACVAESource, ChimeraSource, CVAESource, check_choice
 from .base import IterativeSeparator
+
+log = logging.getLogger(__name__)
 
 
 class DeepSeparator(IterativeSeparator):
@@ -24,6 +28,9 @@ class DeepSeparator(IterativeSeparator):
         training_info: how the network was trained (plain types; the model card's data).
         precision: ``"float32"`` (default, exact) or ``"bfloat16"`` (autocast network passes:
             about 2x faster on CPUs with AMX and on GPUs; log-power differences ~0.01).
+        bn_mode: BatchNorm statistics at separation (CVAE, ACVAE): ``"running"`` (eval mode,
+            default; training recalibrates them) or ``"per_source"`` (each source's own, as the
+            authors' code).
         **kwargs: separation settings, see :class:`IterativeSeparator`.
     """
 
@@ -31,11 +38,10 @@ class DeepSeparator(IterativeSeparator):
 
     def __init__(self, n_labels: int = 101, n_freq: int = 1024, input_scale: float = 1.0,
                  label_map: Optional[dict] = None, training_info: Optional[dict] = None,
-                 precision: str = "float32", **kwargs):
+                 precision: str = "float32", bn_mode: str = "running", **kwargs):
         super().__init__(**kwargs)
-        if precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {PRECISIONS}; got {precision!r}.")
-        self.precision = precision
+        self.precision = check_choice("precision", precision, PRECISIONS)
+        self.bn_mode = check_choice("bn_mode", bn_mode, BN_MODES)
         if n_freq != self.stft_config.n_fft // 2:
             raise ValueError(f"the network models n_freq={n_freq} bins but n_fft={self.stft_config.n_fft} gives {self.stft_config.n_fft // 2} (DC dropped).")
         self.network = self.network_class(n_labels=n_labels, n_freq=n_freq)
@@ -54,6 +60,9 @@ class DeepSeparator(IterativeSeparator):
         model = cls(**package["network_args"], input_scale=package["input_scale"], label_map=package["label_map"],
                     training_info=package.get("training", {}), **kwargs)
         model.network.load_state_dict(network.state_dict())
+        warning = nll_gap_warning(package.get("training", {}).get("final_metrics", {}))
+        if warning and kwargs.get("bn_mode", "running") == "running":
+            log.warning("%s: %s", path, warning)
         return model.eval()
 
     def separate_with_history(self, wav, callback=None):
@@ -67,7 +76,7 @@ class DeepSeparator(IterativeSeparator):
     def get_model_args(self):
         return {**super().get_model_args(), **self.network.get_config(),
                 "input_scale": self.input_scale, "label_map": dict(self.label_map),
-                "training_info": self.training_info, "precision": self.precision}
+                "training_info": self.training_info, "precision": self.precision, "bn_mode": self.bn_mode}
 
 
 class FastMVAE2(DeepSeparator):
@@ -76,7 +85,7 @@ class FastMVAE2(DeepSeparator):
     network_class = ChimeraACVAE
 
     def make_source_model(self):
-        return ChimeraSource(self.network, self.precision)
+        return ChimeraSource(self.network, self.precision, self.bn_mode)
 
 
 class FastMVAE(DeepSeparator):
@@ -85,26 +94,35 @@ class FastMVAE(DeepSeparator):
     network_class = ACVAE
 
     def make_source_model(self):
-        return ACVAESource(self.network, self.precision)
+        return ACVAESource(self.network, self.precision, self.bn_mode)
 
 
 class MVAE(DeepSeparator):
     """MVAE (Kameoka et al. 2018): CVAE latent and label optimised by backpropagation.
 
     Args:
-        n_steps: Adam steps on the latent per iteration (default 100).
+        n_steps: Adam steps on the latent per iteration (default 100, the authors').
         lr: Adam learning rate (default 0.01).
         init_ilrma: ILRMA iterations run first to initialise the demixing matrices (0: identity).
+        init_steps: Adam steps on the initial outputs before the first demixing update.
+        prior_weight: weight of the latent's N(0, I) prior in the loss.
+        scale: ``"profile"`` (scale at its optimum in every step) or ``"previous"`` (kept at the
+            last update's value, the authors'); see :class:`~asteroid_mvae.separation.deep.CVAESource`.
     """
 
     network_class = CVAE
 
-    def __init__(self, n_steps: int = 100, lr: float = 0.01, init_ilrma: int = 0, **kwargs):
+    def __init__(self, n_steps: int = 100, lr: float = 0.01, init_ilrma: int = 0, init_steps: int = 0,
+                 prior_weight: float = 0.0, scale: str = "profile", **kwargs):
         super().__init__(**kwargs)
         self.n_steps, self.lr, self.init_ilrma = n_steps, lr, init_ilrma
+        self.init_steps, self.prior_weight = int(init_steps), float(prior_weight)
+        self.scale = check_choice("scale", scale, MVAE_SCALES)
 
     def make_source_model(self):
-        return CVAESource(self.network, n_steps=self.n_steps, lr=self.lr, precision=self.precision)
+        return CVAESource(self.network, n_steps=self.n_steps, lr=self.lr, precision=self.precision,
+                          bn_mode=self.bn_mode, init_steps=self.init_steps, prior_weight=self.prior_weight,
+                          scale=self.scale)
 
     def initial_demix(self, mix_stft):
         if not self.init_ilrma:
@@ -114,4 +132,5 @@ class MVAE(DeepSeparator):
         return separate(mix_stft, NMF(n_basis=2, seed=0), n_iter=self.init_ilrma, proj_back=False).demix
 
     def get_model_args(self):
-        return {**super().get_model_args(), "n_steps": self.n_steps, "lr": self.lr, "init_ilrma": self.init_ilrma}
+        return {**super().get_model_args(), "n_steps": self.n_steps, "lr": self.lr, "init_ilrma": self.init_ilrma,
+                "init_steps": self.init_steps, "prior_weight": self.prior_weight, "scale": self.scale}

@@ -3,6 +3,7 @@
 All tensors are ``[batch, channels, frames]``. Labels are ``[batch, n_labels]`` vectors
 (one-hot or probabilities) broadcast over frames and concatenated on the channel axis.
 """
+import contextlib
 import math
 
 import torch
@@ -20,8 +21,13 @@ def _conv(in_ch, out_ch, kernel, stride, padding, transposed):
 class GatedConv1d(nn.Module):
     """Conv (or transposed conv) to ``2 * out_ch`` channels, BatchNorm over them, then GLU.
 
-    ``[batch, in_ch, frames] -> [batch, out_ch, frames']``.
+    ``[batch, in_ch, frames] -> [batch, out_ch, frames']``. With ``per_item_statistics`` set
+    (see :func:`per_item_batchnorm`) the BatchNorm normalises each item of the batch with its
+    own statistics over frames, as a training-mode BatchNorm on a batch of one would, and
+    leaves the running statistics alone.
     """
+
+    per_item_statistics = False
 
     def __init__(self, in_ch, out_ch, kernel, stride=1, padding=0, transposed=False):
         super().__init__()
@@ -29,7 +35,29 @@ class GatedConv1d(nn.Module):
         self.norm = nn.BatchNorm1d(2 * out_ch)
 
     def forward(self, x):
-        return F.glu(self.norm(self.conv(x)), dim=1)
+        h = self.conv(x)
+        if self.per_item_statistics:
+            h = F.instance_norm(h, weight=self.norm.weight, bias=self.norm.bias, eps=self.norm.eps)
+        else:
+            h = self.norm(h)
+        return F.glu(h, dim=1)
+
+
+@contextlib.contextmanager
+def per_item_batchnorm(module: nn.Module, enabled: bool = True):
+    """Within the context, every :class:`GatedConv1d` of ``module`` uses per-item statistics.
+
+    This is how the authors' FastMVAE and MVAE run their networks at separation time (never in
+    eval mode, one source per pass): each source is normalised with its own statistics.
+    """
+    layers = [m for m in module.modules() if isinstance(m, GatedConv1d)] if enabled else []
+    for layer in layers:
+        layer.per_item_statistics = True
+    try:
+        yield
+    finally:
+        for layer in layers:
+            layer.per_item_statistics = False
 
 
 class SiLUConv1d(nn.Module):

@@ -26,6 +26,8 @@ from .cvae import ACVAE, CVAE
 
 NETWORKS = {cls.network_name: cls for cls in (CVAE, ACVAE, ChimeraACVAE)}
 REQUIRED_KEYS = ("network", "network_args", "state_dict", "input_scale", "label_map")
+#: Validation NLL (eval mode) this far above the training NLL (nats per bin) triggers a warning.
+NLL_GAP_WARNING = 1.0
 
 
 def build_network(name: str, network_args: dict):
@@ -68,3 +70,19 @@ def load_network_package(path, map_location="cpu"):
     net = build_network(package["network"], package["network_args"])
     net.load_state_dict(package["state_dict"])
     return net.eval(), package
+
+
+def nll_gap_warning(metrics: dict, threshold: float = NLL_GAP_WARNING):
+    """A warning text when a package's eval-mode validation NLL is far above its training NLL.
+
+    ``metrics``: a package's ``training["final_metrics"]`` (keys ``train_nll_epoch``, ``val_nll``,
+    and ``val_nll_recalibrated`` when the BatchNorm statistics were recalibrated). ``None`` when
+    fine or unknown.
+    """
+    train = metrics.get("train_nll_epoch")
+    val = metrics.get("val_nll_recalibrated", metrics.get("val_nll"))
+    if train is None or val is None or not val - train > threshold:
+        return None
+    return (f"validation NLL {val:.3g} (eval mode) is {val - train:.3g} nats/bin above the training NLL "
+            f"{train:.3g}: the network's BatchNorm statistics or its generalisation are off; "
+            "run `asteroid-mvae recalibrate` on the package, or separate with bn_mode='per_source'")

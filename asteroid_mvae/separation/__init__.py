@@ -1,10 +1,10 @@
 """The separation engine: STFT front end, batched spatial updates, pluggable source models."""
 from .engine import IterationState, SeparationResult, separate
-from .source_models import NMF, SOURCE_MODELS, GaussIVA, LaplaceIVA, SourceModel
+from .source_models import NMF, SOURCE_MODELS, FixedVariance, GaussIVA, LaplaceIVA, SourceModel
 from .spatial import projection_back
 from .stft import StftConfig, istft, stft
 
 __all__ = [
     "separate", "SeparationResult", "IterationState", "SourceModel", "LaplaceIVA", "GaussIVA",
-    "NMF", "SOURCE_MODELS", "StftConfig", "stft", "istft", "projection_back",
+    "NMF", "FixedVariance", "SOURCE_MODELS", "StftConfig", "stft", "istft", "projection_back",
 ]

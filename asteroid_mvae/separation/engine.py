@@ -62,6 +62,7 @@ def separate(
     dtype: Optional[torch.dtype] = None,
     diag_load: Optional[float] = None,
     var_floor: float = 1e-10,
+    ip_sweeps: int = 1,
 ) -> SeparationResult:
     """Separate determined mixtures with a pluggable source model.
 
@@ -78,12 +79,16 @@ def separate(
         dtype: ``torch.complex64`` (default) or ``torch.complex128``.
         diag_load: relative diagonal loading of ``V`` (default 1e-6, 1e-12 in float64).
         var_floor: floor of the variances, relative to the mixture's mean power.
+        ip_sweeps: spatial sweeps per iteration with the same variances (the re-training
+            authors' scripts run 2).
 
     Returns:
         :class:`SeparationResult`; ``estimates`` are ``[batch, src, freq, frames]``.
     """
     if update not in UPDATES:
         raise ValueError(f"update must be one of {UPDATES}; got {update!r}.")
+    if ip_sweeps < 1:
+        raise ValueError(f"ip_sweeps must be at least 1; got {ip_sweeps}.")
     if mix.dim() != 4 or not mix.is_complex():
         raise ValueError(f"mix must be complex [batch, mics, freq, frames]; got {tuple(mix.shape)} {mix.dtype}.")
     dtype = dtype or (mix.dtype if mix.dtype == torch.complex128 else torch.complex64)
@@ -129,10 +134,12 @@ def separate(
             r = source_model.update(power).clamp_min(var_floor)
         weights = torch.reciprocal(r)  # [B, N, F or 1, T]
         if update == "iss":
-            W, Y = spatial.iss_sweep(W, Y, weights.transpose(1, 2))
-        else:
+            for _ in range(ip_sweeps):
+                W, Y = spatial.iss_sweep(W, Y, weights.transpose(1, 2))
+        else:  # V depends on the variances only: one for all sweeps
             V = spatial.weighted_covariances(xx, weights, M, diag_load, floor=1e-20)
-            W = (spatial.ip1_sweep if update == "ip1" else spatial.ip2_sweep)(W, V)
+            for _ in range(ip_sweeps):
+                W = (spatial.ip1_sweep if update == "ip1" else spatial.ip2_sweep)(W, V)
         if normalize:  # unit output power: mean_{f,t} |y|^2 = mean_f w^H R_f w, no pass over Y
             gain = spatial.output_power(W, mix_cov).clamp_min(1e-30)  # [B, N]
             W = W * gain.rsqrt()[:, None, :, None]

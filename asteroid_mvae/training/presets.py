@@ -22,6 +22,9 @@ BASE = {
     },
     "optim": {"lr": 1e-4, "batch_size": 16, "weight_decay": 0.0},
     "loss": {"weights": {}, "gumbel_tau": 1.0},  # weights: {term: weight} overriding the defaults
+    # After training, BatchNorm running statistics are recomputed with the final weights over
+    # this many training batches (cumulative average; 0: keep Lightning's running averages).
+    "batchnorm": {"recalibrate_batches": 200},
     "trainer": {
         "max_epochs": 1000,
         "max_steps": -1,

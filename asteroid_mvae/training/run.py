@@ -8,6 +8,8 @@ Layout of ``exp_dir``::
     exp_dir/<package_name>       the network package (see asteroid_mvae.networks.package)
 """
 import importlib.util
+import itertools
+import logging
 import time
 from pathlib import Path
 
@@ -17,12 +19,15 @@ import yaml
 from .. import compat
 from ..networks import ACVAE, CVAE, ChimeraACVAE, load_network_package, save_network_package
 from ..utils.io import write_text
+from ..networks.package import nll_gap_warning
+from .batchnorm import batchnorm_layers, recalibrate_batchnorm
 from .data import build_dataset, check_dataset, compute_input_scale, make_loaders, split_per_speaker
 from .presets import make_config
 from .systems import ACVAESystem, CVAESystem, ChimeraSystem
 
 MODELS = {"cvae": (CVAE, CVAESystem), "acvae": (ACVAE, ACVAESystem), "chimera": (ChimeraACVAE, ChimeraSystem)}
 LAST_CHECKPOINT = "last.ckpt"
+log = logging.getLogger(__name__)
 
 
 def load_teacher(path, label_map):
@@ -127,10 +132,48 @@ def train(config: dict, dataset=None) -> Path:
         "config": compat.plain(config),
         "teacher": None if config["teacher"] is None else str(config["teacher"]),
     }
+    if trainer.is_global_zero:
+        info["final_metrics"].update(finish_batchnorm(system, train_loader, val_loader, config["batchnorm"]))
+        warning = nll_gap_warning(info["final_metrics"])
+        if warning:
+            log.warning("%s: %s", exp_dir, warning)
     package_path = exp_dir / config["package_name"]
     if trainer.is_global_zero:
         save_network_package(package_path, net.cpu(), input_scale, label_map, info)
     return package_path
+
+
+def system_forward(system):
+    """``forward(batch)`` running a system's training passes on a loader batch (for recalibration)."""
+    def forward(batch):
+        magnitude, labels = (t.to(system.device) for t in batch)
+        return system.loss_terms(magnitude / system.input_scale, labels)
+    return forward
+
+
+def mean_val_nll(system, val_loader) -> float:
+    """Eval-mode NLL per bin over the validation loader (what separation sees)."""
+    system.model.eval()
+    forward, total, count = system_forward(system), 0.0, 0
+    with torch.no_grad():
+        for batch in val_loader:
+            total += float(forward(batch)["nll"]) * batch[1].shape[0]
+            count += batch[1].shape[0]
+    return total / max(count, 1)
+
+
+def finish_batchnorm(system, train_loader, val_loader, options: dict) -> dict:
+    """Recalibrate the network's BatchNorm statistics on training batches (when it has any and
+    ``options["recalibrate_batches"] > 0``); returns the metrics to add to the package."""
+    n_batches = int(options.get("recalibrate_batches") or 0)
+    if not batchnorm_layers(system.model) or n_batches <= 0:
+        return {}
+    seen = recalibrate_batchnorm(system.model, itertools.islice(train_loader, n_batches), system_forward(system))
+    metrics = {"batchnorm_recalibration_batches": seen}
+    if val_loader is not None:
+        metrics["val_nll_recalibrated"] = round(mean_val_nll(system, val_loader), 6)
+    log.info("BatchNorm statistics recalibrated on %d training batches %s", seen, metrics)
+    return metrics
 
 
 def train_cvae(exp_dir, dataset=None, preset: str = "paper", **overrides) -> Path:

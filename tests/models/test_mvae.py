@@ -110,3 +110,62 @@ def test_trained_fastmvae2_separates_its_speakers(tmp_path):
     gain = si_sdr_improvement(mixture[0], references, estimates)
     print("FastMVAE2 SI-SDR improvement per source (dB):", gain)
     assert float(torch.as_tensor(gain).mean()) > 3.0, gain
+
+
+@pytest.mark.parametrize("options", [{"init_steps": 5}, {"prior_weight": 1.0}, {"scale": "previous"},
+                                     {"bn_mode": "per_source"}])
+def test_mvae_protocol_options_lower_the_objective(room, options):
+    """The authors' protocol pieces (initial latent steps, N(0, I) prior, scale kept from the
+    previous update, per-source BatchNorm statistics) each keep J decreasing overall."""
+    mixture, _ = room(2, 0.3, seconds=3.0)
+    torch.manual_seed(0)
+    model = MVAE(n_labels=3, n_src=2, n_iter=4, n_steps=10, **SMALL, **options)
+    J = model.separate_with_history(torch.from_numpy(mixture)).result.objective[:, 0]
+    assert torch.isfinite(J).all() and J[-1] < J[0], J
+    assert load_model("mvae", n_labels=3, **SMALL, **options).get_model_args().items() >= options.items()
+
+
+def test_mvae_initial_steps_move_the_latent_before_the_first_demixing_update(room):
+    from asteroid_mvae.separation.deep import CVAESource, network_input
+    from asteroid_mvae.separation import stft
+
+    mixture, _ = room(2, 0.3, seconds=3.0)
+    torch.manual_seed(0)
+    model = MVAE(n_labels=3, n_src=2, **SMALL)
+    power = stft(torch.from_numpy(mixture)[None], model.stft_config).abs().pow(2)
+    start = CVAESource(model.network, n_steps=1)
+    start.reset(power)
+    fitted = CVAESource(model.network, n_steps=1, init_steps=5)
+    fitted.reset(power)
+    assert not torch.allclose(start.latent, fitted.latent)
+    with pytest.raises(ValueError, match="scale"):
+        MVAE(n_labels=3, scale="fixed", **SMALL)
+
+
+def test_per_source_batchnorm_makes_each_source_independent_of_the_others(room):
+    """bn_mode='per_source': a source's variance does not depend on what else is in the batch."""
+    from asteroid_mvae.separation.deep import ACVAESource
+
+    torch.manual_seed(0)
+    model = FastMVAE(n_labels=3, n_src=2, **SMALL)
+    power = torch.rand(1, 2, 129, 20) + 0.1
+    per_source = ACVAESource(model.network, bn_mode="per_source")
+    both = per_source.update(power)
+    alone = per_source.update(power[:, :1])
+    assert torch.allclose(both[:, :1], alone, rtol=1e-4)
+    with pytest.raises(ValueError, match="bn_mode"):
+        FastMVAE(n_labels=3, bn_mode="batch", **SMALL)
+
+
+def test_two_ip_sweeps_per_iteration(room):
+    mixture = torch.from_numpy(room(2, 0.3, seconds=3.0)[0])
+    torch.manual_seed(0)
+    one = FastMVAE2(n_labels=3, n_src=2, n_iter=3, **SMALL)
+    two = FastMVAE2(n_labels=3, n_src=2, n_iter=3, ip_sweeps=2, **SMALL)
+    two.load_state_dict(one.state_dict())
+    J1 = one.separate_with_history(mixture).result.objective[:, 0]
+    J2 = two.separate_with_history(mixture).result.objective[:, 0]
+    assert J1[0] == J2[0] and not torch.allclose(J1[1:], J2[1:])
+    assert two.get_model_args()["ip_sweeps"] == 2
+    with pytest.raises(ValueError, match="ip_sweeps"):
+        FastMVAE2(n_labels=3, ip_sweeps=0, **SMALL)

@@ -1,0 +1,71 @@
+"""Oracle ceilings of our family: separators that are given the true source images.
+
+- :class:`OracleIP`: the engine's IP updates with the true power spectrograms of the source
+  images at the reference microphone as the variances (floored, see
+  :class:`~asteroid_mvae.separation.source_models.FixedVariance`): what a perfect variance
+  (source) model gives with this STFT and a time-invariant demixing.
+- :class:`OracleLS`: per frequency, the least-squares demixing ``W_f = S_f X_f^H (X_f X_f^H)^-1``
+  towards the true images ``S_f`` at the reference microphone: the best time-invariant linear
+  demixer in the least-squares sense (no projection back needed).
+
+Both take ``forward_wav(wav [batch, mics, time], references [batch, n_src, time])`` and say
+so with ``needs_references = True`` (the evaluation passes the references).
+"""
+import torch
+
+from ..separation import FixedVariance, istft, stft
+from .base import IterativeSeparator, as_batch
+
+
+def check_references(wav: torch.Tensor, references: torch.Tensor, n_src: int) -> torch.Tensor:
+    references = as_batch(references)
+    if references.shape[0] != wav.shape[0] or references.shape[-1] != wav.shape[-1] or references.shape[1] != n_src:
+        raise ValueError(f"references must be [batch={wav.shape[0]}, n_src={n_src}, time={wav.shape[-1]}]; "
+                         f"got {tuple(references.shape)}.")
+    return references
+
+
+class OracleIP(IterativeSeparator):
+    """IP with the true source power spectrograms as the source model (see the module docstring).
+
+    Args:
+        floor: relative floor of the true powers (``FixedVariance``; 1e-6 for the raw powers).
+        **kwargs: see :class:`IterativeSeparator`.
+    """
+
+    needs_references = True
+
+    def __init__(self, floor: float = 0.1, **kwargs):
+        super().__init__(**kwargs)
+        self.floor = float(floor)
+
+    def get_model_args(self):
+        return {**super().get_model_args(), "floor": self.floor}
+
+    def forward_wav(self, wav, references, callback=None):
+        batch = as_batch(self.check_input(wav))
+        references = check_references(batch, references, self.n_src)
+        real = batch.dtype if batch.dtype == torch.float64 else torch.float32
+        target = stft(references.to(real), self.stft_config).abs().pow(2)  # [batch, src, freq, frames]
+        estimates = self.separate_with_history(batch, callback, FixedVariance(target, self.floor)).estimates
+        return estimates[0] if wav.dim() == 2 else estimates
+
+
+class OracleLS(IterativeSeparator):
+    """Least-squares time-invariant demixing towards the true images (see the module docstring)."""
+
+    needs_references = True
+
+    def forward_wav(self, wav, references, callback=None):
+        batch = self.check_input(wav)
+        references = check_references(batch, references, self.n_src)
+        dtype = torch.float64
+        X = stft(batch.to(dtype), self.stft_config).transpose(1, 2)  # [batch, freq, mics, frames]
+        S = stft(references.to(dtype), self.stft_config).transpose(1, 2)  # [batch, freq, src, frames]
+        Xh = X.mH
+        gram = X @ Xh
+        load = 1e-10 * gram.diagonal(dim1=-2, dim2=-1).real.mean(-1).clamp_min(1e-30)
+        gram = gram + load[..., None, None] * torch.eye(X.shape[2], dtype=X.dtype, device=X.device)
+        demix = torch.linalg.solve(gram, (S @ Xh).mH, left=True).mH  # S X^H (X X^H)^-1
+        estimates = istft((demix @ X).transpose(1, 2), batch.shape[-1], self.stft_config).to(wav.dtype)
+        return estimates[0] if wav.dim() == 2 else estimates

@@ -1,0 +1,236 @@
+"""Real-speech model zoo on VCC2018 (speaker-closed) and the table of every separator.
+
+Protocol (issue 10): all 12 VCC2018 speakers; sentences 30001-30020 train the networks and
+make the re-training mixtures, sentences 30021-30025 make the test mixtures. Paper STFT
+(Hamming 2048 / hop 1024), RT60 0.3 s (and an easier 0.15 s test room), 10-s signals.
+
+Stages (each resumable; a rerun skips finished work, trainings resume from checkpoints):
+
+1. ``speakers``: reverberant single-speaker training signals of the training sentences.
+2. ``cvae``, ``acvae``: the CVAE (MVAE, and the ChimeraACVAE's teacher) and the ACVAE
+   (FastMVAE); BatchNorm statistics recalibrated at the end of training.
+3. ``chimera``: ChimeraACVAE (FastMVAE2) distilled from the CVAE.
+4. ``retrain``: FastMVAE2's iterates on training-sentence mixtures, encoder re-training.
+5. ``evaluate``: test mixtures per N and room; every method; ``table.md`` (paired
+   differences against ILRMA, fraction of the ILRMA -> oracle-IP gap closed).
+
+Run one stage (or a range) with ``--stages``; ``--threads`` sets torch's threads (run two
+trainings side by side with ``--threads 1`` each). Example::
+
+    python benchmarks/zoo_vcc2018.py --out exp/zoo --stages speakers cvae
+"""
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+STAGES = ("speakers", "cvae", "acvae", "chimera", "retrain", "evaluate")
+TRAIN_SENTENCES = range(30001, 30021)
+TEST_SENTENCES = range(30021, 30026)
+log = logging.getLogger("zoo")
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpus", default="../shared/data/vcc2018")
+    parser.add_argument("--out", default="exp/zoo_vcc2018")
+    parser.add_argument("--stages", nargs="+", choices=STAGES, default=list(STAGES))
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--n-fft", type=int, default=2048)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--per-speaker", type=int, default=16, help="10-s training signals per speaker")
+    parser.add_argument("--cvae-steps", type=int, default=3000)
+    parser.add_argument("--acvae-steps", type=int, default=1500)
+    parser.add_argument("--chimera-steps", type=int, default=2000)
+    parser.add_argument("--segment-frames", type=int, default=64)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--lr", type=float, default=1e-3, help="CVAE/ACVAE learning rate")
+    parser.add_argument("--chimera-lr", type=float, default=3e-4)
+    parser.add_argument("--retrain-mixtures", type=int, default=24, help="training-sentence mixtures per N")
+    parser.add_argument("--retrain-steps", type=int, default=600)
+    parser.add_argument("--retrain-lr", type=float, default=1e-5)
+    parser.add_argument("--test-mixtures", type=int, default=24, help="test mixtures per N and room")
+    parser.add_argument("--mvae-mixtures", type=int, default=8, help="MVAE runs on the first K test mixtures")
+    parser.add_argument("--n-src", type=int, nargs="+", default=[2, 3])
+    parser.add_argument("--rt60", type=float, nargs="+", default=[0.3, 0.15], help="test rooms")
+    parser.add_argument("--methods", nargs="+", default=None, help="default: all (see METHODS)")
+    parser.add_argument("--n-iter", type=int, default=60)
+    parser.add_argument("--seed", type=int, default=0)
+    return parser.parse_args(argv)
+
+
+def stft_config(args):
+    from asteroid_mvae.separation import StftConfig
+
+    return StftConfig(args.n_fft, args.n_fft // 2)
+
+
+def sentence_split(args):
+    """(train, test) corpora of all speakers: sentences 30001-30020 / 30021-30025."""
+    from asteroid_mvae.data import FolderCorpus
+
+    corpus = FolderCorpus(args.corpus)
+    pick = lambda numbers: {spk: [u for u in corpus.utterances(spk) if int(u) in numbers] for spk in corpus.speakers}
+    return corpus.subset(utterances=pick(TRAIN_SENTENCES)), corpus.subset(utterances=pick(TEST_SENTENCES))
+
+
+def room(args, rt60=0.3):
+    from asteroid_mvae.data import RoomConfig
+
+    return RoomConfig(duration=args.seconds, rt60=rt60)
+
+
+def stage_speakers(args, out):
+    from asteroid_mvae.data import simulate_speakers
+
+    train, _ = sentence_split(args)
+    return simulate_speakers(train, out / "speakers", args.per_speaker, seed=args.seed, jobs=args.threads,
+                             config=room(args))
+
+
+def training_config(args, steps, lr):
+    """The zoo's training configuration (also the recipes' ``vcc2018`` preset)."""
+    return {
+        "network": {"n_freq": args.n_fft // 2},
+        "seed": args.seed,
+        "data": {"root": None, "val_fraction": 0.1, "scale_items": 500,
+                 "dataset_args": {"segment_frames": args.segment_frames, "segments_per_utterance": 4, "cache": True}},
+        "optim": {"lr": lr, "batch_size": args.batch_size},
+        "trainer": {"max_steps": steps, "max_epochs": 100000, "limit_train_batches": 50, "limit_val_batches": 10,
+                    "check_val_every_n_epoch": 2, "ckpt_every_n_steps": 100, "enable_progress_bar": False},
+    }
+
+
+def _dataset(args, out):
+    from asteroid_mvae.data import SpeakerSpectrogramDataset
+
+    conf = training_config(args, 0, 0)["data"]["dataset_args"]
+    return SpeakerSpectrogramDataset(out / "speakers", stft=stft_config(args), seed=args.seed, **conf)
+
+
+def _train(args, out, model, steps, lr, teacher=None):
+    from asteroid_mvae.training import make_config, train
+
+    package = out / model / "network.pt"
+    if package.exists():
+        return package
+    config = training_config(args, steps, lr)
+    config["data"]["root"] = str(out / "speakers")
+    config.update(exp_dir=str(out / model), teacher=None if teacher is None else str(teacher))
+    return train(make_config(model, "cpu", config), _dataset(args, out))
+
+
+def stage_cvae(args, out):
+    return _train(args, out, "cvae", args.cvae_steps, args.lr)
+
+
+def stage_acvae(args, out):
+    return _train(args, out, "acvae", args.acvae_steps, args.lr)
+
+
+def stage_chimera(args, out):
+    return _train(args, out, "chimera", args.chimera_steps, args.chimera_lr, teacher=out / "cvae" / "network.pt")
+
+
+def mixtures(args, out, part, n_src, n_mixtures, rt60=0.3):
+    from asteroid_mvae.data import simulate_mixtures
+
+    train, test = sentence_split(args)
+    corpus = train if part == "train" else test
+    name = f"mix_{part}_{n_src}src" + ("" if rt60 == 0.3 else f"_rt{int(round(rt60 * 1000))}")
+    return simulate_mixtures(corpus, out / name, n_src, n_mixtures, seed=args.seed + (0 if part == "train" else 1000),
+                             jobs=args.threads, config=room(args, rt60))
+
+
+def stage_retrain(args, out):
+    from asteroid_mvae.retraining import RetrainConfig, generate_retraining_data, retrain
+
+    target = out / "retrained" / "model.pth"
+    if target.exists():
+        return target
+    csvs = [mixtures(args, out, "train", n, args.retrain_mixtures) for n in args.n_src]
+    generate_retraining_data(out / "chimera" / "network.pt", csvs, out / "retrain_data", n_iter=30,
+                             stft_config=stft_config(args), jobs=1, seed=args.seed)
+    config = RetrainConfig(lr=args.retrain_lr, max_steps=args.retrain_steps, seed=args.seed, batch_size=16,
+                           val_fraction=0.1, patience=5, val_every_n_steps=50)
+    retrain(out / "chimera" / "network.pt", out / "retrain_data", out / "retrained", config)
+    return target
+
+
+def separators(args, out, n_src):
+    """{method: separator} for one N (what exists of the zoo)."""
+    from asteroid_mvae.models import FastMVAE, FastMVAE2, MVAE, load_model
+
+    common = dict(n_src=n_src, n_iter=args.n_iter, n_fft=args.n_fft, hop_length=args.n_fft // 2)
+    seps = {"ilrma": load_model("ilrma", **common), "auxiva": load_model("auxiva", **common),
+            "oracle_ip": "oracle_ip", "oracle_ls": "oracle_ls"}
+    packages = {name: out / name / "network.pt" for name in ("cvae", "acvae", "chimera")}
+    if packages["chimera"].exists():
+        seps["fastmvae2"] = FastMVAE2.from_network_package(packages["chimera"], **common)
+    if (out / "retrained" / "model.pth").exists():
+        seps["fastmvae2_retrained"] = load_model(str(out / "retrained" / "model.pth"), n_src=n_src, n_iter=args.n_iter)
+    if packages["acvae"].exists():
+        seps["fastmvae"] = FastMVAE.from_network_package(packages["acvae"], **common)
+    if packages["cvae"].exists():
+        seps["mvae"] = MVAE.from_network_package(packages["cvae"], **common)
+    if args.methods:
+        seps = {k: v for k, v in seps.items() if k in args.methods}
+    return seps
+
+
+def stage_evaluate(args, out):
+    from asteroid_mvae.data import MixtureDataset
+    from asteroid_mvae.evaluation import evaluate
+
+    tables = []
+    for rt60 in args.rt60:
+        for n_src in args.n_src:
+            csv = mixtures(args, out, "test", n_src, args.test_mixtures, rt60)
+            dataset = MixtureDataset(csv)
+            folder = out / "eval" / f"rt{int(round(rt60 * 1000))}_n{n_src}"
+            seps = separators(args, out, n_src)
+            slow = {k: v for k, v in seps.items() if k == "mvae"}
+            fast = {k: v for k, v in seps.items() if k != "mvae"}
+            evaluate(fast, dataset, folder, metrics_list=["si_sdr", "sdr", "sir", "sar"], n_examples=0,
+                     stft_config=stft_config(args), progress=sys.stderr.isatty())
+            if slow:
+                from asteroid_mvae.retraining.compare import _SubsetWithIds
+
+                subset = _SubsetWithIds(dataset, list(range(min(args.mvae_mixtures, len(dataset)))))
+                evaluate(slow, subset, folder, metrics_list=["si_sdr", "sdr", "sir", "sar"], n_examples=0,
+                         stft_config=stft_config(args), progress=sys.stderr.isatty())
+            tables.append(zoo_table(folder / "all_metrics.csv", rt60, n_src))
+    text = "\n\n".join(tables) + "\n"
+    (out / "table.md").write_text(text)
+    print(text)
+    return out / "table.md"
+
+
+def zoo_table(csv_path, rt60, n_src) -> str:
+    """Markdown: per method mean SI-SDRi, paired difference against ILRMA (s.e., wins), gap closed."""
+    from asteroid_mvae.evaluation.report import paired_table
+
+    return f"RT60 {rt60} s, N = {n_src}:\n\n" + paired_table(csv_path, baseline="ilrma", ceiling="oracle_ip")
+
+
+def main(argv=None):
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    args = parse_args(argv)
+    import torch
+
+    torch.set_num_threads(args.threads)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"args_{'_'.join(args.stages)}.json").write_text(json.dumps(vars(args), indent=1))
+    for stage in STAGES:
+        if stage not in args.stages:
+            continue
+        start = time.time()
+        result = globals()[f"stage_{stage}"](args, out)
+        log.info("[%s] %s (%.1f s)", stage, result, time.time() - start)
+
+
+if __name__ == "__main__":
+    main()
