@@ -41,18 +41,20 @@ def parse_args(argv=None):
     parser.add_argument("--n-fft", type=int, default=2048)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--per-speaker", type=int, default=16, help="10-s training signals per speaker")
-    parser.add_argument("--cvae-steps", type=int, default=3000)
+    parser.add_argument("--cvae-steps", type=int, default=2000)
     parser.add_argument("--acvae-steps", type=int, default=1500)
-    parser.add_argument("--chimera-steps", type=int, default=2000)
+    parser.add_argument("--chimera-steps", type=int, default=1500)
     parser.add_argument("--segment-frames", type=int, default=64)
     parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--lr", type=float, default=1e-3, help="CVAE/ACVAE learning rate")
+    parser.add_argument("--lr", type=float, default=3e-4, help="CVAE/ACVAE learning rate (1e-3 diverged: NLL spikes to 1e16)")
     parser.add_argument("--chimera-lr", type=float, default=3e-4)
     parser.add_argument("--retrain-mixtures", type=int, default=24, help="training-sentence mixtures per N")
     parser.add_argument("--retrain-steps", type=int, default=600)
     parser.add_argument("--retrain-lr", type=float, default=1e-5)
     parser.add_argument("--test-mixtures", type=int, default=24, help="test mixtures per N and room")
     parser.add_argument("--mvae-mixtures", type=int, default=8, help="MVAE runs on the first K test mixtures")
+    parser.add_argument("--mvae-steps", type=int, default=30, help="MVAE Adam steps per iteration")
+    parser.add_argument("--mvae-rt60", type=float, nargs="+", default=[0.3], help="rooms where MVAE runs")
     parser.add_argument("--n-src", type=int, nargs="+", default=[2, 3])
     parser.add_argument("--rt60", type=float, nargs="+", default=[0.3, 0.15], help="test rooms")
     parser.add_argument("--methods", nargs="+", default=None, help="default: all (see METHODS)")
@@ -91,16 +93,10 @@ def stage_speakers(args, out):
 
 
 def training_config(args, steps, lr):
-    """The zoo's training configuration (also the recipes' ``vcc2018`` preset)."""
-    return {
-        "network": {"n_freq": args.n_fft // 2},
-        "seed": args.seed,
-        "data": {"root": None, "val_fraction": 0.1, "scale_items": 500,
-                 "dataset_args": {"segment_frames": args.segment_frames, "segments_per_utterance": 4, "cache": True}},
-        "optim": {"lr": lr, "batch_size": args.batch_size},
-        "trainer": {"max_steps": steps, "max_epochs": 100000, "limit_train_batches": 50, "limit_val_batches": 10,
-                    "check_val_every_n_epoch": 2, "ckpt_every_n_steps": 100, "enable_progress_bar": False},
-    }
+    """Overrides of the ``cpu_long`` training preset (the recipes' preset of this zoo)."""
+    return {"network": {"n_freq": args.n_fft // 2}, "seed": args.seed, "optim": {"lr": lr, "batch_size": args.batch_size},
+            "data": {"dataset_args": {"segment_frames": args.segment_frames, "segments_per_utterance": 4, "cache": True}},
+            "trainer": {"max_steps": steps}}
 
 
 def _dataset(args, out):
@@ -119,7 +115,7 @@ def _train(args, out, model, steps, lr, teacher=None):
     config = training_config(args, steps, lr)
     config["data"]["root"] = str(out / "speakers")
     config.update(exp_dir=str(out / model), teacher=None if teacher is None else str(teacher))
-    return train(make_config(model, "cpu", config), _dataset(args, out))
+    return train(make_config(model, "cpu_long", config), _dataset(args, out))
 
 
 def stage_cvae(args, out):
@@ -165,7 +161,7 @@ def separators(args, out, n_src):
 
     common = dict(n_src=n_src, n_iter=args.n_iter, n_fft=args.n_fft, hop_length=args.n_fft // 2)
     seps = {"ilrma": load_model("ilrma", **common), "auxiva": load_model("auxiva", **common),
-            "oracle_ip": "oracle_ip", "oracle_ls": "oracle_ls"}
+            "oracle_ip": "oracle_ip", "oracle_ls": "oracle_ls"}  # names: built with the evaluation's STFT
     packages = {name: out / name / "network.pt" for name in ("cvae", "acvae", "chimera")}
     if packages["chimera"].exists():
         seps["fastmvae2"] = FastMVAE2.from_network_package(packages["chimera"], **common)
@@ -174,7 +170,7 @@ def separators(args, out, n_src):
     if packages["acvae"].exists():
         seps["fastmvae"] = FastMVAE.from_network_package(packages["acvae"], **common)
     if packages["cvae"].exists():
-        seps["mvae"] = MVAE.from_network_package(packages["cvae"], **common)
+        seps["mvae"] = MVAE.from_network_package(packages["cvae"], n_steps=args.mvae_steps, **common)
     if args.methods:
         seps = {k: v for k, v in seps.items() if k in args.methods}
     return seps
@@ -182,8 +178,9 @@ def separators(args, out, n_src):
 
 def stage_evaluate(args, out):
     from asteroid_mvae.data import MixtureDataset
+    from asteroid_mvae.data.datasets import MixtureSubset
     from asteroid_mvae.evaluation import evaluate
-
+    
     tables = []
     for rt60 in args.rt60:
         for n_src in args.n_src:
@@ -191,16 +188,16 @@ def stage_evaluate(args, out):
             dataset = MixtureDataset(csv)
             folder = out / "eval" / f"rt{int(round(rt60 * 1000))}_n{n_src}"
             seps = separators(args, out, n_src)
-            slow = {k: v for k, v in seps.items() if k == "mvae"}
-            fast = {k: v for k, v in seps.items() if k != "mvae"}
+            slow = {k: v for k, v in seps.items() if k.startswith("mvae") and rt60 in args.mvae_rt60}
+            fast = {k: v for k, v in seps.items() if not k.startswith("mvae")}
             evaluate(fast, dataset, folder, metrics_list=["si_sdr", "sdr", "sir", "sar"], n_examples=0,
-                     stft_config=stft_config(args), progress=sys.stderr.isatty())
+                     stft_config=stft_config(args), progress=sys.stderr.isatty(),
+                     separator_options={"n_iter": args.n_iter})
             if slow:
-                from asteroid_mvae.retraining.compare import _SubsetWithIds
-
-                subset = _SubsetWithIds(dataset, list(range(min(args.mvae_mixtures, len(dataset)))))
+                subset = MixtureSubset(dataset, list(range(min(args.mvae_mixtures, len(dataset)))))
                 evaluate(slow, subset, folder, metrics_list=["si_sdr", "sdr", "sir", "sar"], n_examples=0,
-                         stft_config=stft_config(args), progress=sys.stderr.isatty())
+                         stft_config=stft_config(args), progress=sys.stderr.isatty(),
+                         separator_options={"n_iter": args.n_iter})
             tables.append(zoo_table(folder / "all_metrics.csv", rt60, n_src))
     text = "\n\n".join(tables) + "\n"
     (out / "table.md").write_text(text)

@@ -209,3 +209,20 @@ CORPUS_LICENSES = {
     "builtin": {"title": "asteroid-mvae synthetic speakers", "author": "asteroid-mvae", "license": "MIT",
                 "non_commercial": False},
 }
+
+
+class MixtureSubset:
+    """Some mixtures of a ``MixtureDataset`` (``indices``), keeping its ``metadata`` for mixture ids."""
+
+    def __init__(self, dataset, indices):
+        self.dataset, self.indices = dataset, list(indices)
+        self.sample_rate = dataset.sample_rate
+
+    def __len__(self):
+        return len(self.indices)
+
+    def __getitem__(self, i):
+        return self.dataset[self.indices[i]]
+
+    def metadata(self, i):
+        return self.dataset.metadata(self.indices[i])

@@ -17,6 +17,7 @@ from typing import Dict, Optional, Sequence
 
 import numpy as np
 
+from ..data.datasets import MixtureSubset
 from ..separation import StftConfig
 from ..utils.io import atomic_path, write_text
 
@@ -63,7 +64,7 @@ def compare(network_package, retrained_model, test_csvs: Sequence, out_dir, n_it
         dataset = MixtureDataset(csv_path)
         sub = out_dir / f"N{dataset.n_src}_{k}"
         separators = build_separators(network_package, retrained_model, dataset.n_src, n_iter, stft_config, methods)
-        subset = dataset if max_mixtures is None else _SubsetWithIds(dataset, range(min(len(dataset), max_mixtures)))
+        subset = dataset if max_mixtures is None else MixtureSubset(dataset, range(min(len(dataset), max_mixtures)))
         evaluate(separators, subset, sub, metrics_list=list(metrics), stft_config=stft_config, n_examples=0,
                  progress=progress)
         frame = pd.read_csv(sub / METRICS_CSV)
@@ -80,23 +81,6 @@ def compare(network_package, retrained_model, test_csvs: Sequence, out_dir, n_it
     write_text(out_dir / "claims.md", claims_table(claims))
     plot_raw_objective(claims, out_dir / "objective_raw_vs_iteration.png")
     return out_dir / "claims.md"
-
-
-class _SubsetWithIds:
-    """The first mixtures of a ``MixtureDataset`` (keeping its ``metadata`` for mixture ids)."""
-
-    def __init__(self, dataset, indices):
-        self.dataset, self.indices = dataset, list(indices)
-        self.sample_rate = dataset.sample_rate
-
-    def __len__(self):
-        return len(self.indices)
-
-    def __getitem__(self, i):
-        return self.dataset[self.indices[i]]
-
-    def metadata(self, i):
-        return self.dataset.metadata(self.indices[i])
 
 
 def claim_numbers(curves: Sequence[dict]) -> dict:

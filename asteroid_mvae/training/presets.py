@@ -1,4 +1,5 @@
-"""Training configurations: the paper's (GPU, 1000 epochs) and a small CPU one (< 1 hour on 2 cores).
+"""Training configurations: the paper's (GPU, 1000 epochs), a small CPU one (< 1 hour on 2 cores)
+and a long CPU one (``cpu_long``: the real-speech zoo, hours on one or two cores).
 
 A configuration is a nested dict of plain types (YAML-able). :func:`make_config` merges a
 preset with user overrides; every key is documented in :data:`BASE`.
@@ -56,10 +57,27 @@ PRESETS = {
     },
 }
 
+# 2 CPU cores, hours in the background (the real-speech zoo, benchmarks/zoo_vcc2018.py): batch
+# 16 x 64 frames, Adam 3e-4 for every network (1e-3 made the CVAE's NLL spike to 1e16 at
+# 1024 bins); ~1.5 s (CVAE), ~3 s (ACVAE) and ~2.5 s (ChimeraACVAE) per step on one core.
+PRESETS["cpu_long"] = {
+    "optim": {"lr": 3e-4, "batch_size": 16},
+    "data": {"val_fraction": 0.1, "scale_items": 500,
+             "dataset_args": {"segment_frames": 64, "segments_per_utterance": 4, "cache": True}},
+    "trainer": {"max_epochs": 100000, "limit_train_batches": 50, "limit_val_batches": 10,
+                "check_val_every_n_epoch": 2, "ckpt_every_n_steps": 100, "enable_progress_bar": False},
+}
+
 MODEL_DEFAULTS = {
     "cvae": {},
     "acvae": {},
     "chimera": {"optim": {"lr": 1e-5}},
+}
+
+CPU_LONG_MODEL_DEFAULTS = {
+    "cvae": {"trainer": {"max_steps": 2000}},
+    "acvae": {"trainer": {"max_steps": 1500}},
+    "chimera": {"optim": {"lr": 3e-4}, "trainer": {"max_steps": 1500}},
 }
 
 CPU_MODEL_DEFAULTS = {  # measured s/step at batch 8: quiet 2 cores / 2 cores shared by ~8 processes
@@ -91,6 +109,8 @@ def make_config(model: str = "cvae", preset: str = "paper", overrides: dict | No
     config = merge(config, PRESETS[preset])
     if preset == "cpu":
         config = merge(config, CPU_MODEL_DEFAULTS.get(model, {}))
+    if preset == "cpu_long":
+        config = merge(config, CPU_LONG_MODEL_DEFAULTS.get(model, {}))
     config = merge(config, overrides or {})
     unknown = set(config) - set(BASE)
     if unknown:
