@@ -23,6 +23,7 @@ MVAE_VARIANTS = {
     "mvae_per_source_bn": {"bn_mode": "per_source"},
     "mvae_ilrma_start": {"init_ilrma": "half"},
     "mvae_authors": {"init_steps": "steps", "prior_weight": 1.0, "scale": "previous", "bn_mode": "per_source"},
+    "mvae_ilrma_start_init": {"init_ilrma": "half", "init_steps": "steps"},
 }
 
 
@@ -76,7 +77,7 @@ def main(argv=None):
     from asteroid_mvae.data.datasets import MixtureSubset
     from asteroid_mvae.evaluation import evaluate
     from asteroid_mvae.evaluation.report import paired_table
-        from asteroid_mvae.separation import StftConfig
+    from asteroid_mvae.separation import StftConfig
 
     torch.set_num_threads(args.threads)
     out, tables = Path(args.out), []

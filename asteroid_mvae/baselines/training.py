@@ -152,7 +152,7 @@ def train_pit(train_set, exp_dir, config=None, valid_set=None) -> Path:
 
     best = checkpoint_dir / "best.ckpt"
     if best.exists():
-        state = torch.load(str(best), map_location="cpu", weights_only=False)["state_dict"]
+        state = torch.load(str(best), map_location="cpu", weights_only=True)["state_dict"]  # never run code from a file
         model.load_state_dict({k[len("model."):]: v for k, v in state.items() if k.startswith("model.")})
     package = model.serialize()
     package["training"] = {"steps": int(trainer.global_step), "epochs": int(trainer.current_epoch),

@@ -102,7 +102,7 @@ def _best_encoder_state(out_dir: Path) -> Optional[dict]:
     path = out_dir / "checkpoints" / "best.ckpt"
     if not path.exists():
         return None
-    state = torch.load(path, map_location="cpu", weights_only=False)["state_dict"]
+    state = torch.load(path, map_location="cpu", weights_only=True)["state_dict"]  # never run code from a file
     prefix = "model.encoder."
     return {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
 

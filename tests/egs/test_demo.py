@@ -14,7 +14,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 RUN = REPO / "egs" / "demo" / "run.sh"
-BASE_METHODS = ["auxiva", "ilrma", "pra_auxiva", "pra_ilrma", "pra_fastmnmf2", "convtasnet"]
+BASE_METHODS = ["auxiva", "ilrma", "pra_auxiva", "pra_ilrma", "pra_fastmnmf2", "convtasnet", "oracle_ip", "oracle_ls"]
 MVAE_METHODS = ["mvae", "fastmvae2"]
 
 
@@ -98,7 +98,7 @@ def test_metrics_table_and_publish(demo):
     assert sorted(rows) == sorted(methods)
     assert table.splitlines()[2] in output  # printed at the end
     assert (exp_dir / "eval" / "all" / "final_metrics.png").is_file()
-    trained = [m for m in methods if m not in ("auxiva", "ilrma", "pra_auxiva", "pra_ilrma", "pra_fastmnmf2")]
+    trained = [m for m in methods if m not in ("auxiva", "ilrma", "pra_auxiva", "pra_ilrma", "pra_fastmnmf2", "oracle_ip", "oracle_ls")]
     for name in trained:
         card = (exp_dir / "publish" / f"{name}_n2" / "README.md").read_text()
         assert f"| {name} | 2 |" in card
