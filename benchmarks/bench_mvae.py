@@ -50,7 +50,8 @@ def main(argv=None):
             "FastMVAE2 bf16": (FastMVAE2(n_labels=args.n_labels, n_src=n_src, n_iter=args.n_iter,
                                          precision="bfloat16"), 1.0),
             "FastMVAE": (FastMVAE(n_labels=args.n_labels, n_src=n_src, n_iter=args.n_iter), 1.0),
-            "MVAE": (MVAE(n_labels=args.n_labels, n_src=n_src, n_iter=args.mvae_iter, n_steps=args.mvae_steps),
+            "MVAE": (MVAE(n_labels=args.n_labels, n_src=n_src, n_iter=args.mvae_iter, n_steps=args.mvae_steps,
+                          init_ilrma=0),  # MVAE iterations only, scaled to n_iter
                      args.n_iter / args.mvae_iter),
         }
         for device in devices:

@@ -170,7 +170,9 @@ def separators(args, out, n_src):
     if packages["acvae"].exists():
         seps["fastmvae"] = FastMVAE.from_network_package(packages["acvae"], **common)
     if packages["cvae"].exists():
-        seps["mvae"] = MVAE.from_network_package(packages["cvae"], n_steps=args.mvae_steps, **common)
+        half = args.n_iter // 2  # the MVAE paper's protocol: ILRMA for half the iterations, then MVAE
+        seps["mvae"] = MVAE.from_network_package(packages["cvae"], **{**common, "n_iter": args.n_iter - half},
+                                                 init_ilrma=half, n_steps=args.mvae_steps)
     if args.methods:
         seps = {k: v for k, v in seps.items() if k in args.methods}
     return seps

@@ -37,6 +37,7 @@ def read_multichannel(path: Path, sample_rate: int, n_src: int):
 
 
 def run(args):
+    import numpy as np
     import torch
     from tqdm import tqdm
 
@@ -57,8 +58,13 @@ def run(args):
     out_dir = Path(args.out_dir)
     for path in tqdm(paths, desc="separate", unit="file", disable=len(paths) < 2):
         mix = torch.from_numpy(read_multichannel(path, model.sample_rate, n_src)).to(args.device)
-        with torch.no_grad():
-            estimates = model.forward_wav(mix[None])[0].cpu().numpy()
+        try:
+            with torch.no_grad():
+                estimates = model.forward_wav(mix[None])[0].cpu().numpy()
+        except ValueError as err:  # e.g. a non-finite sample, too short a file
+            raise CliError(f"{path}: {err}") from None
+        if not np.isfinite(estimates).all():  # never write unusable output with exit code 0
+            raise CliError(f"{path}: the separation gave non-finite samples; nothing written for this file")
         for k, source in enumerate(estimates, start=1):
             write_wav(out_dir / f"{path.stem}_s{k}.wav", source, int(model.sample_rate))
         print(f"{path} -> {out_dir}/{path.stem}_s1..{len(estimates)}.wav")

@@ -28,6 +28,17 @@ def as_batch(wav: torch.Tensor) -> torch.Tensor:
     return wav
 
 
+def stand_in_for_silence(wav: torch.Tensor):
+    """``(wav, silent)``: all-zero mixtures (no information, singular covariances) replaced by a
+    fixed noise so that the batch separates without NaN; ``silent [batch]`` bool (``None`` when
+    there is none) says whose estimates must be set to zero."""
+    silent = wav.flatten(1).abs().amax(1) == 0
+    if not bool(silent.any()):
+        return wav, None
+    noise = torch.randn(wav.shape[1:], generator=torch.Generator().manual_seed(0), dtype=wav.dtype)
+    return torch.where(silent[:, None, None], noise.to(wav.device), wav), silent
+
+
 class IterativeSeparator(BaseModel):
     """Determined multichannel separator: the engine with a source model chosen by subclasses.
 
@@ -68,6 +79,8 @@ class IterativeSeparator(BaseModel):
             raise ValueError(f"dtype must be one of {sorted(DTYPES)}; got {dtype!r}.")
         if ip_sweeps < 1:
             raise ValueError(f"ip_sweeps must be at least 1; got {ip_sweeps}.")
+        if n_iter < 1:
+            raise ValueError(f"n_iter must be at least 1; got {n_iter}.")
         self.n_src, self.n_iter, self.ref_mic, self.update, self.dtype = n_src, n_iter, ref_mic, update, dtype
         self.ip_sweeps = int(ip_sweeps)
         self.stft_config = StftConfig(n_fft, hop_length, window)
@@ -82,6 +95,11 @@ class IterativeSeparator(BaseModel):
 
     def check_input(self, wav: torch.Tensor) -> torch.Tensor:
         wav = as_batch(wav)
+        finite = torch.isfinite(wav)
+        if not bool(finite.all()):
+            b, m, t = (int(i) for i in torch.nonzero(~finite)[0])
+            raise ValueError(f"Input has a non-finite sample ({float(wav[b, m, t])}) at mixture {b}, channel {m}, "
+                             f"sample {t}; separators need finite audio.")
         if wav.shape[1] < self.n_src:
             raise ValueError(
                 f"{type(self).__name__} separates {self.n_src} sources and needs at least {self.n_src} "
@@ -99,13 +117,16 @@ class IterativeSeparator(BaseModel):
         """
         wav = self.check_input(wav)
         real_dtype = wav.dtype if wav.dtype in (torch.float32, torch.float64) else torch.float32
+        wav, silent = stand_in_for_silence(wav.to(real_dtype))
         with torch.no_grad():
-            X = stft(wav.to(real_dtype), self.stft_config)
+            X = stft(wav, self.stft_config)
             result = separate(
                 X, source_model or self.make_source_model(), n_iter=self.n_iter, update=self.update, ref_mic=self.ref_mic,
                 W0=self.initial_demix(X), callback=callback, dtype=DTYPES[self.dtype], ip_sweeps=self.ip_sweeps,
             )
             estimates = istft(result.estimates, wav.shape[-1], self.stft_config).to(real_dtype)
+        if silent is not None:  # the separation of silence is silence
+            estimates = estimates.masked_fill(silent[:, None, None], 0.0)
         return SeparationOutput(estimates, result)
 
     def forward(self, wav: torch.Tensor, callback: Optional[Callable] = None) -> torch.Tensor:

@@ -75,11 +75,12 @@ class NMF(SourceModel):
         seed: seed of the random initialisation, uniform in [0.1, 1] (drawn on the CPU, so
             the same seed gives the same start on every device).
         eps: floor of the factors.
-        init: ``"uniform"`` (torch's generator; each mixture of a batch gets its own draw) or
+        init: ``"uniform"`` (torch's generator; every mixture of a batch gets the same draw, so a
+            mixture's result does not depend on the rest of its batch) or
             ``"pyroomacoustics"``: NumPy's legacy generator seeded with ``seed``, drawn in the
             order and shapes of ``pyroomacoustics.bss.ilrma`` (bases ``[N, F, K]``, then
             activations ``[N, T, K]``), so that a run started with ``np.random.seed(seed)`` there
-            and this model start from the same factors (every mixture of a batch gets that draw).
+            and this model start from the same factors.
     """
 
     INITS = ("uniform", "pyroomacoustics")
@@ -103,9 +104,9 @@ class NMF(SourceModel):
             activation = torch.from_numpy(0.1 + 0.9 * rng.rand(N, T, self.n_basis)).transpose(1, 2)
             activation = activation.expand(B, N, self.n_basis, T)
         else:
-            gen = torch.Generator().manual_seed(self.seed)
-            basis = 0.1 + 0.9 * torch.rand(B, N, F, self.n_basis, generator=gen, dtype=torch.float64)
-            activation = 0.1 + 0.9 * torch.rand(B, N, self.n_basis, T, generator=gen, dtype=torch.float64)
+            gen = torch.Generator().manual_seed(self.seed)  # one draw for every mixture of the batch
+            basis = (0.1 + 0.9 * torch.rand(N, F, self.n_basis, generator=gen, dtype=torch.float64)).expand(B, -1, -1, -1)
+            activation = (0.1 + 0.9 * torch.rand(N, self.n_basis, T, generator=gen, dtype=torch.float64)).expand(B, -1, -1, -1)
         self.basis = basis.to(power).contiguous()
         self.activation = activation.to(power).contiguous()
         self._inv_r, self._weighted = torch.empty_like(power), torch.empty_like(power)  # reused by update

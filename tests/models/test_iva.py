@@ -92,3 +92,13 @@ def test_pyroomacoustics_init_draws_the_same_factors_as_bss_ilrma():
         assert np.array_equal(model.activation[b].numpy(), activations.transpose(0, 2, 1))
     with pytest.raises(ValueError, match="init must be one of"):
         ILRMA(init="random")
+
+
+@pytest.mark.parametrize("cls", [ILRMA, AuxIVA])
+def test_a_silent_mixture_in_a_batch_gives_zeros_and_leaves_the_others_alone(cls, room):
+    mixture = torch.from_numpy(room(2, 0.3, seconds=2.0)[0])
+    batch = torch.stack([mixture, torch.zeros_like(mixture)])
+    model = cls(n_src=2, n_iter=5, n_fft=512, hop_length=256)
+    out = model.forward_wav(batch)
+    assert torch.isfinite(out).all() and not out[1].any()
+    assert torch.allclose(out[0], model.forward_wav(mixture[None])[0], atol=1e-5)
