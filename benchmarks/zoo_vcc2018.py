@@ -13,6 +13,8 @@ Stages (each resumable; a rerun skips finished work, trainings resume from check
 4. ``retrain``: FastMVAE2's iterates on training-sentence mixtures, encoder re-training.
 5. ``evaluate``: test mixtures per N and room; every method; ``table.md`` (paired
    differences against ILRMA, fraction of the ILRMA -> oracle-IP gap closed).
+6. ``report``: into ``--results`` (committed): the table, each network's training and
+   validation NLL curve (CSV and PNG) and training configuration.
 
 Run one stage (or a range) with ``--stages``; ``--threads`` sets torch's threads (run two
 trainings side by side with ``--threads 1`` each). Example::
@@ -26,7 +28,7 @@ import sys
 import time
 from pathlib import Path
 
-STAGES = ("speakers", "cvae", "acvae", "chimera", "retrain", "evaluate")
+STAGES = ("speakers", "cvae", "acvae", "chimera", "retrain", "evaluate", "report")
 TRAIN_SENTENCES = range(30001, 30021)
 TEST_SENTENCES = range(30021, 30026)
 log = logging.getLogger("zoo")
@@ -42,8 +44,8 @@ def parse_args(argv=None):
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--per-speaker", type=int, default=16, help="10-s training signals per speaker")
     parser.add_argument("--cvae-steps", type=int, default=1200)
-    parser.add_argument("--acvae-steps", type=int, default=1000)
-    parser.add_argument("--chimera-steps", type=int, default=1200)
+    parser.add_argument("--acvae-steps", type=int, default=600)
+    parser.add_argument("--chimera-steps", type=int, default=800)
     parser.add_argument("--segment-frames", type=int, default=64)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--lr", type=float, default=3e-4, help="CVAE/ACVAE learning rate (1e-3 diverged: NLL spikes to 1e16)")
@@ -60,6 +62,7 @@ def parse_args(argv=None):
     parser.add_argument("--methods", nargs="+", default=None, help="default: all (see METHODS)")
     parser.add_argument("--n-iter", type=int, default=60)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--results", default="benchmarks/results/zoo_vcc2018", help="report stage output")
     return parser.parse_args(argv)
 
 
@@ -212,6 +215,53 @@ def zoo_table(csv_path, rt60, n_src) -> str:
     from asteroid_mvae.evaluation.report import paired_table
 
     return f"RT60 {rt60} s, N = {n_src}:\n\n" + paired_table(csv_path, baseline="ilrma", ceiling="oracle_ip")
+
+
+def nll_curves(exp_dir: Path):
+    """``(step, train_nll_epoch, val_nll)`` rows of a training's CSV logs (resumed runs joined)."""
+    import pandas as pd
+
+    logs = [pd.read_csv(f) for f in sorted(exp_dir.glob("logs/version_*/metrics.csv"))]
+    if not logs:
+        return None
+    df = pd.concat(logs, ignore_index=True)
+    train = df.dropna(subset=["train_nll_epoch"]).groupby("step")["train_nll_epoch"].last()
+    val = df.dropna(subset=["val_nll"]).groupby("step")["val_nll"].last() if "val_nll" in df else pd.Series(dtype=float)
+    return pd.concat({"train_nll": train, "val_nll": val}, axis=1).sort_index().rename_axis("step")
+
+
+def stage_report(args, out):
+    import shutil
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    results = Path(args.results)
+    results.mkdir(parents=True, exist_ok=True)
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for color, name in enumerate(("cvae", "acvae", "chimera")):
+        curves = nll_curves(out / name)
+        if curves is None:
+            continue
+        curves.to_csv(results / f"curve_{name}.csv", float_format="%.4f")
+        shutil.copy(out / name / "config.yml", results / f"config_{name}.yml")
+        val = curves["val_nll"].dropna()
+        ax.plot(val.index, val.values, marker="o", color=f"C{color}", label=f"{name} validation (eval mode)")
+        train = curves["train_nll"].dropna()
+        ax.plot(train.index, train.values, alpha=0.5, color=f"C{color}", label=f"{name} training")
+    ax.set_xlabel("optimizer step")
+    ax.set_ylabel("NLL per time-frequency bin (nats)")
+    ax.set_ylim(-6, 2)
+    ax.set_title("VCC2018 zoo: source-model training (values above 2 are clipped)")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(results / "training_curves.png", dpi=120)
+    plt.close(fig)
+    if (out / "table.md").exists():
+        shutil.copy(out / "table.md", results / "table.md")
+    return results
 
 
 def main(argv=None):
