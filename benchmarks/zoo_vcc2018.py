@@ -45,7 +45,7 @@ def parse_args(argv=None):
     parser.add_argument("--per-speaker", type=int, default=16, help="10-s training signals per speaker")
     parser.add_argument("--cvae-steps", type=int, default=1200)
     parser.add_argument("--acvae-steps", type=int, default=600)
-    parser.add_argument("--chimera-steps", type=int, default=800)
+    parser.add_argument("--chimera-steps", type=int, default=600)
     parser.add_argument("--segment-frames", type=int, default=64)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--lr", type=float, default=3e-4, help="CVAE/ACVAE learning rate (1e-3 diverged: NLL spikes to 1e16)")

@@ -77,7 +77,7 @@ MODEL_DEFAULTS = {
 CPU_LONG_MODEL_DEFAULTS = {  # what the zoo's 3-hour session could afford on a shared 2-core machine
     "cvae": {"trainer": {"max_steps": 1200}},
     "acvae": {"trainer": {"max_steps": 600}},
-    "chimera": {"optim": {"lr": 3e-4}, "trainer": {"max_steps": 800}},
+    "chimera": {"optim": {"lr": 3e-4}, "trainer": {"max_steps": 600}},
 }
 
 CPU_MODEL_DEFAULTS = {  # measured s/step at batch 8: quiet 2 cores / 2 cores shared by ~8 processes

@@ -126,3 +126,13 @@ def test_retrain_stages(demo):
     exp_dir = demo[0]
     assert (exp_dir / "chimera_retrained" / "network.pt").is_file()
     assert (exp_dir / "separators" / "fastmvae2_retrained_n2.pth").is_file()
+
+
+def test_ceilings_bound_the_blind_methods(demo):
+    """The one ordering stable at the CI size: the least-squares oracle beats every blind method
+    (the deep methods' order against ILRMA is noise with 2-step networks and 1.5-s signals)."""
+    exp_dir = demo[0]
+    metrics = pd.read_csv(exp_dir / "eval" / "n2" / "all_metrics.csv")
+    means = metrics.groupby("method")["si_sdr_imp"].mean()
+    blind = means.drop(["oracle_ip", "oracle_ls"])
+    assert means["oracle_ls"] > blind.max(), means.to_dict()
