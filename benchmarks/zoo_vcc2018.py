@@ -259,8 +259,13 @@ def stage_report(args, out):
     fig.tight_layout()
     fig.savefig(results / "training_curves.png", dpi=120)
     plt.close(fig)
-    if (out / "table.md").exists():
-        shutil.copy(out / "table.md", results / "table.md")
+    tables = []
+    for folder in sorted((out / "eval").glob("rt*_n*"), key=lambda f: (-int(f.name[2:].split("_")[0]), f.name)):
+        rt60, n_src = int(folder.name[2:].split("_")[0]) / 1000, int(folder.name.split("_n")[1])
+        if (folder / "all_metrics.csv").exists():
+            tables.append(zoo_table(folder / "all_metrics.csv", rt60, n_src))
+    if tables:  # from every evaluation so far (a rerun of evaluate adds the missing rows)
+        (results / "table.md").write_text("\n\n".join(tables) + "\n")
     return results
 
 
