@@ -21,7 +21,6 @@ def add_parser(subparsers):
 
 
 def run(args):
-    import itertools
     import logging
 
     import torch
@@ -29,9 +28,9 @@ def run(args):
     from ..networks import load_network_package, save_network_package
     from ..networks.package import nll_gap_warning
     from ..separation import StftConfig
-    from ..training.batchnorm import batchnorm_layers, recalibrate_batchnorm
+    from ..training.batchnorm import batchnorm_layers
     from ..training.data import make_loaders, split_per_speaker
-    from ..training.run import MODELS, mean_val_nll, system_forward
+    from ..training.run import MODELS, finish_batchnorm
 
     if args.batches < 1:
         raise CliError(f"--batches must be at least 1; got {args.batches}")
@@ -57,11 +56,9 @@ def run(args):
     train_loader, val_loader = make_loaders(dataset, train_idx, val_idx, args.batch_size, 0, args.seed)
     name = {"CVAE": "cvae", "ACVAE": "acvae"}[package["network"]]
     system = MODELS[name][1](net, None, train_loader, val_loader, input_scale=package["input_scale"])
-    seen = recalibrate_batchnorm(net, itertools.islice(train_loader, args.batches), system_forward(system))
     info = dict(package.get("training", {}))
-    metrics = dict(info.get("final_metrics", {}), batchnorm_recalibration_batches=seen)
-    if val_loader is not None:
-        metrics["val_nll_recalibrated"] = round(mean_val_nll(system, val_loader), 6)
+    metrics = dict(info.get("final_metrics", {}),
+                   **finish_batchnorm(system, train_loader, val_loader, {"recalibrate_batches": args.batches}))
     info["final_metrics"] = metrics
     out = args.out or args.network
     with torch.no_grad():
@@ -69,6 +66,6 @@ def run(args):
     warning = nll_gap_warning(metrics)
     if warning:
         logging.getLogger(__name__).warning("%s: %s", out, warning)
-    print(f"recalibrated {seen} batches; validation NLL {metrics.get('val_nll')} -> "
+    print(f"recalibrated {metrics['batchnorm_recalibration_batches']} batches; validation NLL {metrics.get('val_nll')} -> "
           f"{metrics.get('val_nll_recalibrated')}; package: {out}")
     return 0

@@ -203,7 +203,7 @@ def paired_table(csv_path, baseline: str = "ilrma", ceiling: str = "oracle_ip") 
         closed = ""
         if gap and gap["n"] == paired["n"] and abs(gap["mean"]) > 1e-9:
             closed = f"{paired['mean'] / gap['mean']:.2f}"
-        jinc = pd.to_numeric(rows.get("j_increase_fraction"), errors="coerce").dropna() if "j_increase_fraction" in rows else []
+        jinc = pd.to_numeric(rows.get("j_increase_fraction", pd.Series(dtype=float)), errors="coerce").dropna()
         lines.append("| {} | {} | {:.2f} ± {:.2f} | {} | {} | {} | {} | {:.2f} |".format(
             method, len(rows), rows["si_sdr_imp"].mean(), rows["si_sdr_imp"].std(ddof=0),
             f"{paired['mean']:+.2f} ± {paired['se']:.2f}" if paired else "",

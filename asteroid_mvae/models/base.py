@@ -121,8 +121,9 @@ class IterativeSeparator(BaseModel):
         with torch.no_grad():
             X = stft(wav, self.stft_config)
             result = separate(
-                X, source_model or self.make_source_model(), n_iter=self.n_iter, update=self.update, ref_mic=self.ref_mic,
-                W0=self.initial_demix(X), callback=callback, dtype=DTYPES[self.dtype], ip_sweeps=self.ip_sweeps,
+                X, source_model or self.make_source_model(), n_iter=self.n_iter, update=self.update,
+                ref_mic=self.ref_mic, W0=self.initial_demix(X), callback=callback, dtype=DTYPES[self.dtype],
+                ip_sweeps=self.ip_sweeps,
             )
             estimates = istft(result.estimates, wav.shape[-1], self.stft_config).to(real_dtype)
         if silent is not None:  # the separation of silence is silence

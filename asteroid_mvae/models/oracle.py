@@ -43,7 +43,7 @@ class OracleIP(IterativeSeparator):
         return {**super().get_model_args(), "floor": self.floor}
 
     def forward_wav(self, wav, references, callback=None):
-        batch = as_batch(self.check_input(wav))
+        batch = self.check_input(wav)
         references = check_references(batch, references, self.n_src)
         real = batch.dtype if batch.dtype == torch.float64 else torch.float32
         target = stft(references.to(real), self.stft_config).abs().pow(2)  # [batch, src, freq, frames]

@@ -105,8 +105,9 @@ class NMF(SourceModel):
             activation = activation.expand(B, N, self.n_basis, T)
         else:
             gen = torch.Generator().manual_seed(self.seed)  # one draw for every mixture of the batch
-            basis = (0.1 + 0.9 * torch.rand(N, F, self.n_basis, generator=gen, dtype=torch.float64)).expand(B, -1, -1, -1)
-            activation = (0.1 + 0.9 * torch.rand(N, self.n_basis, T, generator=gen, dtype=torch.float64)).expand(B, -1, -1, -1)
+            basis = 0.1 + 0.9 * torch.rand(N, F, self.n_basis, generator=gen, dtype=torch.float64)
+            activation = 0.1 + 0.9 * torch.rand(N, self.n_basis, T, generator=gen, dtype=torch.float64)
+            basis, activation = basis.expand(B, -1, -1, -1), activation.expand(B, -1, -1, -1)
         self.basis = basis.to(power).contiguous()
         self.activation = activation.to(power).contiguous()
         self._inv_r, self._weighted = torch.empty_like(power), torch.empty_like(power)  # reused by update

@@ -132,13 +132,12 @@ def train(config: dict, dataset=None) -> Path:
         "config": compat.plain(config),
         "teacher": None if config["teacher"] is None else str(config["teacher"]),
     }
+    package_path = exp_dir / config["package_name"]
     if trainer.is_global_zero:
         info["final_metrics"].update(finish_batchnorm(system, train_loader, val_loader, config["batchnorm"]))
         warning = nll_gap_warning(info["final_metrics"])
         if warning:
             log.warning("%s: %s", exp_dir, warning)
-    package_path = exp_dir / config["package_name"]
-    if trainer.is_global_zero:
         save_network_package(package_path, net.cpu(), input_scale, label_map, info)
     return package_path
 
