@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Optional
 
 from .compat import plain
+from .utils.io import current_umask
 
 CODE_LICENSE = "MIT (asteroid-mvae code)"
 
@@ -90,6 +91,7 @@ def publish_model(model, out_dir, metrics: dict, dataset: str = "unknown", licen
     model_dict["licenses"] = licenses
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}."))
+    os.chmod(tmp, 0o777 & ~current_umask())  # mkdtemp makes 0700; the folder follows the user's umask
     try:
         (tmp / "recipe_name.txt").write_text(recipe + "\n", encoding="utf-8")
         save_publishable(str(tmp), plain(model_dict), metrics=plain(dict(metrics)), train_conf=plain(train_conf),

@@ -3,7 +3,8 @@
 MVAE: ours (scale at its optimum, no prior, no initial steps) against the authors' pieces:
 initial latent steps before the first demixing update, the N(0, I) latent prior, the scale
 kept from the previous update, per-source BatchNorm statistics, an ILRMA start. FastMVAE:
-recalibrated running BatchNorm statistics against per-source statistics. Prints one table
+recalibrated running BatchNorm statistics against per-source statistics. FastMVAE and
+FastMVAE2: also from an ILRMA start (half the iterations ILRMA, then the deep model). Prints one table
 per N (and writes ``<out>/protocols.md``)::
 
     python benchmarks/deep_protocols.py --test-csv exp/demo/data/n2/test/metadata.csv \
@@ -52,6 +53,11 @@ def mvae_options(variant: str, args) -> dict:
     return options
 
 
+def ilrma_start(args, n_src: int) -> dict:
+    """Separator options: ILRMA for half the iterations, the deep source model for the rest."""
+    return dict(n_src=n_src, init_ilrma=args.n_iter // 2, n_iter=args.n_iter - args.n_iter // 2)
+
+
 def build(args, n_src: int) -> dict:
     from asteroid_mvae.models import FastMVAE, FastMVAE2, MVAE
 
@@ -59,9 +65,11 @@ def build(args, n_src: int) -> dict:
     seps = {"ilrma": "ilrma", "oracle_ip": "oracle_ip"}
     if args.chimera:
         seps["fastmvae2"] = FastMVAE2.from_network_package(args.chimera, **common)
+        seps["fastmvae2_ilrma_start"] = FastMVAE2.from_network_package(args.chimera, **ilrma_start(args, n_src))
     if args.acvae:
         seps["fastmvae"] = FastMVAE.from_network_package(args.acvae, **common)
         seps["fastmvae_per_source_bn"] = FastMVAE.from_network_package(args.acvae, bn_mode="per_source", **common)
+        seps["fastmvae_ilrma_start"] = FastMVAE.from_network_package(args.acvae, **ilrma_start(args, n_src))
     if args.cvae:
         for variant in args.mvae_variants:
             seps[variant] = MVAE.from_network_package(args.cvae, **{**common, **mvae_options(variant, args)})

@@ -16,7 +16,7 @@ import torch
 import yaml
 
 from .. import compat
-from ..utils.io import atomic_path, write_text
+from ..utils.io import save_torch, write_text
 from .pit import build_pit_model
 
 DEFAULT_CONFIG = {
@@ -159,6 +159,5 @@ def train_pit(train_set, exp_dir, config=None, valid_set=None) -> Path:
                            "fit_seconds_this_run": round(fit_seconds, 2), "config": config}
     out = exp_dir / "best_model.pth"
     if trainer.is_global_zero:
-        with atomic_path(out) as tmp:
-            torch.save(compat.plain(package), tmp)
+        save_torch(compat.plain(package), out)
     return out

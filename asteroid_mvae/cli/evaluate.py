@@ -69,15 +69,19 @@ def _separators(args):
 def run(args):
     from ..evaluation import evaluate, make_report, merge_shards, shard_from_env
     from ..separation import StftConfig
+    from ..utils.io import UnsafePathError
 
     shard_index, num_shards = shard_from_env() if args.shard_from_env else (args.shard_index or 0, args.num_shards or 1)
     stft_config = StftConfig(args.n_fft, args.hop_length)
     dataset = _dataset(args)
     separators = _separators(args)
-    csv_path = evaluate(separators, dataset, args.out, metrics_list=args.metrics, track_iterations=not args.no_track,
-                        n_examples=args.n_examples, ref_mic=args.ref_mic, stft_config=stft_config,
-                        shard_index=shard_index, num_shards=num_shards, device=args.device,
-                        separator_options={"n_iter": args.n_iter} if args.n_iter else None)
+    try:
+        csv_path = evaluate(separators, dataset, args.out, metrics_list=args.metrics, track_iterations=not args.no_track,
+                            n_examples=args.n_examples, ref_mic=args.ref_mic, stft_config=stft_config,
+                            shard_index=shard_index, num_shards=num_shards, device=args.device,
+                            separator_options={"n_iter": args.n_iter} if args.n_iter else None)
+    except UnsafePathError as err:
+        raise CliError(f"{args.out}: {err}") from None
     print(f"metrics: {csv_path}")
     if args.no_report or (num_shards > 1 and shard_index != 0):
         return 0

@@ -1,7 +1,10 @@
 """``asteroid-mvae separate``: multichannel wav files in, one wav per estimated source out."""
+import logging
 from pathlib import Path
 
 from . import CliError
+
+log = logging.getLogger(__name__)
 
 
 def add_parser(subparsers):
@@ -16,7 +19,64 @@ def add_parser(subparsers):
     parser.add_argument("--n-src", type=int, default=None, help="number of sources (default: the model's)")
     parser.add_argument("--n-iter", type=int, default=None, help="iterations (default: the model's)")
     parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda:0")
+    parser.add_argument("--keep-going", action="store_true",
+                        help="on a file that fails, go on with the others; report the failures at the end (exit 2)")
     parser.set_defaults(func=run)
+
+
+def check_device(name: str):
+    """The ``torch.device`` named ``name``; :class:`CliError` if it is malformed or absent."""
+    import torch
+
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise CliError(f"--device {name!r} is not a torch device; use cpu, cuda or cuda:<index>.") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise CliError(f"--device {name}: no CUDA GPU is available here; use --device cpu.")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise CliError(f"--device {name}: only {torch.cuda.device_count()} CUDA device(s) here.")
+    elif device.type != "cpu":
+        raise CliError(f"--device {name}: only cpu and cuda are supported.")
+    return device
+
+
+def output_paths(inputs, out_dir: Path, n_src: int) -> dict:
+    """{input: [output per source]}: ``<stem>_s<k>.wav``, or ``<stem>.<ext>_s<k>.wav`` /
+    ``<parent>_<stem>_s<k>.wav`` (then with the extension) where stems collide. :class:`CliError` before any work if two
+    inputs would still share an output or an output would overwrite an input."""
+    def names(path, style):
+        stem = (path.stem, path.name, f"{path.parent.name}_{path.stem}", f"{path.parent.name}_{path.name}")[style]
+        return [out_dir / f"{stem}_s{k}.wav" for k in range(1, n_src + 1)]
+
+    for style in range(4):
+        outputs = {path: names(path, style) for path in inputs}
+        flat = [o.resolve() for outs in outputs.values() for o in outs]
+        if len(set(flat)) == len(flat):
+            break
+    else:
+        raise CliError("several inputs map to the same output names; separate them into different --out-dir folders.")
+    sources = {path.resolve(): path for path in inputs}
+    for outs in outputs.values():
+        for out in outs:
+            if out.resolve() in sources:
+                raise CliError(f"output {out} would overwrite the input {sources[out.resolve()]}; choose another --out-dir.")
+    return outputs
+
+
+def check_out_dir(out_dir: Path):
+    """Create ``out_dir`` and prove it writable, before any separation runs."""
+    import tempfile
+
+    if out_dir.exists() and not out_dir.is_dir():
+        raise CliError(f"--out-dir {out_dir} exists and is not a folder.")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out_dir):
+            pass
+    except OSError as err:
+        raise CliError(f"--out-dir {out_dir} is not writable ({err.strerror or err}).") from None
 
 
 def read_multichannel(path: Path, sample_rate: int, n_src: int):
@@ -37,34 +97,57 @@ def read_multichannel(path: Path, sample_rate: int, n_src: int):
 
 
 def run(args):
-    import numpy as np
-    import torch
     from tqdm import tqdm
 
     from ..models import load_model
     from ..utils.io import write_wav
 
+    device = check_device(args.device)
+    for name, value in (("--n-src", args.n_src), ("--n-iter", args.n_iter)):
+        if value is not None and value < 1:
+            raise CliError(f"{name} must be at least 1, got {value}.")
+    paths = [Path(f) for f in args.files]
+    for path in paths:
+        if not path.is_file():
+            raise CliError(f"no such file: {path}")
     overrides = {k: v for k, v in (("n_src", args.n_src), ("n_iter", args.n_iter)) if v is not None}
     try:
         model = load_model(args.model, **overrides)
     except (FileNotFoundError, ValueError) as err:
         raise CliError(str(err)) from None
-    model = model.to(args.device).eval()
+    model = model.to(device).eval()
     n_src = getattr(model, "n_src", 2)
-    paths = [Path(f) for f in args.files]
-    for path in paths:
-        if not path.is_file():
-            raise CliError(f"no such file: {path}")
     out_dir = Path(args.out_dir)
+    outputs = output_paths(paths, out_dir, n_src)
+    check_out_dir(out_dir)
+    failures = []
     for path in tqdm(paths, desc="separate", unit="file", disable=len(paths) < 2):
-        mix = torch.from_numpy(read_multichannel(path, model.sample_rate, n_src)).to(args.device)
         try:
-            with torch.no_grad():
-                estimates = model.forward_wav(mix[None])[0].cpu().numpy()
-        except ValueError as err:  # e.g. a non-finite sample, too short a file
-            raise CliError(f"{path}: {err}") from None
-        if not np.isfinite(estimates).all():  # never write unusable output with exit code 0
-            raise CliError(f"{path}: the separation gave non-finite samples; nothing written for this file")
-        for k, source in enumerate(estimates, start=1):
-            write_wav(out_dir / f"{path.stem}_s{k}.wav", source, int(model.sample_rate))
-        print(f"{path} -> {out_dir}/{path.stem}_s1..{len(estimates)}.wav")
+            estimates = separate_file(model, path, device)
+        except CliError as err:
+            if not args.keep_going:
+                raise
+            log.error("%s", err)
+            failures.append(path)
+            continue
+        for out, source in zip(outputs[path], estimates):
+            write_wav(out, source, int(model.sample_rate))
+        print(f"{path} -> {', '.join(map(str, outputs[path]))}")
+    if failures:
+        raise CliError(f"{len(failures)} of {len(paths)} files failed: {', '.join(map(str, failures))}")
+
+
+def separate_file(model, path: Path, device):
+    """``[n_src, time]`` finite estimates of one file; :class:`CliError` naming the problem."""
+    import numpy as np
+    import torch
+
+    mix = torch.from_numpy(read_multichannel(path, model.sample_rate, getattr(model, "n_src", 2))).to(device)
+    try:
+        with torch.no_grad():
+            estimates = model.forward_wav(mix[None])[0].cpu().numpy()
+    except ValueError as err:  # e.g. a non-finite sample, too short a file
+        raise CliError(f"{path}: {err}") from None
+    if not np.isfinite(estimates).all():  # never write unusable output with exit code 0
+        raise CliError(f"{path}: the separation gave non-finite samples; nothing written for this file")
+    return estimates

@@ -27,6 +27,7 @@ import dataclasses
 import multiprocessing
 import json
 import os
+import tempfile
 import warnings
 from dataclasses import dataclass, field
 from functools import partial
@@ -111,6 +112,11 @@ class RoomConfig:
         lo, hi = self.rt60_range
         if not 0 < lo <= hi:
             raise DataError(f"rt60 must be positive (and low <= high for a range); got {self.rt60}")
+        if self.noise_snr_db is not None and not -30.0 <= float(self.noise_snr_db) <= 120.0:
+            raise DataError(f"noise_snr_db (--snr) must be a finite SNR in [-30, 120] dB, or None for no noise; "
+                            f"got {self.noise_snr_db}")
+        if self.max_order is not None and (int(self.max_order) != self.max_order or self.max_order < 0):
+            raise DataError(f"max_order (--max-order) must be an image-source order >= 0; got {self.max_order}")
         if self.source_gain_db[0] > self.source_gain_db[1]:
             raise DataError(f"source_gain_db must be (low, high); got {self.source_gain_db}")
         self._check_inside(n_src)
@@ -244,7 +250,7 @@ def speaker_signal(corpus: Corpus, speaker: str, n_samples: int, rng: np.random.
     """Concatenate randomly ordered utterances of ``speaker`` up to ``n_samples`` (cycling if needed).
 
     Unreadable files raise in ``strict`` mode and are skipped (listed) otherwise; utterances
-    shorter than ``min_utterance_s`` are skipped.
+    shorter than ``min_utterance_s``, silent or with non-finite samples are skipped.
     """
     utts = corpus.utterances(speaker)
     order = [utts[i] for i in rng.permutation(len(utts))]
@@ -266,6 +272,10 @@ def speaker_signal(corpus: Corpus, speaker: str, n_samples: int, rng: np.random.
             if audio.size < min_len:
                 bad.add(utt)
                 skipped.append(f"{speaker}/{utt}: shorter than {min_utterance_s} s")
+                continue
+            if not np.isfinite(audio).all() or not np.any(audio):
+                bad.add(utt)
+                skipped.append(f"{speaker}/{utt}: {'silent' if np.isfinite(audio).all() else 'non-finite samples'}")
                 continue
             pieces.append(audio)
             used.append(utt)
@@ -384,7 +394,12 @@ def _prepare_out_dir(out_dir, settings: dict) -> Path:
         if settings_path.read_text(encoding="utf-8") != text:
             raise DataError(f"{out_dir} holds a simulation with other settings ({settings_path}); "
                             f"use another --out or delete it")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out_dir):
+            pass
+    except OSError as err:
+        raise DataError(f"cannot write to the output folder {out_dir} ({err.strerror or err})") from None
     for root, _, names in os.walk(out_dir):
         for name in names:
             if name.startswith(".") and ".tmp" in name:
@@ -465,6 +480,9 @@ def simulate_mixtures(corpus: Corpus, out_dir, n_src: int, n_mixtures: int, seed
     rerun (or a larger ``n_mixtures``) skips finished items.
     """
     config.validate(n_src)
+    if config.mics_for(n_src) < n_src:
+        raise DataError(f"{config.mics_for(n_src)} microphone(s) for {n_src} sources is underdetermined; the "
+                        f"separators here are determined (need n_mics >= n_src)")
     jobs = _check_jobs(jobs)
     if n_mixtures < 1:
         raise DataError(f"n_mixtures must be at least 1; got {n_mixtures}")

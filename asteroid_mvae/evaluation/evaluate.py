@@ -26,7 +26,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..separation import StftConfig
-from ..utils.io import atomic_path, write_text, write_wav
+from ..utils.io import atomic_path, child_path, write_text, write_wav
 from .curves import IterationTracker
 from .metrics import ALL_METRICS, compute_metrics, reorder
 from .registry import accepts_callback, get_separator, is_single_channel, needs_references
@@ -176,7 +176,7 @@ def _time_call(fn, device: torch.device):
 
 
 def _write_examples(out_dir: Path, mixture_id: str, name: str, mixture, references, estimates, sample_rate):
-    folder = out_dir / "examples" / mixture_id
+    folder = child_path(out_dir / "examples", mixture_id)
     if not (folder / "mixture.wav").exists():
         write_wav(folder / "mixture.wav", mixture.cpu().numpy(), sample_rate)
         for k, ref in enumerate(references.cpu().numpy()):
@@ -232,6 +232,8 @@ def evaluate(
     done = _finished_pairs(csv_path)
     writer = _RowWriter(csv_path)
     indices = range(shard_index, len(dataset), num_shards)
+    for idx in indices[:n_examples]:  # ids from data name folders: refuse any leaving out_dir first
+        child_path(out_dir / "examples", _mixture_id(dataset, idx))
     todo = [(i, name) for i in indices for name in resolved if (name, _mixture_id(dataset, i)) not in done]
     bar = tqdm(total=len(todo), desc=f"evaluate shard {shard_index + 1}/{num_shards}", disable=not progress)
     loaded = {}

@@ -31,6 +31,9 @@ class DeepSeparator(IterativeSeparator):
         bn_mode: BatchNorm statistics at separation (CVAE, ACVAE): ``"running"`` (eval mode,
             default; training recalibrates them) or ``"per_source"`` (each source's own, as the
             authors' code).
+        init_ilrma: ILRMA iterations (2 NMF bases, seed 0) run first to initialise the demixing
+            matrices; then ``n_iter`` iterations of the deep source model (0: start from the
+            identity, the FastMVAE papers').
         **kwargs: separation settings, see :class:`IterativeSeparator`.
     """
 
@@ -38,8 +41,11 @@ class DeepSeparator(IterativeSeparator):
 
     def __init__(self, n_labels: int = 101, n_freq: int = 1024, input_scale: float = 1.0,
                  label_map: Optional[dict] = None, training_info: Optional[dict] = None,
-                 precision: str = "float32", bn_mode: str = "running", **kwargs):
+                 precision: str = "float32", bn_mode: str = "running", init_ilrma: int = 0, **kwargs):
         super().__init__(**kwargs)
+        if int(init_ilrma) < 0:
+            raise ValueError(f"init_ilrma must be >= 0 ILRMA iterations, got {init_ilrma}.")
+        self.init_ilrma = int(init_ilrma)
         self.precision = check_choice("precision", precision, PRECISIONS)
         self.bn_mode = check_choice("bn_mode", bn_mode, BN_MODES)
         if n_freq != self.stft_config.n_fft // 2:
@@ -76,7 +82,15 @@ class DeepSeparator(IterativeSeparator):
     def get_model_args(self):
         return {**super().get_model_args(), **self.network.get_config(),
                 "input_scale": self.input_scale, "label_map": dict(self.label_map),
-                "training_info": self.training_info, "precision": self.precision, "bn_mode": self.bn_mode}
+                "training_info": self.training_info, "precision": self.precision, "bn_mode": self.bn_mode,
+                "init_ilrma": self.init_ilrma}
+
+    def initial_demix(self, mix_stft):
+        if not self.init_ilrma:
+            return None
+        from ..separation import NMF, separate
+
+        return separate(mix_stft, NMF(n_basis=2, seed=0), n_iter=self.init_ilrma, proj_back=False).demix
 
 
 class FastMVAE2(DeepSeparator):
@@ -108,8 +122,8 @@ class MVAE(DeepSeparator):
     Args:
         n_steps: Adam steps on the latent per iteration (default 100, the authors').
         lr: Adam learning rate (default 0.01).
-        init_ilrma: ILRMA iterations run first to initialise the demixing matrices (default 30;
-            0: the identity); ``n_iter`` MVAE iterations follow (default 30).
+        init_ilrma: as :class:`DeepSeparator`, default 30 (the MVAE paper); ``n_iter`` MVAE
+            iterations follow (default 30).
         init_steps: Adam steps on the initial outputs before the first demixing update.
         prior_weight: weight of the latent's N(0, I) prior in the loss.
         scale: ``"profile"`` (scale at its optimum in every step) or ``"previous"`` (kept at the
@@ -121,8 +135,8 @@ class MVAE(DeepSeparator):
     def __init__(self, n_steps: int = 100, lr: float = 0.01, init_ilrma: int = 30, init_steps: int = 0,
                  prior_weight: float = 0.0, scale: str = "profile", **kwargs):
         kwargs.setdefault("n_iter", 30)
-        super().__init__(**kwargs)
-        self.n_steps, self.lr, self.init_ilrma = n_steps, lr, init_ilrma
+        super().__init__(init_ilrma=init_ilrma, **kwargs)
+        self.n_steps, self.lr = n_steps, lr
         self.init_steps, self.prior_weight = int(init_steps), float(prior_weight)
         self.scale = check_choice("scale", scale, MVAE_SCALES)
 
@@ -131,13 +145,6 @@ class MVAE(DeepSeparator):
                           bn_mode=self.bn_mode, init_steps=self.init_steps, prior_weight=self.prior_weight,
                           scale=self.scale)
 
-    def initial_demix(self, mix_stft):
-        if not self.init_ilrma:
-            return None
-        from ..separation import NMF, separate
-
-        return separate(mix_stft, NMF(n_basis=2, seed=0), n_iter=self.init_ilrma, proj_back=False).demix
-
     def get_model_args(self):
-        return {**super().get_model_args(), "n_steps": self.n_steps, "lr": self.lr, "init_ilrma": self.init_ilrma,
+        return {**super().get_model_args(), "n_steps": self.n_steps, "lr": self.lr,
                 "init_steps": self.init_steps, "prior_weight": self.prior_weight, "scale": self.scale}

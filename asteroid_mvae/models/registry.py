@@ -26,6 +26,8 @@ def load_model(name_or_path: str, **overrides):
     path = name_or_path
     if os.path.isdir(path):
         path = os.path.join(path, "model.pth")
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"folder {name_or_path!r} holds no model.pth (a saved model or publish folder has one).")
     if not os.path.exists(path):
         if not is_hub_id(name_or_path):
             raise FileNotFoundError(
@@ -34,7 +36,26 @@ def load_model(name_or_path: str, **overrides):
         path = hub_download(name_or_path)
     import asteroid_mvae.models  # noqa: F401  (registers our classes with asteroid)
 
-    return BaseModel.from_pretrained(path, **overrides)
+    conf = read_model_file(path)
+    try:
+        return BaseModel.from_pretrained(conf, **overrides)
+    except (TypeError, KeyError, RuntimeError) as err:  # unknown class, bad arguments, wrong weights
+        raise ValueError(f"{path}: not a model this package can build ({type(err).__name__}: {err}).") from None
+
+
+def read_model_file(path) -> dict:
+    """The ``serialize()`` dict saved at ``path`` (weights only); ``ValueError`` naming the problem."""
+    import torch
+
+    try:
+        conf = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # truncated zip, text, empty file, unsafe pickle: all unusable
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ValueError(f"{path}: not a readable model file ({reason[:200]}); re-save it with serialize().") from None
+    missing = [key for key in ("model_name", "model_args", "state_dict") if not isinstance(conf, dict) or key not in conf]
+    if missing:
+        raise ValueError(f"{path}: not a saved model (no {', '.join(missing)}); expected the dict of serialize().")
+    return conf
 
 
 def is_hub_id(text: str) -> bool:

@@ -20,7 +20,7 @@ Separation models must apply the same scaling.
 import torch
 
 from .. import compat
-from ..utils.io import atomic_path
+from ..utils.io import save_torch
 from .chimera import ChimeraACVAE
 from .cvae import ACVAE, CVAE
 
@@ -53,8 +53,7 @@ def save_network_package(path, net, input_scale: float, label_map: dict, trainin
             "training": dict(training_info or {}),
         }
     )
-    with atomic_path(path) as tmp:
-        torch.save(package, tmp)
+    save_torch(package, path)
     return path
 
 

@@ -35,7 +35,7 @@ from tqdm.auto import tqdm
 from ..compat import plain
 from ..separation import StftConfig, separate, stft
 from ..separation.deep import ChimeraSource, network_input
-from ..utils.io import atomic_path, write_text
+from ..utils.io import child_path, save_torch, write_text
 
 STORAGE_DTYPE = torch.float16
 INDEX = "index.json"
@@ -134,8 +134,7 @@ def _item_work(network_package, stft_args, n_iter, store_clean, csv_path, row_in
                            references if store_clean else None)
     shard["meta"].update(csv=str(csv_path), row=int(row_index),
                          mixture_id=str(dataset.frame["mixture_ID"].iloc[row_index]) if "mixture_ID" in dataset.frame else str(row_index))
-    with atomic_path(shard_path) as tmp:
-        torch.save(plain(shard), tmp)
+    save_torch(plain(shard), shard_path)
     return shard["meta"]
 
 
@@ -174,8 +173,6 @@ def generate_retraining_data(network_package, mixture_csvs: Sequence, out_dir, n
                 "n_labels": network.n_labels, "stft": [stft_config.n_fft, stft_config.hop_length, stft_config.window],
                 "n_iter": int(n_iter), "store_clean": bool(store_clean), "seed": int(seed),
                 "storage": "network_input(|Y|^2) magnitude, float16", "label_map": package["label_map"]}
-    _prepare(out_dir, settings)
-
     items = []  # (csv, row, item id)
     for k, csv_path in enumerate(mixture_csvs):
         dataset = MixtureDataset(csv_path)
@@ -184,6 +181,9 @@ def generate_retraining_data(network_package, mixture_csvs: Sequence, out_dir, n
         tag = f"{k:02d}_{dataset.n_src}src"
         count = len(dataset) if max_mixtures is None else min(len(dataset), int(max_mixtures))
         items += [(str(dataset.csv_path), i, f"{tag}-{ids[i]}", dataset.n_src, dataset) for i in range(count)]
+    for item in items:  # ids from CSVs name the shard files: refuse any leaving the shards folder
+        child_path(out_dir / "shards", item[2], ".pt")
+    _prepare(out_dir, settings)
     _print_estimate(items, n_iter, network.n_freq, stft_config, store_clean)
 
     todo = [it for it in items if not (out_dir / "shards" / f"{it[2]}.pt").exists()]

@@ -19,7 +19,7 @@ from typing import List, Optional
 import torch
 
 from ..compat import plain
-from ..utils.io import atomic_path, write_text
+from ..utils.io import save_torch, write_text
 from .data import RetrainingDataset, read_index, split_items
 from .system import EncoderRetrainingSystem, add_encoder_dropout, mean_validation_loss
 
@@ -174,8 +174,7 @@ def retrain(network_package, data_dir, out_dir, config: Optional[RetrainConfig] 
     training = {**dict(package.get("training", {})), **summary}
     save_network_package(out_dir / "network.pt", network, package["input_scale"], package["label_map"], training)
     model = FastMVAE2.from_network_package(out_dir / "network.pt")  # carries `training` as training_info
-    with atomic_path(out_dir / "model.pth") as tmp:
-        torch.save(model.serialize(), tmp)
+    save_torch(model.serialize(), out_dir / "model.pth")
     write_text(out_dir / "summary.json", json.dumps(plain(summary), indent=2) + "\n")
     return out_dir / "model.pth"
 

@@ -18,12 +18,57 @@ def atomic_path(path):
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}")
     os.close(fd)
+    os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes 0600; outputs follow the user's umask
     try:
         yield Path(tmp)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+def current_umask() -> int:
+    """The process's umask (read by setting it and restoring it at once)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def save_torch(obj, path):
+    """Atomically ``torch.save`` ``obj``; the bytes depend on ``obj`` only.
+
+    ``torch.save`` to a file names the archive's records after the file, so saving through a
+    temporary name would leak it into the bytes; saving to memory first keeps them fixed.
+    """
+    import io
+
+    import torch
+
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    with atomic_path(path) as tmp:
+        Path(tmp).write_bytes(buffer.getbuffer())
+
+
+class UnsafePathError(ValueError):
+    """A name read from data would place a file outside its output folder."""
+
+
+def child_path(folder, name: str, suffix: str = "") -> Path:
+    """``folder / (name + suffix)`` for a name read from data (CSV ids, archive members).
+
+    :class:`UnsafePathError` unless the result stays inside ``folder`` (no ``..``, absolute paths or
+    empty names).
+    """
+    folder = Path(folder)
+    text = str(name)
+    candidate = folder / f"{text}{suffix}"
+    parts = Path(text).parts
+    if not text.strip() or Path(text).is_absolute() or ".." in parts or "\\" in text:
+        raise UnsafePathError(f"unsafe name {text!r} read from data: it must be a plain relative name inside {folder}")
+    if not candidate.resolve().is_relative_to(folder.resolve()):
+        raise UnsafePathError(f"unsafe name {text!r} read from data: {candidate} leaves {folder}")
+    return candidate
 
 
 def write_wav(path, audio, sample_rate: int):

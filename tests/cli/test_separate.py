@@ -37,8 +37,13 @@ def test_bad_input_gives_one_clear_line(tmp_path, capsys, make, message):
 def test_missing_file_and_unknown_model(tmp_path, capsys):
     assert main(["separate", str(tmp_path / "nope.wav")]) == 2
     assert "no such file" in capsys.readouterr().err
-    assert main(["separate", str(tmp_path / "nope.wav"), "--model", "nomodel"]) == 2
+    path = tmp_path / "mix.wav"
+    sf.write(path, np.zeros((16000, 2)), 16000)
+    assert main(["separate", str(path), "--model", "nomodel"]) == 2
     assert "neither a model name" in capsys.readouterr().err
+    (tmp_path / "folder").mkdir()
+    assert main(["separate", str(path), "--model", str(tmp_path / "folder")]) == 2
+    assert "holds no model.pth" in capsys.readouterr().err
 
 
 def test_non_finite_samples_are_a_clear_error_and_write_nothing(tmp_path, capsys):
@@ -66,4 +71,99 @@ def test_nonpositive_iteration_counts_are_refused(tmp_path, capsys):
     path = tmp_path / "mix.wav"
     sf.write(path, np.zeros((16000, 2)), 16000)
     assert main(["separate", str(path), "--n-iter", "-5"]) == 2
-    assert "n_iter must be at least 1" in capsys.readouterr().err
+    assert "--n-iter must be at least 1" in capsys.readouterr().err
+    assert main(["separate", str(path), "--n-src", "0"]) == 2
+    assert "--n-src must be at least 1" in capsys.readouterr().err
+
+
+def _noise_wav(path, seconds=1.0, channels=2, seed=0):
+    audio = np.random.default_rng(seed).standard_normal((int(16000 * seconds), channels)).astype(np.float32)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, 0.1 * audio, 16000, subtype="FLOAT")
+    return path
+
+
+def _half(data: bytes) -> bytes:
+    return data[: len(data) // 2]
+
+
+def _one_error_line(capsys, *needles):
+    err = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]
+    assert len(err) == 1 and all(n in err[0] for n in needles), err
+    return err[0]
+
+
+@pytest.mark.parametrize(
+    "write, needle",
+    [
+        (lambda p: p.write_text("hello"), "not a readable model file"),
+        (lambda p: p.write_bytes(b""), "not a readable model file"),
+        (lambda p: __import__("torch").save([1, 2], p), "not a saved model"),
+        (lambda p: p.write_bytes(_half(p.with_name("good.pth").read_bytes())), "not a readable model file"),
+    ],
+    ids=["text", "empty", "pickled-list", "truncated"],
+)
+def test_unusable_model_files_are_one_line_errors(tmp_path, capsys, write, needle):
+    from asteroid_mvae.models import load_model
+
+    mix = _noise_wav(tmp_path / "mix.wav")
+    import torch
+
+    torch.save(load_model("ilrma").serialize(), tmp_path / "good.pth")
+    bad = tmp_path / "bad.pth"
+    write(bad)
+    assert main(["separate", str(mix), "--model", str(bad), "--out-dir", str(tmp_path / "out")]) == 2
+    _one_error_line(capsys, str(bad), needle)
+
+
+@pytest.mark.parametrize("device, needle", [("gpu", "not a torch device"), ("cuda:7", "cuda")])
+def test_unavailable_devices_are_one_line_errors(tmp_path, capsys, device, needle):
+    import torch
+
+    if device.startswith("cuda") and torch.cuda.device_count() > 7:
+        pytest.skip("this machine has 8 GPUs")
+    mix = _noise_wav(tmp_path / "mix.wav")
+    assert main(["separate", str(mix), "--device", device, "--out-dir", str(tmp_path / "out")]) == 2
+    _one_error_line(capsys, "--device", needle)
+
+
+def test_same_stems_get_distinct_outputs(tmp_path):
+    first = _noise_wav(tmp_path / "a" / "mix.wav", seed=1)
+    second = _noise_wav(tmp_path / "b" / "mix.wav", seed=2)
+    out = tmp_path / "out"
+    assert main(["separate", str(first), str(second), "--out-dir", str(out), "--n-iter", "2"]) == 0
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["a_mix_s1.wav", "a_mix_s2.wav", "b_mix_s1.wav", "b_mix_s2.wav"]
+    assert not np.array_equal(sf.read(out / "a_mix_s1.wav")[0], sf.read(out / "b_mix_s1.wav")[0])
+
+
+def test_an_output_never_overwrites_an_input(tmp_path, capsys):
+    mix = _noise_wav(tmp_path / "mix.wav", seed=1)
+    victim = _noise_wav(tmp_path / "mix_s1.wav", seed=2)
+    before = victim.read_bytes()
+    assert main(["separate", str(mix), str(victim), "--out-dir", str(tmp_path), "--n-iter", "2"]) == 2
+    _one_error_line(capsys, "would overwrite the input")
+    assert victim.read_bytes() == before and not (tmp_path / "mix_s2.wav").exists()
+
+
+def test_unwritable_out_dir_fails_before_separating(tmp_path, capsys):
+    mix = _noise_wav(tmp_path / "mix.wav")
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert main(["separate", str(mix), "--out-dir", str(blocker), "--n-iter", "2"]) == 2
+    _one_error_line(capsys, "--out-dir", "not a folder")
+    assert main(["separate", str(mix), "--out-dir", str(blocker / "sub"), "--n-iter", "2"]) == 2
+    _one_error_line(capsys, "--out-dir", "not writable")
+
+
+def test_keep_going_separates_the_rest_and_fails_at_the_end(tmp_path, capsys):
+    good = _noise_wav(tmp_path / "good.wav")
+    short = _noise_wav(tmp_path / "short.wav", seconds=0.05)
+    last = _noise_wav(tmp_path / "last.wav", seed=3)
+    out = tmp_path / "out"
+    assert main(["separate", str(short), str(good), "--out-dir", str(out), "--n-iter", "2"]) == 2
+    assert "too short" in capsys.readouterr().err and not list(out.iterdir())
+    assert main(["separate", str(good), str(short), str(last), "--out-dir", str(out), "--n-iter", "2",
+                 "--keep-going"]) == 2
+    assert "1 of 3 files failed" in capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == ["good_s1.wav", "good_s2.wav", "last_s1.wav", "last_s2.wav"]

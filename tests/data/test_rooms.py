@@ -145,6 +145,11 @@ def test_diffuse_noise_at_requested_snr(tmp_path):
     ({"rt60": (0.3, 5.0)}, 2, "needs image-source order"),
     ({"source_distance": 0.05}, 2, "outside the array"),
     ({"array_height": 2.9}, 2, "array_height"),
+    ({"noise_snr_db": float("nan")}, 2, "finite SNR"),
+    ({"noise_snr_db": 1e9}, 2, "finite SNR"),
+    ({"max_order": -1}, 2, "image-source order >= 0"),
+    ({"n_mics": 1}, 2, "underdetermined"),
+    ({"n_mics": 2}, 3, "underdetermined"),
 ])
 def test_impossible_settings_fail_before_writing(tmp_path, kwargs, n_src, message):
     with pytest.raises(DataError, match=message):
@@ -158,16 +163,20 @@ def test_more_sources_than_speakers(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-def test_corrupt_and_short_files_skipped_with_count_or_strict(tmp_path, fake_folder):
+def test_corrupt_short_and_silent_files_skipped_with_count_or_strict(tmp_path, fake_folder):
     import soundfile as sf
     sf.write(str(fake_folder / "carol" / "tiny.wav"), np.zeros(100, np.float32), 16000)
+    sf.write(str(fake_folder / "alice" / "mute.wav"), np.zeros(16000, np.float32), 16000)
     corpus = FolderCorpus(fake_folder)
     config = RoomConfig(duration=4.0, min_utterance_s=0.5)
-    with pytest.warns(UserWarning, match=r"skipped 2 unreadable or too short"):
+    with pytest.warns(UserWarning, match=r"skipped 3 unreadable or too short"):
         csv = simulate_mixtures(corpus, tmp_path / "lenient", n_src=3, n_mixtures=1, config=config)
     skipped = (tmp_path / "lenient" / "skipped.txt").read_text().splitlines()
     assert any("broken.wav" in s for s in skipped) and any("tiny: shorter than" in s for s in skipped)
+    assert any("mute: silent" in s for s in skipped)
     assert "broken" not in pd.read_csv(csv).utterances_2.iloc[0]
+    row = pd.read_csv(csv).iloc[0]
+    assert not any("mute" in str(row[c]) for c in row.index if c.startswith("utterances_"))
     with pytest.raises(DataError, match="broken.wav"):
         simulate_mixtures(corpus, tmp_path / "strict", n_src=3, n_mixtures=1, config=config, strict=True)
     assert not list((tmp_path / "strict").glob("mix/*"))
@@ -180,3 +189,10 @@ def test_speaker_with_no_usable_audio(tmp_path):
         sf.write(str(tmp_path / "c" / spk / "x.wav"), np.zeros(800, np.float32), 16000)
     with pytest.raises(DataError, match="no readable utterance of at least 0.5 s"):
         simulate_mixtures(FolderCorpus(tmp_path / "c"), tmp_path / "out", n_src=2, n_mixtures=1, config=CONFIG)
+
+
+def test_unwritable_output_folder_is_one_line_error(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(DataError, match="cannot write to the output folder"):
+        simulate_mixtures(BuiltinCorpus(n_speakers=2), blocker / "sub", n_src=2, n_mixtures=1, config=CONFIG)

@@ -103,3 +103,28 @@ def test_evaluate_repairs_a_half_written_row(dataset, tmp_path):
     csv_path.write_text("".join(lines[:2]) + lines[2][:15])  # killed while writing the second row
     evaluate({"oracle": Oracle(dataset)}, dataset, out, **kwargs)
     assert len(pd.read_csv(csv_path)) == 2
+
+
+class _HostileIds:
+    """A dataset whose mixture ids try to leave the output folder."""
+
+    def __init__(self, dataset):
+        self.dataset, self.sample_rate = dataset, dataset.sample_rate
+
+    def __len__(self):
+        return len(self.dataset)
+
+    def __getitem__(self, idx):
+        return self.dataset[idx]
+
+    def mixture_id(self, idx):
+        return f"../../../escaped{idx}"
+
+
+def test_mixture_ids_cannot_place_examples_outside_the_output(dataset, tmp_path):
+    from asteroid_mvae.utils.io import UnsafePathError
+
+    with pytest.raises(UnsafePathError, match="unsafe name"):
+        evaluate({"auxiva": "auxiva"}, _HostileIds(dataset), tmp_path / "a" / "b" / "out", n_examples=1,
+                 stft_config=CFG, progress=False)
+    assert not list(tmp_path.rglob("escaped*"))

@@ -167,3 +167,17 @@ def test_cli_errors_name_the_path(tmp_path, retrain_setup, capsys):
     assert missing in capsys.readouterr().err
     assert main(["retrain-data", "--network", str(retrain_setup["package"]), "--out", str(tmp_path / "d")]) == 2
     assert "--mixtures" in capsys.readouterr().err
+
+
+def test_mixture_ids_from_a_csv_cannot_write_outside_the_output(retrain_setup, tmp_path):
+    import pandas as pd
+
+    from asteroid_mvae.utils.io import UnsafePathError
+
+    frame = pd.read_csv(retrain_setup["train_csv"])
+    frame.loc[0, "mixture_ID"] = "/../../../X"
+    csv = retrain_setup["train_csv"].parent / "hostile.csv"  # beside the original: its relative paths stay valid
+    frame.to_csv(csv, index=False)
+    with pytest.raises(UnsafePathError, match="unsafe name"):
+        generate_retraining_data(retrain_setup["package"], [csv], tmp_path / "data", n_iter=1, progress=False)
+    assert not (tmp_path / "data").exists() and not list(tmp_path.rglob("X.pt"))
