@@ -19,13 +19,32 @@ class SeparationOutput:
     result: SeparationResult  #: STFT estimates, demixing matrices and the objective history
 
 
-def as_batch(wav: torch.Tensor) -> torch.Tensor:
-    """``[mics, time]`` or ``[batch, mics, time]`` -> ``[batch, mics, time]``."""
+def as_batch(wav) -> torch.Tensor:
+    """``[mics, time]`` or ``[batch, mics, time]`` (tensor or array) -> ``[batch, mics, time]``.
+
+    ``ValueError`` for other ranks, empty inputs and the ``[time, mics]`` layout.
+    """
+    if not isinstance(wav, torch.Tensor):
+        try:
+            wav = torch.as_tensor(wav)
+        except (TypeError, ValueError, RuntimeError) as err:
+            raise ValueError(f"Expected a [batch, mics, time] waveform tensor or array; got {type(wav).__name__} ({err}).") from None
     if wav.dim() == 2:
-        return wav[None]
+        wav = wav[None]
     if wav.dim() != 3:
         raise ValueError(f"Expected a [batch, mics, time] or [mics, time] waveform; got shape {tuple(wav.shape)}.")
+    if wav.numel() == 0:
+        raise ValueError(f"Empty input of shape {tuple(wav.shape)}: nothing to separate.")
+    if wav.shape[1] > wav.shape[2]:
+        raise ValueError(f"Input of shape {tuple(wav.shape)} has more channels than samples: it looks like "
+                         f"[time, mics]; pass [mics, time] (transpose it).")
+    if wav.is_complex() or wav.dtype == torch.bool:
+        raise ValueError(f"Expected real audio samples; got dtype {wav.dtype}.")
     return wav
+
+
+def _rank(wav) -> int:
+    return wav.dim() if isinstance(wav, torch.Tensor) else torch.as_tensor(wav).dim()
 
 
 def stand_in_for_silence(wav: torch.Tensor):
@@ -133,7 +152,7 @@ class IterativeSeparator(BaseModel):
     def forward(self, wav: torch.Tensor, callback: Optional[Callable] = None) -> torch.Tensor:
         """``[batch, n_mics, time]`` -> ``[batch, n_src, time]`` (a 2-D input gives a 2-D output)."""
         estimates = self.separate_with_history(wav, callback).estimates
-        return estimates[0] if wav.dim() == 2 else estimates
+        return estimates[0] if _rank(wav) == 2 else estimates
 
     def forward_wav(self, wav, *args, **kwargs):
         return self(wav, *args, **kwargs)

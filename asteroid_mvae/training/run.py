@@ -18,12 +18,12 @@ import yaml
 
 from .. import compat
 from ..networks import ACVAE, CVAE, ChimeraACVAE, load_network_package, save_network_package
-from ..utils.io import write_text
 from ..networks.package import nll_gap_warning
+from ..utils.io import write_text
 from .batchnorm import batchnorm_layers, recalibrate_batchnorm
 from .data import build_dataset, check_dataset, compute_input_scale, make_loaders, split_per_speaker
 from .presets import make_config
-from .systems import ACVAESystem, CVAESystem, ChimeraSystem
+from .systems import ACVAESystem, CVAESystem, ChimeraSystem, seed_epoch
 
 MODELS = {"cvae": (CVAE, CVAESystem), "acvae": (ACVAE, ACVAESystem), "chimera": (ChimeraACVAE, ChimeraSystem)}
 LAST_CHECKPOINT = "last.ckpt"
@@ -59,7 +59,7 @@ def make_trainer(config: dict, exp_dir: Path, has_val: bool):
     ckpt_every = options.pop("ckpt_every_n_steps", None)
     checkpoint_dir = exp_dir / "checkpoints"
     callbacks = [ModelCheckpoint(dirpath=str(checkpoint_dir), save_last=True, save_top_k=0,
-                                 every_n_train_steps=ckpt_every)]
+                                 **checkpoint_schedule(ckpt_every, options.get("limit_train_batches")))]
     if has_val:
         callbacks.append(ModelCheckpoint(dirpath=str(checkpoint_dir), filename="best", monitor="val_loss",
                                          mode="min", save_top_k=1))
@@ -161,12 +161,25 @@ def mean_val_nll(system, val_loader) -> float:
     return total / max(count, 1)
 
 
+def checkpoint_schedule(every_n_steps, limit_train_batches) -> dict:
+    """``ModelCheckpoint`` timing for ``last.ckpt``: at the end of every epoch, or of every
+    ``k`` epochs when epochs have a fixed ``limit_train_batches`` and checkpoints are asked for
+    every ``every_n_steps`` (an epoch-end checkpoint resumes exactly; a mid-epoch one cannot,
+    the loader restarts its epoch). Only epochs of unknown length checkpoint mid-epoch."""
+    if not every_n_steps:
+        return {"save_on_train_epoch_end": True}
+    if isinstance(limit_train_batches, int) and limit_train_batches > 0:
+        return {"every_n_epochs": max(1, int(every_n_steps) // limit_train_batches), "save_on_train_epoch_end": True}
+    return {"every_n_train_steps": int(every_n_steps)}
+
+
 def finish_batchnorm(system, train_loader, val_loader, options: dict) -> dict:
     """Recalibrate the network's BatchNorm statistics on training batches (when it has any and
     ``options["recalibrate_batches"] > 0``); returns the metrics to add to the package."""
     n_batches = int(options.get("recalibrate_batches") or 0)
     if not batchnorm_layers(system.model) or n_batches <= 0:
         return {}
+    seed_epoch(int((system.config or {}).get("seed", 0)), system.current_epoch, stream=1)  # same after a resume
     seen = recalibrate_batchnorm(system.model, itertools.islice(train_loader, n_batches), system_forward(system))
     metrics = {"batchnorm_recalibration_batches": seen}
     if val_loader is not None:

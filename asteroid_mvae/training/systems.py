@@ -17,6 +17,19 @@ def decoded_magnitude(log_power):
     return torch.exp(0.5 * log_power)
 
 
+def seed_epoch(seed: int, epoch: int, rank: int = 0, stream: int = 0) -> None:
+    """Seed torch, NumPy and ``random`` from ``(seed, epoch, rank, stream)`` alone (stream 0:
+    training epochs, 1: the BatchNorm recalibration after training)."""
+    import random
+
+    import numpy as np
+
+    state = np.random.SeedSequence([int(seed), int(epoch), int(rank), int(stream)]).generate_state(2)
+    torch.manual_seed(int(state[0]))
+    np.random.seed(int(state[1]))
+    random.seed(int(state[1]))
+
+
 class SourceModelSystem(System):
     """Common step for all networks: scale the input, compute the terms, log them, sum them.
 
@@ -42,6 +55,15 @@ class SourceModelSystem(System):
         dataset = getattr(dataset, "dataset", dataset)  # unwrap a Subset
         if hasattr(dataset, "set_epoch"):
             dataset.set_epoch(self.current_epoch)
+
+    def on_train_batch_start(self, batch, batch_idx):
+        """At an epoch's first batch the random streams (latent samples, Gumbel noise) restart
+        from ``(seed, epoch, rank)``: an epoch is then a function of the weights at its start, so
+        resuming a killed run from an epoch-end checkpoint gives the uninterrupted run's weights
+        exactly (seeded here, not at epoch start: the loader's iterator draws from the global
+        generator in between, at different moments in a fresh and a resumed run)."""
+        if batch_idx == 0:
+            seed_epoch(int((self.config or {}).get("seed", 0)), self.current_epoch, self.global_rank)
 
     def total_loss(self, terms: dict):
         return sum(self.loss_weights.get(name, 1.0) * value for name, value in terms.items())

@@ -1,4 +1,5 @@
 """AuxIVA and ILRMA models: separation on simulated rooms, parity with pyroomacoustics."""
+import numpy as np
 import pytest
 import torch
 from asteroid import models as asteroid_models
@@ -102,3 +103,27 @@ def test_a_silent_mixture_in_a_batch_gives_zeros_and_leaves_the_others_alone(cls
     out = model.forward_wav(batch)
     assert torch.isfinite(out).all() and not out[1].any()
     assert torch.allclose(out[0], model.forward_wav(mixture[None])[0], atol=1e-5)
+
+
+@pytest.mark.parametrize("wav, message", [
+    (torch.zeros(0, 2, 16000), "Empty input"),
+    (torch.randn(16000, 2), "looks like \\[time, mics\\]"),
+    (torch.randn(2, 4000, dtype=torch.complex64), "real audio"),
+    ("abc", "waveform tensor or array"),
+    (torch.randn(16000), "\\[batch, mics, time\\]"),
+])
+def test_api_rejects_malformed_input_with_one_clear_line(wav, message):
+    from asteroid_mvae.models import load_model
+
+    with pytest.raises(ValueError, match=message):
+        load_model("ilrma", n_iter=2).forward_wav(wav)
+
+
+def test_api_takes_arrays_and_lists_like_tensors():
+    from asteroid_mvae.models import load_model
+
+    model = load_model("ilrma", n_iter=2)
+    audio = np.random.default_rng(0).standard_normal((2, 4096)).astype(np.float32)
+    expected = model.forward_wav(torch.from_numpy(audio))
+    assert torch.equal(model.forward_wav(audio), expected)
+    assert torch.equal(model.forward_wav(audio.tolist()), expected)

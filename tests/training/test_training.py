@@ -145,3 +145,20 @@ def test_chimera_training_needs_a_matching_teacher(tmp_path, dataset):
     other = save_network_package(tmp_path / "other.pt", CVAE(3, N_FREQ), 1.0, {"a": 0, "b": 1, "c": 2})
     with pytest.raises(ValueError, match="other speakers"):
         train_chimera(other, tmp_path / "y", dataset, **LIGHTNING)
+
+
+@pytest.mark.parametrize("model", ["cvae", "chimera"])
+def test_a_killed_and_resumed_training_equals_the_uninterrupted_one(tmp_path, dataset, model):
+    """Killed after 2 of 4 epochs (the last checkpoint) and resumed: the same weights, bit for bit."""
+    teacher = None
+    if model == "chimera":
+        teacher = train(make_config("cvae", "paper", {"exp_dir": str(tmp_path / "teacher"), **LIGHTNING}), dataset)
+    conf = {**LIGHTNING, "model": model, "teacher": None if teacher is None else str(teacher),
+            "trainer": {**LIGHTNING["trainer"], "max_epochs": 4, "ckpt_every_n_steps": 5, "limit_train_batches": 4}}
+    whole, _ = load_network_package(train(make_config(model, "paper", {**conf, "exp_dir": str(tmp_path / "whole")}), dataset))
+    half = {**conf, "exp_dir": str(tmp_path / "parts"), "trainer": {**conf["trainer"], "max_epochs": 2}}
+    train(make_config(model, "paper", half), dataset)  # stands for a run killed after its epoch-2 checkpoint
+    parts, package = load_network_package(train(make_config(model, "paper", {**conf, "exp_dir": str(tmp_path / "parts")}), dataset))
+    assert package["training"]["steps"] == 16
+    for key, value in whole.state_dict().items():
+        assert torch.equal(value, parts.state_dict()[key]), key
