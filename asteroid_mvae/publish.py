@@ -1,10 +1,13 @@
 """Share a trained separator: asteroid's ``save_publishable`` layout plus a model card.
 
 ``publish_model(model, out_dir, metrics, ...)`` writes ``out_dir/model.pth`` (the
-``serialize()`` dict with ``dataset``, ``licenses`` and ``infos`` {recipe_name,
-training_config, final_metrics}, exactly what asteroid's uploader expects),
-``out_dir/recipe_name.txt`` and ``out_dir/README.md`` (the model card: what the model is,
-its data and training, its measured metrics, its licence and how to load it). The folder is
+``serialize()`` dict with ``dataset``, ``task``, ``licenses`` (asteroid's licence dicts: the
+code's and the training corpus's) and ``infos`` {recipe_name, training_config,
+final_metrics}: what ``asteroid-upload`` reads), the same bytes as
+``out_dir/pytorch_model.bin`` (the name asteroid and ``huggingface_hub`` fetch from the hub),
+``out_dir/recipe_name.txt`` and ``out_dir/README.md`` (a ``huggingface_hub`` model card with
+YAML front matter: what the model is, its data and training, its measured metrics, its
+licences and how to load it by hub id). The folder is
 built beside the target and renamed into place, so it is complete or absent.
 """
 import json
@@ -17,27 +20,54 @@ from typing import Optional
 from .compat import plain
 from .utils.io import current_umask
 
-CODE_LICENSE = "MIT (asteroid-mvae code)"
+#: licence entries in asteroid's format (``make_license_notice``): the code's, then each corpus's.
+CODE_LICENSE = {"title": "asteroid-mvae", "title_link": "", "author": "asteroid-mvae authors", "author_link": "",
+                "license": "MIT", "license_link": "https://opensource.org/licenses/MIT", "non_commercial": False}
+DATA_LICENSES = {
+    "wsj0": {"title": "CSR-I (WSJ0) Complete", "title_link": "https://catalog.ldc.upenn.edu/LDC93S6A",
+             "author": "LDC", "author_link": "https://www.ldc.upenn.edu/",
+             "license": "LDC User Agreement for Non-Members", "non_commercial": True,
+             "license_link": "https://catalog.ldc.upenn.edu/license/ldc-non-members-agreement.pdf"},
+    "jvs": {"title": "JVS corpus", "title_link": "https://sites.google.com/site/shinnosuketakamichi/research-topics/jvs_corpus",
+            "author": "Takamichi et al.", "author_link": "https://sites.google.com/site/shinnosuketakamichi/",
+            "license": "CC BY-SA 4.0", "license_link": "https://creativecommons.org/licenses/by-sa/4.0/",
+            "non_commercial": False},
+    "vcc2018": {"title": "Voice Conversion Challenge 2018 data", "title_link": "https://doi.org/10.7488/ds/2337",
+                "author": "Lorenzo-Trueba et al.", "author_link": "https://datashare.ed.ac.uk/handle/10283/3061",
+                "license": "CC BY 4.0", "license_link": "https://creativecommons.org/licenses/by/4.0/",
+                "non_commercial": False},
+    "librispeech": {"title": "LibriSpeech", "title_link": "https://www.openslr.org/12",
+                    "author": "Panayotov et al.", "author_link": "https://www.openslr.org/12",
+                    "license": "CC BY 4.0", "license_link": "https://creativecommons.org/licenses/by/4.0/",
+                    "non_commercial": False},
+}
+#: Hugging Face licence ids of the entries above (the card's front matter).
+HF_LICENSES = {"MIT": "mit", "CC BY-SA 4.0": "cc-by-sa-4.0", "CC BY 4.0": "cc-by-4.0"}
+#: the hub's file name for the weights (asteroid and huggingface_hub look for it).
+HUB_WEIGHTS = "pytorch_model.bin"
+DEFAULT_TASK = "sep_reverb"  # reverberant multichannel speech separation (no added noise)
 
-CARD = """# {name}
+CARD = """
+# {name}
 
 {description}
 
-- Class: `asteroid_mvae.models.{cls}` (asteroid `BaseModel`), {n_params:,} parameters
+- Class: `{cls}` (asteroid `BaseModel`), {n_params:,} parameters
 - Separation settings: {settings}
-- Data: {dataset}
+- Task: {task}; training data: {dataset}
 - Licences: {licenses}
 
 ## Use
 
 ```python
+import asteroid_mvae  # registers the class with asteroid
 from asteroid_mvae.models import load_model
 
-model = load_model("{folder}")  # this folder, its model.pth, or a hub id
+model = load_model("{hub_id}")  # hub id, or a local copy of this folder
 estimates = model.forward_wav(mixture)  # [batch, mics, time] at {sample_rate} Hz -> [batch, n_src, time]
 ```
 
-Command line: `asteroid-mvae separate mix.wav --model {folder}`.
+Command line: `asteroid-mvae separate mix.wav --model {hub_id}`.
 
 ## Training
 
@@ -49,46 +79,92 @@ Command line: `asteroid-mvae separate mix.wav --model {folder}`.
 """
 
 
-def _markdown_metrics(metrics: dict) -> str:
+def licenses_for(dataset: str, extra: Optional[list] = None) -> list:
+    """asteroid licence dicts: the code's, the corpus's (when ``dataset`` names a known one) and
+    ``extra`` (dicts, or plain titles: an entry with unknown links)."""
+    entries = [dict(CODE_LICENSE)]
+    for key, entry in DATA_LICENSES.items():
+        if key in str(dataset).lower():
+            entries.append(dict(entry))
+    for item in extra or []:
+        if isinstance(item, dict):
+            entries.append(dict(item))
+        else:
+            entries.append({"title": str(item), "title_link": "", "author": "unknown", "author_link": "",
+                            "license": str(item), "license_link": "", "non_commercial": False})
+    return entries
+
+
+def _markdown_metrics(metrics: dict, test_set: str = "") -> str:
     if not metrics:
-        return "(none given)"
+        return "(no metrics given: evaluate the model and publish again with --metrics)"
     flat = {k: v for k, v in metrics.items() if isinstance(v, (int, float))}
     if not flat:
         return "```json\n" + json.dumps(metrics, indent=2) + "\n```"
+    head = f"On {test_set}:\n\n" if test_set else ""
     rows = ["| metric | value |", "|---|---|"] + [f"| {k} | {v:.3f} |" for k, v in flat.items()]
-    return "\n".join(rows)
+    return head + "\n".join(rows)
 
 
-def _training_text(info: dict) -> str:
-    if not info:
-        return "(no training information: a non-trained separator such as AuxIVA or ILRMA)"
-    return "```json\n" + json.dumps(plain(info), indent=2, default=str) + "\n```"
+def _training_text(info: dict, train_conf: Optional[dict] = None) -> str:
+    if info:
+        return "```json\n" + json.dumps(plain(info), indent=2, default=str) + "\n```"
+    if train_conf:
+        return "Trained with this configuration:\n\n```json\n" + json.dumps(plain(train_conf), indent=2, default=str) + "\n```"
+    return "(no training information recorded)"
 
 
-def model_card(model, name: str, folder: str, dataset: str, licenses: list, metrics: dict, description: str = "") -> str:
-    """The README.md text of a published model."""
+def _card_data(licenses: list, dataset: str, task: str):
+    from huggingface_hub import ModelCardData
+
+    codes = [HF_LICENSES.get(entry.get("license"), "other") for entry in licenses]
+    data_ids = [key for key in DATA_LICENSES if key in str(dataset).lower()]
+    return ModelCardData(library_name="asteroid", license=codes[0] if len(set(codes)) == 1 else "other",
+                         tags=["asteroid", "audio", "speech-separation", "multichannel", "asteroid-mvae", task],
+                         datasets=data_ids or None)
+
+
+def model_card(model, name: str, dataset: str, licenses: list, metrics: dict, description: str = "",
+               hub_id: str = "<owner>/<name>", task: str = DEFAULT_TASK, train_conf: Optional[dict] = None,
+               test_set: str = "") -> str:
+    """The README.md text of a published model: ``huggingface_hub.ModelCard`` with YAML front
+    matter (library, tags, licence, datasets), no machine paths."""
+    from huggingface_hub import ModelCard
+
     args = model.get_model_args()
     settings = ", ".join(f"{k}={args[k]}" for k in ("n_src", "n_iter", "n_fft", "hop_length", "update", "ref_mic") if k in args)
     doc = (type(model).__doc__ or "").strip().splitlines()
-    return CARD.format(
-        name=name, description=description or (doc[0] if doc else type(model).__name__), cls=type(model).__name__,
-        n_params=sum(p.numel() for p in model.parameters()), settings=settings, dataset=dataset,
-        licenses=", ".join(licenses), folder=folder, sample_rate=int(model.sample_rate),
-        training=_training_text(getattr(model, "training_info", {})), metrics=_markdown_metrics(metrics),
+    trained = any(True for _ in model.parameters())
+    info = getattr(model, "training_info", {}) or {}
+    training = _training_text(info, train_conf) if (info or train_conf or trained) else \
+        "(not trained: a statistical separator such as AuxIVA or ILRMA)"
+    body = CARD.format(
+        name=name, description=description or (doc[0] if doc else type(model).__name__),
+        cls=f"{type(model).__module__}.{type(model).__qualname__}",
+        n_params=sum(p.numel() for p in model.parameters()), settings=settings, dataset=dataset, task=task,
+        licenses="; ".join(f"{e['title']}: {e['license']}" + (" (research only)" if e.get("non_commercial") else "")
+                           for e in licenses),
+        hub_id=hub_id, sample_rate=int(model.sample_rate), training=training,
+        metrics=_markdown_metrics(metrics, test_set),
     )
+    return str(ModelCard("---\n" + _card_data(licenses, dataset, task).to_yaml() + "\n---\n" + body))
 
 
 def publish_model(model, out_dir, metrics: dict, dataset: str = "unknown", licenses: Optional[list] = None,
                   train_conf: Optional[dict] = None, recipe: str = "Unknown", name: Optional[str] = None,
-                  description: str = "") -> Path:
-    """Write the publishable folder of ``model`` (see the module docstring) and return it."""
+                  description: str = "", task: str = DEFAULT_TASK, hub_id: Optional[str] = None,
+                  test_set: str = "") -> Path:
+    """Write the publishable folder of ``model`` (see the module docstring) and return it.
+
+    ``licenses``: extra licence entries (dicts in asteroid's format, or titles) beside the
+    code's and the corpus's (from ``dataset``); ``hub_id``: the id the card's usage shows.
+    """
     from asteroid.models.publisher import save_publishable
 
     out_dir = Path(out_dir)
-    licenses = list(licenses or [CODE_LICENSE])
+    entries = licenses_for(dataset, licenses)
     model_dict = model.serialize()
-    model_dict["dataset"] = dataset
-    model_dict["licenses"] = licenses
+    model_dict.update(dataset=dataset, licenses=entries, task=task)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}."))
     os.chmod(tmp, 0o777 & ~current_umask())  # mkdtemp makes 0700; the folder follows the user's umask
@@ -96,8 +172,13 @@ def publish_model(model, out_dir, metrics: dict, dataset: str = "unknown", licen
         (tmp / "recipe_name.txt").write_text(recipe + "\n", encoding="utf-8")
         save_publishable(str(tmp), plain(model_dict), metrics=plain(dict(metrics)), train_conf=plain(train_conf),
                          recipe=recipe)
-        card = model_card(model, name or type(model).__name__, str(out_dir), dataset, licenses, metrics, description)
+        shutil.copyfile(tmp / "model.pth", tmp / HUB_WEIGHTS)  # asteroid-upload reads model.pth, the hub this
+        card = model_card(model, name or type(model).__name__, dataset, entries, metrics, description,
+                          hub_id=hub_id or f"<owner>/{out_dir.name}", task=task, train_conf=train_conf,
+                          test_set=test_set)
         (tmp / "README.md").write_text(card, encoding="utf-8")
+        for path in tmp.iterdir():
+            os.chmod(path, 0o666 & ~current_umask())
         old = out_dir.with_name(f".{out_dir.name}.old")
         if out_dir.exists():
             os.replace(out_dir, old)

@@ -75,9 +75,11 @@ def publish(models: dict, out_dir, networks=None, conf=None, results=None, recip
     folders = []
     for name, path in models.items():
         folder = out_dir / name
-        method = re.sub(r"_n\d+$", "", name)
-        publish_model(load_model(str(path)), folder, read_metrics(metrics, method) if metrics else {},
-                      dataset=dataset, train_conf=train_conf, recipe=recipe or "Unknown", name=name)
+        match = re.fullmatch(r"(.+)_n(\d+)", name)  # <method>_n<N>: that N's metrics only
+        method, n_src = (match.group(1), int(match.group(2))) if match else (name, None)
+        publish_model(load_model(str(path)), folder, read_metrics(metrics, method, n_src) if metrics else {},
+                      dataset=dataset, train_conf=train_conf, recipe=recipe or "Unknown", name=name,
+                      test_set=f"the {recipe or 'recipe'} test mixtures" + (f", N = {n_src}" if n_src else ""))
         if networks and name in networks:
             copy_atomic(networks[name], folder / "network.pt")
         if conf:

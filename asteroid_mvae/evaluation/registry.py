@@ -31,8 +31,11 @@ def register_separator(name: str, factory: Callable, overwrite: bool = False) ->
 
 
 def available_separators():
-    """Names accepted by :func:`get_separator`: registered here or in ``asteroid_mvae.models``."""
-    return sorted(set(_REGISTRY) | set(_lead_model_names()))
+    """Names accepted by :func:`get_separator`: registered here or in ``asteroid_mvae.models``
+    (the deep separators only as ``NAME=PATH``: by name they would have no weights)."""
+    from asteroid_mvae.models.registry import NEEDS_WEIGHTS
+
+    return sorted(set(_REGISTRY) | (set(_lead_model_names()) - set(NEEDS_WEIGHTS)))
 
 
 def _call_with_known(factory, options):

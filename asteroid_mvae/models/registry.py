@@ -1,4 +1,4 @@
-"""Build a separator from a short name or a saved model path."""
+"""Build a separator from a short name, a saved model, a network package or a hub id."""
 import os
 
 #: name -> (module, class); extended as models are added.
@@ -9,17 +9,31 @@ MODEL_NAMES = {
     "fastmvae": ("asteroid_mvae.models.mvae", "FastMVAE"),
     "fastmvae2": ("asteroid_mvae.models.mvae", "FastMVAE2"),
 }
+#: deep separators: name -> the ``asteroid-mvae train --model`` network they need.
+NEEDS_WEIGHTS = {"mvae": "cvae", "fastmvae": "acvae", "fastmvae2": "chimera"}
+#: network package class -> separator name.
+SEPARATOR_OF_NETWORK = {"CVAE": "mvae", "ACVAE": "fastmvae", "ChimeraACVAE": "fastmvae2"}
 
 
-def load_model(name_or_path: str, **overrides):
-    """A model by name (``"auxiva"``, ``"ilrma"``, ...) with ``overrides`` as constructor
-    arguments, or a saved model (``serialize()`` file or publish directory) whose separation
-    arguments ``overrides`` replace."""
+def load_model(name_or_path: str, allow_untrained: bool = False, **overrides):
+    """A separator, with ``overrides`` as (separation) arguments, from:
+
+    - a name that needs no weights (``"auxiva"``, ``"ilrma"``); the deep names (``"mvae"``,
+      ``"fastmvae"``, ``"fastmvae2"``) only with ``allow_untrained=True`` (a random network:
+      tests), else ``FileNotFoundError`` saying how to get weights;
+    - a saved model (``serialize()`` file or publish folder), a network package
+      (``asteroid-mvae train`` output) or a hub id ``owner/name[@revision]``.
+    """
     import importlib
 
     from asteroid.models.base_models import BaseModel
 
     key = name_or_path.lower()
+    if key in NEEDS_WEIGHTS and not allow_untrained:
+        raise FileNotFoundError(
+            f"{key!r} needs trained weights: pass a saved model (model.pth, a publish folder or a hub id) or the "
+            f"network package of `asteroid-mvae train --model {NEEDS_WEIGHTS[key]}` (network.pt)."
+        )
     if key in MODEL_NAMES:
         module, cls = MODEL_NAMES[key]
         return getattr(importlib.import_module(module), cls)(**overrides)
@@ -31,12 +45,16 @@ def load_model(name_or_path: str, **overrides):
     if not os.path.exists(path):
         if not is_hub_id(name_or_path):
             raise FileNotFoundError(
-                f"{name_or_path!r} is neither a model name ({', '.join(sorted(MODEL_NAMES))}) nor an existing model file."
+                f"{name_or_path!r} is neither a model name ({', '.join(sorted(set(MODEL_NAMES) - set(NEEDS_WEIGHTS)))}; "
+                f"{', '.join(sorted(NEEDS_WEIGHTS))} with weights) nor an existing model file."
             )
         path = hub_download(name_or_path)
     import asteroid_mvae.models  # noqa: F401  (registers our classes with asteroid)
 
     conf = read_model_file(path)
+    if "model_name" not in conf and conf.get("network") in SEPARATOR_OF_NETWORK:  # a network package
+        module, cls = MODEL_NAMES[SEPARATOR_OF_NETWORK[conf["network"]]]
+        return getattr(importlib.import_module(module), cls).from_network_package(path, **overrides)
     try:
         return BaseModel.from_pretrained(conf, **overrides)
     except (TypeError, KeyError, RuntimeError) as err:  # unknown class, bad arguments, wrong weights
@@ -52,6 +70,8 @@ def read_model_file(path) -> dict:
     except Exception as err:  # truncated zip, text, empty file, unsafe pickle: all unusable
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise ValueError(f"{path}: not a readable model file ({reason[:200]}); re-save it with serialize().") from None
+    if isinstance(conf, dict) and "network" in conf and "network_args" in conf:
+        return conf  # a network package
     missing = [key for key in ("model_name", "model_args", "state_dict") if not isinstance(conf, dict) or key not in conf]
     if missing:
         raise ValueError(f"{path}: not a saved model (no {', '.join(missing)}); expected the dict of serialize().")

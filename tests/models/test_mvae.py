@@ -1,4 +1,5 @@
 """MVAE, FastMVAE and FastMVAE2: sizes, shapes, objective, serialization, and a trained model that separates."""
+import numpy as np
 import pytest
 import torch
 
@@ -122,7 +123,7 @@ def test_mvae_protocol_options_lower_the_objective(room, options):
     model = MVAE(n_labels=3, n_src=2, n_iter=4, n_steps=10, **SMALL, **options)
     J = model.separate_with_history(torch.from_numpy(mixture)).result.objective[:, 0]
     assert torch.isfinite(J).all() and J[-1] < J[0], J
-    assert load_model("mvae", n_labels=3, **SMALL, **options).get_model_args().items() >= options.items()
+    assert load_model("mvae", allow_untrained=True, n_labels=3, **SMALL, **options).get_model_args().items() >= options.items()
 
 
 def test_mvae_initial_steps_move_the_latent_before_the_first_demixing_update(room):
@@ -169,3 +170,27 @@ def test_two_ip_sweeps_per_iteration(room):
     assert two.get_model_args()["ip_sweeps"] == 2
     with pytest.raises(ValueError, match="ip_sweeps"):
         FastMVAE2(n_labels=3, ip_sweeps=0, **SMALL)
+
+
+@pytest.mark.parametrize("name, network", [("mvae", "cvae"), ("fastmvae", "acvae"), ("fastmvae2", "chimera")])
+def test_deep_names_without_weights_say_how_to_get_them(tmp_path, capsys, name, network):
+    import soundfile as sf
+
+    from asteroid_mvae.cli import main
+
+    with pytest.raises(FileNotFoundError, match=f"needs trained weights.*--model {network}"):
+        load_model(name)
+    path = tmp_path / "mix.wav"
+    sf.write(path, np.zeros((16000, 2)), 16000)
+    assert main(["separate", str(path), "--model", name, "--out-dir", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "needs trained weights" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_network_package_loads_as_its_separator(tmp_path):
+    net = ChimeraACVAE(n_labels=3, n_freq=SMALL["n_fft"] // 2)
+    package = save_network_package(tmp_path / "network.pt", net, 1.0, {"a": 0, "b": 1, "c": 2})
+    model = load_model(str(package), n_src=2, n_iter=3)
+    assert isinstance(model, FastMVAE2) and model.n_iter == 3 and model.stft_config.n_fft == SMALL["n_fft"]
+    assert all(torch.equal(v, net.state_dict()[k]) for k, v in model.network.state_dict().items())
