@@ -23,6 +23,6 @@ setup(
         "pandas",
         "PyYAML",
     ],
-    extras_require={"test": ["pytest"]},
+    extras_require={"test": ["pytest", "hypothesis==6.170.17"]},
     entry_points={"console_scripts": ["asteroid-mvae=asteroid_mvae.cli:main"]},
 )

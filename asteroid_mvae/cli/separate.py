@@ -79,9 +79,33 @@ def check_out_dir(out_dir: Path):
         raise CliError(f"--out-dir {out_dir} is not writable ({err.strerror or err}).") from None
 
 
+def wav_shortfall(path: Path) -> int:
+    """Bytes missing from a RIFF/WAVE file whose ``data`` chunk is declared longer than the file
+    (0 for complete files and other formats; libsndfile reads truncated wavs silently)."""
+    import struct
+
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return 0
+        while True:
+            chunk = f.read(8)
+            if len(chunk) < 8:
+                return 0
+            name, length = chunk[:4], struct.unpack("<I", chunk[4:])[0]
+            if name == b"data":
+                return max(0, f.tell() + length - size) if length != 0xFFFFFFFF else 0
+            f.seek(length + (length & 1), 1)
+
+
 def read_multichannel(path: Path, sample_rate: int, n_src: int):
     """``[mics, time]`` float32 array; raises :class:`CliError` naming the problem."""
     import soundfile as sf
+
+    missing = wav_shortfall(path)
+    if missing:
+        raise CliError(f"{path}: truncated wav ({missing} bytes of its data chunk are missing); re-copy or re-export it.")
 
     try:
         audio, sr = sf.read(str(path), dtype="float32", always_2d=True)

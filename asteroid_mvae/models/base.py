@@ -47,6 +47,20 @@ def _rank(wav) -> int:
     return wav.dim() if isinstance(wav, torch.Tensor) else torch.as_tensor(wav).dim()
 
 
+#: peaks outside [2^-20, 2^16] are brought to about 1 before separating (powers of the
+#: variances would overflow float32 near 1e19 or sink under the engine's floors).
+LEVEL_RANGE = (2.0**-20, 2.0**16)
+
+
+def engine_level(wav: torch.Tensor) -> torch.Tensor:
+    """Per-mixture power-of-two factors ``[batch, 1, 1]`` (exact in floating point): 1 for peaks
+    in :data:`LEVEL_RANGE`, else ``2^-round(log2 peak)``. Divide the input, multiply the estimates."""
+    peak = wav.detach().flatten(1).abs().amax(1).clamp_min(torch.finfo(wav.dtype).tiny)
+    outside = (peak < LEVEL_RANGE[0]) | (peak > LEVEL_RANGE[1])
+    factor = torch.exp2(torch.round(torch.log2(peak)))
+    return torch.where(outside, factor, torch.ones_like(factor))[:, None, None]
+
+
 def stand_in_for_silence(wav: torch.Tensor):
     """``(wav, silent)``: all-zero mixtures (no information, singular covariances) replaced by a
     fixed noise so that the batch separates without NaN; ``silent [batch]`` bool (``None`` when
@@ -137,6 +151,8 @@ class IterativeSeparator(BaseModel):
         wav = self.check_input(wav)
         real_dtype = wav.dtype if wav.dtype in (torch.float32, torch.float64) else torch.float32
         wav, silent = stand_in_for_silence(wav.to(real_dtype))
+        level = engine_level(wav)
+        wav = wav / level
         with torch.no_grad():
             X = stft(wav, self.stft_config)
             result = separate(
@@ -144,7 +160,7 @@ class IterativeSeparator(BaseModel):
                 ref_mic=self.ref_mic, W0=self.initial_demix(X), callback=callback, dtype=DTYPES[self.dtype],
                 ip_sweeps=self.ip_sweeps,
             )
-            estimates = istft(result.estimates, wav.shape[-1], self.stft_config).to(real_dtype)
+            estimates = istft(result.estimates, wav.shape[-1], self.stft_config).to(real_dtype) * level
         if silent is not None:  # the separation of silence is silence
             estimates = estimates.masked_fill(silent[:, None, None], 0.0)
         return SeparationOutput(estimates, result)

@@ -167,3 +167,29 @@ def test_keep_going_separates_the_rest_and_fails_at_the_end(tmp_path, capsys):
                  "--keep-going"]) == 2
     assert "1 of 3 files failed" in capsys.readouterr().err
     assert sorted(p.name for p in out.iterdir()) == ["good_s1.wav", "good_s2.wav", "last_s1.wav", "last_s2.wav"]
+
+
+def test_truncated_wav_is_refused(tmp_path, capsys):
+    full = _noise_wav(tmp_path / "full.wav", seconds=2.0)
+    data = full.read_bytes()
+    cut = tmp_path / "cut.wav"
+    cut.write_bytes(data[: len(data) // 2])
+    assert main(["separate", str(cut), "--out-dir", str(tmp_path / "out"), "--n-iter", "2"]) == 2
+    _one_error_line(capsys, str(cut), "truncated wav")
+    assert main(["separate", str(full), "--out-dir", str(tmp_path / "out"), "--n-iter", "2"]) == 0
+
+
+def test_extreme_levels_separate_like_normal_ones(tmp_path):
+    """Finite input never gives NaN: peaks near 1e30 (e.g. a float wav of random bytes) or 1e-30."""
+    import torch
+
+    from asteroid_mvae.models import load_model
+
+    audio = torch.from_numpy(np.random.default_rng(0).standard_normal((2, 16000)).astype(np.float32))
+    for name in ("ilrma", "auxiva"):
+        model = load_model(name, n_iter=3)
+        reference = model.forward_wav(audio)
+        for scale in (1e30, 1e-30):
+            estimates = model.forward_wav(audio * scale)
+            assert torch.isfinite(estimates).all()
+            torch.testing.assert_close(estimates / scale, reference, rtol=1e-4, atol=1e-5 * float(reference.abs().max()))
