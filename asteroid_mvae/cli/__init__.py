@@ -39,6 +39,13 @@ def main(argv=None) -> int:
     except CliError as err:
         print(f"asteroid-mvae {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except OSError as err:  # disk full, permission denied, a vanished file: the system's words, one line
+        where = f" ({err.filename})" if getattr(err, "filename", None) else ""
+        print(f"asteroid-mvae {args.command}: error: {err.strerror or err}{where}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"asteroid-mvae {args.command}: interrupted; finished outputs are complete, rerun to resume", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

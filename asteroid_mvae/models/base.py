@@ -1,5 +1,7 @@
 """Base class of our separators: asteroid ``BaseModel``s driving the separation engine."""
+import itertools
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Optional
 
 import torch
@@ -101,7 +103,7 @@ class IterativeSeparator(BaseModel):
         sample_rate: float = 16000,
         ip_sweeps: int = 1,
     ):
-        super().__init__(sample_rate=sample_rate, in_channels=n_src)
+        super().__init__(sample_rate=sample_rate, in_channels=None)  # any number of microphones >= n_src
         if n_src < 2:
             raise ValueError(f"n_src must be at least 2; got {n_src}.")
         if not 0 <= ref_mic < n_src:
@@ -172,6 +174,25 @@ class IterativeSeparator(BaseModel):
 
     def forward_wav(self, wav, *args, **kwargs):
         return self(wav, *args, **kwargs)
+
+    @property
+    def device(self) -> torch.device:
+        """Where the weights live (cpu for separators without any); asteroid's tools read it."""
+        tensor = next(itertools.chain(self.parameters(), self.buffers()), None)
+        return tensor.device if tensor is not None else torch.device("cpu")
+
+    def separate(self, wav, window: Optional[int] = None, hop: Optional[int] = None, **file_options):
+        """asteroid's ``BaseModel.separate`` for multichannel input, without its rescaling: a
+        ``[batch, mics, time]`` tensor/array (optionally in overlapping chunks of ``window``
+        samples) -> estimates at the reference microphone's scale, or a file path ->
+        ``<name>_est<k>.wav`` files (``output_dir``, ``force_overwrite``, ``resample``)."""
+        from .chunked import FileSeparation
+
+        runner = FileSeparation(self, window, hop)
+        if isinstance(wav, (str, Path)):
+            return runner.separate_file(wav, **file_options)
+        estimates = runner.separate(as_batch(wav))
+        return estimates if _rank(wav) == 3 else estimates[0]
 
     def get_model_args(self):
         cfg = self.stft_config

@@ -1,0 +1,76 @@
+"""``asteroid-mvae infer``: asteroid-infer's options, for our multichannel separators.
+
+asteroid-infer never imports plugins, keeps the first channel only and rescales the
+estimates; this reads every channel, resamples every channel (``-r``), separates long files
+in overlapping chunks of all channels (``-w``) and keeps the reference-microphone scale.
+Outputs: ``<name>_est<k>.wav`` beside each file or in ``--output-dir`` (asteroid's names).
+"""
+import glob
+import logging
+from pathlib import Path
+
+from . import CliError
+
+log = logging.getLogger(__name__)
+AUDIO_SUFFIXES = (".wav", ".flac")
+
+
+def add_parser(subparsers):
+    parser = subparsers.add_parser("infer", help="separate files with a saved model (asteroid-infer's options)",
+                                   description=__doc__.splitlines()[0])
+    parser.add_argument("url_or_path", help="saved model (model.pth, publish folder, network.pt) or hub id")
+    parser.add_argument("--files", nargs="+", required=True, help="audio files, folders or globs")
+    parser.add_argument("-f", "--force-overwrite", action="store_true", help="overwrite existing outputs")
+    parser.add_argument("-r", "--resample", action="store_true", help="resample files at another rate (all channels)")
+    parser.add_argument("-w", "--ola-window", type=int, help="separate in overlapping chunks of this many samples")
+    parser.add_argument("--ola-hop", type=int, help="chunk hop in samples (default: window // 2)")
+    parser.add_argument("--ola-window-type", default="hann", help="chunk window (scipy name; default hann)")
+    parser.add_argument("--ola-no-reorder", action="store_true", help="do not align the sources of successive chunks")
+    parser.add_argument("-o", "--output-dir", help="output folder (default: beside each file)")
+    parser.add_argument("-d", "--device", default="cpu", help="torch device (default cpu)")
+    parser.set_defaults(func=run)
+
+
+def expand_files(specs) -> list:
+    """Files from paths, folders (their audio files, recursively) and globs, in order, once each."""
+    files = []
+    for spec in specs:
+        path = Path(spec)
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES)
+        elif path.is_file():
+            found = [path]
+        else:
+            found = sorted(Path(p) for p in glob.glob(spec, recursive=True) if Path(p).is_file())
+        if not found:
+            raise CliError(f"--files {spec}: no such file, folder with audio, or matching glob")
+        files += [p for p in found if p not in files]
+    return files
+
+
+def run(args):
+    from ..models import load_model
+    from ..models.chunked import FileSeparation
+    from .separate import check_device
+
+    device = check_device(args.device)
+    for name, value in (("--ola-window", args.ola_window), ("--ola-hop", args.ola_hop)):
+        if value is not None and value < 1:
+            raise CliError(f"{name} must be a positive number of samples; got {value}")
+    files = expand_files(args.files)
+    try:
+        model = load_model(args.url_or_path).to(device).eval()
+    except (FileNotFoundError, ValueError) as err:
+        raise CliError(str(err)) from None
+    if args.ola_window is not None and args.ola_window < model.stft_config.n_fft:
+        raise CliError(f"--ola-window {args.ola_window} is shorter than the model's STFT ({model.stft_config.n_fft})")
+    if args.output_dir:
+        Path(args.output_dir).mkdir(parents=True, exist_ok=True)
+    runner = FileSeparation(model, args.ola_window, args.ola_hop, args.ola_window_type, not args.ola_no_reorder, device)
+    for path in files:
+        try:
+            written = runner.separate_file(path, args.output_dir, args.force_overwrite, args.resample)
+        except ValueError as err:
+            raise CliError(str(err) if str(path) in str(err) else f"{path}: {err}") from None
+        if written:
+            print(f"{path} -> {', '.join(map(str, written))}")

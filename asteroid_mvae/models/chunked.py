@@ -1,0 +1,109 @@
+"""Multichannel separation of long signals in overlapping chunks, and file separation.
+
+asteroid's ``LambdaOverlapAdd`` flattens the channels of a chunk (its networks are
+single-channel) and ``asteroid.separate`` rescales the estimates and keeps one channel; these
+keep every microphone and the reference-microphone scale of the estimates.
+"""
+import itertools
+import logging
+from pathlib import Path
+from typing import Optional
+
+import torch
+from scipy.signal import get_window
+
+log = logging.getLogger(__name__)
+
+
+def _best_permutation(previous: torch.Tensor, current: torch.Tensor) -> list:
+    """Order of ``current [src, overlap]``'s sources that best matches ``previous`` (correlation)."""
+    n_src = current.shape[0]
+    prev = previous / (previous.norm(dim=-1, keepdim=True) + 1e-12)
+    cur = current / (current.norm(dim=-1, keepdim=True) + 1e-12)
+    score = prev @ cur.T  # [src_prev, src_cur]
+    perms = list(itertools.permutations(range(n_src)))
+    totals = [sum(float(score[i, p]) for i, p in enumerate(perm)) for perm in perms]
+    return list(perms[max(range(len(perms)), key=totals.__getitem__)])
+
+
+def separate_in_chunks(separate_fn, wav: torch.Tensor, window: int, hop: Optional[int] = None,
+                       window_type: str = "hann", reorder: bool = True) -> torch.Tensor:
+    """``[batch, mics, time]`` -> ``[batch, n_src, time]`` by chunks of ``window`` samples every
+    ``hop`` (default ``window // 2``), each separated by ``separate_fn`` (all microphones),
+    sources aligned with the previous chunk on their overlap, windowed overlap-add normalised
+    by the summed window (exact reconstruction of a chunk-independent output)."""
+    hop = hop or window // 2
+    if not 0 < hop <= window:
+        raise ValueError(f"the overlap-add hop must be in (0, window={window}]; got {hop}")
+    batch, _, length = wav.shape
+    starts = list(range(0, max(length - window, 0) + 1, hop))
+    if starts[-1] + window < length:
+        starts.append(length - window if length > window else 0)
+    taper = torch.as_tensor(get_window(window_type, window, fftbins=False), dtype=wav.dtype, device=wav.device)
+    out, weight, previous = None, torch.zeros(length, dtype=wav.dtype, device=wav.device), None
+    for start in starts:
+        stop = min(start + window, length)
+        est = separate_fn(wav[..., start:stop])
+        if out is None:
+            out = torch.zeros(batch, est.shape[1], length, dtype=est.dtype, device=est.device)
+        if reorder and previous is not None:
+            overlap = previous[1] - start
+            if overlap > 0:  # a new tensor: ``est`` may be a view of the input
+                est = torch.stack([est[b, _best_permutation(previous[0][b, :, -overlap:], est[b, :, :overlap])]
+                                   for b in range(batch)])
+        w = taper[: stop - start].clamp_min(1e-3)
+        out[..., start:stop] += est * w
+        weight[start:stop] += w
+        previous = (est, stop)
+    return out / weight
+
+
+class FileSeparation:
+    """Separate audio files with a separator, keeping every channel (asteroid-infer's options)."""
+
+    def __init__(self, model, window: Optional[int] = None, hop: Optional[int] = None, window_type: str = "hann",
+                 reorder: bool = True, device="cpu"):
+        self.model, self.window, self.hop, self.window_type, self.reorder = model, window, hop, window_type, reorder
+        self.device = torch.device(device)
+
+    def separate(self, wav: torch.Tensor) -> torch.Tensor:
+        """``[batch, mics, time]`` -> ``[batch, n_src, time]`` at the reference microphone's scale."""
+        forward = self.model.forward_wav
+        with torch.no_grad():
+            if self.window is None or wav.shape[-1] <= self.window:
+                return forward(wav)
+            return separate_in_chunks(forward, wav, self.window, self.hop, self.window_type, self.reorder)
+
+    def separate_file(self, path, output_dir=None, force_overwrite: bool = False, resample: bool = False) -> list:
+        """Write ``<name>_est<k>.wav`` (beside the file or in ``output_dir``); return their paths
+        (empty, with a log line, when they exist and ``force_overwrite`` is off)."""
+        import numpy as np
+        import soundfile as sf
+
+        from ..utils.io import write_wav
+
+        path = Path(path)
+        folder = Path(output_dir) if output_dir is not None else path.parent
+        outputs = [folder / f"{path.stem}_est{k}.wav" for k in range(1, getattr(self.model, "n_src", 2) + 1)]
+        if outputs[0].exists() and not force_overwrite:
+            log.warning("%s exists; pass -f/--force-overwrite to replace it", outputs[0])
+            return []
+        audio, rate = sf.read(str(path), dtype="float32", always_2d=True)  # [time, mics]
+        target = int(self.model.sample_rate)
+        wav = torch.from_numpy(np.ascontiguousarray(audio.T))
+        if rate != target:
+            if not resample:
+                raise ValueError(f"{path}: {rate} Hz but the model expects {target} Hz; pass -r/--resample")
+            import torchaudio
+
+            wav = torchaudio.functional.resample(wav, rate, target)
+        estimates = self.separate(wav[None].to(self.device))[0].cpu()
+        if rate != target:
+            import torchaudio
+
+            estimates = torchaudio.functional.resample(estimates, target, rate)
+        if not torch.isfinite(estimates).all():
+            raise ValueError(f"{path}: the separation gave non-finite samples; nothing written")
+        for out, source in zip(outputs, estimates.numpy()):
+            write_wav(out, source, rate)
+        return outputs
