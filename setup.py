@@ -18,6 +18,7 @@ setup(
         "pyroomacoustics==0.10.1",
         "speechbrain==1.1.2",
         "soundfile",
+        "fast_bss_eval==0.1.4",
         "tqdm",
         "matplotlib",
         "pandas",

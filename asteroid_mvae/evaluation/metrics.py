@@ -82,7 +82,8 @@ def compute_metrics(
     sample_rate: int = 16000,
     metrics_list: Union[str, Sequence[str]] = ALL_METRICS,
 ) -> Dict[str, float]:
-    """Solve the permutation, then run ``asteroid.metrics.get_metrics``.
+    """Solve the permutation, then SI-SDR (ours), SDR/SIR/SAR (``fast_bss_eval``, the values of
+    asteroid's ``get_metrics`` to 1e-3 dB, several times faster) and STOI/PESQ (``get_metrics``).
 
     Args:
         mixture: reference-microphone mixture ``[time]``.
@@ -94,8 +95,6 @@ def compute_metrics(
         flat dict: ``<metric>`` (mean over sources), ``input_<metric>``, ``<metric>_imp``
         (not for SAR, see :data:`NO_INPUT_VALUE`), and per source ``<metric>_s<k>``.
     """
-    from asteroid.metrics import get_metrics
-
     metrics_list = list(ALL_METRICS if metrics_list == "all" else metrics_list)
     unknown = sorted(set(metrics_list) - set(ALL_METRICS))
     if unknown:
@@ -105,7 +104,18 @@ def compute_metrics(
         raise ValueError(f"mixture must be one channel [time]; got shape {mix.shape}.")
     ref = _as_2d(references)
     est = reorder(estimates, ref)
-    raw = get_metrics(mix[None], ref, est, sample_rate=sample_rate, metrics_list=metrics_list, average=False)
+    raw = {}
+    if "si_sdr" in metrics_list:
+        raw["si_sdr"], raw["input_si_sdr"] = si_sdr(est, ref), si_sdr(np.broadcast_to(mix, ref.shape), ref)
+    bss = [name for name in ("sdr", "sir", "sar") if name in metrics_list]
+    if bss:
+        raw.update(bss_eval(ref, est, prefix=""))
+        raw.update(bss_eval(ref, np.broadcast_to(mix, ref.shape), prefix="input_"))
+    slow = [name for name in metrics_list if name not in raw]
+    if slow:
+        from asteroid.metrics import get_metrics
+
+        raw.update(get_metrics(mix[None], ref, est, sample_rate=sample_rate, metrics_list=slow, average=False))
     out = {}
     for name in metrics_list:
         per_source = np.asarray(raw[name], dtype=np.float64).reshape(-1)
@@ -116,3 +126,16 @@ def compute_metrics(
         for k, value in enumerate(per_source):
             out[f"{name}_s{k}"] = float(value)
     return out
+
+
+def bss_eval(references, estimates, prefix: str = "") -> Dict[str, np.ndarray]:
+    """BSS-eval SDR, SIR, SAR (512-tap distortion filters, as ``mir_eval`` and asteroid's
+    ``get_metrics``) of matched ``[src, time]`` pairs with ``fast_bss_eval``'s torch path
+    (float64, exact solve; its NumPy path without permutation crashes on NumPy 2.4)."""
+    import fast_bss_eval
+    import torch
+
+    ref = torch.from_numpy(np.ascontiguousarray(references, dtype=np.float64))
+    est = torch.from_numpy(np.ascontiguousarray(estimates, dtype=np.float64))
+    sdr, sir, sar = fast_bss_eval.bss_eval_sources(ref, est, compute_permutation=False)
+    return {f"{prefix}sdr": sdr.numpy(), f"{prefix}sir": sir.numpy(), f"{prefix}sar": sar.numpy()}
