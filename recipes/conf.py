@@ -26,6 +26,9 @@ def write_text(path, text: str) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    mask = os.umask(0o022)
+    os.umask(mask)
+    os.chmod(tmp, 0o666 & ~mask)  # mkstemp makes 0600; follow the user's umask
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
@@ -113,7 +116,7 @@ def main(argv=None) -> int:
     parser.add_argument("--conf", required=True, help="recipe configuration (local/conf.yml)")
     parser.add_argument("--tiny", action="store_true", help="merge the 'tiny' section")
     what = parser.add_mutually_exclusive_group(required=True)
-    what.add_argument("--section", help="dotted key of a mapping to write as YAML")
+    what.add_argument("--section", help="dotted key of a mapping to write as YAML ('.': the whole configuration)")
     what.add_argument("--get", help="dotted key of a value to print")
     what.add_argument("--flags", help="dotted key of a flat mapping to print as command-line flags, one token "
                                       "per line ({max_steps: 5, oracle: true} -> --max-steps, 5, --oracle)")
@@ -132,7 +135,7 @@ def main(argv=None) -> int:
             tokens = as_flags(section(conf, args.flags, default={}) or {}, args.flags)
             print("\n".join(tokens))
             return 0
-        value = section(conf, args.section, default={})
+        value = conf if args.section == "." else section(conf, args.section, default={})
         if not isinstance(value, dict):
             raise ConfError(f"configuration key {args.section!r} is not a mapping")
         for assignment in args.set:

@@ -27,6 +27,8 @@
 #   --device (cpu)                  cpu or cuda (training and evaluation)
 #   --seed ("" = conf)              base seed of the simulation and the training
 #   --tiny (false)                  shrink everything (continuous integration)
+#   --set KEY=VALUE (repeatable)    override a configuration key, e.g. --set train.cvae.trainer.max_steps=3000
+#   --tag ('')                      experiment tag: exp_dir becomes <exp_dir>_<tag>
 
 recipe_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
@@ -46,6 +48,8 @@ jobs=2
 device=cpu
 seed=
 tiny=false
+set_overrides=
+tag=
 recipe_name=demo
 
 . "$recipe_dir/utils/parse_options.sh"

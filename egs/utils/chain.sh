@@ -15,9 +15,22 @@ export PYTHONPATH="$repo_root${PYTHONPATH:+:$PYTHONPATH}"
 command -v "$python" > /dev/null 2>&1 || die "python interpreter '$python' not found (use --python PATH)"
 [[ -f $conf ]] || die "configuration $conf not found"
 [[ $stage =~ ^[0-9]+$ && $stop_stage =~ ^[0-9]+$ ]] || die "--stage and --stop_stage take integers"
+[[ $stage -le $stop_stage ]] || die "empty stage range: --stage $stage is after --stop_stage $stop_stage"
+if [[ -n ${tag:-} ]]; then
+  [[ $tag =~ ^[A-Za-z0-9._-]+$ ]] || die "--tag takes letters, digits, '.', '_' and '-'; got '$tag'"
+  exp_dir=${exp_dir}_$tag
+fi
 
 tiny_flag=()
 if $tiny; then tiny_flag=(--tiny); fi
+if [[ -n ${set_overrides:-} ]]; then  # the configuration with --set overrides, kept with the experiment
+  read -r -a __overrides <<< "$set_overrides"
+  mkdir -p "$exp_dir"
+  "$python" -m recipes.conf --conf "$conf" "${tiny_flag[@]}" --section . --set "${__overrides[@]}" \
+    --out "$exp_dir/conf.yml" || die "--set: could not apply '$set_overrides' to $conf"
+  conf=$exp_dir/conf.yml
+  tiny_flag=()  # already merged into $exp_dir/conf.yml
+fi
 conf_get() { "$python" -m recipes.conf --conf "$conf" "${tiny_flag[@]}" --get "$1" ${2+--default "$2"}; }
 conf_flags() {  # conf_flags SECTION: the array `flags` from a flat configuration mapping (--key value ...)
   local text

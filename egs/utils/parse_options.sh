@@ -5,7 +5,8 @@
 # sourcing script defined above; an option for an undefined variable is an error. A
 # variable holding true/false only accepts true or false. `--help` (or -h) prints the
 # sourcing script's header comment (the block of `#` lines after the shebang) and exits 0.
-# Positional arguments are left in "$@" for the script.
+# Positional arguments are left in "$@" for the script. `--set KEY=VALUE` may repeat: each one
+# is appended (space separated) to the variable `set_overrides`, when the script defines it.
 
 __po_script=${BASH_SOURCE[1]:-$0}
 
@@ -41,6 +42,10 @@ while [[ $# -gt 0 ]]; do
   esac
   __po_name=${__po_name#--}
   __po_name=${__po_name//-/_}
+  if [[ $__po_name == set && -n ${set_overrides+set} ]]; then
+    set_overrides="${set_overrides:+$set_overrides }$__po_value"
+    continue
+  fi
   if [[ ! $__po_name =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] || [[ -z ${!__po_name+set} ]]; then
     echo "$(basename "$__po_script"): unknown option --${__po_name} (see --help)" >&2
     exit 1

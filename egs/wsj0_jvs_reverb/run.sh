@@ -29,6 +29,8 @@
 #   --device (cpu)                  cpu or cuda (training and evaluation)
 #   --seed ("" = conf)              base seed of the simulation and the training
 #   --tiny (false)                  the configuration's 'tiny' section (a quick check of the chain)
+#   --set KEY=VALUE (repeatable)    override a configuration key, e.g. --set train.cvae.trainer.max_steps=3000
+#   --tag ('')                      experiment tag: exp_dir becomes <exp_dir>_<tag>
 
 recipe_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
@@ -48,6 +50,8 @@ jobs=4
 device=cpu
 seed=
 tiny=false
+set_overrides=
+tag=
 recipe_name=wsj0_jvs_reverb
 
 . "$recipe_dir/utils/parse_options.sh"

@@ -1,5 +1,6 @@
 """The recipe shell scripts: syntax, option parsing, help, symlinks (fast, no python steps)."""
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -64,3 +65,24 @@ def test_bad_stage_and_python_are_reported(tmp_path):
     run = EGS / "demo" / "run.sh"
     done = bash(str(run), "--python", str(tmp_path / "nope"), "--exp_dir", str(tmp_path / "exp"))
     assert done.returncode == 1 and "python interpreter" in done.stderr
+
+
+def test_empty_stage_range_is_an_error(tmp_path):
+    done = bash(str(EGS / "demo" / "run.sh"), "--python", sys.executable, "--exp_dir", str(tmp_path / "exp"),
+                "--stage", "3", "--stop_stage", "2")
+    assert done.returncode == 1 and "empty stage range" in done.stderr
+
+
+def test_set_overrides_configuration_keys_and_tag_names_the_experiment(tmp_path):
+    import yaml
+
+    done = bash(str(EGS / "demo" / "run.sh"), "--python", sys.executable, "--exp_dir", str(tmp_path / "exp"),
+                "--tag", "long", "--set", "train.cvae.trainer.max_steps=3000", "--set", "eval.n_iter=7",
+                "--stage", "99", "--stop_stage", "99")
+    assert done.returncode == 0, done.stderr
+    conf = yaml.safe_load((tmp_path / "exp_long" / "conf.yml").read_text())
+    assert conf["train"]["cvae"]["trainer"]["max_steps"] == 3000 and conf["eval"]["n_iter"] == 7
+    assert "tiny" not in conf and not (tmp_path / "exp").exists()
+    bad = bash(str(EGS / "demo" / "run.sh"), "--python", sys.executable, "--exp_dir", str(tmp_path / "x"),
+               "--set", "novalue", "--stage", "99", "--stop_stage", "99")
+    assert bad.returncode != 0 and "KEY=VALUE" in bad.stderr
