@@ -3,7 +3,9 @@
 Outputs in ``out_dir`` (one process) or ``out_dir/shards/`` (one file per shard):
 
 - ``all_metrics.csv``: one row per (method, mixture), appended and flushed as soon as it
-  is computed; a rerun skips the pairs already there (resumable).
+  is computed; a rerun skips the pairs already there (resumable). ``all_metrics_settings.json``
+  holds a fingerprint per method (model, weights, options, metrics): a rerun whose settings
+  of a method changed (e.g. another ``n_iter``) recomputes that method's rows.
 - ``curves.jsonl``: one line per (method, mixture) for separators that accept a
   ``callback``: SI-SDR improvement and ``J`` at every iteration.
 - ``examples/<mixture>/``: mixture, references and permutation-solved estimates (wav).
@@ -16,6 +18,7 @@ combines the shard files once all are done.
 import csv
 import io
 import json
+import logging
 import os
 import time
 from pathlib import Path
@@ -30,6 +33,8 @@ from ..utils.io import atomic_path, child_path, write_text, write_wav
 from .curves import IterationTracker
 from .metrics import ALL_METRICS, compute_metrics, reorder
 from .registry import accepts_callback, get_separator, is_single_channel, needs_references
+
+log = logging.getLogger(__name__)
 
 METRICS_CSV = "all_metrics.csv"
 CURVES_JSONL = "curves.jsonl"
@@ -66,6 +71,48 @@ def _finished_pairs(csv_path: Path) -> set:
         return set()
     with open(csv_path, newline="") as f:
         return {(row["method"], row["mixture_id"]) for row in csv.DictReader(f)}
+
+
+def method_fingerprint(spec, options: dict, metrics_list, ref_mic: int) -> str:
+    """A short hash of what produces a method's rows: its name or model (class, arguments and
+    weights; other callables count by their options only), the separator options (STFT,
+    iterations...), the metrics and the reference mic."""
+    import hashlib
+
+    digest = hashlib.sha1()
+    if isinstance(spec, str):
+        digest.update(spec.encode())
+    elif callable(getattr(spec, "get_model_args", None)):  # a model: class, arguments, weights
+        digest.update(type(spec).__qualname__.encode())
+        digest.update(json.dumps(spec.get_model_args(), sort_keys=True, default=str).encode())
+        if isinstance(spec, torch.nn.Module):
+            for key, tensor in sorted(spec.state_dict().items()):
+                digest.update(key.encode())
+                digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    digest.update(json.dumps({k: v for k, v in options.items() if k != "sample_rate"}, sort_keys=True,
+                             default=str).encode())
+    digest.update(json.dumps([list(metrics_list), int(ref_mic)]).encode())
+    return digest.hexdigest()[:16]
+
+
+def _forget_changed_methods(csv_path: Path, curves_path: Path, fingerprints: dict) -> None:
+    """Rows (and curves) of methods whose settings changed since they were written are removed,
+    so the run recomputes them; the fingerprints are recorded beside the CSV."""
+    settings_path = csv_path.with_name(csv_path.stem + "_settings.json")
+    stored = json.loads(settings_path.read_text(encoding="utf-8")) if settings_path.exists() else {}
+    changed = {name for name, value in fingerprints.items() if name in stored and stored[name] != value}
+    if changed and csv_path.exists():
+        _repair_partial_line(csv_path)
+        frame_lines = csv_path.read_text(encoding="utf-8").splitlines(keepends=True)
+        header, rows = frame_lines[:1], list(csv.DictReader(io.StringIO("".join(frame_lines))))
+        keep = [line for line, row in zip(frame_lines[1:], rows) if row["method"] not in changed]
+        log.warning("settings changed for %s: recomputing their %d rows in %s", ", ".join(sorted(changed)),
+                    len(rows) - len(keep), csv_path)
+        write_text(csv_path, "".join(header + keep))
+        if curves_path.exists():
+            lines = curves_path.read_text(encoding="utf-8").splitlines(keepends=True)
+            write_text(curves_path, "".join(l for l in lines if json.loads(l).get("method") not in changed))
+    write_text(settings_path, json.dumps({**stored, **fingerprints}, indent=1, sort_keys=True) + "\n")
 
 
 class _RowWriter:
@@ -229,6 +276,9 @@ def evaluate(
     options = dict(stft_config=stft_config, ref_mic=ref_mic, sample_rate=sample_rate, **(separator_options or {}))
     resolved = {name: _SeparatorsByNSrc(sep, options, device) for name, sep in separators.items()}
     csv_path, curves_path = shard_paths(out_dir, shard_index, num_shards)
+    csv_path.parent.mkdir(parents=True, exist_ok=True)
+    _forget_changed_methods(csv_path, curves_path,
+                            {name: method_fingerprint(sep, options, metrics_list, ref_mic) for name, sep in separators.items()})
     done = _finished_pairs(csv_path)
     writer = _RowWriter(csv_path)
     indices = range(shard_index, len(dataset), num_shards)

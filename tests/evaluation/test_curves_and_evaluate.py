@@ -128,3 +128,19 @@ def test_mixture_ids_cannot_place_examples_outside_the_output(dataset, tmp_path)
         evaluate({"auxiva": "auxiva"}, _HostileIds(dataset), tmp_path / "a" / "b" / "out", n_examples=1,
                  stft_config=CFG, progress=False)
     assert not list(tmp_path.rglob("escaped*"))
+
+
+def test_changed_settings_recompute_that_method_only(dataset, tmp_path):
+    out = tmp_path / "eval"
+    run = lambda n_iter: evaluate({"auxiva": "auxiva", "ilrma": "ilrma"}, dataset, out, metrics_list=["si_sdr"],  # noqa: E731
+                                  n_examples=0, stft_config=CFG, progress=False,
+                                  separator_options={"n_iter": n_iter})
+    run(3)
+    first = pd.read_csv(out / "all_metrics.csv")
+    run(3)  # same settings: nothing recomputed
+    pd.testing.assert_frame_equal(pd.read_csv(out / "all_metrics.csv"), first)
+    run(2)  # another n_iter for every method: all rows recomputed with it
+    again = pd.read_csv(out / "all_metrics.csv")
+    assert len(again) == len(first) and set(again["n_iter"]) == {2}
+    curves = [json.loads(line) for line in (out / "curves.jsonl").read_text().splitlines()]
+    assert len(curves) == len(again) and all(max(c["iterations"]) == 2 for c in curves)
