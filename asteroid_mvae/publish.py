@@ -10,7 +10,10 @@ YAML front matter: what the model is, its data and training, its measured metric
 licences and how to load it by hub id). The folder is
 built beside the target and renamed into place, so it is complete or absent.
 """
+import contextlib
+import io
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -19,6 +22,8 @@ from typing import Optional
 
 from .compat import plain
 from .utils.io import current_umask
+
+log = logging.getLogger(__name__)
 
 #: licence entries in asteroid's format (``make_license_notice``): the code's, then each corpus's.
 CODE_LICENSE = {"title": "asteroid-mvae", "title_link": "", "author": "asteroid-mvae authors", "author_link": "",
@@ -170,8 +175,9 @@ def publish_model(model, out_dir, metrics: dict, dataset: str = "unknown", licen
     os.chmod(tmp, 0o777 & ~current_umask())  # mkdtemp makes 0700; the folder follows the user's umask
     try:
         (tmp / "recipe_name.txt").write_text(recipe + "\n", encoding="utf-8")
-        save_publishable(str(tmp), plain(model_dict), metrics=plain(dict(metrics)), train_conf=plain(train_conf),
-                         recipe=recipe)
+        with contextlib.redirect_stdout(io.StringIO()):  # its upload hint names this temporary folder
+            save_publishable(str(tmp), plain(model_dict), metrics=plain(dict(metrics)), train_conf=plain(train_conf),
+                             recipe=recipe)
         shutil.copyfile(tmp / "model.pth", tmp / HUB_WEIGHTS)  # asteroid-upload reads model.pth, the hub this
         card = model_card(model, name or type(model).__name__, dataset, entries, metrics, description,
                           hub_id=hub_id or f"<owner>/{out_dir.name}", task=task, train_conf=train_conf,
@@ -186,4 +192,5 @@ def publish_model(model, out_dir, metrics: dict, dataset: str = "unknown", licen
         shutil.rmtree(old, ignore_errors=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    log.info("published %s; share it with `asteroid-upload %s --uploader \"Your name\"`", out_dir, out_dir)
     return out_dir

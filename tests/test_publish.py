@@ -9,7 +9,7 @@ from asteroid_mvae.models import FastMVAE2, ILRMA, load_model
 from asteroid_mvae.publish import publish_model
 
 
-def test_publish_writes_asteroid_layout_and_card(tmp_path):
+def test_publish_writes_asteroid_layout_and_card(tmp_path, capsys):
     model = FastMVAE2(n_labels=2, n_freq=128, n_fft=256, hop_length=128, n_src=2, n_iter=5, label_map={"a": 0, "b": 1},
                       training_info={"data": "builtin 2 speakers", "retrained": True})
     folder = publish_model(model, tmp_path / "pub", {"si_sdr_imp": 7.5}, dataset="builtin", recipe="demo",
@@ -27,6 +27,7 @@ def test_publish_writes_asteroid_layout_and_card(tmp_path):
     assert torch.equal(loaded.forward_wav(wav), model.forward_wav(wav))
     assert loaded.training_info == model.training_info
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary folder left
+    assert "forget to share" not in capsys.readouterr().out  # asteroid's hint named the temporary folder
 
 
 def test_publish_cli_reads_evaluation_metrics(tmp_path, capsys):

@@ -51,9 +51,30 @@ def make_loggers(exp_dir: Path):
     return loggers
 
 
+#: Lightning/torch messages that say nothing about this training (each of them measured in
+#: the demo log): tips, device summaries, a torch-internal deprecation, the frozen teacher's
+#: eval mode.
+QUIET_WARNINGS = (r".*isinstance\(treespec, LeafSpec\).*", r".*module\(s\) in eval mode at the start of training.*",
+                  r".*does not have many workers.*", r".*Checkpoint directory .* exists and is not empty.*")
+
+
+def quiet_lightning() -> None:
+    """Keep Lightning's INFO chatter (tips, GPU/TPU summaries) and the warnings above out of logs."""
+    import warnings
+
+    for name in ("pytorch_lightning.utilities.rank_zero", "lightning.pytorch.utilities.rank_zero",
+                 "pytorch_lightning.accelerators.cuda", "lightning_fabric.utilities.seed",
+                 "pytorch_lightning.callbacks.model_summary", "pytorch_lightning.utilities.model_summary"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    for pattern in QUIET_WARNINGS:
+        warnings.filterwarnings("ignore", message=pattern)
+
+
 def make_trainer(config: dict, exp_dir: Path, has_val: bool):
     import pytorch_lightning as pl
     from pytorch_lightning.callbacks import ModelCheckpoint
+
+    quiet_lightning()
 
     options = dict(config["trainer"])
     ckpt_every = options.pop("ckpt_every_n_steps", None)
@@ -92,6 +113,7 @@ def train(config: dict, dataset=None) -> Path:
     exp_dir = Path(config["exp_dir"])
     exp_dir.mkdir(parents=True, exist_ok=True)
     write_text(exp_dir / "config.yml", yaml.safe_dump(compat.plain(config), sort_keys=False))
+    quiet_lightning()
     pl.seed_everything(config["seed"], workers=True)
 
     dataset = build_dataset(config["data"], config["seed"]) if dataset is None else dataset
@@ -119,6 +141,8 @@ def train(config: dict, dataset=None) -> Path:
     trainer = make_trainer(config, exp_dir, has_val=val_loader is not None)
     last = exp_dir / "checkpoints" / LAST_CHECKPOINT
     start = time.time()
+    if last.exists():
+        log.info("resuming %s from %s", model_name, last)
     trainer.fit(system, ckpt_path=str(last) if last.exists() else None)
 
     info = {

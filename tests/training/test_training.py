@@ -162,3 +162,14 @@ def test_a_killed_and_resumed_training_equals_the_uninterrupted_one(tmp_path, da
     assert package["training"]["steps"] == 16
     for key, value in whole.state_dict().items():
         assert torch.equal(value, parts.state_dict()[key]), key
+
+
+def test_training_logs_carry_no_lightning_chatter(tmp_path, dataset, caplog, capsys, recwarn):
+    import logging
+
+    with caplog.at_level(logging.INFO):
+        train(make_config("cvae", "paper", {"exp_dir": str(tmp_path / "q"), **LIGHTNING}), dataset)
+    text = caplog.text + capsys.readouterr().err
+    for noise in ("Tip", "GPU available", "TPU available", "Seed set", "Total params", "LeafSpec"):
+        assert noise not in text, noise
+    assert not [w for w in recwarn if "LeafSpec" in str(w.message) or "eval mode" in str(w.message)]
