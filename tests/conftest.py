@@ -31,8 +31,8 @@ def speech_like(n_samples, rng):
 
 
 @functools.lru_cache(maxsize=None)
-def simulate_room(n_src, rt60, seconds=6.0, seed=0):
-    """Reverberant images ``[src, mics, time]`` (M = N mics, circular array r = 0.1 m)."""
+def simulate_room(n_src, rt60, seconds=6.0, seed=0, n_mics=None):
+    """Reverberant images ``[src, mics, time]`` (M = N mics unless ``n_mics``, circular array r = 0.1 m)."""
     import pyroomacoustics as pra
 
     rng = np.random.default_rng(seed)
@@ -46,8 +46,9 @@ def simulate_room(n_src, rt60, seconds=6.0, seed=0):
     for k in range(n_src):  # 20 to 140 degrees: no two sources mirror each other about the mic axis
         az = np.deg2rad(20 + 120 * k / (n_src - 1))
         room.add_source([*(center + 2.0 * np.array([np.cos(az), np.sin(az)])), 1.5], signal=speech_like(n, rng))
-    mics = pra.circular_2D_array(center, n_src, 0.0, 0.1)
-    room.add_microphone_array(np.vstack([mics, np.full(n_src, 1.5)]))
+    n_mics = n_mics or n_src
+    mics = pra.circular_2D_array(center, n_mics, 0.0, 0.1)
+    room.add_microphone_array(np.vstack([mics, np.full(n_mics, 1.5)]))
     images = room.simulate(return_premix=True)[:, :, :n]
     return (images / np.abs(images.sum(0)).max()).astype(np.float32)
 
@@ -68,8 +69,8 @@ def single_thread():
 def room():
     """Factory: ``room(n_src, rt60)`` -> (mixture ``[mics, time]``, references ``[src, time]`` at mic 0)."""
 
-    def make(n_src, rt60, seconds=6.0, seed=0):
-        images = simulate_room(n_src, rt60, seconds, seed)
+    def make(n_src, rt60, seconds=6.0, seed=0, n_mics=None):
+        images = simulate_room(n_src, rt60, seconds, seed, n_mics)
         return images.sum(0), images[:, 0]
 
     return make

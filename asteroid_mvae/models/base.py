@@ -9,6 +9,7 @@ from asteroid.models.base_models import BaseModel
 
 from ..compat import plain
 from ..separation import SeparationResult, StftConfig, istft, separate, stft
+from ..separation import spatial
 from ..separation.engine import UPDATES
 from ..separation.source_models import SourceModel
 
@@ -78,7 +79,7 @@ class IterativeSeparator(BaseModel):
     """Determined multichannel separator: the engine with a source model chosen by subclasses.
 
     Args:
-        n_src: number of sources (the first ``n_src`` microphones are used).
+        n_src: number of sources.
         n_iter: iterations of the engine.
         n_fft, hop_length, window: STFT settings (Hamming 2048 / 1024 at 16 kHz).
         ref_mic: microphone the estimates are projected back to.
@@ -86,6 +87,10 @@ class IterativeSeparator(BaseModel):
         dtype: ``"complex64"`` or ``"complex128"``.
         sample_rate: sampling rate the model expects.
         ip_sweeps: spatial sweeps per iteration (1; the re-training authors' scripts use 2).
+        mics: ``"all"`` (default): with more microphones than sources the engine runs on the
+            ``n_src`` principal components of each frequency's spatial covariance (PCA keeps
+            the sources' power; OverIVA would also need a background model) and the estimates
+            are least-squares images at ``ref_mic``; ``"first"``: the first ``n_src`` only.
 
     ``forward_wav(wav)`` takes ``[batch, n_mics, time]`` and returns ``[batch, n_src, time]``.
     """
@@ -102,6 +107,7 @@ class IterativeSeparator(BaseModel):
         dtype: str = "complex64",
         sample_rate: float = 16000,
         ip_sweeps: int = 1,
+        mics: str = "all",
     ):
         super().__init__(sample_rate=sample_rate, in_channels=None)  # any number of microphones >= n_src
         if n_src < 2:
@@ -118,6 +124,9 @@ class IterativeSeparator(BaseModel):
             raise ValueError(f"n_iter must be at least 1; got {n_iter}.")
         self.n_src, self.n_iter, self.ref_mic, self.update, self.dtype = n_src, n_iter, ref_mic, update, dtype
         self.ip_sweeps = int(ip_sweeps)
+        if mics not in ("all", "first"):
+            raise ValueError(f"mics must be 'all' or 'first'; got {mics!r}.")
+        self.mics = mics
         self.stft_config = StftConfig(n_fft, hop_length, window)
 
     def make_source_model(self) -> SourceModel:
@@ -142,7 +151,7 @@ class IterativeSeparator(BaseModel):
             )
         if wav.shape[-1] < self.stft_config.n_fft:
             raise ValueError(f"Input too short: {wav.shape[-1]} samples < n_fft={self.stft_config.n_fft}.")
-        return wav[:, : self.n_src]
+        return wav if self.mics == "all" else wav[:, : self.n_src]
 
     def separate_with_history(self, wav: torch.Tensor, callback: Optional[Callable] = None,
                               source_model: Optional[SourceModel] = None) -> SeparationOutput:
@@ -156,12 +165,17 @@ class IterativeSeparator(BaseModel):
         level = engine_level(wav)
         wav = wav / level
         with torch.no_grad():
-            X = stft(wav, self.stft_config)
+            X = X_all = stft(wav, self.stft_config)  # [batch, mics, freq, frames]
+            reduce = X_all.shape[1] > self.n_src
+            if reduce:  # more microphones than sources: the engine runs on the principal subspace
+                X = torch.einsum("bfnm,bmft->bnft", spatial.pca_reduction(X_all, self.n_src), X_all)
             result = separate(
                 X, source_model or self.make_source_model(), n_iter=self.n_iter, update=self.update,
                 ref_mic=self.ref_mic, W0=self.initial_demix(X), callback=callback, dtype=DTYPES[self.dtype],
-                ip_sweeps=self.ip_sweeps,
+                ip_sweeps=self.ip_sweeps, proj_back=not reduce,
             )
+            if reduce:
+                result.estimates = spatial.least_squares_images(result.estimates, X_all[:, self.ref_mic].to(result.estimates.dtype))
             estimates = istft(result.estimates, wav.shape[-1], self.stft_config).to(real_dtype) * level
         if silent is not None:  # the separation of silence is silence
             estimates = estimates.masked_fill(silent[:, None, None], 0.0)
@@ -199,7 +213,7 @@ class IterativeSeparator(BaseModel):
         return dict(
             n_src=self.n_src, n_iter=self.n_iter, n_fft=cfg.n_fft, hop_length=cfg.hop_length,
             window=cfg.window, ref_mic=self.ref_mic, update=self.update, dtype=self.dtype,
-            sample_rate=float(self.sample_rate), ip_sweeps=self.ip_sweeps,
+            sample_rate=float(self.sample_rate), ip_sweeps=self.ip_sweeps, mics=self.mics,
         )
 
     def serialize(self):

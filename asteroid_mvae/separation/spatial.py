@@ -248,3 +248,36 @@ def projection_back(Y: torch.Tensor, W: torch.Tensor, ref_mic: int = 0) -> torch
     """
     A = torch.linalg.inv(W)  # mixing estimate [B, F, M, N]
     return A[:, :, ref_mic, :, None] * Y
+
+
+def pca_reduction(X: torch.Tensor, n_src: int) -> torch.Tensor:
+    """Per-frequency projections onto the ``n_src`` principal axes of the spatial covariance.
+
+    More microphones than sources (``M > N``): the determined engine then runs on the
+    ``N``-dimensional signal subspace (the principal components carry the sources' power,
+    the remaining ``M - N`` mostly reverberation and noise).
+
+    Args:
+        X: ``[batch, mics, freq, frames]`` complex.
+    Returns:
+        ``P [batch, freq, n_src, mics]`` with orthonormal rows, strongest axis first.
+    """
+    R = torch.einsum("bmft,bnft->bfmn", X, X.conj()) / X.shape[-1]
+    _, vectors = torch.linalg.eigh(R)  # ascending eigenvalues
+    return vectors[..., -n_src:].flip(-1).mH
+
+
+def least_squares_images(Y: torch.Tensor, x_ref: torch.Tensor, load: float = 1e-10) -> torch.Tensor:
+    """Images at the reference microphone: ``c_n y_n`` with ``c`` the least-squares fit
+    ``x_ref ~ sum_n c_n y_n`` per frequency (equals :func:`projection_back` when ``W`` is
+    square and ``Y = W X``; also valid for ``N x M`` demixing).
+
+    Args:
+        Y: ``[batch, src, freq, frames]``; x_ref: ``[batch, freq, frames]``.
+    """
+    G = torch.einsum("bmft,bnft->bfmn", Y.conj(), Y)
+    G = G + load * G.diagonal(dim1=-2, dim2=-1).real.mean(-1)[..., None, None].clamp_min(1e-30) * \
+        torch.eye(G.shape[-1], dtype=G.dtype, device=G.device)
+    b = torch.einsum("bmft,bft->bfm", Y.conj(), x_ref)
+    c = torch.linalg.solve(G, b[..., None])[..., 0]  # [B, F, N]
+    return c.transpose(1, 2)[..., None] * Y

@@ -115,3 +115,16 @@ def test_projection_back_recovers_the_reference_image():
     W = torch.linalg.inv(A) * torch.tensor([3.0, -0.5], dtype=torch.complex128)[:, None]  # any scale
     images = spatial.projection_back(W @ (A @ S), W, ref_mic=0)
     assert torch.allclose(images, A[:, :, 0, :, None] * S, atol=1e-10)
+
+
+def test_least_squares_images_equal_projection_back_for_square_demixing():
+    from asteroid_mvae.separation.spatial import least_squares_images, pca_reduction, projection_back
+
+    torch.manual_seed(0)
+    X = torch.randn(2, 3, 5, 40, dtype=torch.complex128)  # [batch, mics, freq, frames]
+    W = torch.randn(2, 5, 3, 3, dtype=torch.complex128)
+    Y = W @ X.transpose(1, 2)  # [batch, freq, src, frames]
+    expected = projection_back(Y, W, ref_mic=1).transpose(1, 2)
+    torch.testing.assert_close(least_squares_images(Y.transpose(1, 2), X[:, 1]), expected)
+    P = pca_reduction(X, 2)
+    torch.testing.assert_close(P @ P.mH, torch.eye(2, dtype=P.dtype).expand(2, 5, 2, 2))
