@@ -59,7 +59,7 @@ def parse_args(argv=None):
     parser.add_argument("--mvae-rt60", type=float, nargs="+", default=[0.3], help="rooms where MVAE runs")
     parser.add_argument("--n-src", type=int, nargs="+", default=[2, 3])
     parser.add_argument("--rt60", type=float, nargs="+", default=[0.3, 0.15], help="test rooms")
-    parser.add_argument("--methods", nargs="+", default=None, help="default: all (see METHODS)")
+    parser.add_argument("--methods", nargs="+", default=None, help="default: every method whose network exists (see separators())")
     parser.add_argument("--n-iter", type=int, default=60)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--results", default="benchmarks/results/zoo_vcc2018", help="report stage output")
@@ -168,6 +168,9 @@ def separators(args, out, n_src):
     packages = {name: out / name / "network.pt" for name in ("cvae", "acvae", "chimera")}
     if packages["chimera"].exists():
         seps["fastmvae2"] = FastMVAE2.from_network_package(packages["chimera"], **common)
+        half = args.n_iter // 2  # the MVAE paper's start: ILRMA for half the iterations
+        seps["fastmvae2_ilrma_start"] = FastMVAE2.from_network_package(
+            packages["chimera"], **{**common, "n_iter": args.n_iter - half}, init_ilrma=half)
     if (out / "retrained" / "model.pth").exists():
         seps["fastmvae2_retrained"] = load_model(str(out / "retrained" / "model.pth"), n_src=n_src, n_iter=args.n_iter)
     if packages["acvae"].exists():
