@@ -2,7 +2,8 @@
 
 Drawn: channels, lengths, sample rates, dtypes, and NaN / Inf / silent / duplicated /
 extremely scaled channels. The API either returns finite estimates of the right shape or
-raises one ``ValueError``; finite, long-enough input with enough channels must separate.
+raises one ``ValueError``; finite, long-enough input with enough independent channels must
+separate.
 The CLI exits 0 with finite wavs, or 2 with exactly one error line and no output.
 """
 import numpy as np
@@ -43,8 +44,18 @@ def recordings(draw):
     return audio, defect
 
 
+def _independent_channels(audio) -> int:
+    """Channels that are not silent, duplicated or scaled copies (numpy SVD, relative power 1e-9)."""
+    if not np.any(audio):
+        return audio.shape[0]  # silence separates into silence
+    x = audio / np.abs(audio).max()
+    power = np.linalg.svd(x, compute_uv=False) ** 2
+    return int((power > 1e-9 * power.max()).sum())
+
+
 def _expected_to_work(audio, n_src, n_fft):
-    return np.isfinite(audio).all() and audio.shape[0] >= n_src and audio.shape[1] >= n_fft
+    return (np.isfinite(audio).all() and audio.shape[0] >= n_src and audio.shape[1] >= n_fft
+            and _independent_channels(audio) >= n_src)
 
 
 @FUZZ

@@ -46,6 +46,27 @@ def as_batch(wav) -> torch.Tensor:
     return wav
 
 
+#: channels whose covariance eigenvalue is below this fraction of the largest count as
+#: dependent (duplicated or scaled copies give ~1e-14 in float32; real arrays 1e-6 and more).
+DEPENDENT_CHANNELS = 1e-9
+
+
+def check_independent_channels(wav: torch.Tensor, n_src: int) -> None:
+    """``ValueError`` when a non-silent mixture's channels span fewer than ``n_src`` independent
+    directions (a dead microphone, duplicated or scaled-copy channels): no demixing exists."""
+    x = wav.detach().to(torch.float64)
+    x = x / x.abs().flatten(1).amax(1).clamp_min(1e-300)[:, None, None]
+    eigenvalues = torch.linalg.eigvalsh(x @ x.mT)  # [batch, mics], ascending
+    rank = (eigenvalues > DEPENDENT_CHANNELS * eigenvalues[:, -1:]).sum(1)
+    silent = eigenvalues[:, -1] == 0
+    bad = torch.nonzero((rank < n_src) & ~silent).flatten()
+    if bad.numel():
+        b = int(bad[0])
+        raise ValueError(f"mixture {b}: its {wav.shape[1]} channels span only {int(rank[b])} independent "
+                         f"direction(s) (silent, duplicated or scaled-copy channels), fewer than the {n_src} "
+                         f"sources requested; use other channels or fewer sources.")
+
+
 def _rank(wav) -> int:
     return wav.dim() if isinstance(wav, torch.Tensor) else torch.as_tensor(wav).dim()
 
@@ -151,7 +172,9 @@ class IterativeSeparator(BaseModel):
             )
         if wav.shape[-1] < self.stft_config.n_fft:
             raise ValueError(f"Input too short: {wav.shape[-1]} samples < n_fft={self.stft_config.n_fft}.")
-        return wav if self.mics == "all" else wav[:, : self.n_src]
+        wav = wav if self.mics == "all" else wav[:, : self.n_src]
+        check_independent_channels(wav, self.n_src)
+        return wav
 
     def separate_with_history(self, wav: torch.Tensor, callback: Optional[Callable] = None,
                               source_model: Optional[SourceModel] = None) -> SeparationOutput:

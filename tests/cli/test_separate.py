@@ -193,3 +193,15 @@ def test_extreme_levels_separate_like_normal_ones(tmp_path):
             estimates = model.forward_wav(audio * scale)
             assert torch.isfinite(estimates).all()
             torch.testing.assert_close(estimates / scale, reference, rtol=1e-4, atol=1e-5 * float(reference.abs().max()))
+
+
+def test_dependent_channels_are_refused_unless_enough_remain(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    five = rng.standard_normal((16000, 5)).astype(np.float32) * 0.1
+    path = tmp_path / "dup.wav"
+    sf.write(path, np.concatenate([five, 0.5 * five[:, :3]], 1), 16000, subtype="FLOAT")  # 8 channels, rank 5
+    assert main(["separate", str(path), "--n-src", "8", "--n-iter", "3", "--out-dir", str(tmp_path / "a")]) == 2
+    _one_error_line(capsys, "span only 5 independent")
+    assert main(["separate", str(path), "--n-src", "5", "--n-iter", "3", "--out-dir", str(tmp_path / "b")]) == 0
+    for k in range(1, 6):
+        assert np.isfinite(sf.read(tmp_path / "b" / f"dup_s{k}.wav")[0]).all()
