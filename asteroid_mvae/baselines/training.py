@@ -16,6 +16,7 @@ import torch
 import yaml
 
 from .. import compat
+from ..training.run import record_fit_time
 from ..utils.io import save_torch, write_text
 from .pit import build_pit_model
 
@@ -155,9 +156,9 @@ def train_pit(train_set, exp_dir, config=None, valid_set=None) -> Path:
         state = torch.load(str(best), map_location="cpu", weights_only=True)["state_dict"]  # never run code from a file
         model.load_state_dict({k[len("model."):]: v for k, v in state.items() if k.startswith("model.")})
     package = model.serialize()
-    package["training"] = {"steps": int(trainer.global_step), "epochs": int(trainer.current_epoch),
-                           "fit_seconds_this_run": round(fit_seconds, 2), "config": config}
+    package["training"] = {"steps": int(trainer.global_step), "epochs": int(trainer.current_epoch), "config": config}
     out = exp_dir / "best_model.pth"
     if trainer.is_global_zero:
         save_torch(compat.plain(package), out)
+        record_fit_time(exp_dir, fit_seconds)
     return out

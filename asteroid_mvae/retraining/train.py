@@ -19,6 +19,7 @@ from typing import List, Optional
 import torch
 
 from ..compat import plain
+from ..training.run import record_fit_time
 from ..utils.io import save_torch, write_text
 from .data import RetrainingDataset, read_index, split_items
 from .system import EncoderRetrainingSystem, add_encoder_dropout, mean_validation_loss
@@ -165,7 +166,6 @@ def retrain(network_package, data_dir, out_dir, config: Optional[RetrainConfig] 
             "config": config.to_dict(),
             "steps": int(trainer.global_step),
             "epochs": int(trainer.current_epoch),
-            "fit_seconds_this_run": round(time.time() - start, 1),
             "val_loss_initial": initial_val,
             "val_loss_final": mean_validation_loss(network, val_loader),
             "selected": "best val_loss checkpoint" if best is not None else "last step",
@@ -173,6 +173,7 @@ def retrain(network_package, data_dir, out_dir, config: Optional[RetrainConfig] 
     }
     training = {**dict(package.get("training", {})), **summary}
     save_network_package(out_dir / "network.pt", network, package["input_scale"], package["label_map"], training)
+    record_fit_time(out_dir, time.time() - start)
     model = FastMVAE2.from_network_package(out_dir / "network.pt")  # carries `training` as training_info
     save_torch(model.serialize(), out_dir / "model.pth")
     write_text(out_dir / "summary.json", json.dumps(plain(summary), indent=2) + "\n")

@@ -151,7 +151,6 @@ def train(config: dict, dataset=None) -> Path:
                  "speakers": len(label_map), "root": config["data"]["root"]},
         "epochs": int(trainer.current_epoch),
         "steps": int(trainer.global_step),
-        "fit_seconds_this_run": round(time.time() - start, 1),
         "final_metrics": _epoch_metrics(trainer),
         "config": compat.plain(config),
         "teacher": None if config["teacher"] is None else str(config["teacher"]),
@@ -163,7 +162,17 @@ def train(config: dict, dataset=None) -> Path:
         if warning:
             log.warning("%s: %s", exp_dir, warning)
         save_network_package(package_path, net.cpu(), input_scale, label_map, info)
+        record_fit_time(exp_dir, time.time() - start)
     return package_path
+
+
+def record_fit_time(exp_dir: Path, seconds: float) -> None:
+    """Wall time of this run in ``exp_dir/fit_time.json`` (kept out of the package, whose bytes
+    must depend on the inputs only)."""
+    import json
+
+    write_text(Path(exp_dir) / "fit_time.json", json.dumps({"fit_seconds_this_run": round(seconds, 1)}) + "\n")
+    log.info("%s: trained in %.1f s", exp_dir, seconds)
 
 
 def system_forward(system):

@@ -173,3 +173,13 @@ def test_training_logs_carry_no_lightning_chatter(tmp_path, dataset, caplog, cap
     for noise in ("Tip", "GPU available", "TPU available", "Seed set", "Total params", "LeafSpec"):
         assert noise not in text, noise
     assert not [w for w in recwarn if "LeafSpec" in str(w.message) or "eval mode" in str(w.message)]
+
+
+def test_two_identical_trainings_write_identical_bytes(tmp_path, dataset):
+    import shutil
+
+    conf = make_config("cvae", "paper", {"exp_dir": str(tmp_path / "run"), **LIGHTNING})
+    first = train(conf, dataset).read_bytes()
+    shutil.move(tmp_path / "run", tmp_path / "first")
+    assert train(conf, dataset).read_bytes() == first
+    assert (tmp_path / "run" / "fit_time.json").exists()  # wall time beside the package, not in it
