@@ -158,6 +158,9 @@ def train(config: dict, dataset=None) -> Path:
     package_path = exp_dir / config["package_name"]
     if trainer.is_global_zero:
         info["final_metrics"].update(finish_batchnorm(system, train_loader, val_loader, config["batchnorm"]))
+        if val_loader is not None and "val_nll" not in info["final_metrics"]:  # e.g. a finished run rewritten
+            seed_epoch(int(config["seed"]), system.current_epoch, stream=2)
+            info["final_metrics"]["val_nll"] = round(mean_val_nll(system, val_loader), 6)
         warning = nll_gap_warning(info["final_metrics"])
         if warning:
             log.warning("%s: %s", exp_dir, warning)
