@@ -13,6 +13,8 @@ die() { log "error: $*"; exit 1; }
 repo_root=$(cd "$recipe_dir/../.." && pwd)
 export PYTHONPATH="$repo_root${PYTHONPATH:+:$PYTHONPATH}"
 command -v "$python" > /dev/null 2>&1 || die "python interpreter '$python' not found (use --python PATH)"
+"$python" -c "import asteroid_mvae" > /dev/null 2>&1 ||
+  die "'$python' cannot import asteroid_mvae; pass the project's interpreter, e.g. --python $repo_root/.venv/bin/python (make test builds it)"
 [[ -f $conf ]] || die "configuration $conf not found"
 [[ $stage =~ ^[0-9]+$ && $stop_stage =~ ^[0-9]+$ ]] || die "--stage and --stop_stage take integers"
 [[ $stage -le $stop_stage ]] || die "empty stage range: --stage $stage is after --stop_stage $stop_stage"

@@ -86,3 +86,11 @@ def test_set_overrides_configuration_keys_and_tag_names_the_experiment(tmp_path)
     bad = bash(str(EGS / "demo" / "run.sh"), "--python", sys.executable, "--exp_dir", str(tmp_path / "x"),
                "--set", "novalue", "--stage", "99", "--stop_stage", "99")
     assert bad.returncode != 0 and "KEY=VALUE" in bad.stderr
+
+
+def test_an_interpreter_without_the_package_is_one_clear_line(tmp_path):
+    fake = tmp_path / "python"
+    fake.write_text("#!/usr/bin/env bash\nexit 1\n")  # any interpreter that cannot import asteroid_mvae
+    fake.chmod(0o755)
+    done = bash(str(EGS / "demo" / "run.sh"), "--python", str(fake), "--exp_dir", str(tmp_path / "exp"))
+    assert done.returncode == 1 and "cannot import asteroid_mvae" in done.stderr and "Traceback" not in done.stderr
