@@ -17,11 +17,21 @@ from .evaluate import CURVES_JSONL, METRICS_CSV
 from .metrics import ALL_METRICS
 
 TABLE_METRICS = [f"{m}_imp" for m in ALL_METRICS] + list(ALL_METRICS)
-SUMMARY_COLUMNS = ["processing_s", "rtf", "j_increase_fraction"]
+SUMMARY_COLUMNS = ["processing_s", "rtf", "j_increase_fraction", "n_iter"]
+#: The table's groups, in order: (title, predicate on the method name).
+GROUPS = (
+    ("Oracle ceilings (given the true source images)", lambda m: m.startswith("oracle") or m in ("ibm", "irm")),
+    ("asteroid-mvae separators", lambda m: not m.startswith(("pra_", "oracle")) and m not in PIT_NAMES + ("ibm", "irm")),
+    ("pyroomacoustics built-ins", lambda m: m.startswith("pra_")),
+    ("PIT networks (single channel, reference microphone)", lambda m: m in PIT_NAMES),
+)
+PIT_NAMES = ("convtasnet", "dprnn", "sepformer")
+#: below this many mixtures per N the table says it cannot rank methods.
+MIN_MIXTURES_TO_RANK = 20
 
 
 def load_curves(path) -> List[dict]:
-    """Curve records, the last one kept for each (method, mixture)."""
+    """Curve records, the last one kept for each (method, N, mixture): ids repeat across N."""
     path = Path(path)
     if not path.exists():
         return []
@@ -32,7 +42,7 @@ def load_curves(path) -> List[dict]:
                 rec = json.loads(line)
             except json.JSONDecodeError:  # a half-written last line of an interrupted run
                 continue
-            records[(rec["method"], rec["mixture_id"])] = rec
+            records[(rec["method"], rec.get("n_src"), rec["mixture_id"])] = rec
     return list(records.values())
 
 
@@ -74,18 +84,50 @@ def average_curves(records: List[dict]) -> Dict[str, Dict[str, dict]]:
     return out
 
 
+def group_of(method: str) -> str:
+    """The table group of a method name (see :data:`GROUPS`)."""
+    base = method.split("=")[0].lower()
+    for title, member in GROUPS:
+        if member(base):
+            return title
+    return GROUPS[1][0]
+
+
 def markdown_table(summary) -> str:
+    """One table per group (oracles, ours, pyroomacoustics, PIT); rows (method, N); a legend."""
     present = [c for c in TABLE_METRICS if any(c in s for m in summary.values() for s in m.values())]
-    headers = ["method", "N", "mixtures"] + [f"{c} (dB)" if c.startswith(("si_sdr", "sdr", "sir", "sar")) else c
-                                            for c in present] + ["s / mixture", "RTF", "J-increase fraction"]
-    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    for method, per_n in summary.items():
-        for n_key, stats in per_n.items():
-            cells = [method, n_key[2:], str(stats["n_mixtures"])]
-            cells += [f"{stats[c]['mean']:.2f} ± {stats[c]['std']:.2f}" if c in stats else "–" for c in present]
-            cells += [f"{stats[c]['mean']:.3g}" if c in stats else "–" for c in SUMMARY_COLUMNS]
-            lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+    headers = ["method", "N", "mixtures", "iterations"] + [
+        f"{c} (dB)" if c.startswith(("si_sdr", "sdr", "sir", "sar")) else c for c in present] + [
+        "s / mixture", "RTF", "J-increase fraction"]
+    sections, smallest = [], None
+    for title, _ in GROUPS:
+        methods = [m for m in summary if group_of(m) == title]
+        if not methods:
+            continue
+        lines = [f"### {title}", "", "| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+        for method in methods:
+            for n_key, stats in sorted(summary[method].items(), key=lambda kv: int(kv[0][2:])):
+                smallest = stats["n_mixtures"] if smallest is None else min(smallest, stats["n_mixtures"])
+                iterations = stats.get("n_iter", {}).get("mean")
+                cells = [method, n_key[2:], str(stats["n_mixtures"]),
+                         "–" if not iterations or iterations != iterations else f"{iterations:.0f}"]
+                cells += [f"{stats[c]['mean']:.2f} ± {stats[c]['std']:.2f}" if c in stats else "–" for c in present]
+                cells += [f"{stats[c]['mean']:.3g}" if c in stats else "–" for c in SUMMARY_COLUMNS[:3]]
+                lines.append("| " + " | ".join(cells) + " |")
+        sections.append("\n".join(lines))
+    legend = (
+        "N: number of sources (the mixtures have as many microphones). Metric cells: mean ± standard "
+        "deviation over the mixtures, in dB; `_imp`: improvement over the unprocessed mixture at the "
+        "reference microphone, against each source's reverberant image there (permutation solved by "
+        "SI-SDR). iterations: the iterative methods' own iterations (an ILRMA start not counted; – for "
+        "the others). s / mixture: processing time; RTF: that time over the audio duration. "
+        "J-increase fraction: share of iterations where the objective J rose (0 for "
+        "majorisation-minimisation methods).")
+    caveat = "" if smallest is None or smallest >= MIN_MIXTURES_TO_RANK else (
+        f"\n\n**Caveat:** {smallest} test mixture(s) per N cannot rank methods (their differences are "
+        f"within the mixture-to-mixture spread); compare on >= {MIN_MIXTURES_TO_RANK} mixtures with paired "
+        "differences.")
+    return "\n\n".join(sections) + "\n\n" + legend + caveat + "\n"
 
 
 def _save_figure(fig, path):
@@ -106,7 +148,7 @@ def plot_curves(curves, out_dir: Path, key: str, ylabel: str, filename: str):
             entry = per_n.get(n_key)
             if entry and key in entry:
                 ax.plot(entry["iterations"][:len(entry[key])], entry[key], label=method)
-        ax.set_title(n_key)
+        ax.set_title(f"N = {n_key[2:]} sources")
         ax.set_xlabel("iteration")
         ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3)
@@ -115,23 +157,40 @@ def plot_curves(curves, out_dir: Path, key: str, ylabel: str, filename: str):
     plt.close(fig)
 
 
+METRIC_TITLES = {"si_sdr_imp": "SI-SDR improvement", "sdr_imp": "SDR improvement", "sir_imp": "SIR improvement",
+                 "stoi_imp": "STOI improvement", "pesq_imp": "PESQ improvement"}
+
+
 def plot_final_metrics(summary, out_dir: Path, filename: str = "final_metrics.png"):
+    """One row of panels per N, one panel per improvement metric; horizontal bars (mean ± std
+    over mixtures), methods grouped as in the table, units on the axes."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     metrics = [c for c in TABLE_METRICS if c.endswith("_imp") and any(c in s for m in summary.values() for s in m.values())]
-    bars = [(f"{method} ({n_key})", stats) for method, per_n in summary.items() for n_key, stats in per_n.items()]
-    fig, axes = plt.subplots(1, max(len(metrics), 1), figsize=(4 * max(len(metrics), 1), 3.5), squeeze=False)
-    for ax, metric in zip(axes[0], metrics):
-        labels = [label for label, stats in bars if metric in stats]
-        means = [stats[metric]["mean"] for _, stats in bars if metric in stats]
-        stds = [stats[metric]["std"] for _, stats in bars if metric in stats]
-        ax.bar(range(len(means)), means, yerr=stds, capsize=3, color="tab:blue")
-        ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right", fontsize=8)
-        ax.set_title(metric)
-        ax.grid(axis="y", alpha=0.3)
+    n_keys = sorted({n for per_n in summary.values() for n in per_n}, key=lambda k: int(k[2:]))
+    order = [m for title, _ in GROUPS for m in summary if group_of(m) == title]
+    rows, cols = max(len(n_keys), 1), max(len(metrics), 1)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 0.35 * len(order) * rows + 1.2 * rows), squeeze=False)
+    for r, n_key in enumerate(n_keys):
+        for c, metric in enumerate(metrics):
+            ax = axes[r][c]
+            names = [m for m in order if metric in summary[m].get(n_key, {})]
+            means = [summary[m][n_key][metric]["mean"] for m in names]
+            stds = [summary[m][n_key][metric]["std"] for m in names]
+            colors = [f"C{[t for t, _ in GROUPS].index(group_of(m))}" for m in names]
+            ax.barh(range(len(names)), means, xerr=stds, capsize=2, color=colors)
+            ax.set_yticks(range(len(names)), names, fontsize=8)
+            ax.invert_yaxis()
+            ax.axvline(0, color="k", lw=0.6)
+            unit = "" if metric.startswith(("stoi", "pesq")) else " (dB)"
+            ax.set_xlabel(METRIC_TITLES.get(metric, metric) + unit)
+            ax.set_title(f"N = {n_key[2:]} sources" if c == 0 else "", loc="left", fontsize=9)
+            ax.grid(axis="x", alpha=0.3)
+    fig.suptitle("Mean ± std over test mixtures; colours: oracle / ours / pyroomacoustics / PIT", fontsize=9)
+    fig.tight_layout()
     _save_figure(fig, out_dir / filename)
     plt.close(fig)
 
@@ -159,7 +218,7 @@ def make_report(out_dir) -> Dict[str, Path]:
     write_text(paths["final_metrics"], json.dumps(summary, indent=2))
     per_mixture = {}
     for rec in load_curves(out_dir / CURVES_JSONL):
-        per_mixture.setdefault(rec["method"], {})[rec["mixture_id"]] = rec
+        per_mixture.setdefault(rec["method"], {}).setdefault(f"N={rec.get('n_src')}", {})[rec["mixture_id"]] = rec
     write_text(paths["curves"], json.dumps({"mean": curves, "per_mixture": per_mixture}))
     write_text(paths["table"], "# Separation results\n\n" + markdown_table(summary))
     plot_final_metrics(summary, out_dir)
@@ -167,7 +226,8 @@ def make_report(out_dir) -> Dict[str, Path]:
         paths["si_sdr_plot"] = out_dir / "si_sdr_imp_vs_iteration.png"
         paths["objective_plot"] = out_dir / "objective_vs_iteration.png"
         plot_curves(curves, out_dir, "si_sdr_imp", "SI-SDR improvement (dB)", paths["si_sdr_plot"].name)
-        plot_curves(curves, out_dir, "objective_normalized", "normalised J", paths["objective_plot"].name)
+        plot_curves(curves, out_dir, "objective_normalized", "normalised J: (J - min) / (J_0 - min) per mixture",
+                    paths["objective_plot"].name)
     return paths
 
 

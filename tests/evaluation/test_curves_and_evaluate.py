@@ -144,3 +144,27 @@ def test_changed_settings_recompute_that_method_only(dataset, tmp_path):
     assert len(again) == len(first) and set(again["n_iter"]) == {2}
     curves = [json.loads(line) for line in (out / "curves.jsonl").read_text().splitlines()]
     assert len(curves) == len(again) and all(max(c["iterations"]) == 2 for c in curves)
+
+
+def test_report_groups_methods_defines_columns_and_keeps_every_n(tmp_path):
+    rows, curves = [], []
+    for method in ("ilrma", "pra_ilrma", "oracle_ip", "convtasnet"):
+        for n_src in (2, 3):
+            for k in range(2):  # the same mixture ids at both N
+                rows.append({"method": method, "mixture_id": f"mix{k}", "n_src": n_src, "si_sdr": 5.0 + k,
+                             "si_sdr_imp": 4.0 + n_src, "processing_s": 1.0, "rtf": 0.1,
+                             "j_increase_fraction": 0.0, "n_iter": 60 if method != "convtasnet" else ""})
+                if method != "convtasnet":
+                    curves.append({"method": method, "mixture_id": f"mix{k}", "n_src": n_src, "iterations": [0, 1],
+                                   "si_sdr_imp": [0.0, 4.0 + n_src], "objective": [2.0, 1.0], "j_increase_fraction": 0.0})
+    pd.DataFrame(rows).to_csv(tmp_path / "all_metrics.csv", index=False)
+    (tmp_path / "curves.jsonl").write_text("".join(json.dumps(c) + "\n" for c in curves))
+    paths = make_report(tmp_path)
+    table = paths["table"].read_text()
+    headings = [line for line in table.splitlines() if line.startswith("### ")]
+    assert [h.split()[1] for h in headings] == ["Oracle", "asteroid-mvae", "pyroomacoustics", "PIT"]
+    assert "| ilrma | 2 | 2 | 60 |" in table and "| convtasnet | 3 | 2 | – |" in table
+    assert "mean ± standard deviation" in table and "N: number of sources" in table
+    assert "cannot rank methods" in table  # 2 mixtures per N
+    mean = json.loads(paths["curves"].read_text())["mean"]
+    assert set(mean["ilrma"]) == {"N=2", "N=3"} and mean["ilrma"]["N=3"]["si_sdr_imp"][-1] == 7.0
