@@ -164,7 +164,7 @@ def separators(args, out, n_src):
 
     common = dict(n_src=n_src, n_iter=args.n_iter, n_fft=args.n_fft, hop_length=args.n_fft // 2)
     seps = {"ilrma": load_model("ilrma", **common), "auxiva": load_model("auxiva", **common),
-            "oracle_ip": "oracle_ip", "oracle_ls": "oracle_ls"}  # names: built with the evaluation's STFT
+            "oracle_ip": "oracle_ip", "oracle_ls": "oracle_ls", "ibm": "ibm", "irm": "irm"}  # names: built with the evaluation's STFT
     packages = {name: out / name / "network.pt" for name in ("cvae", "acvae", "chimera")}
     if packages["chimera"].exists():
         seps["fastmvae2"] = FastMVAE2.from_network_package(packages["chimera"], **common)

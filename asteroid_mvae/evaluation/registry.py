@@ -10,7 +10,7 @@ Iterative separators may accept ``forward_wav(wav, callback=fn)`` (per-iteration
 
 Separators that take one channel (the PIT baselines) say so with ``single_channel = True``;
 asteroid's own models (``asteroid.models.*``) are single channel as well. Oracle ceilings
-(``oracle_ip``, ``oracle_ls``) say ``needs_references = True`` and are given the true images.
+(``oracle_ip``, ``oracle_ls``, ``ibm``, ``irm``) say ``needs_references = True`` and are given the true images.
 """
 import inspect
 from pathlib import Path
@@ -135,17 +135,19 @@ def needs_references(separator) -> bool:
     return bool(getattr(separator, "needs_references", False))
 
 
-def _oracle_factory(class_name):
+def _oracle_factory(class_name, **extra):
     def factory(n_src=2, n_iter=60, stft_config: StftConfig = StftConfig(), ref_mic=0, sample_rate=16000, **_):
         from ..models import oracle
 
         return getattr(oracle, class_name)(n_src=n_src, n_iter=n_iter, n_fft=stft_config.n_fft,
                                            hop_length=stft_config.hop_length, window=stft_config.window,
-                                           ref_mic=ref_mic, sample_rate=sample_rate)
+                                           ref_mic=ref_mic, sample_rate=sample_rate, **extra)
     return factory
 
 
-#: Ceilings (need the true images): IP with the true source powers, least-squares demixing.
-ORACLES = {"oracle_ip": "OracleIP", "oracle_ls": "OracleLS"}
-for _name, _class in ORACLES.items():
-    register_separator(_name, _oracle_factory(_class))
+#: Ceilings (need the true images): IP with the true source powers, least-squares demixing,
+#: ideal binary / ratio masks at the reference microphone.
+ORACLES = {"oracle_ip": ("OracleIP", {}), "oracle_ls": ("OracleLS", {}),
+           "ibm": ("IdealMask", {"kind": "ibm"}), "irm": ("IdealMask", {"kind": "irm"})}
+for _name, (_class, _extra) in ORACLES.items():
+    register_separator(_name, _oracle_factory(_class, **_extra))

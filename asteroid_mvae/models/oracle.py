@@ -8,7 +8,11 @@
   towards the true images ``S_f`` at the reference microphone: the best time-invariant linear
   demixer in the least-squares sense (no projection back needed).
 
-Both take ``forward_wav(wav [batch, mics, time], references [batch, n_src, time])`` and say
+- :class:`IdealMask`: the ideal binary mask (IBM: each time-frequency bin to the source
+  with the largest image magnitude) or ideal ratio mask (IRM: ``|S_k| / sum_j |S_j|``) on the
+  reference microphone's STFT: the ceilings of single-channel mask-based methods.
+
+All take ``forward_wav(wav [batch, mics, time], references [batch, n_src, time])`` and say
 so with ``needs_references = True`` (the evaluation passes the references).
 """
 import torch
@@ -68,4 +72,38 @@ class OracleLS(IterativeSeparator):
         gram = gram + load[..., None, None] * torch.eye(X.shape[2], dtype=X.dtype, device=X.device)
         demix = torch.linalg.solve(gram, (S @ Xh).mH, left=True).mH  # S X^H (X X^H)^-1
         estimates = istft((demix @ X).transpose(1, 2), batch.shape[-1], self.stft_config).to(wav.dtype)
+        return estimates[0] if wav.dim() == 2 else estimates
+
+
+class IdealMask(IterativeSeparator):
+    """Ideal binary or ratio mask at the reference microphone (see the module docstring).
+
+    Args:
+        kind: ``"ibm"`` or ``"irm"``.
+        **kwargs: see :class:`IterativeSeparator` (its STFT and ``ref_mic``; no iterations).
+    """
+
+    needs_references = True
+    KINDS = ("ibm", "irm")
+
+    def __init__(self, kind: str = "irm", **kwargs):
+        super().__init__(**kwargs)
+        if kind not in self.KINDS:
+            raise ValueError(f"kind must be one of {self.KINDS}; got {kind!r}.")
+        self.kind = kind
+
+    def get_model_args(self):
+        return {**super().get_model_args(), "kind": self.kind}
+
+    def forward_wav(self, wav, references, callback=None):
+        batch = self.check_input(wav)
+        references = check_references(batch, references, self.n_src)
+        dtype = torch.float64
+        X = stft(batch[:, self.ref_mic:self.ref_mic + 1].to(dtype), self.stft_config)  # [batch, 1, freq, frames]
+        magnitude = stft(references.to(dtype), self.stft_config).abs()  # [batch, src, freq, frames]
+        if self.kind == "ibm":
+            mask = torch.nn.functional.one_hot(magnitude.argmax(1), self.n_src).movedim(-1, 1).to(dtype)
+        else:
+            mask = magnitude / magnitude.sum(1, keepdim=True).clamp_min(1e-12)
+        estimates = istft(mask * X, batch.shape[-1], self.stft_config).to(wav.dtype)
         return estimates[0] if wav.dim() == 2 else estimates
