@@ -17,6 +17,8 @@ import yaml
 
 from .. import compat
 from ..training.run import record_fit_time
+from ..training.sampling import EpochShuffleSampler
+from ..training.systems import epoch_seeding_callback
 from ..utils.io import save_torch, write_text
 from .pit import build_pit_model
 
@@ -100,9 +102,9 @@ def _loaders(train_set, valid_set, config):
     segment = None if config["segment_seconds"] is None else int(config["segment_seconds"] * config["sample_rate"])
     batch_size = optim["batch_size"] if segment is not None else 1
     train = ReferenceChannelDataset(train_set, config["ref_mic"], segment, config["seed"])
-    generator = torch.Generator().manual_seed(config["seed"])
-    train_loader = torch.utils.data.DataLoader(train, batch_size=batch_size, shuffle=True, drop_last=False,
-                                               num_workers=optim["num_workers"], generator=generator)
+    train_loader = torch.utils.data.DataLoader(train, batch_size=batch_size, drop_last=False,
+                                               sampler=EpochShuffleSampler(len(train), config["seed"]),
+                                               num_workers=optim["num_workers"])
     valid_loader = None
     if valid_set is not None:
         valid = ReferenceChannelDataset(valid_set, config["ref_mic"], segment, config["seed"], random_crop=False)
@@ -137,7 +139,8 @@ def train_pit(train_set, exp_dir, config=None, valid_set=None) -> Path:
     system = System(model, optimizer, loss, train_loader, valid_loader, config=compat.plain(config))
 
     checkpoint_dir = exp_dir / "checkpoints"
-    callbacks = [ModelCheckpoint(dirpath=str(checkpoint_dir), save_last=True, save_top_k=0), _EpochSetter(train)]
+    callbacks = [ModelCheckpoint(dirpath=str(checkpoint_dir), save_last=True, save_top_k=0), _EpochSetter(train),
+                 epoch_seeding_callback(config["seed"])]
     if valid_loader is not None:
         callbacks.append(ModelCheckpoint(dirpath=str(checkpoint_dir), filename="best", monitor="val_loss",
                                          mode="min", save_top_k=1))

@@ -20,6 +20,8 @@ import torch
 
 from ..compat import plain
 from ..training.run import record_fit_time
+from ..training.sampling import EpochShuffleSampler
+from ..training.systems import epoch_seeding_callback
 from ..utils.io import save_torch, write_text
 from .data import RetrainingDataset, read_index, split_items
 from .system import EncoderRetrainingSystem, add_encoder_dropout, mean_validation_loss
@@ -64,9 +66,9 @@ def _loaders(data_dir, config: RetrainConfig):
     common = dict(iterations=config.iterations, oracle=config.oracle, segment_frames=config.segment_frames,
                   seed=config.seed, early_iterations=config.early_iterations, early_weight=config.early_weight)
     train_set = RetrainingDataset(data_dir, train_ids, **common)
-    generator = torch.Generator().manual_seed(config.seed)
-    train_loader = DataLoader(train_set, batch_size=min(config.batch_size, len(train_set)), shuffle=True,
-                              drop_last=True, num_workers=config.num_workers, generator=generator)
+    train_loader = DataLoader(train_set, batch_size=min(config.batch_size, len(train_set)),
+                              sampler=EpochShuffleSampler(len(train_set), config.seed),
+                              drop_last=True, num_workers=config.num_workers)
     val_loader = None
     if val_ids:
         val_set = RetrainingDataset(data_dir, val_ids, **common)
@@ -81,7 +83,8 @@ def _trainer(config: RetrainConfig, out_dir: Path, has_val: bool, progress: bool
 
     every = max(1, min(config.val_every_n_steps, config.max_steps))
     callbacks = [ModelCheckpoint(dirpath=str(out_dir / "checkpoints"), save_last=True, save_top_k=0,
-                                 every_n_train_steps=every)]
+                                 every_n_train_steps=every),
+                 epoch_seeding_callback(config.seed)]  # each epoch's order and noise from (seed, epoch) alone
     options = dict(max_steps=config.max_steps, max_epochs=config.max_epochs, accelerator=config.accelerator,
                    devices=config.devices, log_every_n_steps=min(10, every), enable_model_summary=False,
                    num_sanity_val_steps=0, enable_progress_bar=progress)

@@ -45,3 +45,25 @@ class BalancedSpeakerSampler(Sampler):
                 order.append(queues[speaker][positions[speaker]])
                 positions[speaker] += 1
         return iter(order[: self.num_samples])
+
+
+class EpochShuffleSampler(Sampler):
+    """A random permutation of ``range(n)`` per epoch, drawn from ``seed + epoch`` alone.
+
+    ``DataLoader(shuffle=True, generator=g)`` carries its generator's state from epoch to epoch,
+    so a training resumed from a checkpoint would see other orders; this one does not
+    (Lightning calls :meth:`set_epoch`).
+    """
+
+    def __init__(self, n: int, seed: int = 0):
+        self.n, self.seed, self.epoch = int(n), int(seed), 0
+
+    def set_epoch(self, epoch: int):
+        self.epoch = int(epoch)
+
+    def __len__(self):
+        return self.n
+
+    def __iter__(self):
+        generator = torch.Generator().manual_seed(self.seed + self.epoch)
+        return iter(torch.randperm(self.n, generator=generator).tolist())

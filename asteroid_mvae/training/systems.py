@@ -30,6 +30,20 @@ def seed_epoch(seed: int, epoch: int, rank: int = 0, stream: int = 0) -> None:
     random.seed(int(state[1]))
 
 
+def epoch_seeding_callback(seed: int):
+    """A Lightning callback reseeding the random streams from ``(seed, epoch, rank)`` at each
+    epoch's first batch (see :meth:`SourceModelSystem.on_train_batch_start`), for systems that
+    are not source-model systems (re-training, PIT baselines)."""
+    from pytorch_lightning.callbacks import Callback
+
+    class EpochSeeding(Callback):
+        def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+            if batch_idx == 0:
+                seed_epoch(seed, trainer.current_epoch, trainer.global_rank)
+
+    return EpochSeeding()
+
+
 class SourceModelSystem(System):
     """Common step for all networks: scale the input, compute the terms, log them, sum them.
 

@@ -181,3 +181,4 @@ def test_mixture_ids_from_a_csv_cannot_write_outside_the_output(retrain_setup, t
     with pytest.raises(UnsafePathError, match="unsafe name"):
         generate_retraining_data(retrain_setup["package"], [csv], tmp_path / "data", n_iter=1, progress=False)
     assert not (tmp_path / "data").exists() and not list(tmp_path.rglob("X.pt"))
+
