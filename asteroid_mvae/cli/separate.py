@@ -67,14 +67,12 @@ def output_paths(inputs, out_dir: Path, n_src: int) -> dict:
 
 def check_out_dir(out_dir: Path):
     """Create ``out_dir`` and prove it writable, before any separation runs."""
-    import tempfile
+    from ..utils.io import make_writable_folder
 
     if out_dir.exists() and not out_dir.is_dir():
         raise CliError(f"--out-dir {out_dir} exists and is not a folder.")
     try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=out_dir):
-            pass
+        make_writable_folder(out_dir)
     except OSError as err:
         raise CliError(f"--out-dir {out_dir} is not writable ({err.strerror or err}).") from None
 

@@ -27,7 +27,6 @@ import dataclasses
 import multiprocessing
 import json
 import os
-import tempfile
 import warnings
 from dataclasses import dataclass, field
 from functools import partial
@@ -42,7 +41,7 @@ from scipy.signal import istft as sp_istft
 from scipy.signal import stft as sp_stft
 from tqdm.auto import tqdm
 
-from ..utils.io import write_text, write_wav
+from ..utils.io import make_writable_folder, write_text, write_wav
 from .audio import AudioReadError, DataError
 from .corpora import Corpus
 
@@ -395,9 +394,7 @@ def _prepare_out_dir(out_dir, settings: dict) -> Path:
             raise DataError(f"{out_dir} holds a simulation with other settings ({settings_path}); "
                             f"use another --out or delete it")
     try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=out_dir):
-            pass
+        make_writable_folder(out_dir)
     except OSError as err:
         raise DataError(f"cannot write to the output folder {out_dir} ({err.strerror or err})") from None
     for root, _, names in os.walk(out_dir):

@@ -27,6 +27,15 @@ def atomic_path(path):
             os.remove(tmp)
 
 
+def make_writable_folder(path) -> Path:
+    """Create the folder ``path`` and prove it writable (a temporary file); ``OSError`` if not."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryFile(dir=path):
+        pass
+    return path
+
+
 def current_umask() -> int:
     """The process's umask (read by setting it and restoring it at once)."""
     mask = os.umask(0o022)
