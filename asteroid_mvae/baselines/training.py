@@ -16,7 +16,7 @@ import torch
 import yaml
 
 from .. import compat
-from ..training.run import record_fit_time
+from ..training.run import quiet_lightning, record_fit_time
 from ..training.sampling import EpochShuffleSampler
 from ..training.systems import epoch_seeding_callback
 from ..utils.io import save_torch, write_text
@@ -129,6 +129,7 @@ def train_pit(train_set, exp_dir, config=None, valid_set=None) -> Path:
     exp_dir = Path(exp_dir)
     exp_dir.mkdir(parents=True, exist_ok=True)
     write_text(exp_dir / "config.yml", yaml.safe_dump(compat.plain(config), sort_keys=False))
+    quiet_lightning()
     pl.seed_everything(config["seed"], workers=True)
     model = build_pit_model(config["model"], config["n_src"], config["sample_rate"], config["size"],
                             **config["network"])

@@ -19,7 +19,7 @@ from typing import List, Optional
 import torch
 
 from ..compat import plain
-from ..training.run import record_fit_time
+from ..training.run import quiet_lightning, record_fit_time
 from ..training.sampling import EpochShuffleSampler
 from ..training.systems import epoch_seeding_callback
 from ..utils.io import save_torch, write_text
@@ -136,6 +136,7 @@ def retrain(network_package, data_dir, out_dir, config: Optional[RetrainConfig] 
                          f"{network_package} has n_freq={network.n_freq}")
     write_text(out_dir / "config.json", json.dumps({"config": config.to_dict(), "data": str(data_dir),
                                                     "network_package": str(network_package)}, indent=2) + "\n")
+    quiet_lightning()
     pl.seed_everything(config.seed, workers=True)
     decoder_before = {k: v.clone() for k, v in network.decoder.state_dict().items()}
     initial_val = mean_validation_loss(network, val_loader)
