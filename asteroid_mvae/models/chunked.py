@@ -4,7 +4,6 @@ asteroid's ``LambdaOverlapAdd`` flattens the channels of a chunk (its networks a
 single-channel) and ``asteroid.separate`` rescales the estimates and keeps one channel; these
 keep every microphone and the reference-microphone scale of the estimates.
 """
-import itertools
 import logging
 from pathlib import Path
 from typing import Optional
@@ -12,18 +11,9 @@ from typing import Optional
 import torch
 from scipy.signal import get_window
 
+from ..evaluation.metrics import solve_permutation
+
 log = logging.getLogger(__name__)
-
-
-def _best_permutation(previous: torch.Tensor, current: torch.Tensor) -> list:
-    """Order of ``current [src, overlap]``'s sources that best matches ``previous`` (correlation)."""
-    n_src = current.shape[0]
-    prev = previous / (previous.norm(dim=-1, keepdim=True) + 1e-12)
-    cur = current / (current.norm(dim=-1, keepdim=True) + 1e-12)
-    score = prev @ cur.T  # [src_prev, src_cur]
-    perms = list(itertools.permutations(range(n_src)))
-    totals = [sum(float(score[i, p]) for i, p in enumerate(perm)) for perm in perms]
-    return list(perms[max(range(len(perms)), key=totals.__getitem__)])
 
 
 def separate_in_chunks(separate_fn, wav: torch.Tensor, window: int, hop: Optional[int] = None,
@@ -49,8 +39,9 @@ def separate_in_chunks(separate_fn, wav: torch.Tensor, window: int, hop: Optiona
         if reorder and previous is not None:
             overlap = previous[1] - start
             if overlap > 0:  # a new tensor: ``est`` may be a view of the input
-                est = torch.stack([est[b, _best_permutation(previous[0][b, :, -overlap:], est[b, :, :overlap])]
-                                   for b in range(batch)])
+                orders = [solve_permutation(est[b, :, :overlap].cpu(), previous[0][b, :, -overlap:].cpu())
+                          for b in range(batch)]
+                est = torch.stack([est[b, torch.as_tensor(order)] for b, order in enumerate(orders)])
         w = taper[: stop - start].clamp_min(1e-3)
         out[..., start:stop] += est * w
         weight[start:stop] += w

@@ -3,7 +3,20 @@ import torch
 from torch.utils.data import Sampler
 
 
-class BalancedSpeakerSampler(Sampler):
+class EpochSeededSampler(Sampler):
+    """A sampler whose order depends on ``seed + epoch`` alone (Lightning calls :meth:`set_epoch`)."""
+
+    def __init__(self, seed: int = 0):
+        self.seed, self.epoch = int(seed), 0
+
+    def set_epoch(self, epoch: int):
+        self.epoch = int(epoch)
+
+    def generator(self) -> torch.Generator:
+        return torch.Generator().manual_seed(self.seed + self.epoch)
+
+
+class BalancedSpeakerSampler(EpochSeededSampler):
     """Yield dataset indices speaker by speaker in round-robin, so consecutive indices cover all speakers.
 
     An epoch has ``len(labels)`` indices (or ``num_samples``). Each round visits every speaker once
@@ -22,17 +35,13 @@ class BalancedSpeakerSampler(Sampler):
             raise ValueError("BalancedSpeakerSampler needs at least one item")
         self.items_by_speaker = [torch.nonzero(labels == s).flatten() for s in torch.unique(labels)]
         self.num_samples = int(num_samples or labels.numel())
-        self.seed = int(seed)
-        self.epoch = 0
-
-    def set_epoch(self, epoch: int):
-        self.epoch = int(epoch)
+        super().__init__(seed)
 
     def __len__(self):
         return self.num_samples
 
     def __iter__(self):
-        generator = torch.Generator().manual_seed(self.seed + self.epoch)
+        generator = self.generator()
         queues = [items[torch.randperm(len(items), generator=generator)].tolist() for items in self.items_by_speaker]
         positions = [0] * len(queues)
         order = []
@@ -47,23 +56,19 @@ class BalancedSpeakerSampler(Sampler):
         return iter(order[: self.num_samples])
 
 
-class EpochShuffleSampler(Sampler):
+class EpochShuffleSampler(EpochSeededSampler):
     """A random permutation of ``range(n)`` per epoch, drawn from ``seed + epoch`` alone.
 
     ``DataLoader(shuffle=True, generator=g)`` carries its generator's state from epoch to epoch,
-    so a training resumed from a checkpoint would see other orders; this one does not
-    (Lightning calls :meth:`set_epoch`).
+    so a training resumed from a checkpoint would see other orders; this one does not.
     """
 
     def __init__(self, n: int, seed: int = 0):
-        self.n, self.seed, self.epoch = int(n), int(seed), 0
-
-    def set_epoch(self, epoch: int):
-        self.epoch = int(epoch)
+        super().__init__(seed)
+        self.n = int(n)
 
     def __len__(self):
         return self.n
 
     def __iter__(self):
-        generator = torch.Generator().manual_seed(self.seed + self.epoch)
-        return iter(torch.randperm(self.n, generator=generator).tolist())
+        return iter(torch.randperm(self.n, generator=self.generator()).tolist())
