@@ -16,6 +16,14 @@ Stages (each resumable; a rerun skips finished work, trainings resume from check
 6. ``report``: into ``--results`` (committed): the table, each network's training and
    validation NLL curve (CSV and PNG) and training configuration.
 
+Speaker-open zoo: ``--train-corpus ../shared/data/librispeech_tc100_1utt`` trains the networks
+(and makes the re-training mixtures) from every utterance of that corpus (251 LibriSpeech
+speakers); the test mixtures stay VCC2018 sentences 30021-30025, whose speakers the networks
+never heard::
+
+    python benchmarks/zoo_vcc2018.py --out exp/zoo_open --train-corpus ../shared/data/librispeech_tc100_1utt \
+        --per-speaker 2 --results benchmarks/results/zoo_open
+
 Run one stage (or a range) with ``--stages``; ``--threads`` sets torch's threads (run two
 trainings side by side with ``--threads 1`` each). Example::
 
@@ -37,6 +45,9 @@ log = logging.getLogger("zoo")
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", default="../shared/data/vcc2018")
+    parser.add_argument("--train-corpus", default=None,
+                        help="speaker-open zoo: train on every utterance of this folder corpus instead of "
+                             "the test corpus's training sentences")
     parser.add_argument("--out", default="exp/zoo_vcc2018")
     parser.add_argument("--stages", nargs="+", choices=STAGES, default=list(STAGES))
     parser.add_argument("--threads", type=int, default=2)
@@ -73,12 +84,18 @@ def stft_config(args):
 
 
 def sentence_split(args):
-    """(train, test) corpora of all speakers: sentences 30001-30020 / 30021-30025."""
+    """(train, test) corpora: sentences 30001-30020 / 30021-30025 of all speakers.
+
+    With ``--train-corpus`` the training corpus is that whole folder corpus (speaker-open).
+    """
     from asteroid_mvae.data import FolderCorpus
 
     corpus = FolderCorpus(args.corpus)
     pick = lambda numbers: {spk: [u for u in corpus.utterances(spk) if int(u) in numbers] for spk in corpus.speakers}
-    return corpus.subset(utterances=pick(TRAIN_SENTENCES)), corpus.subset(utterances=pick(TEST_SENTENCES))
+    test = corpus.subset(utterances=pick(TEST_SENTENCES))
+    if args.train_corpus:
+        return FolderCorpus(args.train_corpus), test
+    return corpus.subset(utterances=pick(TRAIN_SENTENCES)), test
 
 
 def room(args, rt60=0.3):
@@ -257,7 +274,8 @@ def stage_report(args, out):
     ax.set_xlabel("optimizer step")
     ax.set_ylabel("NLL per time-frequency bin (nats)")
     ax.set_ylim(-6, 2)
-    ax.set_title("VCC2018 zoo: source-model training (values above 2 are clipped)")
+    trained_on = Path(args.train_corpus).name if args.train_corpus else "VCC2018"
+    ax.set_title(f"zoo trained on {trained_on}: source-model training (values above 2 are clipped)")
     ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(results / "training_curves.png", dpi=120)

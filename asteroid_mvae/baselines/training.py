@@ -17,8 +17,8 @@ import yaml
 
 from .. import compat
 from ..training.run import quiet_lightning, record_fit_time
-from ..training.sampling import EpochShuffleSampler
-from ..training.systems import epoch_seeding_callback
+from ..training.sampling import EpochShuffleSampler, ResumableLoader
+from ..training.systems import exact_resume_callback
 from ..utils.io import save_torch, write_text
 from .pit import build_pit_model
 
@@ -102,7 +102,7 @@ def _loaders(train_set, valid_set, config):
     segment = None if config["segment_seconds"] is None else int(config["segment_seconds"] * config["sample_rate"])
     batch_size = optim["batch_size"] if segment is not None else 1
     train = ReferenceChannelDataset(train_set, config["ref_mic"], segment, config["seed"])
-    train_loader = torch.utils.data.DataLoader(train, batch_size=batch_size, drop_last=False,
+    train_loader = ResumableLoader(train, batch_size=batch_size, drop_last=False,
                                                sampler=EpochShuffleSampler(len(train), config["seed"]),
                                                num_workers=optim["num_workers"])
     valid_loader = None
@@ -141,7 +141,7 @@ def train_pit(train_set, exp_dir, config=None, valid_set=None) -> Path:
 
     checkpoint_dir = exp_dir / "checkpoints"
     callbacks = [ModelCheckpoint(dirpath=str(checkpoint_dir), save_last=True, save_top_k=0), _EpochSetter(train),
-                 epoch_seeding_callback(config["seed"])]
+                 exact_resume_callback(config["seed"])]
     if valid_loader is not None:
         callbacks.append(ModelCheckpoint(dirpath=str(checkpoint_dir), filename="best", monitor="val_loss",
                                          mode="min", save_top_k=1))

@@ -20,8 +20,8 @@ import torch
 
 from ..compat import plain
 from ..training.run import quiet_lightning, record_fit_time
-from ..training.sampling import EpochShuffleSampler
-from ..training.systems import epoch_seeding_callback
+from ..training.sampling import EpochShuffleSampler, ResumableLoader
+from ..training.systems import exact_resume_callback
 from ..utils.io import save_torch, write_text
 from .data import RetrainingDataset, read_index, split_items
 from .system import EncoderRetrainingSystem, add_encoder_dropout, mean_validation_loss
@@ -66,7 +66,7 @@ def _loaders(data_dir, config: RetrainConfig):
     common = dict(iterations=config.iterations, oracle=config.oracle, segment_frames=config.segment_frames,
                   seed=config.seed, early_iterations=config.early_iterations, early_weight=config.early_weight)
     train_set = RetrainingDataset(data_dir, train_ids, **common)
-    train_loader = DataLoader(train_set, batch_size=min(config.batch_size, len(train_set)),
+    train_loader = ResumableLoader(train_set, batch_size=min(config.batch_size, len(train_set)),
                               sampler=EpochShuffleSampler(len(train_set), config.seed),
                               drop_last=True, num_workers=config.num_workers)
     val_loader = None
@@ -82,20 +82,20 @@ def _trainer(config: RetrainConfig, out_dir: Path, has_val: bool, progress: bool
     from pytorch_lightning.loggers import CSVLogger
 
     every = max(1, min(config.val_every_n_steps, config.max_steps))
-    callbacks = [ModelCheckpoint(dirpath=str(out_dir / "checkpoints"), save_last=True, save_top_k=0,
-                                 every_n_train_steps=every),
-                 epoch_seeding_callback(config.seed)]  # each epoch's order and noise from (seed, epoch) alone
     options = dict(max_steps=config.max_steps, max_epochs=config.max_epochs, accelerator=config.accelerator,
                    devices=config.devices, log_every_n_steps=min(10, every), enable_model_summary=False,
                    num_sanity_val_steps=0, enable_progress_bar=progress)
-    if has_val:
-        callbacks.append(ModelCheckpoint(dirpath=str(out_dir / "checkpoints"), filename="best", monitor="val_loss",
-                                         mode="min", save_top_k=1))
-        if config.patience > 0:
-            callbacks.append(EarlyStopping(monitor="val_loss", mode="min", patience=config.patience))
+    folder = str(out_dir / "checkpoints")
+    if has_val:  # one callback, after each validation: best.ckpt, then last.ckpt holding the updated best score
+        checkpoint = ModelCheckpoint(dirpath=folder, filename="best", monitor="val_loss", mode="min", save_top_k=1,
+                                     save_last=True)
         options.update(val_check_interval=every, check_val_every_n_epoch=None)
     else:
+        checkpoint = ModelCheckpoint(dirpath=folder, save_last=True, save_top_k=0, every_n_train_steps=every)
         options["limit_val_batches"] = 0
+    callbacks = [checkpoint, exact_resume_callback(config.seed)]  # order and noise from (seed, epoch, batch)
+    if has_val and config.patience > 0:
+        callbacks.append(EarlyStopping(monitor="val_loss", mode="min", patience=config.patience))
     options.update(config.extra_trainer)
     return pl.Trainer(default_root_dir=str(out_dir), logger=CSVLogger(str(out_dir), name="logs"),
                       callbacks=callbacks, **options)

@@ -1,19 +1,53 @@
 """Speaker-balanced sampling: every speaker appears equally often in each epoch and each batch."""
 import torch
-from torch.utils.data import Sampler
+from torch.utils.data import DataLoader, Sampler
 
 
 class EpochSeededSampler(Sampler):
-    """A sampler whose order depends on ``seed + epoch`` alone (Lightning calls :meth:`set_epoch`)."""
+    """A sampler whose order depends on ``seed + epoch`` alone (Lightning calls :meth:`set_epoch`).
+
+    Subclasses define :meth:`order`; :meth:`skip_next` drops the first indices of the next
+    iteration once (a training resumed mid-epoch, see :class:`ResumableLoader`).
+    """
 
     def __init__(self, seed: int = 0):
-        self.seed, self.epoch = int(seed), 0
+        self.seed, self.epoch, self._skip = int(seed), 0, 0
 
     def set_epoch(self, epoch: int):
         self.epoch = int(epoch)
 
     def generator(self) -> torch.Generator:
         return torch.Generator().manual_seed(self.seed + self.epoch)
+
+    def order(self) -> list:
+        """This epoch's indices."""
+        raise NotImplementedError
+
+    def skip_next(self, n_indices: int):
+        self._skip = int(n_indices)
+
+    def __iter__(self):
+        skip, self._skip = self._skip, 0
+        return iter(self.order()[skip:])
+
+
+class ResumableLoader(DataLoader):
+    """A ``DataLoader`` (same arguments; its sampler an :class:`EpochSeededSampler`) that
+    Lightning resumes mid-epoch: Lightning stores :meth:`state_dict` in every checkpoint and
+    loads it before iterating again, and the resumed epoch skips the batches already trained on.
+
+    ``batches_done`` is kept by :func:`asteroid_mvae.training.systems.exact_resume_callback`
+    (the loader itself cannot tell trained batches from Lightning's prefetched one).
+    """
+
+    batches_done = 0
+
+    def state_dict(self) -> dict:
+        return {"epoch": int(self.sampler.epoch), "batches_done": int(self.batches_done)}
+
+    def load_state_dict(self, state: dict):
+        self.batches_done = int(state["batches_done"])
+        self.sampler.skip_next(self.batches_done * self.batch_size)
 
 
 class BalancedSpeakerSampler(EpochSeededSampler):
@@ -40,7 +74,7 @@ class BalancedSpeakerSampler(EpochSeededSampler):
     def __len__(self):
         return self.num_samples
 
-    def __iter__(self):
+    def order(self) -> list:
         generator = self.generator()
         queues = [items[torch.randperm(len(items), generator=generator)].tolist() for items in self.items_by_speaker]
         positions = [0] * len(queues)
@@ -53,7 +87,7 @@ class BalancedSpeakerSampler(EpochSeededSampler):
                     positions[speaker] = 0
                 order.append(queues[speaker][positions[speaker]])
                 positions[speaker] += 1
-        return iter(order[: self.num_samples])
+        return order[: self.num_samples]
 
 
 class EpochShuffleSampler(EpochSeededSampler):
@@ -70,5 +104,5 @@ class EpochShuffleSampler(EpochSeededSampler):
     def __len__(self):
         return self.n
 
-    def __iter__(self):
-        return iter(torch.randperm(self.n, generator=self.generator()).tolist())
+    def order(self) -> list:
+        return torch.randperm(self.n, generator=self.generator()).tolist()

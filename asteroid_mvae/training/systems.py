@@ -30,18 +30,32 @@ def seed_epoch(seed: int, epoch: int, rank: int = 0, stream: int = 0) -> None:
     random.seed(int(state[1]))
 
 
-def epoch_seeding_callback(seed: int):
-    """A Lightning callback reseeding the random streams from ``(seed, epoch, rank)`` at each
-    epoch's first batch (see :meth:`SourceModelSystem.on_train_batch_start`), for systems that
-    are not source-model systems (re-training, PIT baselines)."""
+def exact_resume_callback(seed: int):
+    """A Lightning callback that makes a training killed and resumed from any step checkpoint
+    equal the uninterrupted one, for systems that are not source-model systems (re-training,
+    PIT baselines) and train from a :class:`~asteroid_mvae.training.sampling.ResumableLoader`:
+    the random streams are reseeded from ``(seed, epoch, batch, rank)`` before every batch, and
+    the loader's ``batches_done`` (saved in checkpoints) follows the trained batches."""
     from pytorch_lightning.callbacks import Callback
 
-    class EpochSeeding(Callback):
+    class ExactResume(Callback):
         def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
-            if batch_idx == 0:
-                seed_epoch(seed, trainer.current_epoch, trainer.global_rank)
+            seed_epoch(seed, trainer.current_epoch, trainer.global_rank, stream=2 + batch_idx)
 
-    return EpochSeeding()
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+            self._set_done(trainer, batch_idx + 1)
+
+        def on_train_epoch_end(self, trainer, pl_module):
+            self._set_done(trainer, 0)
+
+        @staticmethod
+        def _set_done(trainer, n):
+            loaders = getattr(getattr(trainer.fit_loop, "_combined_loader", None), "flattened", [])
+            for loader in loaders:
+                if hasattr(loader, "batches_done"):
+                    loader.batches_done = n
+
+    return ExactResume()
 
 
 class SourceModelSystem(System):

@@ -182,3 +182,23 @@ def test_mixture_ids_from_a_csv_cannot_write_outside_the_output(retrain_setup, t
         generate_retraining_data(retrain_setup["package"], [csv], tmp_path / "data", n_iter=1, progress=False)
     assert not (tmp_path / "data").exists() and not list(tmp_path.rglob("X.pt"))
 
+
+
+def test_killed_and_resumed_retraining_equals_the_uninterrupted_one(retrain_setup, data_dir, tmp_path):
+    """A run stopped mid-epoch (3 batches per epoch, last checkpoint at step 4) and resumed gives
+    the same encoder, to the bit, as one run: data order, segments, dropout, the best-checkpoint
+    and early-stopping states restart exactly."""
+    common = dict(lr=1e-3, batch_size=8, segment_frames=16, val_fraction=0.25, val_every_n_steps=2, dropout=0.3,
+                  patience=5, seed=3)
+    retrain(retrain_setup["package"], data_dir, tmp_path / "once", RetrainConfig(max_steps=7, **common), progress=False)
+    retrain(retrain_setup["package"], data_dir, tmp_path / "twice", RetrainConfig(max_steps=4, **common),
+            progress=False)
+    retrain(retrain_setup["package"], data_dir, tmp_path / "twice", RetrainConfig(max_steps=7, **common),
+            progress=False)
+    once, once_package = load_network_package(tmp_path / "once" / "network.pt")
+    twice, package = load_network_package(tmp_path / "twice" / "network.pt")
+    info = package["training"]["retraining"]
+    assert info["steps"] == 7 and info["data"]["train_samples"] == 24  # 3 batches of 8 per epoch
+    assert info["val_loss_final"] == once_package["training"]["retraining"]["val_loss_final"]
+    for name, value in once.encoder.state_dict().items():
+        assert torch.equal(value, twice.encoder.state_dict()[name]), name
