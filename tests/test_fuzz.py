@@ -118,3 +118,33 @@ def test_cli_writes_finite_wavs_or_exits_2_with_one_line(tmp_path_factory, capsy
     else:
         assert code == 2 and len(err) == 1 and "error:" in err[0], err
         assert not out.exists() or not list(out.iterdir())
+
+
+ODD_NUMBERS = ["nan", "inf", "-inf", "-1", "0", "1e9", "1e-9"]
+
+
+@settings(max_examples=60, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(option=st.sampled_from(["--rt60", "--snr", "--max-order", "--duration", "--n-mics", "--n-src", "--mic-radius",
+                               "--source-distance", "--min-separation", "--array-height", "--n-mixtures"]),
+       value=st.sampled_from(ODD_NUMBERS + ["0.2", "2", "3"]))
+def test_simulate_cli_numbers_give_finite_mixtures_or_one_line(tmp_path_factory, capsys, option, value):
+    """Odd room numbers: a finished simulation of finite audio, or exit 2 with one line and no output."""
+    out = tmp_path_factory.mktemp("fuzz_sim") / "sim"
+    args = {"--n-src": "2", "--n-mics": "2", "--n-mixtures": "1", "--duration": "0.5", "--max-order": "3",
+            "--rt60": "0.2", "--builtin-speakers": "2", "--builtin-utterances": "1"}
+    args[option] = value
+    capsys.readouterr()
+    code = main(["simulate", "--out", str(out), *[x for item in args.items() for x in item]])
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip() and "simulate" not in line[:9]]
+    if code == 0:
+        import csv
+
+        rows = list(csv.DictReader(open(out / "metadata.csv")))
+        assert rows
+        for row in rows:
+            audio, _ = sf.read(out / row["mixture_path"] if not row["mixture_path"].startswith("/") else row["mixture_path"])
+            assert np.isfinite(audio).all() and audio.ndim == 2 and audio.shape[1] >= int(float(args["--n-src"]))
+    else:
+        assert code == 2 and len(err) == 1 and "error:" in err[0], err
+        assert not (out / "metadata.csv").exists() and not (out / "settings.json").exists()

@@ -16,7 +16,7 @@ import torch
 import yaml
 
 from .. import compat
-from ..training.run import quiet_lightning, record_fit_time
+from ..training.run import best_checkpoint, last_checkpoint, quiet_lightning, record_fit_time
 from ..training.sampling import EpochShuffleSampler, ResumableLoader
 from ..training.systems import exact_resume_callback
 from ..utils.io import save_torch, write_text
@@ -122,7 +122,6 @@ def train_pit(train_set, exp_dir, config=None, valid_set=None) -> Path:
     import pytorch_lightning as pl
     from asteroid.engine import System
     from asteroid.losses import PITLossWrapper, pairwise_neg_sisdr
-    from pytorch_lightning.callbacks import ModelCheckpoint
     from pytorch_lightning.loggers import CSVLogger
 
     config = make_config(config)
@@ -140,11 +139,9 @@ def train_pit(train_set, exp_dir, config=None, valid_set=None) -> Path:
     system = System(model, optimizer, loss, train_loader, valid_loader, config=compat.plain(config))
 
     checkpoint_dir = exp_dir / "checkpoints"
-    callbacks = [ModelCheckpoint(dirpath=str(checkpoint_dir), save_last=True, save_top_k=0), _EpochSetter(train),
-                 exact_resume_callback(config["seed"])]
-    if valid_loader is not None:
-        callbacks.append(ModelCheckpoint(dirpath=str(checkpoint_dir), filename="best", monitor="val_loss",
-                                         mode="min", save_top_k=1))
+    callbacks = [last_checkpoint(checkpoint_dir), _EpochSetter(train), exact_resume_callback(config["seed"])]
+    if valid_loader is not None:  # before last: last.ckpt then holds this validation's best score
+        callbacks.insert(0, best_checkpoint(checkpoint_dir))
     options = {k: v for k, v in config["trainer"].items() if v is not None}
     if valid_loader is None:
         options["limit_val_batches"] = 0

@@ -49,6 +49,15 @@ SPEED_OF_SOUND = 343.0
 MAX_IMAGE_ORDER = 120
 
 
+CLI_FLAGS = {"room_dim": "--room", "rt60": "--rt60", "n_mics": "--n-mics", "mic_radius": "--mic-radius",
+             "source_distance": "--source-distance", "array_center": "--array-center",
+             "array_height": "--array-height", "source_height": "--source-height",
+             "min_separation_deg": "--min-separation", "min_wall_distance": "--min-wall-distance",
+             "duration": "--duration", "noise_snr_db": "--snr", "max_order": "--max-order"}  #: simulate's options
+MIN_DURATION_S = 0.1  #: shortest simulated signal (seconds)
+MAX_DURATION_S = 3600.0  #: longest simulated signal: an hour per item already needs GBs per mixture
+
+
 @dataclass(frozen=True)
 class RoomConfig:
     """Every parameter of the simulation; defaults are the papers' protocol (see module doc)."""
@@ -92,8 +101,20 @@ class RoomConfig:
     def mics_for(self, n_src: int) -> int:
         return n_src if self.n_mics is None else int(self.n_mics)
 
+    def _numbers(self):
+        """``(field name, value)`` of every number of the configuration (tuples flattened)."""
+        for item in dataclasses.fields(self):
+            value = getattr(self, item.name)
+            for v in value if isinstance(value, tuple) else (value,):
+                if v is not None:
+                    yield item.name, float(v)
+
     def validate(self, n_src: int) -> None:
         """Raise :class:`DataError` (one line) for impossible settings."""
+        for name, value in self._numbers():
+            if not np.isfinite(value):
+                flag = f" ({CLI_FLAGS[name]})" if name in CLI_FLAGS else ""
+                raise DataError(f"{name}{flag} must be a finite number; got {value}")
         dim = np.array(self.room_dim)
         if dim.shape != (3,) or np.any(dim <= 0):
             raise DataError(f"room_dim must be three positive lengths in metres; got {self.room_dim}")
@@ -101,8 +122,11 @@ class RoomConfig:
             raise DataError(f"n_src must be at least 1; got {n_src}")
         if self.mics_for(n_src) < 1:
             raise DataError(f"n_mics must be at least 1; got {self.n_mics}")
-        if self.duration <= 0 or self.sample_rate <= 0:
-            raise DataError(f"duration and sample_rate must be positive; got {self.duration} s, {self.sample_rate} Hz")
+        if self.sample_rate <= 0:
+            raise DataError(f"sample_rate must be positive; got {self.sample_rate} Hz")
+        if not MIN_DURATION_S <= self.duration <= MAX_DURATION_S:
+            raise DataError(f"duration (--duration) must be within [{MIN_DURATION_S}, {MAX_DURATION_S}] s per signal; "
+                            f"got {self.duration} s")
         if self.mic_radius < 0 or self.source_distance <= self.mic_radius:
             raise DataError(f"sources must lie outside the array: source_distance {self.source_distance} m "
                             f"<= mic_radius {self.mic_radius} m")

@@ -19,7 +19,7 @@ from typing import List, Optional
 import torch
 
 from ..compat import plain
-from ..training.run import quiet_lightning, record_fit_time
+from ..training.run import best_checkpoint, last_checkpoint, quiet_lightning, record_fit_time
 from ..training.sampling import EpochShuffleSampler, ResumableLoader
 from ..training.systems import exact_resume_callback
 from ..utils.io import save_torch, write_text
@@ -78,22 +78,21 @@ def _loaders(data_dir, config: RetrainConfig):
 
 def _trainer(config: RetrainConfig, out_dir: Path, has_val: bool, progress: bool):
     import pytorch_lightning as pl
-    from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
+    from pytorch_lightning.callbacks import EarlyStopping
     from pytorch_lightning.loggers import CSVLogger
 
     every = max(1, min(config.val_every_n_steps, config.max_steps))
     options = dict(max_steps=config.max_steps, max_epochs=config.max_epochs, accelerator=config.accelerator,
                    devices=config.devices, log_every_n_steps=min(10, every), enable_model_summary=False,
                    num_sanity_val_steps=0, enable_progress_bar=progress)
-    folder = str(out_dir / "checkpoints")
-    if has_val:  # one callback, after each validation: best.ckpt, then last.ckpt holding the updated best score
-        checkpoint = ModelCheckpoint(dirpath=folder, filename="best", monitor="val_loss", mode="min", save_top_k=1,
-                                     save_last=True)
+    folder = out_dir / "checkpoints"
+    if has_val:  # after each validation: best.ckpt, then last.ckpt holding the updated best score
+        checkpoints = [best_checkpoint(folder), last_checkpoint(folder)]
         options.update(val_check_interval=every, check_val_every_n_epoch=None)
     else:
-        checkpoint = ModelCheckpoint(dirpath=folder, save_last=True, save_top_k=0, every_n_train_steps=every)
+        checkpoints = [last_checkpoint(folder, every_n_train_steps=every)]
         options["limit_val_batches"] = 0
-    callbacks = [checkpoint, exact_resume_callback(config.seed)]  # order and noise from (seed, epoch, batch)
+    callbacks = [*checkpoints, exact_resume_callback(config.seed)]  # order and noise from (seed, epoch, batch)
     if has_val and config.patience > 0:
         callbacks.append(EarlyStopping(monitor="val_loss", mode="min", patience=config.patience))
     options.update(config.extra_trainer)

@@ -72,18 +72,15 @@ def quiet_lightning() -> None:
 
 def make_trainer(config: dict, exp_dir: Path, has_val: bool):
     import pytorch_lightning as pl
-    from pytorch_lightning.callbacks import ModelCheckpoint
 
     quiet_lightning()
 
     options = dict(config["trainer"])
     ckpt_every = options.pop("ckpt_every_n_steps", None)
     checkpoint_dir = exp_dir / "checkpoints"
-    callbacks = [ModelCheckpoint(dirpath=str(checkpoint_dir), save_last=True, save_top_k=0,
-                                 **checkpoint_schedule(ckpt_every, options.get("limit_train_batches")))]
-    if has_val:
-        callbacks.append(ModelCheckpoint(dirpath=str(checkpoint_dir), filename="best", monitor="val_loss",
-                                         mode="min", save_top_k=1))
+    callbacks = [last_checkpoint(checkpoint_dir, **checkpoint_schedule(ckpt_every, options.get("limit_train_batches")))]
+    if has_val:  # before last: last.ckpt then holds this validation's best score
+        callbacks.insert(0, best_checkpoint(checkpoint_dir))
     if not has_val:
         options["limit_val_batches"] = 0
     options = {k: v for k, v in options.items() if v is not None}
@@ -195,6 +192,27 @@ def mean_val_nll(system, val_loader) -> float:
             total += float(forward(batch)["nll"]) * batch[1].shape[0]
             count += batch[1].shape[0]
     return total / max(count, 1)
+
+
+def last_checkpoint(folder, **schedule):
+    """A ``ModelCheckpoint`` keeping one file, ``<folder>/last.ckpt``, overwritten on ``schedule``
+    (``ModelCheckpoint`` timing arguments; default: every epoch's end).
+
+    Not ``save_last=True, save_top_k=0``: Lightning 2.6 writes ``last`` only in steps where it
+    also wrote a top-k file, so that pair never writes at epoch or validation ends.
+    """
+    from pytorch_lightning.callbacks import ModelCheckpoint
+
+    return ModelCheckpoint(dirpath=str(folder), filename=Path(LAST_CHECKPOINT).stem, monitor=None, save_top_k=1,
+                           enable_version_counter=False, **schedule)
+
+
+def best_checkpoint(folder, monitor: str = "val_loss"):
+    """``<folder>/best.ckpt``: the lowest ``monitor`` so far (a stale file of a restarted run is replaced)."""
+    from pytorch_lightning.callbacks import ModelCheckpoint
+
+    return ModelCheckpoint(dirpath=str(folder), filename="best", monitor=monitor, mode="min", save_top_k=1,
+                           enable_version_counter=False)
 
 
 def checkpoint_schedule(every_n_steps, limit_train_batches) -> dict:

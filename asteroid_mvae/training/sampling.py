@@ -46,8 +46,13 @@ class ResumableLoader(DataLoader):
         return {"epoch": int(self.sampler.epoch), "batches_done": int(self.batches_done)}
 
     def load_state_dict(self, state: dict):
+        """Resume: skip the trained batches, and give a dataset drawing per-epoch segments its
+        epoch (Lightning does not call ``on_train_epoch_start`` for an epoch resumed midway)."""
         self.batches_done = int(state["batches_done"])
+        self.sampler.set_epoch(int(state["epoch"]))
         self.sampler.skip_next(self.batches_done * self.batch_size)
+        if hasattr(self.dataset, "set_epoch"):
+            self.dataset.set_epoch(int(state["epoch"]))
 
 
 class BalancedSpeakerSampler(EpochSeededSampler):

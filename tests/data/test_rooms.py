@@ -1,4 +1,5 @@
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -145,14 +146,18 @@ def test_diffuse_noise_at_requested_snr(tmp_path):
     ({"rt60": (0.3, 5.0)}, 2, "needs image-source order"),
     ({"source_distance": 0.05}, 2, "outside the array"),
     ({"array_height": 2.9}, 2, "array_height"),
-    ({"noise_snr_db": float("nan")}, 2, "finite SNR"),
+    ({"noise_snr_db": float("nan")}, 2, "noise_snr_db (--snr) must be a finite number"),
+    ({"rt60": float("inf")}, 2, "rt60 (--rt60) must be a finite number"),
+    ({"mic_radius": float("nan")}, 2, "mic_radius (--mic-radius) must be a finite number"),
+    ({"duration": 1e9}, 2, "duration (--duration) must be within"),
+    ({"duration": 1e-9}, 2, "duration (--duration) must be within"),
     ({"noise_snr_db": 1e9}, 2, "finite SNR"),
     ({"max_order": -1}, 2, "image-source order >= 0"),
     ({"n_mics": 1}, 2, "underdetermined"),
     ({"n_mics": 2}, 3, "underdetermined"),
 ])
 def test_impossible_settings_fail_before_writing(tmp_path, kwargs, n_src, message):
-    with pytest.raises(DataError, match=message):
+    with pytest.raises(DataError, match=re.escape(message)):
         simulate_mixtures(BuiltinCorpus(n_speakers=4), tmp_path / "out", n_src=n_src, n_mixtures=1, config=RoomConfig(**kwargs))
     assert not (tmp_path / "out").exists()
 

@@ -1,4 +1,5 @@
 import copy
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -183,3 +184,23 @@ def test_two_identical_trainings_write_identical_bytes(tmp_path, dataset):
     shutil.move(tmp_path / "run", tmp_path / "first")
     assert train(conf, dataset).read_bytes() == first
     assert (tmp_path / "run" / "fit_time.json").exists()  # wall time beside the package, not in it
+
+
+def test_last_checkpoint_is_written_on_its_schedule_not_only_at_the_end(tmp_path, dataset, monkeypatch):
+    """A kill between checkpoints loses at most the schedule's steps (cpu_long: 2-epoch schedule,
+    validation every 2 epochs; Lightning 2.6 skips ``save_last`` with ``save_top_k=0``)."""
+    import pytorch_lightning as pl
+
+    saved = []
+    original = pl.Trainer.save_checkpoint
+
+    def spy(trainer, filepath, *args, **kwargs):
+        saved.append((Path(filepath).name, trainer.global_step))
+        return original(trainer, filepath, *args, **kwargs)
+
+    monkeypatch.setattr(pl.Trainer, "save_checkpoint", spy)
+    conf = {**LIGHTNING, "trainer": {**LIGHTNING["trainer"], "max_epochs": 6, "limit_train_batches": 2,
+                                     "check_val_every_n_epoch": 2, "ckpt_every_n_steps": 4}}
+    train(make_config("cvae", "paper", {**conf, "exp_dir": str(tmp_path / "run")}), dataset)
+    assert [step for name, step in saved if name == "last.ckpt"] == [4, 8, 12]
+    assert sorted(p.name for p in (tmp_path / "run" / "checkpoints").iterdir()) == ["best.ckpt", "last.ckpt"]
