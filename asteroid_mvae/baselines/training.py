@@ -20,6 +20,7 @@ from ..training.run import best_checkpoint, last_checkpoint, quiet_lightning, re
 from ..training.sampling import EpochShuffleSampler, ResumableLoader
 from ..training.systems import exact_resume_callback
 from ..utils.io import save_torch, write_text
+from ..utils.progress import on_terminal, training_progress_callback
 from .pit import build_pit_model
 
 DEFAULT_CONFIG = {
@@ -145,6 +146,9 @@ def train_pit(train_set, exp_dir, config=None, valid_set=None) -> Path:
     options = {k: v for k, v in config["trainer"].items() if v is not None}
     if valid_loader is None:
         options["limit_val_batches"] = 0
+    if not (options.get("enable_progress_bar", True) and on_terminal()):  # log files: a line per 10 %
+        options["enable_progress_bar"] = False
+        callbacks.append(training_progress_callback(f"train {config['model']} (PIT)"))
     trainer = pl.Trainer(default_root_dir=str(exp_dir), logger=CSVLogger(str(exp_dir), name="logs"),
                          callbacks=callbacks, **options)
     last = checkpoint_dir / "last.ckpt"

@@ -22,6 +22,20 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+def show_package_logs() -> None:
+    """Our INFO lines (progress, resumes) on standard error, unless logging is configured already;
+    other libraries' loggers keep their levels (no HTTP or Lightning chatter)."""
+    import logging
+
+    package = logging.getLogger("asteroid_mvae")
+    if package.handlers or logging.getLogger().handlers:
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    package.addHandler(handler)
+    package.setLevel(logging.INFO)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(
         prog="asteroid-mvae",
@@ -44,6 +58,7 @@ def main(argv=None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    show_package_logs()
     try:
         return args.func(args) or 0
     except CliError as err:

@@ -119,8 +119,6 @@ def read_multichannel(path: Path, sample_rate: int, n_src: int):
 
 
 def run(args):
-    from tqdm import tqdm
-
     from ..models import load_model
     from ..utils.io import write_wav
 
@@ -143,7 +141,7 @@ def run(args):
     outputs = output_paths(paths, out_dir, n_src)
     check_out_dir(out_dir)
     failures = []
-    for path in tqdm(paths, desc="separate", unit="file", disable=len(paths) < 2):
+    for path in paths:  # a line per file is the progress
         try:
             estimates = separate_file(model, path, device)
         except CliError as err:

@@ -39,9 +39,9 @@ import pyroomacoustics as pra
 from scipy.signal import fftconvolve
 from scipy.signal import istft as sp_istft
 from scipy.signal import stft as sp_stft
-from tqdm.auto import tqdm
 
 from ..utils.io import make_writable_folder, write_text, write_wav
+from ..utils.progress import progress
 from .audio import AudioReadError, DataError
 from .corpora import Corpus
 
@@ -280,7 +280,7 @@ def speaker_signal(corpus: Corpus, speaker: str, n_samples: int, rng: np.random.
     min_len = int(min_utterance_s * corpus.sample_rate)
     pieces, used, skipped, total, bad = [], [], [], 0, set()
     while total < n_samples:
-        progress = total
+        before = total
         for utt in order:
             if utt in bad:
                 continue
@@ -305,7 +305,7 @@ def speaker_signal(corpus: Corpus, speaker: str, n_samples: int, rng: np.random.
             total += audio.size
             if total >= n_samples:
                 break
-        if total == progress:
+        if total == before:
             raise DataError(f"speaker {speaker!r} has no readable utterance of at least {min_utterance_s} s "
                             f"({len(utts)} tried)")
     return SourceSignal(np.concatenate(pieces)[:n_samples].astype(np.float64), used, skipped)
@@ -446,7 +446,7 @@ def _run(work, keys: Sequence, ids: Sequence[str], out_dir: Path, jobs: int, des
     """Run ``work(key)`` for unfinished keys (in parallel with ``jobs``), return records in key order."""
     records = {i: _load_record(out_dir / "rows" / f"{item_id}.json", out_dir) for i, item_id in enumerate(ids)}
     todo = [i for i, rec in records.items() if rec is None]
-    bar = tqdm(total=len(keys), initial=len(keys) - len(todo), desc=desc, unit="item")
+    bar = progress(total=len(keys), initial=len(keys) - len(todo), desc=desc, unit="item")
     tasks = [(work, i, keys[i]) for i in todo]
     with bar, _pool(jobs, len(todo)) as pool:
         results = map(_indexed, tasks) if pool is None else pool.imap_unordered(_indexed, tasks)

@@ -26,10 +26,10 @@ from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from ..separation import StftConfig
 from ..utils.io import atomic_path, child_path, write_text, write_wav
+from ..utils.progress import progress as progress_display
 from .curves import IterationTracker
 from .metrics import ALL_METRICS, compute_metrics, reorder
 from .registry import accepts_callback, get_separator, is_single_channel, needs_references
@@ -285,7 +285,8 @@ def evaluate(
     for idx in indices[:n_examples]:  # ids from data name folders: refuse any leaving out_dir first
         child_path(out_dir / "examples", _mixture_id(dataset, idx))
     todo = [(i, name) for i in indices for name in resolved if (name, _mixture_id(dataset, i)) not in done]
-    bar = tqdm(total=len(todo), desc=f"evaluate shard {shard_index + 1}/{num_shards}", disable=not progress)
+    bar = progress_display(total=len(todo), desc=f"evaluate shard {shard_index + 1}/{num_shards}",
+                           unit="separation", enabled=progress)
     loaded = {}
     for idx, name in todo:
         if idx not in loaded:

@@ -30,12 +30,12 @@ from typing import List, Optional, Sequence
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from ..compat import plain
 from ..separation import StftConfig, separate, stft
 from ..separation.deep import ChimeraSource, network_input
 from ..utils.io import child_path, save_torch, write_text
+from ..utils.progress import progress as progress_display
 
 STORAGE_DTYPE = torch.float16
 INDEX = "index.json"
@@ -188,8 +188,8 @@ def generate_retraining_data(network_package, mixture_csvs: Sequence, out_dir, n
 
     todo = [it for it in items if not (out_dir / "shards" / f"{it[2]}.pt").exists()]
     args = (str(network_package), (stft_config.n_fft, stft_config.hop_length, stft_config.window), n_iter, store_clean)
-    bar = tqdm(total=len(items), initial=len(items) - len(todo), desc="re-training data", unit="mixture",
-               disable=not progress)
+    bar = progress_display(total=len(items), initial=len(items) - len(todo), desc="re-training data",
+                           unit="mixture", enabled=progress)
     if jobs == 1 or len(todo) <= 1:
         for csv_path, row, item_id, _, _ in todo:
             _item_work(*args, csv_path, row, out_dir / "shards" / f"{item_id}.pt", 0)

@@ -23,6 +23,7 @@ from ..training.run import best_checkpoint, last_checkpoint, quiet_lightning, re
 from ..training.sampling import EpochShuffleSampler, ResumableLoader
 from ..training.systems import exact_resume_callback
 from ..utils.io import save_torch, write_text
+from ..utils.progress import on_terminal, training_progress_callback
 from .data import RetrainingDataset, read_index, split_items
 from .system import EncoderRetrainingSystem, add_encoder_dropout, mean_validation_loss
 
@@ -84,7 +85,7 @@ def _trainer(config: RetrainConfig, out_dir: Path, has_val: bool, progress: bool
     every = max(1, min(config.val_every_n_steps, config.max_steps))
     options = dict(max_steps=config.max_steps, max_epochs=config.max_epochs, accelerator=config.accelerator,
                    devices=config.devices, log_every_n_steps=min(10, every), enable_model_summary=False,
-                   num_sanity_val_steps=0, enable_progress_bar=progress)
+                   num_sanity_val_steps=0, enable_progress_bar=progress and on_terminal())
     folder = out_dir / "checkpoints"
     if has_val:  # after each validation: best.ckpt, then last.ckpt holding the updated best score
         checkpoints = [best_checkpoint(folder), last_checkpoint(folder)]
@@ -93,6 +94,8 @@ def _trainer(config: RetrainConfig, out_dir: Path, has_val: bool, progress: bool
         checkpoints = [last_checkpoint(folder, every_n_train_steps=every)]
         options["limit_val_batches"] = 0
     callbacks = [*checkpoints, exact_resume_callback(config.seed)]  # order and noise from (seed, epoch, batch)
+    if progress and not on_terminal():  # log files: a line per 10 %
+        callbacks.append(training_progress_callback("re-train encoder"))
     if has_val and config.patience > 0:
         callbacks.append(EarlyStopping(monitor="val_loss", mode="min", patience=config.patience))
     options.update(config.extra_trainer)

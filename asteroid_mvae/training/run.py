@@ -20,6 +20,7 @@ from .. import compat
 from ..networks import ACVAE, CVAE, ChimeraACVAE, load_network_package, save_network_package
 from ..networks.package import nll_gap_warning
 from ..utils.io import write_text
+from ..utils.progress import on_terminal, training_progress_callback
 from .batchnorm import batchnorm_layers, recalibrate_batchnorm
 from .data import build_dataset, check_dataset, compute_input_scale, make_loaders, split_per_speaker
 from .presets import make_config
@@ -83,6 +84,9 @@ def make_trainer(config: dict, exp_dir: Path, has_val: bool):
         callbacks.insert(0, best_checkpoint(checkpoint_dir))
     if not has_val:
         options["limit_val_batches"] = 0
+    if not (options.get("enable_progress_bar", True) and on_terminal()):  # log files: a line per 10 %
+        options["enable_progress_bar"] = False
+        callbacks.append(training_progress_callback(f"train {config['model']}"))
     options = {k: v for k, v in options.items() if v is not None}
     return pl.Trainer(default_root_dir=str(exp_dir), logger=make_loggers(exp_dir), callbacks=callbacks,
                       deterministic=False, **options)

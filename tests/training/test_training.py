@@ -204,3 +204,12 @@ def test_last_checkpoint_is_written_on_its_schedule_not_only_at_the_end(tmp_path
     train(make_config("cvae", "paper", {**conf, "exp_dir": str(tmp_path / "run")}), dataset)
     assert [step for name, step in saved if name == "last.ckpt"] == [4, 8, 12]
     assert sorted(p.name for p in (tmp_path / "run" / "checkpoints").iterdir()) == ["best.ckpt", "last.ckpt"]
+
+
+def test_training_in_a_log_file_reports_progress_lines(tmp_path, dataset, caplog):
+    import logging
+
+    with caplog.at_level(logging.INFO, logger="asteroid_mvae.progress"):
+        train(make_config("cvae", "paper", {"exp_dir": str(tmp_path / "p"), **LIGHTNING}), dataset)
+    lines = [r.getMessage() for r in caplog.records if r.name == "asteroid_mvae.progress"]
+    assert lines and lines[-1].startswith("train cvae: 5/5 steps (100%)") and "s_per_step" in lines[-1]
