@@ -115,7 +115,8 @@ def _loaders(train_set, valid_set, config):
 
 
 def train_pit(train_set, exp_dir, config=None, valid_set=None) -> Path:
-    """Train ``config["model"]`` with PIT (negative SI-SDR) and write ``exp_dir/best_model.pth``.
+    """Train ``config["model"]`` with PIT (negative SI-SDR; ``deep_clustering``: asteroid's deep
+    clustering loss on its embeddings) and write ``exp_dir/best_model.pth``.
 
     Rerunning with the same ``exp_dir`` resumes from ``checkpoints/last.ckpt``.
     Returns the path of the serialized model.
@@ -131,13 +132,19 @@ def train_pit(train_set, exp_dir, config=None, valid_set=None) -> Path:
     write_text(exp_dir / "config.yml", yaml.safe_dump(compat.plain(config), sort_keys=False))
     quiet_lightning()
     pl.seed_everything(config["seed"], workers=True)
-    model = build_pit_model(config["model"], config["n_src"], config["sample_rate"], config["size"],
-                            **config["network"])
     train, train_loader, valid_loader = _loaders(train_set, valid_set, config)
+    if config["model"] == "deep_clustering":  # trained on embeddings, not on separated signals
+        from .deep_clustering import DeepClusteringSystem, build_deep_clustering
+
+        model = build_deep_clustering(config["n_src"], config["sample_rate"], config["size"], **config["network"])
+        system_class, loss = DeepClusteringSystem, None
+    else:
+        model = build_pit_model(config["model"], config["n_src"], config["sample_rate"], config["size"],
+                                **config["network"])
+        system_class, loss = System, PITLossWrapper(pairwise_neg_sisdr, pit_from="pw_mtx")
     optimizer = torch.optim.Adam(model.parameters(), lr=config["optim"]["lr"],
                                  weight_decay=config["optim"]["weight_decay"])
-    loss = PITLossWrapper(pairwise_neg_sisdr, pit_from="pw_mtx")
-    system = System(model, optimizer, loss, train_loader, valid_loader, config=compat.plain(config))
+    system = system_class(model, optimizer, loss, train_loader, valid_loader, config=compat.plain(config))
 
     checkpoint_dir = exp_dir / "checkpoints"
     callbacks = [last_checkpoint(checkpoint_dir), _EpochSetter(train), exact_resume_callback(config["seed"])]
