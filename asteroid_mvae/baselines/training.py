@@ -153,9 +153,14 @@ def train_pit(train_set, exp_dir, config=None, valid_set=None) -> Path:
     system = system_class(model, optimizer, loss, train_loader, valid_loader, config=compat.plain(config))
 
     checkpoint_dir = exp_dir / "checkpoints"
-    callbacks = [last_checkpoint(checkpoint_dir), _EpochSetter(train), exact_resume_callback(config["seed"])]
-    if valid_loader is not None:  # before last: last.ckpt then holds this validation's best score
-        callbacks.insert(0, best_checkpoint(checkpoint_dir))
+    # last.ckpt after each validation (after best.ckpt: it then holds the updated best score), or
+    # without validation at the end of each epoch's last batch; never in on_train_epoch_end, whose
+    # checkpoints Lightning resumes with a stateful loader one epoch off (test_baselines)
+    if valid_loader is not None:
+        checkpoints = [best_checkpoint(checkpoint_dir), last_checkpoint(checkpoint_dir, save_on_train_epoch_end=False)]
+    else:
+        checkpoints = [last_checkpoint(checkpoint_dir, every_n_train_steps=len(train_loader))]
+    callbacks = [*checkpoints, _EpochSetter(train), exact_resume_callback(config["seed"])]
     options = {k: v for k, v in config["trainer"].items() if v is not None}
     if valid_loader is None:
         options["limit_val_batches"] = 0

@@ -11,10 +11,13 @@ class EpochSeededSampler(Sampler):
     """
 
     def __init__(self, seed: int = 0):
-        self.seed, self.epoch, self._skip = int(seed), 0, 0
+        self.seed, self.epoch, self._skip = int(seed), 0, (0, 0)
+        self.listeners = []  #: called with each epoch set (a dataset drawing per-epoch segments)
 
     def set_epoch(self, epoch: int):
         self.epoch = int(epoch)
+        for listener in self.listeners:
+            listener(self.epoch)
 
     def generator(self) -> torch.Generator:
         return torch.Generator().manual_seed(self.seed + self.epoch)
@@ -23,12 +26,14 @@ class EpochSeededSampler(Sampler):
         """This epoch's indices."""
         raise NotImplementedError
 
-    def skip_next(self, n_indices: int):
-        self._skip = int(n_indices)
+    def skip_next(self, n_indices: int, epoch: int):
+        """Drop the first ``n_indices`` of the next iteration if it is epoch ``epoch`` (a resume
+        mid-epoch; an epoch-end checkpoint resumes with the next epoch, skipping nothing)."""
+        self._skip = (int(n_indices), int(epoch))
 
     def __iter__(self):
-        skip, self._skip = self._skip, 0
-        return iter(self.order()[skip:])
+        (skip, epoch), self._skip = self._skip, (0, 0)
+        return iter(self.order()[skip if epoch == self.epoch else 0:])
 
 
 class ResumableLoader(DataLoader):
@@ -42,17 +47,21 @@ class ResumableLoader(DataLoader):
 
     batches_done = 0
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if hasattr(self.dataset, "set_epoch") and isinstance(self.sampler, EpochSeededSampler):
+            self.sampler.listeners.append(self.dataset.set_epoch)  # Lightning sets every epoch, resumed or not
+
     def state_dict(self) -> dict:
         return {"epoch": int(self.sampler.epoch), "batches_done": int(self.batches_done)}
 
     def load_state_dict(self, state: dict):
-        """Resume: skip the trained batches, and give a dataset drawing per-epoch segments its
-        epoch (Lightning does not call ``on_train_epoch_start`` for an epoch resumed midway)."""
+        """Resume: skip the batches trained in the saved epoch. A dataset drawing per-epoch
+        segments follows the sampler's epoch (Lightning does not call ``on_train_epoch_start``
+        for an epoch resumed midway, nor for the one after an epoch-end checkpoint)."""
         self.batches_done = int(state["batches_done"])
         self.sampler.set_epoch(int(state["epoch"]))
-        self.sampler.skip_next(self.batches_done * self.batch_size)
-        if hasattr(self.dataset, "set_epoch"):
-            self.dataset.set_epoch(int(state["epoch"]))
+        self.sampler.skip_next(self.batches_done * self.batch_size, int(state["epoch"]))
 
 
 class BalancedSpeakerSampler(EpochSeededSampler):

@@ -42,11 +42,11 @@ def exact_resume_callback(seed: int):
         def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
             seed_epoch(seed, trainer.current_epoch, trainer.global_rank, stream=2 + batch_idx)
 
+        def on_train_epoch_start(self, trainer, pl_module):
+            self._set_done(trainer, 0)
+
         def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
             self._set_done(trainer, batch_idx + 1)
-
-        def on_train_epoch_end(self, trainer, pl_module):
-            self._set_done(trainer, 0)
 
         @staticmethod
         def _set_done(trainer, n):

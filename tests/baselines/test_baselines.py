@@ -71,3 +71,44 @@ def test_pit_training_lowers_the_loss_and_resumes(tmp_path, name):
     package = torch.load(train_pit(dataset, tmp_path, config), map_location="cpu")
     assert package["training"]["steps"] == 12
     assert (tmp_path / "logs").is_dir() and (tmp_path / "config.yml").exists()
+
+
+@pytest.mark.parametrize("interruption", ["kill", "max_steps"])
+@pytest.mark.parametrize("validation", [False, True])
+def test_a_killed_and_resumed_pit_training_equals_the_uninterrupted_one(tmp_path, monkeypatch, interruption,
+                                                                        validation):
+    """Interrupted at step 3 of 6 (2-batch epochs: mid-epoch) and resumed: the same weights and
+    the same best model. "kill": the process dies after step 3 (the last checkpoint is the end of
+    epoch 1); "max_steps": a run with a smaller budget, continued with a larger one."""
+    from asteroid_mvae.baselines import training
+
+    dataset = ToyMixtureDataset(n_mixtures=4, n_src=2, seconds=1.0, seed=11)
+    valid = ToyMixtureDataset(n_mixtures=1, n_src=2, seconds=1.0, seed=12) if validation else None
+    config = {"model": "convtasnet", "segment_seconds": 0.5, "seed": 0, "optim": {"batch_size": 2, "lr": 3e-3},
+              "trainer": {"max_epochs": 1000, "max_steps": 6, "accelerator": "cpu", "enable_progress_bar": False,
+                          "enable_model_summary": False, "log_every_n_steps": 1}}
+    whole = torch.load(train_pit(dataset, tmp_path / "whole", config, valid), map_location="cpu")
+    if interruption == "kill":
+        original = training.exact_resume_callback
+
+        def dying(seed):
+            callback = original(seed)
+            finish = callback.on_train_batch_end
+
+            def on_train_batch_end(trainer, *args):
+                finish(trainer, *args)
+                if trainer.global_step == 3:
+                    raise RuntimeError("killed")
+            callback.on_train_batch_end = on_train_batch_end
+            return callback
+
+        monkeypatch.setattr(training, "exact_resume_callback", dying)
+        with pytest.raises(RuntimeError, match="killed"):
+            train_pit(dataset, tmp_path / "parts", config, valid)
+        monkeypatch.setattr(training, "exact_resume_callback", original)
+    else:
+        train_pit(dataset, tmp_path / "parts", {**config, "trainer": {**config["trainer"], "max_steps": 3}}, valid)
+    parts = torch.load(train_pit(dataset, tmp_path / "parts", config, valid), map_location="cpu")
+    assert parts["training"]["steps"] == 6
+    for key, value in whole["state_dict"].items():
+        assert torch.equal(value, parts["state_dict"][key]), key

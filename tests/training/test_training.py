@@ -148,17 +148,35 @@ def test_chimera_training_needs_a_matching_teacher(tmp_path, dataset):
         train_chimera(other, tmp_path / "y", dataset, **LIGHTNING)
 
 
+def kill_during_epoch_3(monkeypatch):
+    """Make the next training die at step 10 (epoch 3 of 4-batch epochs; last checkpoint: step 8)."""
+    from asteroid_mvae.training import run
+
+    def dying(desc):
+        from pytorch_lightning.callbacks import Callback
+
+        class Die(Callback):
+            def on_train_batch_end(self, trainer, *args):
+                if trainer.global_step == 10:
+                    raise RuntimeError("killed")
+        return Die()
+
+    monkeypatch.setattr(run, "training_progress_callback", dying)
+
+
 @pytest.mark.parametrize("model", ["cvae", "chimera"])
-def test_a_killed_and_resumed_training_equals_the_uninterrupted_one(tmp_path, dataset, model):
-    """Killed after 2 of 4 epochs (the last checkpoint) and resumed: the same weights, bit for bit."""
+def test_a_killed_and_resumed_training_equals_the_uninterrupted_one(tmp_path, dataset, model, monkeypatch):
+    """Killed in epoch 3 (after the epoch-2 checkpoint) and resumed: the same weights, bit for bit."""
     teacher = None
     if model == "chimera":
         teacher = train(make_config("cvae", "paper", {"exp_dir": str(tmp_path / "teacher"), **LIGHTNING}), dataset)
     conf = {**LIGHTNING, "model": model, "teacher": None if teacher is None else str(teacher),
             "trainer": {**LIGHTNING["trainer"], "max_epochs": 4, "ckpt_every_n_steps": 5, "limit_train_batches": 4}}
     whole, _ = load_network_package(train(make_config(model, "paper", {**conf, "exp_dir": str(tmp_path / "whole")}), dataset))
-    half = {**conf, "exp_dir": str(tmp_path / "parts"), "trainer": {**conf["trainer"], "max_epochs": 2}}
-    train(make_config(model, "paper", half), dataset)  # stands for a run killed after its epoch-2 checkpoint
+    kill_during_epoch_3(monkeypatch)
+    with pytest.raises(RuntimeError, match="killed"):
+        train(make_config(model, "paper", {**conf, "exp_dir": str(tmp_path / "parts")}), dataset)
+    monkeypatch.undo()
     parts, package = load_network_package(train(make_config(model, "paper", {**conf, "exp_dir": str(tmp_path / "parts")}), dataset))
     assert package["training"]["steps"] == 16
     for key, value in whole.state_dict().items():
