@@ -13,12 +13,12 @@ import yaml
 
 def build_parser():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", required=True, choices=["convtasnet", "dprnn", "sepformer", "deep_clustering", "mixit"])
+    parser.add_argument("--model", required=True, choices=["convtasnet", "dprnn", "sepformer", "deep_clustering", "mixit", "vaebss"])
     parser.add_argument("--train-csv", required=True)
     parser.add_argument("--valid-csv", default=None)
     parser.add_argument("--out", required=True)
     parser.add_argument("--conf", default=None, help="YAML overrides of asteroid_mvae.baselines.DEFAULT_CONFIG")
-    parser.add_argument("--size", choices=["tiny", "small", "standard"], default=None, help="small: deep_clustering only")
+    parser.add_argument("--size", choices=["tiny", "small", "standard", "cpu", "paper"], default=None, help="small: deep_clustering; cpu, paper: vaebss")
     parser.add_argument("--max-steps", type=int, default=None)
     parser.add_argument("--max-epochs", type=int, default=None)
     return parser

@@ -116,7 +116,7 @@ def _loaders(train_set, valid_set, config):
 
 def train_pit(train_set, exp_dir, config=None, valid_set=None) -> Path:
     """Train ``config["model"]`` with PIT (negative SI-SDR; ``deep_clustering``: asteroid's deep
-    clustering loss on its embeddings; ``mixit``: mixture invariant training, references unused)
+    clustering loss on its embeddings; ``mixit``, ``vaebss``: unsupervised, references unused)
     and write ``exp_dir/best_model.pth``.
 
     Rerunning with the same ``exp_dir`` resumes from ``checkpoints/last.ckpt``.
@@ -139,6 +139,11 @@ def train_pit(train_set, exp_dir, config=None, valid_set=None) -> Path:
 
         model = build_deep_clustering(config["n_src"], config["sample_rate"], config["size"], **config["network"])
         system_class, loss = DeepClusteringSystem, None
+    elif config["model"] == "vaebss":  # unsupervised: mixtures only
+        from .vaebss import VAEBSSSystem, build_vaebss
+
+        model = build_vaebss(config["n_src"], config["sample_rate"], config["size"], **config["network"])
+        system_class, loss = VAEBSSSystem, None
     elif config["model"] == "mixit":  # unsupervised: mixtures of mixtures, asteroid's MixITLossWrapper
         from .mixit import MixITSystem, build_mixit
 
