@@ -65,9 +65,17 @@ def read_model_file(path) -> dict:
     """The ``serialize()`` dict saved at ``path`` (weights only); ``ValueError`` naming the problem."""
     import torch
 
+    import pickle
+    import warnings
+
     try:
-        conf = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # truncated zip, text, empty file, unsafe pickle: all unusable
+        with warnings.catch_warnings():  # e.g. "Detected pickle protocol 4": the error below says it all
+            warnings.simplefilter("ignore")
+            conf = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:  # torch's text suggests weights_only=False: never for a file of unknown origin
+        raise ValueError(f"{path}: refused: it holds Python objects beyond tensors and plain data, and loading "
+                         "them could run code; re-save the model with serialize().") from None
+    except Exception as err:  # truncated zip, text, empty file: all unusable
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise ValueError(f"{path}: not a readable model file ({reason[:200]}); re-save it with serialize().") from None
     if isinstance(conf, dict) and "network" in conf and "network_args" in conf:

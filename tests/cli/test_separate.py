@@ -205,3 +205,28 @@ def test_dependent_channels_are_refused_unless_enough_remain(tmp_path, capsys):
     assert main(["separate", str(path), "--n-src", "5", "--n-iter", "3", "--out-dir", str(tmp_path / "b")]) == 0
     for k in range(1, 6):
         assert np.isfinite(sf.read(tmp_path / "b" / f"dup_s{k}.wav")[0]).all()
+
+
+class _RunsCode:
+    """A pickle that runs a shell command when unpickled without weights_only."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        import os
+
+        return os.system, (f"touch {self.marker}",)
+
+
+def test_a_crafted_model_file_is_refused_in_one_line_and_runs_nothing(tmp_path, capsys):
+    import pickle
+
+    mix = _noise_wav(tmp_path / "mix.wav")
+    evil = tmp_path / "evil.pth"
+    evil.write_bytes(pickle.dumps(_RunsCode(tmp_path / "PWNED")))
+    capsys.readouterr()
+    assert main(["separate", str(mix), "--model", str(evil), "--out-dir", str(tmp_path / "out")]) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(err) == 1 and "refused" in err[0] and "weights_only=False" not in err[0], err
+    assert not (tmp_path / "PWNED").exists()
