@@ -188,8 +188,11 @@ def separators(args, out, n_src):
         half = args.n_iter // 2  # the MVAE paper's start: ILRMA for half the iterations
         seps["fastmvae2_ilrma_start"] = FastMVAE2.from_network_package(
             packages["chimera"], **{**common, "n_iter": args.n_iter - half}, init_ilrma=half)
+        seps["fastmvae2_monotone"] = FastMVAE2.from_network_package(packages["chimera"], **common, monotone=True)
     if (out / "retrained" / "model.pth").exists():
         seps["fastmvae2_retrained"] = load_model(str(out / "retrained" / "model.pth"), n_src=n_src, n_iter=args.n_iter)
+        seps["fastmvae2_retrained_monotone"] = load_model(str(out / "retrained" / "model.pth"), n_src=n_src,
+                                                          n_iter=args.n_iter, monotone=True)
     if packages["acvae"].exists():
         seps["fastmvae"] = FastMVAE.from_network_package(packages["acvae"], **common)
     if packages["cvae"].exists():

@@ -34,6 +34,9 @@ class DeepSeparator(IterativeSeparator):
         init_ilrma: ILRMA iterations (2 NMF bases, seed 0) run first to initialise the demixing
             matrices; then ``n_iter`` iterations of the deep source model (0: start from the
             identity, the FastMVAE papers').
+        monotone: FastMVAE, FastMVAE2: keep an output's previous variance when the network's
+            new one would raise ``J`` (``J`` then never rises; not the papers' algorithm; see
+            :class:`~asteroid_mvae.separation.deep.NetworkSource`).
         **kwargs: separation settings, see :class:`IterativeSeparator`.
     """
 
@@ -41,8 +44,10 @@ class DeepSeparator(IterativeSeparator):
 
     def __init__(self, n_labels: int = 101, n_freq: int = 1024, input_scale: float = 1.0,
                  label_map: Optional[dict] = None, training_info: Optional[dict] = None,
-                 precision: str = "float32", bn_mode: str = "running", init_ilrma: int = 0, **kwargs):
+                 precision: str = "float32", bn_mode: str = "running", init_ilrma: int = 0, monotone: bool = False,
+                 **kwargs):
         super().__init__(**kwargs)
+        self.monotone = bool(monotone)
         if int(init_ilrma) < 0:
             raise ValueError(f"init_ilrma must be >= 0 ILRMA iterations, got {init_ilrma}.")
         self.init_ilrma = int(init_ilrma)
@@ -83,7 +88,7 @@ class DeepSeparator(IterativeSeparator):
         return {**super().get_model_args(), **self.network.get_config(),
                 "input_scale": self.input_scale, "label_map": dict(self.label_map),
                 "training_info": self.training_info, "precision": self.precision, "bn_mode": self.bn_mode,
-                "init_ilrma": self.init_ilrma}
+                "init_ilrma": self.init_ilrma, "monotone": self.monotone}
 
     def initial_demix(self, mix_stft):
         if not self.init_ilrma:
@@ -99,7 +104,7 @@ class FastMVAE2(DeepSeparator):
     network_class = ChimeraACVAE
 
     def make_source_model(self):
-        return ChimeraSource(self.network, self.precision, self.bn_mode)
+        return ChimeraSource(self.network, self.precision, self.bn_mode, self.monotone)
 
 
 class FastMVAE(DeepSeparator):
@@ -108,7 +113,7 @@ class FastMVAE(DeepSeparator):
     network_class = ACVAE
 
     def make_source_model(self):
-        return ACVAESource(self.network, self.precision, self.bn_mode)
+        return ACVAESource(self.network, self.precision, self.bn_mode, self.monotone)
 
 
 class MVAE(DeepSeparator):

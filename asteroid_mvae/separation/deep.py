@@ -74,13 +74,42 @@ def profile_nll(power: torch.Tensor, log_power: torch.Tensor) -> torch.Tensor:
     return (n_bins * (torch.log(ratio) + 1) + log_power.sum((2, 3))).sum()
 
 
+def profile_nll_per_output(power: torch.Tensor, shape: torch.Tensor) -> torch.Tensor:
+    """``sum_{f,t} log r + |y|^2 / r`` of each output for ``r = g * shape`` at the optimal ``g``:
+    ``[batch, src]``."""
+    power, shape = power.double(), shape.double()  # a choice between two close values: no float32 ties
+    n_bins = power.shape[2] * power.shape[3]
+    return n_bins * (torch.log((power / shape).mean((2, 3))) + 1) + torch.log(shape).sum((2, 3))
+
+
 class NetworkSource(SourceModel):
     """A source model around a network; ``precision`` as in :func:`network_precision`,
-    ``bn_mode`` ``"running"`` or ``"per_source"`` (see the module docstring)."""
+    ``bn_mode`` ``"running"`` or ``"per_source"`` (see the module docstring).
 
-    def __init__(self, network, precision: str = "float32", bn_mode: str = "running"):
+    ``monotone=True`` (not the papers' algorithms, off by default): an output keeps its previous
+    variance shape (rescaled to its ML gain) whenever the network's new one would raise its
+    part of ``J``; with the IP sweep's decrease, ``J`` then never rises.
+    """
+
+    def __init__(self, network, precision: str = "float32", bn_mode: str = "running", monotone: bool = False):
         self.network, self.precision = network, precision
         self.bn_mode = check_choice("bn_mode", bn_mode, BN_MODES)
+        self.monotone, self._previous = bool(monotone), None
+
+    def reset(self, power):
+        self._previous = None
+
+    def guard(self, power, variance):
+        """``variance`` [batch, src, freq, frames], or per output the previous shape where that
+        one fits ``power`` better (``monotone`` only)."""
+        if not self.monotone:
+            return variance
+        if self._previous is not None:
+            previous = fit_scale(power, torch.log(self._previous))
+            keep = profile_nll_per_output(power, previous) < profile_nll_per_output(power, variance)
+            variance = torch.where(keep[:, :, None, None], previous, variance)
+        self._previous = variance
+        return variance
 
     def passes(self, device):
         """Context of the network passes: precision and BatchNorm statistics."""
@@ -101,7 +130,7 @@ class ChimeraSource(NetworkSource):
             mean, _, class_logits = self.network.encode(network_input(power))
             probs = torch.softmax(class_logits.float(), dim=-1)
             log_power = self.network.decode(mean, probs, n_frames=power.shape[-1])
-        return self.variance(power, log_power)
+        return self.guard(power, self.variance(power, log_power))
 
 
 class ACVAESource(NetworkSource):
@@ -120,7 +149,7 @@ class ACVAESource(NetworkSource):
             probs = torch.softmax(self.network.classify_log(x).float(), dim=-1)
             mean, _ = self.network.encode(x, probs)
             log_power = self.network.decode(mean, probs, n_frames=power.shape[-1])
-        return self.variance(power, log_power)
+        return self.guard(power, self.variance(power, log_power))
 
 
 class CVAESource(NetworkSource):

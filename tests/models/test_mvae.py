@@ -194,3 +194,25 @@ def test_a_network_package_loads_as_its_separator(tmp_path):
     model = load_model(str(package), n_src=2, n_iter=3)
     assert isinstance(model, FastMVAE2) and model.n_iter == 3 and model.stft_config.n_fft == SMALL["n_fft"]
     assert all(torch.equal(v, net.state_dict()[k]) for k, v in model.network.state_dict().items())
+
+
+@pytest.mark.parametrize("cls, gain", [(FastMVAE2, 10), (FastMVAE, 60)])
+def test_monotone_option_never_raises_the_objective(cls, gain):
+    """Untrained networks (decoders scaled up so that their output depends on the input) raise J;
+    with ``monotone=True`` J never rises, and the option survives serialisation (it is not the
+    papers' algorithm, so it stays off by default)."""
+    from asteroid_mvae.evaluation.toy import simulate_mixture
+
+    mixture = torch.from_numpy(simulate_mixture(2, 3.0, rt60=0.3, seed=0)[0])
+    torch.manual_seed(0)
+    plain = cls(n_labels=3, n_src=2, n_iter=15, **SMALL).eval()
+    with torch.no_grad():
+        plain.network.decoder.layers[-1].weight.mul_(gain)
+    guarded = cls(n_labels=3, n_src=2, n_iter=15, monotone=True, **SMALL).eval()
+    guarded.load_state_dict(plain.state_dict())
+    J_plain = plain.separate_with_history(mixture).result.objective[:, 0]
+    J = guarded.separate_with_history(mixture).result.objective[:, 0]
+    rises = lambda J: int((J[1:] > J[:-1] + 1e-6 * J[:-1].abs()).sum())
+    assert rises(J_plain) > 0 and rises(J) == 0, (J_plain, J)
+    assert J[-1] < J_plain[-1]
+    assert cls(**guarded.get_model_args()).monotone and not plain.monotone
