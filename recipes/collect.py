@@ -63,4 +63,7 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
+    from asteroid_mvae.cli import show_package_logs
+
+    show_package_logs()  # progress lines in the stage logs
     sys.exit(main())

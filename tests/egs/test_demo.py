@@ -200,4 +200,8 @@ def test_logs_carry_no_progress_bars(demo):
     """A log file gets progress lines, never a bar's carriage returns."""
     exp_dir = demo[0]
     for log_file in (exp_dir / "logs").glob("*.log"):
-        assert "\r" not in log_file.read_text(), log_file.name
+        text = log_file.read_text()
+        assert "\r" not in text, log_file.name
+        for noise in ("Tip:", "GPU available", "TPU available", "Don't forget to share", "LeafSpec"):
+            assert noise not in text, (log_file.name, noise)
+    assert any("(100%)" in f.read_text() for f in (exp_dir / "logs").glob("stage*train*.log"))  # progress lines
