@@ -5,10 +5,11 @@ from .base import IterativeSeparator, SeparationOutput
 from .iva import ILRMA, AuxIVA
 from .mvae import MVAE, DeepSeparator, FastMVAE, FastMVAE2
 from .registry import MODEL_NAMES, load_model
+from .snmf import SupervisedILRMA
 
 __all__ = [
     "IterativeSeparator", "SeparationOutput", "AuxIVA", "ILRMA", "DeepSeparator", "MVAE", "FastMVAE",
-    "FastMVAE2", "load_model", "MODEL_NAMES",
+    "FastMVAE2", "SupervisedILRMA", "load_model", "MODEL_NAMES",
 ]
 
 
@@ -18,5 +19,5 @@ def _register(cls):
         _asteroid_models.register_model(cls)
 
 
-for _cls in (AuxIVA, ILRMA, MVAE, FastMVAE, FastMVAE2):
+for _cls in (AuxIVA, ILRMA, MVAE, FastMVAE, FastMVAE2, SupervisedILRMA):
     _register(_cls)

@@ -1,10 +1,11 @@
 """The separation engine: STFT front end, batched spatial updates, pluggable source models."""
 from .engine import IterationState, SeparationResult, separate
-from .source_models import NMF, SOURCE_MODELS, FixedVariance, GaussIVA, LaplaceIVA, SourceModel
+from .source_models import (NMF, SOURCE_MODELS, FixedVariance, GaussIVA, LaplaceIVA, SourceModel, SupervisedNMF,
+                            learn_bases)
 from .spatial import projection_back
 from .stft import StftConfig, istft, stft
 
 __all__ = [
     "separate", "SeparationResult", "IterationState", "SourceModel", "LaplaceIVA", "GaussIVA",
-    "NMF", "FixedVariance", "SOURCE_MODELS", "StftConfig", "stft", "istft", "projection_back",
+    "NMF", "SupervisedNMF", "learn_bases", "FixedVariance", "SOURCE_MODELS", "StftConfig", "stft", "istft", "projection_back",
 ]

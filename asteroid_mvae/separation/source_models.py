@@ -129,6 +129,57 @@ class NMF(SourceModel):
         self.basis = self.basis * _per_source(scale)
 
 
+class SupervisedNMF(NMF):
+    """NMF variance ``r_n = T_n V_n`` with fixed bases ``T_n`` learned beforehand on source ``n``'s
+    speaker (supervised NMF); only the activations follow the mixture, by the multiplicative
+    update of :class:`NMF` (a majorisation-minimisation step: ``J`` does not rise).
+
+    Args:
+        bases: ``[src, freq, n_basis]`` non-negative (output ``n`` is modelled by ``bases[n]``,
+            so the outputs come out in that order). seed, eps: as :class:`NMF`.
+    """
+
+    def __init__(self, bases: torch.Tensor, seed: int = 0, eps: float = 1e-10):
+        super().__init__(n_basis=bases.shape[-1], seed=seed, eps=eps)
+        self.fixed_bases = bases
+
+    def reset(self, power):
+        B, N, F, T = power.shape
+        if tuple(self.fixed_bases.shape[:2]) != (N, F):
+            raise ValueError(f"supervised NMF bases are {tuple(self.fixed_bases.shape)} [src, freq, basis]; "
+                             f"the outputs need [{N}, {F}, K]")
+        super().reset(power)
+        self.basis = self.fixed_bases.to(power).expand(B, -1, -1, -1).clamp_min(self.eps).contiguous()
+
+    def update(self, power):
+        """One multiplicative update of the activations (the bases stay)."""
+        basis, act = self.basis, self.activation
+        inv_r = torch.matmul(basis, act, out=self._inv_r).reciprocal_()
+        weighted = torch.mul(power, inv_r, out=self._weighted).mul_(inv_r)  # |y|^2 / r^2
+        basis_t = basis.transpose(-1, -2)
+        act.mul_((basis_t @ weighted).div_(basis_t @ inv_r).sqrt_()).clamp_min_(self.eps)
+        return basis @ act
+
+    def rescale(self, scale):
+        self.activation = self.activation * _per_source(scale)
+
+
+def learn_bases(power: torch.Tensor, n_basis: int, n_iter: int = 200, seed: int = 0, eps: float = 1e-10,
+                floor: float = 1e-4) -> torch.Tensor:
+    """Itakura-Saito NMF bases of one source's power spectrogram ``[freq, frames]`` (all its training
+    frames concatenated) -> ``[freq, n_basis]``, each basis at unit mean (the activations carry the
+    scale) and floored at ``floor`` (bins a speaker never used would otherwise get variances near
+    1e-10 and make the float32 IP updates ill-conditioned). The model of :class:`SupervisedNMF`:
+    Gaussian variances ``r = T V``."""
+    power = power.to(torch.float64).clamp_min(eps)
+    model = NMF(n_basis=n_basis, seed=seed, eps=eps)
+    model.reset(power[None, None])
+    for _ in range(n_iter):
+        model.update(power[None, None])
+    bases = model.basis[0, 0] / model.basis[0, 0].mean(0, keepdim=True)
+    return bases.clamp_min(floor).to(torch.float32)
+
+
 class FixedVariance(SourceModel):
     """A given variance shape ``target [batch, src, freq, frames]`` (e.g. the true source power
     spectrograms: the oracle ceiling of variance models), scaled to each output by its
@@ -150,4 +201,4 @@ class FixedVariance(SourceModel):
         return gain * self.target
 
 
-SOURCE_MODELS = {"laplace": LaplaceIVA, "gauss": GaussIVA, "nmf": NMF}
+SOURCE_MODELS = {"laplace": LaplaceIVA, "gauss": GaussIVA, "nmf": NMF}  #: models without trained parameters
