@@ -12,6 +12,8 @@ from asteroid.losses import deep_clustering_loss
 from asteroid.models import register_model
 from asteroid.models.base_models import BaseModel
 
+from .pit import sized
+
 #: Network sizes: "standard" is the paper's (2 BLSTM layers of 600 units per direction, D = 40).
 SIZES = {"tiny": dict(hidden=32, n_layers=1, emb_dim=8), "small": dict(hidden=128, n_layers=2, emb_dim=20),
          "standard": dict(hidden=600, n_layers=2, emb_dim=40)}
@@ -137,9 +139,7 @@ register_model(DeepClustering)
 
 def build_deep_clustering(n_src: int = 2, sample_rate: int = 16000, size: str = "small", **overrides) -> DeepClustering:
     """A fresh :class:`DeepClustering` of size ``tiny`` / ``small`` / ``standard`` (the paper's)."""
-    if size not in SIZES:
-        raise ValueError(f"Unknown size {size!r} for deep_clustering; choose one of {sorted(SIZES)}.")
-    return DeepClustering(n_src=n_src, sample_rate=sample_rate, **{**SIZES[size], **overrides})
+    return DeepClustering(n_src=n_src, sample_rate=sample_rate, **sized("deep_clustering", SIZES, size, overrides))
 
 
 class DeepClusteringSystem(System):

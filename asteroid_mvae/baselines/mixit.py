@@ -81,9 +81,7 @@ class MixITSystem(System):
 def build_mixit(n_src: int = 2, sample_rate: int = 16000, size: str = "tiny", n_outputs=None, **overrides) -> MixIT:
     """A fresh :class:`MixIT` with a ConvTasNet of asteroid's ``tiny`` / ``standard`` size
     (``baselines.pit.SIZES``) and ``n_outputs`` (default ``2 n_src``) outputs."""
-    from .pit import SIZES
+    from .pit import SIZES, sized
 
-    if size not in SIZES["convtasnet"]:
-        raise ValueError(f"Unknown size {size!r} for mixit; choose one of {sorted(SIZES['convtasnet'])}.")
     return MixIT(n_src=n_src, n_outputs=n_outputs or 2 * n_src, sample_rate=sample_rate,
-                 **{**SIZES["convtasnet"][size], **overrides})
+                 **sized("mixit", SIZES["convtasnet"], size, overrides))

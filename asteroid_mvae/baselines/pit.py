@@ -124,12 +124,17 @@ def sepformer_from_hub(source=HUB_SEPFORMER, savedir="pretrained_models/sepforme
     return HubSepFormer(separator, sample_rate=sample_rate)
 
 
+def sized(name: str, sizes: dict, size: str, overrides: dict) -> dict:
+    """The arguments of ``sizes[size]`` updated with ``overrides``; ``ValueError`` naming the sizes."""
+    if size not in sizes:
+        raise ValueError(f"Unknown size {size!r} for {name}; choose one of {sorted(sizes)}.")
+    return {**sizes[size], **overrides}
+
+
 def build_pit_model(name: str, n_src: int = 2, sample_rate: int = 16000, size: str = "tiny", **overrides):
     """A fresh ``convtasnet``, ``dprnn`` or ``sepformer`` of the given size (``tiny``/``standard``)."""
     if name not in PIT_MODELS:
         raise ValueError(f"Unknown PIT model {name!r}; choose one of {PIT_MODELS}.")
-    if size not in SIZES[name]:
-        raise ValueError(f"Unknown size {size!r} for {name}; choose one of {sorted(SIZES[name])}.")
-    args = dict(SIZES[name][size], **overrides)
+    args = sized(name, SIZES[name], size, overrides)
     cls = {"convtasnet": ConvTasNet, "dprnn": DPRNNTasNet, "sepformer": SepFormer}[name]
     return cls(n_src=n_src, sample_rate=sample_rate, **args)

@@ -14,6 +14,8 @@ from asteroid.engine import System
 from asteroid.models import register_model
 from asteroid.models.base_models import BaseModel
 
+from .pit import sized
+
 #: Sizes: "paper" is the slides' (hidden 2560-2048-1536-1024-512, latent 64 per source, 256 x 128
 #: segments at 5.5 kHz); "cpu" trains on 2 CPU cores in minutes.
 SIZES = {"tiny": dict(hidden=(128,), latent=8, frames=16),
@@ -144,9 +146,7 @@ register_model(VAEBSS)
 
 def build_vaebss(n_src: int = 2, sample_rate: int = 16000, size: str = "cpu", **overrides) -> VAEBSS:
     """A fresh :class:`VAEBSS` of size ``tiny`` / ``cpu`` / ``paper``."""
-    if size not in SIZES:
-        raise ValueError(f"Unknown size {size!r} for vaebss; choose one of {sorted(SIZES)}.")
-    return VAEBSS(n_src=n_src, sample_rate=sample_rate, **{**SIZES[size], **overrides})
+    return VAEBSS(n_src=n_src, sample_rate=sample_rate, **sized("vaebss", SIZES, size, overrides))
 
 
 class VAEBSSSystem(System):

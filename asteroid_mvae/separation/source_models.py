@@ -112,18 +112,28 @@ class NMF(SourceModel):
         self.activation = activation.to(power).contiguous()
         self._inv_r, self._weighted = torch.empty_like(power), torch.empty_like(power)  # reused by update
 
+    def _inverse_and_weighted(self, power):
+        """``(1 / r, |y|^2 / r^2)`` for the current factors (into reused buffers)."""
+        inv_r = torch.matmul(self.basis, self.activation, out=self._inv_r).reciprocal_()
+        return inv_r, torch.mul(power, inv_r, out=self._weighted).mul_(inv_r)
+
+    def update_bases(self, power):
+        """Multiplicative update of the bases (in place)."""
+        inv_r, weighted = self._inverse_and_weighted(power)
+        act_t = self.activation.transpose(-1, -2)
+        self.basis.mul_((weighted @ act_t).div_(inv_r @ act_t).sqrt_()).clamp_min_(self.eps)
+
+    def update_activations(self, power):
+        """Multiplicative update of the activations (in place)."""
+        inv_r, weighted = self._inverse_and_weighted(power)
+        basis_t = self.basis.transpose(-1, -2)
+        self.activation.mul_((basis_t @ weighted).div_(basis_t @ inv_r).sqrt_()).clamp_min_(self.eps)
+
     def update(self, power):
         """One multiplicative update of the bases, then of the activations (in place)."""
-        basis, act = self.basis, self.activation
-        inv_r = torch.matmul(basis, act, out=self._inv_r).reciprocal_()
-        weighted = torch.mul(power, inv_r, out=self._weighted).mul_(inv_r)  # |y|^2 / r^2
-        act_t = act.transpose(-1, -2)
-        basis.mul_((weighted @ act_t).div_(inv_r @ act_t).sqrt_()).clamp_min_(self.eps)
-        inv_r = torch.matmul(basis, act, out=self._inv_r).reciprocal_()
-        weighted = torch.mul(power, inv_r, out=self._weighted).mul_(inv_r)
-        basis_t = basis.transpose(-1, -2)
-        act.mul_((basis_t @ weighted).div_(basis_t @ inv_r).sqrt_()).clamp_min_(self.eps)
-        return basis @ act
+        self.update_bases(power)
+        self.update_activations(power)
+        return self.basis @ self.activation
 
     def rescale(self, scale):
         self.basis = self.basis * _per_source(scale)
@@ -153,12 +163,8 @@ class SupervisedNMF(NMF):
 
     def update(self, power):
         """One multiplicative update of the activations (the bases stay)."""
-        basis, act = self.basis, self.activation
-        inv_r = torch.matmul(basis, act, out=self._inv_r).reciprocal_()
-        weighted = torch.mul(power, inv_r, out=self._weighted).mul_(inv_r)  # |y|^2 / r^2
-        basis_t = basis.transpose(-1, -2)
-        act.mul_((basis_t @ weighted).div_(basis_t @ inv_r).sqrt_()).clamp_min_(self.eps)
-        return basis @ act
+        self.update_activations(power)
+        return self.basis @ self.activation
 
     def rescale(self, scale):
         self.activation = self.activation * _per_source(scale)
