@@ -1,4 +1,6 @@
-"""Speaker-balanced sampling: every speaker appears equally often in each epoch and each batch."""
+"""Samplers whose order is a function of (seed, epoch) alone, and a loader Lightning can resume
+mid-epoch: speaker-balanced epochs for the source models, shuffled epochs for the re-training and
+single-channel baselines (a killed and resumed training then equals the uninterrupted one)."""
 import torch
 from torch.utils.data import DataLoader, Sampler
 
