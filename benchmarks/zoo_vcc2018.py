@@ -278,7 +278,7 @@ def stage_report(args, out):
     ax.set_ylabel("NLL per time-frequency bin (nats)")
     ax.set_ylim(-6, 2)
     trained_on = Path(args.train_corpus).name if args.train_corpus else "VCC2018"
-    ax.set_title(f"zoo trained on {trained_on}: source-model training (values above 2 are clipped)")
+    ax.set_title(f"networks trained on {trained_on} (NLL above 2 clipped)", fontsize=10)
     ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(results / "training_curves.png", dpi=120)
