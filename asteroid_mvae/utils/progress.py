@@ -23,11 +23,11 @@ def on_terminal(stream=None) -> bool:
 
 class LineProgress:
     """tqdm's ``update`` / ``set_postfix`` / ``close``, as an INFO line each time another
-    ``every`` percent of ``total`` is done (and at the end), with elapsed time and rate."""
+    ``every`` percent of ``total`` is done (and at the end), with the elapsed time."""
 
     def __init__(self, total: int, desc: str, initial: int = 0, unit: str = "item", every: int = EVERY_PERCENT):
         self.total, self.desc, self.n, self.unit, self.every = int(total), desc, int(initial), unit, int(every)
-        self.start, self.postfix, self.closed = time.monotonic(), {}, False
+        self.start, self.postfix = time.monotonic(), {}
         self._next = self._percent() // self.every * self.every + self.every
 
     def _percent(self) -> int:
@@ -49,7 +49,7 @@ class LineProgress:
                  extra)
 
     def close(self):
-        self.closed = True
+        """Nothing to flush: every line is written when it is due."""
 
     def __enter__(self):
         return self
