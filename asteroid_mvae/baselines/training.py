@@ -85,19 +85,6 @@ class ReferenceChannelDataset(torch.utils.data.Dataset):
         return mix[start:start + self.segment], references[:, start:start + self.segment]
 
 
-class _EpochSetter:
-    """Lightning callback: tell the training dataset the epoch (fresh crops each epoch)."""
-
-    def __new__(cls, dataset):
-        from pytorch_lightning.callbacks import Callback
-
-        class SetEpoch(Callback):
-            def on_train_epoch_start(self, trainer, pl_module):
-                dataset.set_epoch(trainer.current_epoch)
-
-        return SetEpoch()
-
-
 def _loaders(train_set, valid_set, config):
     optim = config["optim"]
     segment = None if config["segment_seconds"] is None else int(config["segment_seconds"] * config["sample_rate"])
@@ -165,7 +152,7 @@ def train_pit(train_set, exp_dir, config=None, valid_set=None) -> Path:
         checkpoints = [best_checkpoint(checkpoint_dir), last_checkpoint(checkpoint_dir, save_on_train_epoch_end=False)]
     else:
         checkpoints = [last_checkpoint(checkpoint_dir, every_n_train_steps=len(train_loader))]
-    callbacks = [*checkpoints, _EpochSetter(train), exact_resume_callback(config["seed"])]
+    callbacks = [*checkpoints, exact_resume_callback(config["seed"])]  # the loader gives `train` its epoch
     options = {k: v for k, v in config["trainer"].items() if v is not None}
     if valid_loader is None:
         options["limit_val_batches"] = 0

@@ -71,11 +71,6 @@ class EncoderRetrainingSystem(System):
         # from its package), which would silence the encoder's dropout: switch to training.
         self.train()
 
-    def on_train_epoch_start(self):
-        dataset = getattr(self.train_loader, "dataset", None)
-        if hasattr(dataset, "set_epoch"):
-            dataset.set_epoch(self.current_epoch)
-
     def common_step(self, batch, batch_nb, train=True):
         x, target, weight = batch
         divergence = scaled_is_divergence(target, autoencode(self.model, x))
