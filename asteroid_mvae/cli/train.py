@@ -1,4 +1,5 @@
-"""``asteroid-mvae train``: train a CVAE, ACVAE or ChimeraACVAE source model.
+"""``asteroid-mvae train``: train a source-model network (CVAE, ACVAE, ChimeraACVAE, or a frame prior:
+GAN, WGAN, frame VAE, frame DAE).
 
 Configuration precedence: preset (``paper`` or ``cpu``) < ``--conf`` YAML < command-line flags.
 """
@@ -8,8 +9,11 @@ from . import CliError
 
 
 def add_parser(subparsers):
-    parser = subparsers.add_parser("train", help="train a source-model network (cvae, acvae, chimera)")
-    parser.add_argument("--model", choices=("cvae", "acvae", "chimera"), required=True)
+    from ..training.presets import MODEL_DEFAULTS
+
+    parser = subparsers.add_parser("train", help="train a source-model network (cvae, acvae, chimera, gan, wgan, "
+                                                 "frame_vae, frame_dae)")
+    parser.add_argument("--model", choices=tuple(MODEL_DEFAULTS), required=True)
     parser.add_argument("--data", help="simulate-speakers output folder (or its metadata.csv)")
     parser.add_argument("--out", required=True, help="experiment folder (checkpoints, logs, network.pt)")
     parser.add_argument("--teacher", help="chimera: trained CVAE/ACVAE network package (network.pt)")

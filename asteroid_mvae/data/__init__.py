@@ -2,11 +2,11 @@
 from .audio import AudioReadError, DataError
 from .corpora import (BuiltinCorpus, Corpus, FolderCorpus, JvsCorpus, Wsj0Corpus, get_corpus,
                       split_by_speaker, split_by_utterance)
-from .datasets import MixtureDataset, SpeakerSpectrogramDataset
+from .datasets import MixtureDataset, SpeakerSpectrogramDataset, WaveformSpeakerDataset
 from .rooms import RoomConfig, simulate_mixtures, simulate_speakers
 
 __all__ = [
     "DataError", "AudioReadError", "Corpus", "Wsj0Corpus", "JvsCorpus", "FolderCorpus", "BuiltinCorpus",
     "get_corpus", "split_by_speaker", "split_by_utterance", "RoomConfig", "simulate_mixtures",
-    "simulate_speakers", "SpeakerSpectrogramDataset", "MixtureDataset",
+    "simulate_speakers", "SpeakerSpectrogramDataset", "WaveformSpeakerDataset", "MixtureDataset",
 ]

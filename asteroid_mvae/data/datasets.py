@@ -2,6 +2,7 @@
 
 - :class:`SpeakerSpectrogramDataset`: random fixed-length segments of magnitude STFTs with
   speaker labels (training data of the source models: CVAE / ACVAE / ChimeraACVAE).
+- :class:`WaveformSpeakerDataset`: the same from waveforms in memory.
 - :class:`MixtureDataset`: multichannel mixtures and their reverberant references
   (evaluation and encoder re-training), asteroid style.
 
@@ -18,6 +19,7 @@ import torch
 from torch.utils.data import Dataset
 
 from ..separation.stft import StftConfig, stft
+from ..separation.stft import stft as _stft  # the parameter `stft` of WaveformSpeakerDataset shadows it
 from .audio import DataError
 
 
@@ -143,6 +145,37 @@ class SpeakerSpectrogramDataset(Dataset):
         start = int(rng.integers(0, n_frames - self.segment_frames + 1))
         segment = mag[:, start:start + self.segment_frames].contiguous()
         return segment, torch.tensor(self.labels[idx], dtype=torch.int64)
+
+
+class WaveformSpeakerDataset(SpeakerSpectrogramDataset):
+    """:class:`SpeakerSpectrogramDataset` over waveforms in memory (no CSV, no files): item ``i`` is a
+    random segment of utterance ``i // segments_per_utterance``'s magnitude STFT and its label.
+
+    Args:
+        waveforms: 1-D float arrays or tensors, one per utterance (at the STFT's rate).
+        speakers: the speaker of each utterance. label_map: speaker -> index (default: sorted).
+        segment_frames, stft, seed, segments_per_utterance: as :class:`SpeakerSpectrogramDataset`.
+    """
+
+    def __init__(self, waveforms, speakers, segment_frames: int = 128, stft: StftConfig = StftConfig(),
+                 seed: int = 0, label_map: Optional[Dict[str, int]] = None, segments_per_utterance: int = 1):
+        if len(waveforms) != len(speakers) or not waveforms:
+            raise DataError(f"need one speaker per waveform; got {len(waveforms)} waveforms, {len(speakers)} speakers")
+        if segment_frames < 1 or segments_per_utterance < 1:
+            raise DataError("segment_frames and segments_per_utterance must be positive")
+        self.segment_frames, self.stft_config, self.seed = int(segment_frames), stft, int(seed)
+        self.segments_per_utterance, self.epoch, self.cache = int(segments_per_utterance), 0, True
+        speakers = [str(s) for s in speakers]
+        self.label_map = ({str(k): int(v) for k, v in label_map.items()} if label_map
+                          else {spk: i for i, spk in enumerate(sorted(set(speakers)))})
+        unknown = sorted(set(speakers) - set(self.label_map))
+        if unknown:
+            raise DataError(f"speakers {unknown[:5]} are not in the label map")
+        self._cache = {row: _stft(torch.as_tensor(np.asarray(w), dtype=torch.float32), stft).abs()[1:]
+                       for row, w in enumerate(waveforms)}
+        self.frame = pd.DataFrame({"speaker": speakers})
+        self.utterance_labels = np.array([self.label_map[s] for s in speakers], dtype=np.int64)
+        self.labels = np.repeat(self.utterance_labels, self.segments_per_utterance)
 
 
 class MixtureDataset(Dataset):

@@ -2,8 +2,8 @@
 
 A package is a ``torch.save``-d dict of plain types (loadable with ``weights_only=True``)::
 
-    {"network": "CVAE" | "ACVAE" | "ChimeraACVAE",
-     "network_args": {"n_labels": int, "n_freq": int},
+    {"network": "CVAE" | "ACVAE" | "ChimeraACVAE" | "FrameGAN" | "FrameVAE" | "FrameDAE",
+     "network_args": {"n_labels": int, "n_freq": int, ...},
      "state_dict": {name: tensor},
      "input_scale": float,
      "label_map": {speaker: index},
@@ -23,15 +23,16 @@ from .. import compat
 from ..utils.io import save_torch
 from .chimera import ChimeraACVAE
 from .cvae import ACVAE, CVAE
+from .frame_priors import FRAME_PRIORS
 
-NETWORKS = {cls.network_name: cls for cls in (CVAE, ACVAE, ChimeraACVAE)}
+NETWORKS = {**{cls.network_name: cls for cls in (CVAE, ACVAE, ChimeraACVAE)}, **FRAME_PRIORS}
 REQUIRED_KEYS = ("network", "network_args", "state_dict", "input_scale", "label_map")
 #: Validation NLL (eval mode) this far above the training NLL (nats per bin) triggers a warning.
 NLL_GAP_WARNING = 1.0
 
 
 def build_network(name: str, network_args: dict):
-    """Instantiate a network by its class name (``CVAE``, ``ACVAE`` or ``ChimeraACVAE``)."""
+    """Instantiate a network by its class name (a key of :data:`NETWORKS`)."""
     if name not in NETWORKS:
         raise ValueError(f"unknown network {name!r}; expected one of {sorted(NETWORKS)}")
     return NETWORKS[name](**network_args)

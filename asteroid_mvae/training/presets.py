@@ -7,7 +7,7 @@ preset with user overrides; every key is documented in :data:`BASE`.
 import copy
 
 BASE = {
-    "model": "cvae",  # cvae | acvae | chimera
+    "model": "cvae",  # cvae | acvae | chimera | gan | wgan | frame_vae | frame_dae
     "exp_dir": "exp/train",  # checkpoints/, logs/ and the network package go here
     "package_name": "network.pt",  # network package file written in exp_dir
     "seed": 0,  # seeds Lightning, the split, the sampler and the scale statistic
@@ -22,7 +22,9 @@ BASE = {
         "num_workers": 0,
     },
     "optim": {"lr": 1e-4, "batch_size": 16, "weight_decay": 0.0},
-    "loss": {"weights": {}, "gumbel_tau": 1.0},  # weights: {term: weight} overriding the defaults
+    # weights: {term: weight} overriding the defaults; gumbel_tau: chimera; n_critic (None: 5 for
+    # wgan, 1 for gan) and critic_clip: the adversarial frame priors; dae_noise: frame_dae
+    "loss": {"weights": {}, "gumbel_tau": 1.0, "n_critic": None, "critic_clip": 0.01, "dae_noise": 0.5},
     # After training, BatchNorm running statistics are recomputed with the final weights over
     # this many training batches (cumulative average; 0: keep Lightning's running averages).
     "batchnorm": {"recalibrate_batches": 200},
@@ -68,10 +70,18 @@ PRESETS["cpu_long"] = {
                 "check_val_every_n_epoch": 2, "ckpt_every_n_steps": 100, "enable_progress_bar": False},
 }
 
+#: Frame priors (GASS, Subakan & Smaragdis 2018): one MLP size for all four (generator/decoder
+#: latent 32 -> 512 -> 512 -> n_freq); WGAN: RMSprop 5e-5 (Arjovsky et al.), GAN: Adam 2e-4.
+FRAME_PRIOR_NETWORK = {"latent_dim": 32, "hidden": [512, 512]}
+
 MODEL_DEFAULTS = {
     "cvae": {},
     "acvae": {},
     "chimera": {"optim": {"lr": 1e-5}},
+    "wgan": {"network": FRAME_PRIOR_NETWORK, "optim": {"lr": 5e-5}, "batchnorm": {"recalibrate_batches": 0}},
+    "gan": {"network": FRAME_PRIOR_NETWORK, "optim": {"lr": 2e-4}, "batchnorm": {"recalibrate_batches": 0}},
+    "frame_vae": {"network": FRAME_PRIOR_NETWORK, "optim": {"lr": 1e-3}, "batchnorm": {"recalibrate_batches": 0}},
+    "frame_dae": {"network": FRAME_PRIOR_NETWORK, "optim": {"lr": 1e-3}, "batchnorm": {"recalibrate_batches": 0}},
 }
 
 CPU_LONG_MODEL_DEFAULTS = {  # what the zoo's 3-hour session could afford on a shared 2-core machine
@@ -84,6 +94,7 @@ CPU_MODEL_DEFAULTS = {  # measured s/step at batch 8: quiet 2 cores / 2 cores sh
     "cvae": {"trainer": {"max_steps": 1200}},  # 1.45 / 2.6 s -> 29 / 52 min
     "acvae": {"trainer": {"max_steps": 700}},  # ~2.4 / ~4.5 s (from the benchmark) -> 28 / 53 min
     "chimera": {"optim": {"lr": 3e-4}, "trainer": {"max_steps": 450}},  # ~3.5 / 7.0 s -> 26 / 53 min
+    **{name: {"trainer": {"max_steps": 6000}} for name in ("wgan", "gan", "frame_vae", "frame_dae")},  # ~0.05 s/step
 }
 
 

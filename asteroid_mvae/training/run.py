@@ -24,9 +24,12 @@ from ..utils.progress import on_terminal, training_progress_callback
 from .batchnorm import batchnorm_layers, recalibrate_batchnorm
 from .data import build_dataset, check_dataset, compute_input_scale, make_loaders, split_per_speaker
 from .presets import make_config
+from .frame_priors import FRAME_PRIOR_MODELS
 from .systems import ACVAESystem, CVAESystem, ChimeraSystem, seed_epoch
 
-MODELS = {"cvae": (CVAE, CVAESystem), "acvae": (ACVAE, ACVAESystem), "chimera": (ChimeraACVAE, ChimeraSystem)}
+#: ``asteroid-mvae train --model`` names -> (network class, system class).
+MODELS = {"cvae": (CVAE, CVAESystem), "acvae": (ACVAE, ACVAESystem), "chimera": (ChimeraACVAE, ChimeraSystem),
+          **FRAME_PRIOR_MODELS}
 LAST_CHECKPOINT = "last.ckpt"
 log = logging.getLogger(__name__)
 
@@ -132,8 +135,7 @@ def train(config: dict, dataset=None) -> Path:
                                             config["data"]["num_workers"], config["seed"])
 
     net = network_class(n_labels=len(label_map), **config["network"])
-    optimizer = torch.optim.Adam(net.parameters(), lr=config["optim"]["lr"],
-                                 weight_decay=config["optim"]["weight_decay"])
+    optimizer = system_class.make_optimizer(net, config["optim"])
     system_args = dict(input_scale=input_scale, loss_weights=config["loss"]["weights"], config=compat.plain(config))
     if model_name == "chimera":
         system_args.update(teacher=teacher, gumbel_tau=config["loss"]["gumbel_tau"])
@@ -159,7 +161,7 @@ def train(config: dict, dataset=None) -> Path:
     package_path = exp_dir / config["package_name"]
     if trainer.is_global_zero:
         info["final_metrics"].update(finish_batchnorm(system, train_loader, val_loader, config["batchnorm"]))
-        if val_loader is not None and "val_nll" not in info["final_metrics"]:  # e.g. a finished run rewritten
+        if val_loader is not None and system.has_nll and "val_nll" not in info["final_metrics"]:  # e.g. a finished run rewritten
             seed_epoch(int(config["seed"]), system.current_epoch, stream=2)
             info["final_metrics"]["val_nll"] = round(mean_val_nll(system, val_loader), 6)
         warning = nll_gap_warning(info["final_metrics"])

@@ -68,17 +68,30 @@ class SourceModelSystem(System):
         loss_weights: ``{term name: weight}``; a term not listed has weight 1.
     """
 
+    #: Whether :meth:`loss_terms` has an ``"nll"`` term (the eval-mode validation NLL is then recorded).
+    has_nll = True
+
     def __init__(self, model, optimizer, train_loader, val_loader=None, scheduler=None, config=None,
                  input_scale: float = 1.0, loss_weights=None):
         super().__init__(model, optimizer, None, train_loader, val_loader, scheduler, config)
         self.input_scale = float(input_scale)
         self.loss_weights = dict(loss_weights or {})
 
+    @classmethod
+    def make_optimizer(cls, net, optim: dict):
+        """The optimizer of ``net`` for the configuration's ``optim`` section (Adam)."""
+        return torch.optim.Adam(net.parameters(), lr=optim["lr"], weight_decay=optim["weight_decay"])
+
     def loss_terms(self, x, labels) -> dict:
         raise NotImplementedError
 
     def on_train_epoch_start(self):
-        """Datasets drawing random segments per epoch (``set_epoch``) get the new epoch."""
+        """The sampler and datasets drawing random segments per epoch (``set_epoch``) get the
+        trainer's epoch (Lightning 2.6 gives the sampler ``epoch + 1`` in the first epoch after a
+        resume from an epoch-end checkpoint)."""
+        sampler = getattr(self.train_loader, "sampler", None)
+        if hasattr(sampler, "set_epoch"):
+            sampler.set_epoch(self.current_epoch)
         dataset = getattr(self.train_loader, "dataset", None)
         dataset = getattr(dataset, "dataset", dataset)  # unwrap a Subset
         if hasattr(dataset, "set_epoch"):
