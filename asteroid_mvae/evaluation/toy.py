@@ -24,8 +24,9 @@ def speech_like_noise(n_samples: int, sample_rate: int, rng: np.random.Generator
 
 
 def simulate_mixture(n_src: int = 2, seconds: float = 2.0, sample_rate: int = 16000, rt60: float = 0.15,
-                     seed: int = 0):
-    """One shoebox mixture with ``n_src`` sources and ``n_src`` microphones.
+                     seed: int = 0, signals=None):
+    """One shoebox mixture with ``n_src`` sources and ``n_src`` microphones (``signals``: the dry
+    sources ``[n_src][time]`` to use instead of speech-like noise, cut to ``seconds``).
 
     Returns ``(mixture [mics, time], references [src, time])`` float32 numpy arrays.
     """
@@ -38,9 +39,10 @@ def simulate_mixture(n_src: int = 2, seconds: float = 2.0, sample_rate: int = 16
     n_samples = int(seconds * sample_rate)
     center = np.array([3.0, 2.5, 1.5])
     angles = np.linspace(0, np.pi, n_src + 2)[1:-1] + rng.uniform(-0.2, 0.2, n_src)
-    for angle in angles:
+    for k, angle in enumerate(angles):
         position = center + 1.5 * np.array([np.cos(angle), np.sin(angle), 0.0])
-        room.add_source(position, signal=speech_like_noise(n_samples, sample_rate, rng))
+        signal = speech_like_noise(n_samples, sample_rate, rng) if signals is None else np.asarray(signals[k])[:n_samples]
+        room.add_source(position, signal=signal)
     mic_offsets = (np.arange(n_src) - (n_src - 1) / 2) * 0.05
     mics = np.stack([center + np.array([d, 0.0, 0.0]) for d in mic_offsets], axis=1)
     room.add_microphone_array(mics)

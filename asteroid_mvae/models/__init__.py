@@ -2,7 +2,7 @@
 from asteroid import models as _asteroid_models
 
 from .base import IterativeSeparator, SeparationOutput
-from .gass import GASS, SupervisedNMFSeparator
+from .gass import GASS, FramePriorIVA, SupervisedNMFSeparator
 from .iva import ILRMA, AuxIVA
 from .mvae import MVAE, DeepSeparator, FastMVAE, FastMVAE2
 from .registry import MODEL_NAMES, load_model
@@ -10,7 +10,7 @@ from .snmf import SupervisedILRMA
 
 __all__ = [
     "IterativeSeparator", "SeparationOutput", "AuxIVA", "ILRMA", "DeepSeparator", "MVAE", "FastMVAE",
-    "FastMVAE2", "SupervisedILRMA", "GASS", "SupervisedNMFSeparator", "load_model", "MODEL_NAMES",
+    "FastMVAE2", "SupervisedILRMA", "GASS", "FramePriorIVA", "SupervisedNMFSeparator", "load_model", "MODEL_NAMES",
 ]
 
 
@@ -20,5 +20,5 @@ def _register(cls):
         _asteroid_models.register_model(cls)
 
 
-for _cls in (AuxIVA, ILRMA, MVAE, FastMVAE, FastMVAE2, SupervisedILRMA, GASS, SupervisedNMFSeparator):
+for _cls in (AuxIVA, ILRMA, MVAE, FastMVAE, FastMVAE2, SupervisedILRMA, GASS, FramePriorIVA, SupervisedNMFSeparator):
     _register(_cls)

@@ -27,6 +27,7 @@ from ..compat import plain
 from ..networks.frame_priors import FRAME_PRIORS, FrameGAN
 from ..separation.source_models import SupervisedNMF, learn_bases
 from ..separation.stft import StftConfig, istft, stft
+from .base import IterativeSeparator
 
 DIVERGENCES = ("kl", "euclidean", "is")
 
@@ -135,7 +136,26 @@ class SingleChannelSeparator(BaseModel):
         return conf
 
 
-class GASS(SingleChannelSeparator):
+class FramePriorPackage:
+    """``from_network_package`` for the separators around a frame prior."""
+
+    @classmethod
+    def from_network_package(cls, path, **kwargs):
+        """A separator around a trained frame-prior package (``asteroid-mvae train --model
+        wgan|gan|frame_vae|frame_dae`` output); ``kwargs``: its other arguments (``speakers``...)."""
+        from ..networks import load_network_package
+
+        network, package = load_network_package(path)
+        if package["network"] not in FRAME_PRIORS:
+            raise ValueError(f"{path} holds a {package['network']}; {cls.__name__} needs one of {sorted(FRAME_PRIORS)}")
+        model = cls(network=package["network"], network_args=package["network_args"],
+                    input_scale=package["input_scale"], label_map=package["label_map"],
+                    training_info=package.get("training", {}), **kwargs)
+        model.network.load_state_dict(network.state_dict())
+        return model.eval()
+
+
+class GASS(FramePriorPackage, SingleChannelSeparator):
     """Generative adversarial source separation with a frame prior (see the module docstring).
 
     Args:
@@ -174,21 +194,6 @@ class GASS(SingleChannelSeparator):
         self.input_scale, self.n_steps, self.lr = float(input_scale), int(n_steps), float(lr)
         self.divergence, self.critic_weight, self.prior_weight = divergence, float(critic_weight), float(prior_weight)
         self.seed, self.training_info = int(seed), plain(dict(training_info or {}))
-
-    @classmethod
-    def from_network_package(cls, path, **kwargs):
-        """A GASS separator around a trained frame-prior package (``asteroid-mvae train --model
-        wgan|gan|frame_vae|frame_dae`` output)."""
-        from ..networks import load_network_package
-
-        network, package = load_network_package(path)
-        if package["network"] not in FRAME_PRIORS:
-            raise ValueError(f"{path} holds a {package['network']}; GASS needs one of {sorted(FRAME_PRIORS)}")
-        model = cls(network=package["network"], network_args=package["network_args"],
-                    input_scale=package["input_scale"], label_map=package["label_map"],
-                    training_info=package.get("training", {}), **kwargs)
-        model.network.load_state_dict(network.state_dict())
-        return model.eval()
 
     def source_shares(self, magnitude, labels):
         batch, K = magnitude.shape[0], len(labels)
@@ -288,3 +293,71 @@ class SupervisedNMFSeparator(SingleChannelSeparator):
         return {**super().get_model_args(), "n_labels": self.n_labels, "n_basis": self.n_basis,
                 "n_iter": self.n_iter, "seed": self.seed}
 
+
+
+class FramePriorIVA(FramePriorPackage, IterativeSeparator):
+    """Multichannel IP separation with a frame prior as the source model (GASS's generators in the
+    MVAE engine, :class:`~asteroid_mvae.separation.deep.FramePriorSource`): supervised, the
+    mixture's speakers are known (``speakers``, one per output, in any order: they are assigned
+    to the outputs by least ``J`` after the ILRMA start).
+
+    Args:
+        network, network_args, input_scale, label_map, training_info: the frame prior (see :class:`GASS`).
+        speakers: label indices of the mixture's speakers (``n_src`` of them).
+        n_steps, lr: Adam steps on the latents per iteration, rate. critic_weight, prior_weight:
+            see :class:`~asteroid_mvae.separation.deep.FramePriorSource` (0, 0: ``J`` never rises).
+        assign_steps: steps of the speaker-to-output assignment. init_ilrma: ILRMA iterations first
+            (default 30, as MVAE); ``n_iter`` (default 30) prior iterations follow.
+        seed: seed of the latents' start. **kwargs: :class:`~asteroid_mvae.models.base.IterativeSeparator`.
+    """
+
+    def __init__(self, network: str = "FrameGAN", network_args: Optional[dict] = None, input_scale: float = 1.0,
+                 speakers: Sequence[int] = (0, 1), n_steps: int = 30, lr: float = 0.01, critic_weight: float = 0.0,
+                 prior_weight: float = 0.0, assign_steps: int = 30, init_ilrma: int = 30, seed: int = 0,
+                 label_map: Optional[dict] = None, training_info: Optional[dict] = None, **kwargs):
+        if network not in FRAME_PRIORS:
+            raise ValueError(f"network must be one of {sorted(FRAME_PRIORS)}; got {network!r}")
+        prior = FRAME_PRIORS[network](**(network_args or {}))
+        kwargs.setdefault("n_fft", 2 * prior.n_freq)
+        kwargs.setdefault("hop_length", kwargs["n_fft"] // 2)
+        kwargs.setdefault("n_iter", 30)
+        kwargs.setdefault("n_src", len(speakers))
+        super().__init__(**kwargs)
+        if self.stft_config.n_fft // 2 != prior.n_freq:
+            raise ValueError(f"the network models {prior.n_freq} bins (DC dropped) but n_fft={self.stft_config.n_fft}")
+        self.speakers = [int(s) for s in speakers]
+        if len(self.speakers) != self.n_src:
+            raise ValueError(f"speakers must name one label per source ({self.n_src}); got {self.speakers}")
+        bad = [s for s in self.speakers if not 0 <= s < prior.n_labels]
+        if bad:
+            raise ValueError(f"speaker labels {bad} outside the network's {prior.n_labels} labels")
+        if critic_weight and not isinstance(prior, FrameGAN):
+            raise ValueError(f"critic_weight needs a FrameGAN prior (a critic); {network} has none")
+        self.network = prior.requires_grad_(False).eval()
+        self.input_scale, self.n_steps, self.lr = float(input_scale), int(n_steps), float(lr)
+        self.critic_weight, self.prior_weight = float(critic_weight), float(prior_weight)
+        self.assign_steps, self.init_ilrma, self.seed = int(assign_steps), int(init_ilrma), int(seed)
+        self.label_map = {str(k): int(v) for k, v in (label_map or {}).items()}
+        self.training_info = plain(dict(training_info or {}))
+
+    def make_source_model(self):
+        from ..separation.deep import FramePriorSource
+
+        return FramePriorSource(self.network, self.speakers, n_steps=self.n_steps, lr=self.lr,
+                                critic_weight=self.critic_weight, prior_weight=self.prior_weight,
+                                assign_steps=self.assign_steps, seed=self.seed)
+
+    def initial_demix(self, mix_stft):
+        if not self.init_ilrma:
+            return None
+        from ..separation import NMF, separate
+
+        return separate(mix_stft, NMF(n_basis=2, seed=0), n_iter=self.init_ilrma, proj_back=False).demix
+
+    def get_model_args(self):
+        return {**super().get_model_args(), "network": self.network.network_name,
+                "network_args": self.network.get_config(), "input_scale": self.input_scale,
+                "speakers": list(self.speakers), "n_steps": self.n_steps, "lr": self.lr,
+                "critic_weight": self.critic_weight, "prior_weight": self.prior_weight,
+                "assign_steps": self.assign_steps, "init_ilrma": self.init_ilrma, "seed": self.seed,
+                "label_map": dict(self.label_map), "training_info": self.training_info}

@@ -8,11 +8,14 @@ MODEL_NAMES = {
     "mvae": ("asteroid_mvae.models.mvae", "MVAE"),
     "fastmvae": ("asteroid_mvae.models.mvae", "FastMVAE"),
     "fastmvae2": ("asteroid_mvae.models.mvae", "FastMVAE2"),
+    "gass": ("asteroid_mvae.models.gass", "GASS"),
+    "frame_prior_iva": ("asteroid_mvae.models.gass", "FramePriorIVA"),
 }
 #: deep separators: name -> the ``asteroid-mvae train --model`` network they need.
-NEEDS_WEIGHTS = {"mvae": "cvae", "fastmvae": "acvae", "fastmvae2": "chimera"}
+NEEDS_WEIGHTS = {"mvae": "cvae", "fastmvae": "acvae", "fastmvae2": "chimera", "gass": "wgan", "frame_prior_iva": "wgan"}
 #: network package class -> separator name.
-SEPARATOR_OF_NETWORK = {"CVAE": "mvae", "ACVAE": "fastmvae", "ChimeraACVAE": "fastmvae2"}
+SEPARATOR_OF_NETWORK = {"CVAE": "mvae", "ACVAE": "fastmvae", "ChimeraACVAE": "fastmvae2",
+                        "FrameGAN": "gass", "FrameVAE": "gass", "FrameDAE": "gass"}  # frame priors: single channel
 
 
 def load_model(name_or_path: str, allow_untrained: bool = False, **overrides):

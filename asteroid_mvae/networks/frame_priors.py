@@ -4,9 +4,12 @@ ICASSP 2018): multilayer perceptrons that generate one spectrogram frame from a 
 Conventions (as the other networks of this package, :mod:`asteroid_mvae.networks.cvae`):
 
 - magnitudes ``x [batch, n_freq, frames]`` (DC dropped, scaled by the package's ``input_scale``);
-- labels ``[batch, n_labels]`` (one-hot or probabilities): one network conditioned on the
-  speaker instead of the paper's one network per speaker (one training for all speakers; a
-  network trained on one speaker, ``n_labels = 1``, is the paper's case);
+- labels ``[batch, n_labels]`` (one-hot or probabilities). ``per_label=True`` (default, the
+  paper's): one MLP per speaker (generator, critic, encoder), held in one module and trained in
+  one run, each frame through its speaker's MLPs; ``per_label=False``: one MLP conditioned on
+  the one-hot label (concatenated to its input). Shipped per speaker because the conditioned
+  variant barely used its label on two built-in speakers: the frame VAE decoded the same
+  spectra for either label and gave no separation (the label carries nothing the latent does not).
 - latents ``h [batch, latent_dim, frames]``: one independent vector per frame;
 - ``decode(h, label) -> log power [batch, n_freq, frames]`` (>= ``LOG_POWER_FLOOR``): the
   generator ``f``; a frame's magnitude is ``exp(log_power / 2)``.
@@ -38,12 +41,42 @@ def mlp(sizes, final_activation=False) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-def frames_first(x: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
-    """``x [batch, C, frames]`` and ``label [batch, L]`` -> ``[batch * frames, C + L]``."""
+def frames_first(x: torch.Tensor, label: torch.Tensor):
+    """``x [batch, C, frames]`` and ``label [batch, L]`` -> rows ``[batch * frames, C]`` and their
+    labels ``[batch * frames, L]``."""
     batch, _, n_frames = x.shape
     rows = x.transpose(1, 2).reshape(batch * n_frames, -1)
-    labels = label.to(rows).repeat_interleave(n_frames, dim=0)
-    return torch.cat([rows, labels], dim=1)
+    return rows, label.to(rows).repeat_interleave(n_frames, dim=0)
+
+
+class LabelledMLP(nn.Module):
+    """An MLP of ``sizes`` per label (``per_label``), or one MLP with the label concatenated to
+    its input: ``rows [N, sizes[0]]``, ``labels [N, L]`` -> ``[N, sizes[-1]]``. Per label, the
+    output is the labels' weighted sum of their MLPs (a one-hot row goes through one MLP)."""
+
+    def __init__(self, sizes, n_labels: int, per_label: bool = True):
+        super().__init__()
+        self.per_label = bool(per_label)
+        if self.per_label:
+            self.nets = nn.ModuleList(mlp(sizes) for _ in range(n_labels))
+        else:
+            self.net = mlp((sizes[0] + n_labels, *sizes[1:]))
+
+    def forward(self, rows, labels):
+        if not self.per_label:
+            return self.net(torch.cat([rows, labels], dim=1))
+        out = None
+        for index, net in enumerate(self.nets):
+            weight = labels[:, index]
+            used = torch.nonzero(weight).flatten()
+            if used.numel() == 0:
+                continue
+            part = net(rows[used]) * weight[used, None]
+            out = part.new_zeros(rows.shape[0], part.shape[1]) if out is None else out
+            out = out.index_add(0, used, part)
+        if out is None:
+            raise ValueError("every label row is zero: a frame needs a speaker")
+        return out
 
 
 def frames_last(rows: torch.Tensor, batch: int) -> torch.Tensor:
@@ -66,21 +99,25 @@ class FramePrior(nn.Module):
 
     network_name = None
 
-    def __init__(self, n_labels: int = 1, n_freq: int = 1024, latent_dim: int = 32, hidden=(512, 512)):
+    def __init__(self, n_labels: int = 1, n_freq: int = 1024, latent_dim: int = 32, hidden=(512, 512),
+                 per_label: bool = True):
         super().__init__()
         if n_labels < 1 or n_freq < 1 or latent_dim < 1 or not hidden:
             raise ValueError(f"need n_labels, n_freq, latent_dim >= 1 and hidden widths; got "
                              f"{n_labels}, {n_freq}, {latent_dim}, {hidden}")
         self.n_labels, self.n_freq, self.latent_dim = int(n_labels), int(n_freq), int(latent_dim)
-        self.hidden = tuple(int(h) for h in hidden)
-        self.generator = mlp((self.latent_dim + self.n_labels, *self.hidden, self.n_freq))
+        self.hidden, self.per_label = tuple(int(h) for h in hidden), bool(per_label)
+        self.generator = self.labelled((self.latent_dim, *self.hidden, self.n_freq))
+
+    def labelled(self, sizes) -> LabelledMLP:
+        return LabelledMLP(sizes, self.n_labels, self.per_label)
 
     def decode(self, h: torch.Tensor, label: torch.Tensor, n_frames=None) -> torch.Tensor:
         """``h [batch, latent_dim, T]``, ``label [batch, L]`` -> log power ``[batch, F, T]``."""
         if h.dim() != 3 or h.shape[1] != self.latent_dim:
             raise ValueError(f"latent must be [batch, latent_dim={self.latent_dim}, frames], got {tuple(h.shape)}")
         check_label(label, h.shape[0], self.n_labels)
-        out = frames_last(self.generator(frames_first(h, label)), h.shape[0]).clamp(min=LOG_POWER_FLOOR)
+        out = frames_last(self.generator(*frames_first(h, label)), h.shape[0]).clamp(min=LOG_POWER_FLOOR)
         return out if n_frames is None else out[..., :n_frames]
 
     def sample_latent(self, batch: int, n_frames: int, generator=None, device=None) -> torch.Tensor:
@@ -89,7 +126,7 @@ class FramePrior(nn.Module):
 
     def get_config(self) -> dict:
         return {"n_labels": self.n_labels, "n_freq": self.n_freq, "latent_dim": self.latent_dim,
-                "hidden": list(self.hidden)}
+                "hidden": list(self.hidden), "per_label": self.per_label}
 
     get_model_args = get_config
 
@@ -100,15 +137,16 @@ class FrameGAN(FramePrior):
 
     network_name = "FrameGAN"
 
-    def __init__(self, n_labels: int = 1, n_freq: int = 1024, latent_dim: int = 32, hidden=(512, 512)):
-        super().__init__(n_labels, n_freq, latent_dim, hidden)
-        self.critic_net = mlp((self.n_freq + self.n_labels, *reversed(self.hidden), 1))
+    def __init__(self, n_labels: int = 1, n_freq: int = 1024, latent_dim: int = 32, hidden=(512, 512),
+                 per_label: bool = True):
+        super().__init__(n_labels, n_freq, latent_dim, hidden, per_label)
+        self.critic_net = self.labelled((self.n_freq, *reversed(self.hidden), 1))
 
     def critic(self, log_power: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
         """``log_power [batch, F, T]``, ``label [batch, L]`` -> scores ``[batch, T]``."""
         check_spectrogram(log_power, self.n_freq, "log_power")
         check_label(label, log_power.shape[0], self.n_labels)
-        return self.critic_net(frames_first(log_power, label)).reshape(log_power.shape[0], -1)
+        return self.critic_net(*frames_first(log_power, label)).reshape(log_power.shape[0], -1)
 
     def generator_parameters(self):
         return self.generator.parameters()
@@ -123,15 +161,16 @@ class FrameVAE(FramePrior):
 
     network_name = "FrameVAE"
 
-    def __init__(self, n_labels: int = 1, n_freq: int = 1024, latent_dim: int = 32, hidden=(512, 512)):
-        super().__init__(n_labels, n_freq, latent_dim, hidden)
-        self.encoder = mlp((self.n_freq + self.n_labels, *reversed(self.hidden), 2 * self.latent_dim))
+    def __init__(self, n_labels: int = 1, n_freq: int = 1024, latent_dim: int = 32, hidden=(512, 512),
+                 per_label: bool = True):
+        super().__init__(n_labels, n_freq, latent_dim, hidden, per_label)
+        self.encoder = self.labelled((self.n_freq, *reversed(self.hidden), 2 * self.latent_dim))
 
     def encode(self, x: torch.Tensor, label: torch.Tensor):
         """Magnitudes ``x [batch, F, T]`` -> (mean, logvar) ``[batch, latent_dim, T]``."""
         check_spectrogram(x, self.n_freq)
         check_label(label, x.shape[0], self.n_labels)
-        stats = frames_last(self.encoder(frames_first(log_power_of(x), label)), x.shape[0])
+        stats = frames_last(self.encoder(*frames_first(log_power_of(x), label)), x.shape[0])
         mean, logvar = stats.chunk(2, dim=1)
         return mean, logvar.clamp(-20.0, 10.0)
 

@@ -72,17 +72,19 @@ def load_network_package(path, map_location="cpu"):
     return net.eval(), package
 
 
-def nll_gap_warning(metrics: dict, threshold: float = NLL_GAP_WARNING):
+def nll_gap_warning(metrics: dict, threshold: float = NLL_GAP_WARNING, batchnorm: bool = True):
     """A warning text when a package's eval-mode validation NLL is far above its training NLL.
 
     ``metrics``: a package's ``training["final_metrics"]`` (keys ``train_nll_epoch``, ``val_nll``,
     and ``val_nll_recalibrated`` when the BatchNorm statistics were recalibrated). ``None`` when
-    fine or unknown.
+    fine or unknown. ``batchnorm``: whether the network has BatchNorm layers (the advice differs).
     """
     train = metrics.get("train_nll_epoch")
     val = metrics.get("val_nll_recalibrated", metrics.get("val_nll"))
     if train is None or val is None or not val - train > threshold:
         return None
-    return (f"validation NLL {val:.3g} (eval mode) is {val - train:.3g} nats/bin above the training NLL "
-            f"{train:.3g}: the network's BatchNorm statistics or its generalisation are off; "
+    gap = f"validation NLL {val:.3g} (eval mode) is {val - train:.3g} nats/bin above the training NLL {train:.3g}"
+    if not batchnorm:
+        return gap + ": the network over-fits its training data (more data, a smaller network or fewer steps)"
+    return (gap + ": the network's BatchNorm statistics or its generalisation are off; "
             "run `asteroid-mvae recalibrate` on the package, or separate with bn_mode='per_source'")

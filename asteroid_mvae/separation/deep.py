@@ -13,6 +13,7 @@ does, with each source's own statistics (``bn_mode="per_source"``).
 - :class:`ACVAESource` (FastMVAE): classifier -> label posterior; encoder(|y|, label) -> z -> decoder.
 - :class:`CVAESource` (MVAE): latent and label logits kept between iterations and optimised by
   backpropagating the objective through the frozen decoder (Adam).
+- :class:`FramePriorSource`: the same with a frame prior (GAN generator; GASS) and known speakers.
 
 Shapes: ``power [batch, src, freq, frames]`` (``freq = n_freq + 1``); the networks see
 ``[batch * src, n_freq, frames]``.
@@ -227,3 +228,105 @@ class CVAESource(NetworkSource):
     def rescale(self, scale):
         if self.gain is not None:
             self.gain = self.gain * scale.reshape(-1, 1, 1)
+
+
+class FramePriorSource(NetworkSource):
+    """A frame prior (GAN generator, or the decoder of a frame VAE / DAE; GASS, Subakan &
+    Smaragdis 2018) as the source model: output ``n`` is modelled by speaker ``labels[n]``; its
+    latents (one vector per frame) are optimised by Adam through the frozen generator on the
+    source part of ``J`` (scale at its optimum), minus ``critic_weight`` times the critic's mean
+    score of the generated frames, plus ``prior_weight * ||h||^2 / 2``, like MVAE's latent.
+
+    With ``critic_weight = 0`` every update is guarded: an output keeps its previous latent when
+    the new one would raise its loss; with ``prior_weight = 0`` too, that loss is its part of
+    ``J``, so ``J`` never rises.
+
+    Args:
+        network: a :class:`~asteroid_mvae.networks.frame_priors.FramePrior`.
+        labels: the speaker label of each output.
+        n_steps, lr: Adam steps per iteration and learning rate.
+        assign_steps: before the first update, every (output, speaker) pair is fitted for this
+            many steps and the speakers go to the outputs in the order of least ``J`` (the
+            outputs of a blind start come in any order); 0: output ``n`` is ``labels[n]``.
+        seed: seed of the latents' start (N(0, I), drawn on the CPU).
+    """
+
+    def __init__(self, network, labels, n_steps: int = 30, lr: float = 0.01, critic_weight: float = 0.0,
+                 prior_weight: float = 0.0, assign_steps: int = 30, seed: int = 0):
+        super().__init__(network)
+        self.labels, self.n_steps, self.lr = [int(l) for l in labels], int(n_steps), float(lr)
+        self.critic_weight, self.prior_weight = float(critic_weight), float(prior_weight)
+        self.assign_steps, self.seed = int(assign_steps), int(seed)
+        if self.critic_weight and not hasattr(network, "critic"):
+            raise ValueError(f"critic_weight needs a prior with a critic (a FrameGAN); got {type(network).__name__}")
+
+    def one_hot(self, labels, device):
+        return torch.nn.functional.one_hot(torch.as_tensor(labels), self.network.n_labels).float().to(device)
+
+    def start(self, n_items, n_frames, device):
+        generator = torch.Generator().manual_seed(self.seed)
+        return torch.randn(n_items, self.network.latent_dim, n_frames, generator=generator).to(device)
+
+    def losses(self, target, latent, label):
+        """Per item: source part of ``J`` at the optimal scale (+ critic and prior terms) -> ``[items]``."""
+        log_power = self.network.decode(latent, label)
+        n_bins = target.shape[1] * target.shape[2]
+        loss = n_bins * (torch.log((target * torch.exp(-log_power)).mean((1, 2))) + 1) + log_power.sum((1, 2))
+        if self.critic_weight:
+            loss = loss - self.critic_weight * n_bins * self.network.critic(log_power, label).mean(1)
+        if self.prior_weight:
+            loss = loss + 0.5 * self.prior_weight * latent.pow(2).sum((1, 2))
+        return loss
+
+    def fit(self, target, latent, label, n_steps):
+        """``n_steps`` Adam steps on ``latent`` (a fresh leaf) -> the fitted latent."""
+        latent = latent.detach().clone().requires_grad_(True)
+        optimizer = torch.optim.Adam([latent], lr=self.lr)
+        with torch.enable_grad():
+            for _ in range(n_steps):
+                optimizer.zero_grad(set_to_none=True)
+                latent.grad, = torch.autograd.grad(self.losses(target, latent, label).sum(), [latent])
+                optimizer.step()
+        return latent.detach()
+
+    def reset(self, power):
+        B, N, _, T = power.shape
+        if len(self.labels) != N:
+            raise ValueError(f"{N} outputs but {len(self.labels)} speaker labels")
+        target = power[:, :, 1:]  # [B, N, F, T]
+        if self.assign_steps and N > 1:
+            self.output_labels, self.latent = self.assign(target)
+        else:
+            self.output_labels = torch.as_tensor(self.labels).repeat(B, 1)  # [B, N]
+            self.latent = self.start(B * N, T, power.device)
+        self.label = self.one_hot(self.output_labels.flatten(), power.device)
+
+    def assign(self, target):
+        """Speaker labels ``[B, N]`` for the outputs ``target [B, N, F, T]`` (the permutation of
+        ``labels`` of least summed loss after ``assign_steps`` steps on every (output, speaker)
+        pair) and the chosen pairs' latents ``[B * N, latent_dim, T]``."""
+        import itertools
+
+        B, N, F, T = target.shape
+        pairs = target[:, :, None].expand(B, N, N, F, T).flatten(0, 2)  # item (b, output, label)
+        label = self.one_hot(torch.as_tensor(self.labels).repeat(B * N), target.device)
+        latent = self.fit(pairs, self.start(B * N * N, T, target.device), label, self.assign_steps)
+        with torch.no_grad():
+            cost = self.losses(pairs, latent, label).reshape(B, N, N)
+        perms = torch.tensor(list(itertools.permutations(range(N))), device=target.device)  # [P, N]
+        totals = cost[:, torch.arange(N, device=target.device), perms].sum(-1)  # [B, P]
+        best = perms[totals.argmin(1)]  # [B, N]: output n gets labels[best[b, n]]
+        chosen = latent.reshape(B, N, N, *latent.shape[1:])[torch.arange(B)[:, None], torch.arange(N)[None], best]
+        return torch.as_tensor(self.labels, device=target.device)[best].cpu(), chosen.flatten(0, 1)
+
+    def update(self, power):
+        target = power[:, :, 1:].flatten(0, 1)
+        latent = self.fit(target, self.latent, self.label, self.n_steps)
+        if not self.critic_weight:  # guard: never a worse fit than the previous latent
+            with torch.no_grad():
+                keep = self.losses(target, self.latent, self.label) < self.losses(target, latent, self.label)
+            latent = torch.where(keep[:, None, None], self.latent, latent)
+        self.latent = latent
+        with torch.no_grad():
+            log_power = self.network.decode(latent, self.label)
+        return self.variance(power, log_power)

@@ -105,7 +105,7 @@ class FrameGANSystem(SourceModelSystem):
         terms = {"critic": self.critic_loss(d_real, self.model.critic(fake.detach(), label))}
         if self.generator_turn():
             params = {name: p.detach() for name, p in self.model.critic_net.named_parameters()}
-            d_fake = torch.func.functional_call(self.model.critic_net, params, (frames_first(fake, label),))
+            d_fake = torch.func.functional_call(self.model.critic_net, params, frames_first(fake, label))
             terms["generator"] = self.generator_loss(d_fake)
         return terms
 
@@ -132,7 +132,7 @@ def wasserstein_estimate(gan: FrameGAN, log_power: torch.Tensor, label: torch.Te
     returns its final estimate ``mean D(real) - mean D(fake)``: a measure of how far the
     generator's frames are from the real ones that does not depend on the training critic."""
     torch.manual_seed(seed)
-    judge = FrameGAN(gan.n_labels, gan.n_freq, gan.latent_dim, gan.hidden)
+    judge = FrameGAN(gan.n_labels, gan.n_freq, gan.latent_dim, gan.hidden, gan.per_label)
     optimizer = torch.optim.RMSprop(judge.critic_parameters(), lr=lr)
     generator = torch.Generator().manual_seed(seed)
     for _ in range(steps):

@@ -164,7 +164,7 @@ def train(config: dict, dataset=None) -> Path:
         if val_loader is not None and system.has_nll and "val_nll" not in info["final_metrics"]:  # e.g. a finished run rewritten
             seed_epoch(int(config["seed"]), system.current_epoch, stream=2)
             info["final_metrics"]["val_nll"] = round(mean_val_nll(system, val_loader), 6)
-        warning = nll_gap_warning(info["final_metrics"])
+        warning = nll_gap_warning(info["final_metrics"], batchnorm=bool(batchnorm_layers(net)))
         if warning:
             log.warning("%s: %s", exp_dir, warning)
         save_network_package(package_path, net.cpu(), input_scale, label_map, info)

@@ -54,3 +54,11 @@ def test_recalibrate_command_rewrites_a_package_with_new_statistics(tmp_path, ca
     assert not torch.allclose(norm(before), norm(after))
     assert main(["recalibrate", "--network", str(tmp_path / "nope.pt"), "--data", str(tmp_path / "spk")]) == 2
     assert "nope.pt" in capsys.readouterr().err
+
+
+def test_frame_priors_train_from_the_command_line_config(tmp_path, capsys):
+    code = main(["train", "--model", "wgan", "--preset", "cpu", "--out", str(tmp_path / "exp"), "--print-config"])
+    assert code == 0
+    config = yaml.safe_load(capsys.readouterr().out)
+    assert config["model"] == "wgan" and config["network"]["latent_dim"] == 32
+    assert config["optim"]["lr"] == 5e-5 and config["loss"]["critic_clip"] == 0.01
