@@ -57,8 +57,9 @@ def test_recalibrate_command_rewrites_a_package_with_new_statistics(tmp_path, ca
 
 
 def test_frame_priors_train_from_the_command_line_config(tmp_path, capsys):
-    code = main(["train", "--model", "wgan", "--preset", "cpu", "--out", str(tmp_path / "exp"), "--print-config"])
-    assert code == 0
-    config = yaml.safe_load(capsys.readouterr().out)
-    assert config["model"] == "wgan" and config["network"]["latent_dim"] == 32
-    assert config["optim"]["lr"] == 5e-5 and config["loss"]["critic_clip"] == 0.01
+    for preset, lr in (("paper", 5e-5), ("cpu", 5e-4)):
+        code = main(["train", "--model", "wgan", "--preset", preset, "--out", str(tmp_path / "exp"), "--print-config"])
+        assert code == 0
+        config = yaml.safe_load(capsys.readouterr().out)
+        assert config["model"] == "wgan" and config["network"]["latent_dim"] == 32
+        assert config["optim"]["lr"] == lr and config["loss"]["critic_clip"] == 0.01
