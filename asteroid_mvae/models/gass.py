@@ -303,7 +303,8 @@ class FramePriorIVA(FramePriorPackage, IterativeSeparator):
 
     Args:
         network, network_args, input_scale, label_map, training_info: the frame prior (see :class:`GASS`).
-        speakers: label indices of the mixture's speakers (``n_src`` of them).
+        speakers: label indices of the mixture's speakers (``n_src`` of them), or ``None``: unknown
+            training speakers, chosen among all labels by least ``J`` (give ``n_src``).
         n_steps, lr: Adam steps on the latents per iteration, rate. critic_weight, prior_weight:
             see :class:`~asteroid_mvae.separation.deep.FramePriorSource` (0, 0: ``J`` never rises).
         assign_steps: steps of the speaker-to-output assignment. init_ilrma: ILRMA iterations first
@@ -321,14 +322,17 @@ class FramePriorIVA(FramePriorPackage, IterativeSeparator):
         kwargs.setdefault("n_fft", 2 * prior.n_freq)
         kwargs.setdefault("hop_length", kwargs["n_fft"] // 2)
         kwargs.setdefault("n_iter", 30)
-        kwargs.setdefault("n_src", len(speakers))
+        if speakers is not None:
+            kwargs.setdefault("n_src", len(speakers))
         super().__init__(**kwargs)
         if self.stft_config.n_fft // 2 != prior.n_freq:
             raise ValueError(f"the network models {prior.n_freq} bins (DC dropped) but n_fft={self.stft_config.n_fft}")
-        self.speakers = [int(s) for s in speakers]
-        if len(self.speakers) != self.n_src:
+        self.speakers = None if speakers is None else [int(s) for s in speakers]
+        if self.speakers is not None and len(self.speakers) != self.n_src:
             raise ValueError(f"speakers must name one label per source ({self.n_src}); got {self.speakers}")
-        bad = [s for s in self.speakers if not 0 <= s < prior.n_labels]
+        if self.speakers is None and prior.n_labels < self.n_src:
+            raise ValueError(f"{self.n_src} sources but the network knows {prior.n_labels} speakers")
+        bad = [s for s in self.speakers or [] if not 0 <= s < prior.n_labels]
         if bad:
             raise ValueError(f"speaker labels {bad} outside the network's {prior.n_labels} labels")
         if critic_weight and not isinstance(prior, FrameGAN):
@@ -357,7 +361,7 @@ class FramePriorIVA(FramePriorPackage, IterativeSeparator):
     def get_model_args(self):
         return {**super().get_model_args(), "network": self.network.network_name,
                 "network_args": self.network.get_config(), "input_scale": self.input_scale,
-                "speakers": list(self.speakers), "n_steps": self.n_steps, "lr": self.lr,
+                "speakers": None if self.speakers is None else list(self.speakers), "n_steps": self.n_steps, "lr": self.lr,
                 "critic_weight": self.critic_weight, "prior_weight": self.prior_weight,
                 "assign_steps": self.assign_steps, "init_ilrma": self.init_ilrma, "seed": self.seed,
                 "label_map": dict(self.label_map), "training_info": self.training_info}

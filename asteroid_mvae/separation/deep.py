@@ -243,7 +243,9 @@ class FramePriorSource(NetworkSource):
 
     Args:
         network: a :class:`~asteroid_mvae.networks.frame_priors.FramePrior`.
-        labels: the speaker label of each output.
+        labels: the speaker label of each output (assigned to the outputs by ``assign_steps``), or
+            ``None``: the mixture's speakers are unknown training speakers, chosen among all
+            labels (the ordered choice of distinct labels of least summed loss).
         n_steps, lr: Adam steps per iteration and learning rate.
         assign_steps: before the first update, every (output, speaker) pair is fitted for this
             many steps and the speakers go to the outputs in the order of least ``J`` (the
@@ -254,7 +256,8 @@ class FramePriorSource(NetworkSource):
     def __init__(self, network, labels, n_steps: int = 30, lr: float = 0.01, critic_weight: float = 0.0,
                  prior_weight: float = 0.0, assign_steps: int = 30, seed: int = 0):
         super().__init__(network)
-        self.labels, self.n_steps, self.lr = [int(l) for l in labels], int(n_steps), float(lr)
+        self.labels = None if labels is None else [int(l) for l in labels]
+        self.n_steps, self.lr = int(n_steps), float(lr)
         self.critic_weight, self.prior_weight = float(critic_weight), float(prior_weight)
         self.assign_steps, self.seed = int(assign_steps), int(seed)
         if self.critic_weight and not hasattr(network, "critic"):
@@ -291,10 +294,10 @@ class FramePriorSource(NetworkSource):
 
     def reset(self, power):
         B, N, _, T = power.shape
-        if len(self.labels) != N:
+        if self.labels is not None and len(self.labels) != N:
             raise ValueError(f"{N} outputs but {len(self.labels)} speaker labels")
         target = power[:, :, 1:]  # [B, N, F, T]
-        if self.assign_steps and N > 1:
+        if self.labels is None or (self.assign_steps and N > 1):
             self.output_labels, self.latent = self.assign(target)
         else:
             self.output_labels = torch.as_tensor(self.labels).repeat(B, 1)  # [B, N]
@@ -302,22 +305,24 @@ class FramePriorSource(NetworkSource):
         self.label = self.one_hot(self.output_labels.flatten(), power.device)
 
     def assign(self, target):
-        """Speaker labels ``[B, N]`` for the outputs ``target [B, N, F, T]`` (the permutation of
-        ``labels`` of least summed loss after ``assign_steps`` steps on every (output, speaker)
-        pair) and the chosen pairs' latents ``[B * N, latent_dim, T]``."""
+        """Speaker labels ``[B, N]`` for the outputs ``target [B, N, F, T]`` (the ordered choice of
+        distinct candidates, ``labels`` or all labels, of least summed loss after ``assign_steps``
+        steps on every (output, candidate) pair) and the chosen pairs' latents ``[B * N, latent_dim, T]``."""
         import itertools
 
         B, N, F, T = target.shape
-        pairs = target[:, :, None].expand(B, N, N, F, T).flatten(0, 2)  # item (b, output, label)
-        label = self.one_hot(torch.as_tensor(self.labels).repeat(B * N), target.device)
-        latent = self.fit(pairs, self.start(B * N * N, T, target.device), label, self.assign_steps)
+        candidates = list(range(self.network.n_labels)) if self.labels is None else self.labels
+        C = len(candidates)
+        pairs = target[:, :, None].expand(B, N, C, F, T).flatten(0, 2)  # item (b, output, candidate)
+        label = self.one_hot(torch.as_tensor(candidates).repeat(B * N), target.device)
+        latent = self.fit(pairs, self.start(B * N * C, T, target.device), label, max(self.assign_steps, 1))
         with torch.no_grad():
-            cost = self.losses(pairs, latent, label).reshape(B, N, N)
-        perms = torch.tensor(list(itertools.permutations(range(N))), device=target.device)  # [P, N]
-        totals = cost[:, torch.arange(N, device=target.device), perms].sum(-1)  # [B, P]
-        best = perms[totals.argmin(1)]  # [B, N]: output n gets labels[best[b, n]]
-        chosen = latent.reshape(B, N, N, *latent.shape[1:])[torch.arange(B)[:, None], torch.arange(N)[None], best]
-        return torch.as_tensor(self.labels, device=target.device)[best].cpu(), chosen.flatten(0, 1)
+            cost = self.losses(pairs, latent, label).reshape(B, N, C)
+        choices = torch.tensor(list(itertools.permutations(range(C), N)), device=target.device)  # [P, N]
+        totals = cost[:, torch.arange(N, device=target.device), choices].sum(-1)  # [B, P]
+        best = choices[totals.argmin(1)]  # [B, N]: output n gets candidates[best[b, n]]
+        chosen = latent.reshape(B, N, C, *latent.shape[1:])[torch.arange(B)[:, None], torch.arange(N)[None], best]
+        return torch.as_tensor(candidates, device=target.device)[best].cpu(), chosen.flatten(0, 1)
 
     def update(self, power):
         target = power[:, :, 1:].flatten(0, 1)
