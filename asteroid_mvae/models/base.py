@@ -96,6 +96,16 @@ def stand_in_for_silence(wav: torch.Tensor):
     return torch.where(silent[:, None, None], noise.to(wav.device), wav), silent
 
 
+def ilrma_start(mix_stft: torch.Tensor, n_iter: int) -> Optional[torch.Tensor]:
+    """Demixing matrices after ``n_iter`` ILRMA iterations (2 bases, seed 0) ``[batch, freq, src, mics]``,
+    the start of the deep separators' ``init_ilrma`` (``None`` for 0 iterations: the identity)."""
+    if not n_iter:
+        return None
+    from ..separation import NMF
+
+    return separate(mix_stft, NMF(n_basis=2, seed=0), n_iter=n_iter, proj_back=False).demix
+
+
 class IterativeSeparator(BaseModel):
     """Determined multichannel separator: the engine with a source model chosen by subclasses.
 

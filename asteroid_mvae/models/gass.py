@@ -27,7 +27,7 @@ from ..compat import plain
 from ..networks.frame_priors import FRAME_PRIORS, FrameGAN
 from ..separation.source_models import SupervisedNMF, learn_bases
 from ..separation.stft import StftConfig, istft, stft
-from .base import IterativeSeparator
+from .base import IterativeSeparator, ilrma_start
 
 DIVERGENCES = ("kl", "euclidean", "is")
 
@@ -352,11 +352,7 @@ class FramePriorIVA(FramePriorPackage, IterativeSeparator):
                                 assign_steps=self.assign_steps, seed=self.seed)
 
     def initial_demix(self, mix_stft):
-        if not self.init_ilrma:
-            return None
-        from ..separation import NMF, separate
-
-        return separate(mix_stft, NMF(n_basis=2, seed=0), n_iter=self.init_ilrma, proj_back=False).demix
+        return ilrma_start(mix_stft, self.init_ilrma)
 
     def get_model_args(self):
         return {**super().get_model_args(), "network": self.network.network_name,

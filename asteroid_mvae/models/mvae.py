@@ -11,7 +11,7 @@ from ..compat import plain
 from ..networks import ACVAE, CVAE, ChimeraACVAE, load_network_package
 from ..networks.package import nll_gap_warning
 from ..separation.deep import BN_MODES, MVAE_SCALES, PRECISIONS, ACVAESource, ChimeraSource, CVAESource, check_choice
-from .base import IterativeSeparator
+from .base import IterativeSeparator, ilrma_start
 
 log = logging.getLogger(__name__)
 
@@ -91,11 +91,7 @@ class DeepSeparator(IterativeSeparator):
                 "init_ilrma": self.init_ilrma, "monotone": self.monotone}
 
     def initial_demix(self, mix_stft):
-        if not self.init_ilrma:
-            return None
-        from ..separation import NMF, separate
-
-        return separate(mix_stft, NMF(n_basis=2, seed=0), n_iter=self.init_ilrma, proj_back=False).demix
+        return ilrma_start(mix_stft, self.init_ilrma)
 
 
 class FastMVAE2(DeepSeparator):
