@@ -72,6 +72,8 @@ def parse_args(argv=None):
     parser.add_argument("--rt60", type=float, nargs="+", default=[0.3, 0.15], help="test rooms")
     parser.add_argument("--methods", nargs="+", default=None, help="default: every method whose network exists (see separators())")
     parser.add_argument("--n-iter", type=int, default=60)
+    parser.add_argument("--variance-steps", type=float, nargs="*", default=[0.5, 0.25],
+                        help="FastMVAE2 rows with damped variance updates (variance_step)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--results", default="benchmarks/results/zoo_vcc2018", help="report stage output")
     return parser.parse_args(argv)
@@ -189,10 +191,16 @@ def separators(args, out, n_src):
         seps["fastmvae2_ilrma_start"] = FastMVAE2.from_network_package(
             packages["chimera"], **{**common, "n_iter": args.n_iter - half}, init_ilrma=half)
         seps["fastmvae2_monotone"] = FastMVAE2.from_network_package(packages["chimera"], **common, monotone=True)
+        for step in args.variance_steps:  # damped updates (not the paper's): fastmvae2_step50 for a = 0.5
+            seps[f"fastmvae2_step{round(100 * step)}"] = FastMVAE2.from_network_package(
+                packages["chimera"], **common, variance_step=step)
     if (out / "retrained" / "model.pth").exists():
         seps["fastmvae2_retrained"] = load_model(str(out / "retrained" / "model.pth"), n_src=n_src, n_iter=args.n_iter)
         seps["fastmvae2_retrained_monotone"] = load_model(str(out / "retrained" / "model.pth"), n_src=n_src,
                                                           n_iter=args.n_iter, monotone=True)
+        for step in args.variance_steps:
+            seps[f"fastmvae2_retrained_step{round(100 * step)}"] = load_model(
+                str(out / "retrained" / "model.pth"), n_src=n_src, n_iter=args.n_iter, variance_step=step)
     if packages["acvae"].exists():
         seps["fastmvae"] = FastMVAE.from_network_package(packages["acvae"], **common)
     if packages["cvae"].exists():

@@ -13,7 +13,9 @@ import yaml
 
 def build_parser():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", required=True, choices=["convtasnet", "dprnn", "sepformer", "deep_clustering", "mixit", "vaebss"])
+    from asteroid_mvae.baselines import MIXTURE_MODELS
+
+    parser.add_argument("--model", required=True, choices=MIXTURE_MODELS)
     parser.add_argument("--train-csv", required=True)
     parser.add_argument("--valid-csv", default=None)
     parser.add_argument("--out", required=True)

@@ -4,10 +4,10 @@ from .pit import PIT_MODELS, SIZES, HubSepFormer, SepFormer, build_pit_model, se
 from .deep_clustering import DeepClustering, build_deep_clustering
 from .vaebss import VAEBSS, build_vaebss
 from .pra_separators import PRA_METHODS, PraSeparator
-from .training import DEFAULT_CONFIG, ReferenceChannelDataset, make_config, train_pit
+from .training import DEFAULT_CONFIG, MIXTURE_MODELS, ReferenceChannelDataset, make_config, train_pit
 
 __all__ = [
     "DeepClustering", "build_deep_clustering", "MixIT", "build_mixit", "VAEBSS", "build_vaebss",
     "PraSeparator", "PRA_METHODS", "SepFormer", "HubSepFormer", "sepformer_from_hub", "build_pit_model",
-    "PIT_MODELS", "SIZES", "train_pit", "make_config", "DEFAULT_CONFIG", "ReferenceChannelDataset",
+    "PIT_MODELS", "MIXTURE_MODELS", "SIZES", "train_pit", "make_config", "DEFAULT_CONFIG", "ReferenceChannelDataset",
 ]

@@ -21,7 +21,9 @@ from ..training.sampling import EpochShuffleSampler, ResumableLoader
 from ..training.systems import exact_resume_callback
 from ..utils.io import save_torch, write_text
 from ..utils.progress import on_terminal, training_progress_callback
-from .pit import build_pit_model
+from .pit import PIT_MODELS, build_pit_model
+
+MIXTURE_MODELS = PIT_MODELS + ("deep_clustering", "mixit", "vaebss")  #: networks trained on mixtures (train_pit)
 
 DEFAULT_CONFIG = {
     "model": "convtasnet",

@@ -1,7 +1,10 @@
 """``asteroid-mvae train``: train a source-model network (CVAE, ACVAE, ChimeraACVAE, or a frame prior:
-GAN, WGAN, frame VAE, frame DAE).
+GAN, WGAN, frame VAE, frame DAE) on ``simulate-speakers`` output, or a network trained on
+mixtures (PIT baselines, deep clustering, MixIT, VAE-BSS) on ``simulate`` output.
 
 Configuration precedence: preset (``paper`` or ``cpu``) < ``--conf`` YAML < command-line flags.
+For the mixture-trained networks the preset only picks VAE-BSS's size (``--size`` overrides);
+their configuration is :data:`asteroid_mvae.baselines.DEFAULT_CONFIG`.
 """
 from pathlib import Path
 
@@ -9,12 +12,17 @@ from . import CliError
 
 
 def add_parser(subparsers):
+    from ..baselines import MIXTURE_MODELS
     from ..training.presets import MODEL_DEFAULTS
 
     parser = subparsers.add_parser("train", help="train a source-model network (cvae, acvae, chimera, gan, wgan, "
-                                                 "frame_vae, frame_dae)")
-    parser.add_argument("--model", choices=tuple(MODEL_DEFAULTS), required=True)
-    parser.add_argument("--data", help="simulate-speakers output folder (or its metadata.csv)")
+                                                 "frame_vae, frame_dae) or a mixture-trained one "
+                                                 "(convtasnet, dprnn, sepformer, deep_clustering, mixit, vaebss)")
+    parser.add_argument("--model", choices=tuple(MODEL_DEFAULTS) + MIXTURE_MODELS, required=True)
+    parser.add_argument("--data", help="simulate-speakers output folder (or its metadata.csv); "
+                                       "mixture-trained models: simulate output folder (or its metadata.csv)")
+    parser.add_argument("--valid-data", help="mixture-trained models: validation mixtures (simulate output)")
+    parser.add_argument("--size", help="mixture-trained models: network size (tiny, small, standard; vaebss: tiny, cpu, paper)")
     parser.add_argument("--out", required=True, help="experiment folder (checkpoints, logs, network.pt)")
     parser.add_argument("--teacher", help="chimera: trained CVAE/ACVAE network package (network.pt)")
     parser.add_argument("--preset", choices=("paper", "cpu"), default="paper",
@@ -79,13 +87,57 @@ def _read_conf(path) -> dict:
     return conf
 
 
+def _metadata(label, path) -> Path:
+    path = Path(path)
+    csv = path / "metadata.csv" if path.is_dir() else path
+    if not csv.is_file():
+        raise CliError(f"{label}: no mixture metadata at {csv} (run asteroid-mvae simulate)")
+    return csv
+
+
+def run_mixture_model(args, conf: dict):
+    """Train a network on mixtures with :func:`asteroid_mvae.baselines.train_pit`."""
+    import yaml
+
+    from ..baselines import make_config, train_pit
+    from ..data import DataError, MixtureDataset
+    from ..training.presets import merge
+
+    size = args.size or (args.preset if args.model == "vaebss" else None)
+    flags = _drop_none({"model": args.model, "size": size, "seed": args.seed,
+                        "optim": {"batch_size": args.batch_size, "lr": args.lr, "num_workers": args.num_workers},
+                        "trainer": {"max_epochs": args.epochs, "max_steps": args.max_steps,
+                                    "accelerator": args.accelerator, "devices": _devices(args.devices),
+                                    "strategy": args.strategy}})
+    config = make_config(merge(conf, flags))
+    if args.print_config:
+        print(yaml.safe_dump(config, sort_keys=False), end="")
+        return 0
+    if not args.data:
+        raise CliError(f"--data (a simulate output folder) is required for --model {args.model}")
+    try:
+        train_set = MixtureDataset(_metadata("--data", args.data))
+        valid_set = MixtureDataset(_metadata("--valid-data", args.valid_data)) if args.valid_data else None
+        path = train_pit(train_set, args.out, config, valid_set=valid_set)
+    except (ValueError, FileNotFoundError, DataError) as err:
+        raise CliError(str(err)) from None
+    print(f"model: {path}")
+    return 0
+
+
 def run(args):
     import yaml
 
+    from ..baselines import MIXTURE_MODELS
     from ..training import make_config, train
     from ..training.presets import merge
 
     conf = _read_conf(args.conf) if args.conf else {}
+    if args.model in MIXTURE_MODELS:
+        return run_mixture_model(args, conf)
+    for flag in ("valid_data", "size"):
+        if getattr(args, flag):
+            raise CliError(f"--{flag.replace('_', '-')} is for mixture-trained models, not --model {args.model}")
     try:
         config = make_config(args.model, args.preset, merge(conf, _flag_overrides(args)))
     except ValueError as err:

@@ -10,7 +10,8 @@ from typing import Optional
 from ..compat import plain
 from ..networks import ACVAE, CVAE, ChimeraACVAE, load_network_package
 from ..networks.package import nll_gap_warning
-from ..separation.deep import BN_MODES, MVAE_SCALES, PRECISIONS, ACVAESource, ChimeraSource, CVAESource, check_choice
+from ..separation.deep import (BN_MODES, MVAE_SCALES, PRECISIONS, ACVAESource, ChimeraSource, CVAESource, check_choice,
+                               check_variance_step)
 from .base import IterativeSeparator, ilrma_start
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,9 @@ class DeepSeparator(IterativeSeparator):
         monotone: FastMVAE, FastMVAE2: keep an output's previous variance when the network's
             new one would raise ``J`` (``J`` then never rises; not the papers' algorithm; see
             :class:`~asteroid_mvae.separation.deep.NetworkSource`).
+        variance_step: FastMVAE, FastMVAE2: fraction ``a`` of the way the log variance moves
+            to the network's proposal each iteration (1: the papers' replacement; ``a < 1``: a
+            damped step, not the papers' algorithm).
         **kwargs: separation settings, see :class:`IterativeSeparator`.
     """
 
@@ -45,9 +49,10 @@ class DeepSeparator(IterativeSeparator):
     def __init__(self, n_labels: int = 101, n_freq: int = 1024, input_scale: float = 1.0,
                  label_map: Optional[dict] = None, training_info: Optional[dict] = None,
                  precision: str = "float32", bn_mode: str = "running", init_ilrma: int = 0, monotone: bool = False,
-                 **kwargs):
+                 variance_step: float = 1.0, **kwargs):
         super().__init__(**kwargs)
         self.monotone = bool(monotone)
+        self.variance_step = check_variance_step(variance_step)
         if int(init_ilrma) < 0:
             raise ValueError(f"init_ilrma must be >= 0 ILRMA iterations, got {init_ilrma}.")
         self.init_ilrma = int(init_ilrma)
@@ -88,7 +93,8 @@ class DeepSeparator(IterativeSeparator):
         return {**super().get_model_args(), **self.network.get_config(),
                 "input_scale": self.input_scale, "label_map": dict(self.label_map),
                 "training_info": self.training_info, "precision": self.precision, "bn_mode": self.bn_mode,
-                "init_ilrma": self.init_ilrma, "monotone": self.monotone}
+                "init_ilrma": self.init_ilrma, "monotone": self.monotone,
+                "variance_step": self.variance_step}
 
     def initial_demix(self, mix_stft):
         return ilrma_start(mix_stft, self.init_ilrma)
@@ -100,7 +106,7 @@ class FastMVAE2(DeepSeparator):
     network_class = ChimeraACVAE
 
     def make_source_model(self):
-        return ChimeraSource(self.network, self.precision, self.bn_mode, self.monotone)
+        return ChimeraSource(self.network, self.precision, self.bn_mode, self.monotone, self.variance_step)
 
 
 class FastMVAE(DeepSeparator):
@@ -109,7 +115,7 @@ class FastMVAE(DeepSeparator):
     network_class = ACVAE
 
     def make_source_model(self):
-        return ACVAESource(self.network, self.precision, self.bn_mode, self.monotone)
+        return ACVAESource(self.network, self.precision, self.bn_mode, self.monotone, self.variance_step)
 
 
 class MVAE(DeepSeparator):

@@ -45,6 +45,12 @@ def check_choice(name: str, value: str, choices) -> str:
     return value
 
 
+def check_variance_step(step: float) -> float:
+    if not 0 < float(step) <= 1:
+        raise ValueError(f"variance_step must be in (0, 1]; got {step}.")
+    return float(step)
+
+
 def network_input(power: torch.Tensor) -> torch.Tensor:
     """Magnitudes without DC, each output scaled to unit RMS: ``[batch * src, n_freq, frames]``."""
     power = power[:, :, 1:]
@@ -87,29 +93,36 @@ class NetworkSource(SourceModel):
     """A source model around a network; ``precision`` as in :func:`network_precision`,
     ``bn_mode`` ``"running"`` or ``"per_source"`` (see the module docstring).
 
-    ``monotone=True`` (not the papers' algorithms, off by default): an output keeps its previous
-    variance shape (rescaled to its ML gain) whenever the network's new one would raise its
-    part of ``J``; with the IP sweep's decrease, ``J`` then never rises.
+    Two options that are not the papers' algorithms (off by default):
+    ``monotone=True``: an output keeps its previous variance shape (rescaled to its ML gain)
+    whenever the network's new one would raise its part of ``J``; with the IP sweep's decrease,
+    ``J`` then never rises. ``variance_step = a < 1``: a damped update, the log variance moves a
+    fraction ``a`` of the way to the network's proposal, ``log r <- (1 - a) log r_prev + a log r_net``
+    (then rescaled to its ML gain); ``a = 1`` replaces it (the papers').
     """
 
-    def __init__(self, network, precision: str = "float32", bn_mode: str = "running", monotone: bool = False):
+    def __init__(self, network, precision: str = "float32", bn_mode: str = "running", monotone: bool = False,
+                 variance_step: float = 1.0):
         self.network, self.precision = network, precision
         self.bn_mode = check_choice("bn_mode", bn_mode, BN_MODES)
         self.monotone, self._previous = bool(monotone), None
+        self.variance_step = check_variance_step(variance_step)
 
     def reset(self, power):
         self._previous = None
 
     def guard(self, power, variance):
-        """``variance`` [batch, src, freq, frames], or per output the previous shape where that
-        one fits ``power`` better (``monotone`` only)."""
-        if not self.monotone:
-            return variance
-        if self._previous is not None:
+        """``variance`` [batch, src, freq, frames] after the damped step (``variance_step < 1``),
+        or per output the previous shape where that one fits ``power`` better (``monotone``)."""
+        if self._previous is not None and self.variance_step < 1:
+            step = self.variance_step
+            variance = fit_scale(power, (1 - step) * torch.log(self._previous) + step * torch.log(variance))
+        if self._previous is not None and self.monotone:
             previous = fit_scale(power, torch.log(self._previous))
             keep = profile_nll_per_output(power, previous) < profile_nll_per_output(power, variance)
             variance = torch.where(keep[:, :, None, None], previous, variance)
-        self._previous = variance
+        if self.monotone or self.variance_step < 1:
+            self._previous = variance
         return variance
 
     def passes(self, device):

@@ -90,3 +90,29 @@ def test_plain_vae_output_and_more_latents_than_sources(trained):
     loaded = get_separator(str(path.parent / "k3.pth")).eval()
     with torch.no_grad():
         torch.testing.assert_close(loaded.forward_wav(mixture[None]), three.forward_wav(mixture[None]))
+
+
+def test_asteroid_mvae_train_cli_trains_vaebss_on_simulated_mixtures(tmp_path, capsys):
+    """``asteroid-mvae train --model vaebss`` on ``asteroid-mvae simulate`` output: 3 steps, a model
+    that loads; source-model flags and a missing ``--data`` are one-line errors."""
+    import yaml
+
+    from asteroid_mvae.cli import main
+    from asteroid_mvae.models import load_model
+
+    data = tmp_path / "mix"
+    assert main(["simulate", "--n-src", "2", "--n-mixtures", "2", "--duration", "1", "--out", str(data)]) == 0
+    conf = tmp_path / "conf.yml"
+    conf.write_text(yaml.safe_dump({"network": NETWORK, "segment_seconds": 1.0, "optim": {"batch_size": 2},
+                                    "trainer": {"accelerator": "cpu", "enable_model_summary": False}}))
+    out = tmp_path / "exp"
+    assert main(["train", "--model", "vaebss", "--data", str(data), "--size", "tiny", "--conf", str(conf),
+                 "--max-steps", "3", "--out", str(out)]) == 0
+    model = load_model(str(out / "best_model.pth"))
+    assert isinstance(model, VAEBSS) and model.frames == NETWORK["frames"]
+    assert torch.load(out / "best_model.pth", weights_only=True)["training"]["steps"] == 3
+    capsys.readouterr()
+    assert main(["train", "--model", "vaebss", "--out", str(tmp_path / "x")]) == 2
+    assert "--data" in capsys.readouterr().err
+    assert main(["train", "--model", "cvae", "--size", "tiny", "--data", str(data), "--out", str(tmp_path / "x")]) == 2
+    assert "--size is for mixture-trained models" in capsys.readouterr().err

@@ -216,3 +216,24 @@ def test_monotone_option_never_raises_the_objective(cls, gain):
     assert rises(J_plain) > 0 and rises(J) == 0, (J_plain, J)
     assert J[-1] < J_plain[-1]
     assert cls(**guarded.get_model_args()).monotone and not plain.monotone
+
+
+def test_variance_step_is_a_geometric_damped_update():
+    """``variance_step = a``: the second variance is ``prev^(1-a) * proposal^a`` up to each output's
+    ML gain (the proposal being what the plain update gives on the same power); 0 is refused."""
+    from asteroid_mvae.separation.deep import ChimeraSource
+
+    torch.manual_seed(0)
+    model = FastMVAE2(n_labels=3, n_src=2, **SMALL).eval()
+    power1, power2 = torch.rand(2, 1, 2, SMALL["n_fft"] // 2 + 1, 8, dtype=torch.float64).float() + 0.1
+    with torch.no_grad():
+        plain = ChimeraSource(model.network)
+        first, proposal = plain.update(power1), plain.update(power2)
+        damped = ChimeraSource(model.network, variance_step=0.25)
+        assert torch.equal(damped.update(power1), first)
+        second = damped.update(power2)
+    log_ratio = torch.log(second) - 0.75 * torch.log(first) - 0.25 * torch.log(proposal)
+    assert torch.allclose(log_ratio, log_ratio.mean((2, 3), keepdim=True), atol=1e-4)
+    assert FastMVAE2(**FastMVAE2(variance_step=0.5, n_labels=3, **SMALL).get_model_args()).variance_step == 0.5
+    with pytest.raises(ValueError, match="variance_step"):
+        FastMVAE2(n_labels=3, variance_step=0, **SMALL)
