@@ -96,6 +96,44 @@ def stand_in_for_silence(wav: torch.Tensor):
     return torch.where(silent[:, None, None], noise.to(wav.device), wav), silent
 
 
+def check_lengths(lengths, wav: torch.Tensor, min_length: int = 1) -> torch.Tensor:
+    """``lengths`` (sequence or tensor, one per mixture of ``wav [batch, mics, time]``) as an int64
+    CPU tensor ``[batch]``; ``ValueError`` naming the problem otherwise."""
+    values = torch.as_tensor(lengths).detach().cpu()
+    if values.dim() != 1 or values.numel() != wav.shape[0]:
+        raise ValueError(f"lengths must hold one length per mixture ({wav.shape[0]}); got shape {tuple(values.shape)}.")
+    if values.is_floating_point() or values.is_complex():
+        if not bool(torch.all(values == values.round())):
+            raise ValueError(f"lengths must be whole numbers of samples; got {values.tolist()}.")
+    values = values.long()
+    bad = torch.nonzero((values < min_length) | (values > wav.shape[-1])).flatten()
+    if bad.numel():
+        b = int(bad[0])
+        raise ValueError(f"lengths[{b}] = {int(values[b])} is outside [{min_length}, {wav.shape[-1]}] "
+                         f"(at least n_fft, at most the padded time axis).")
+    return values
+
+
+def by_length(separate_batch: Callable, wav: torch.Tensor, lengths: torch.Tensor, *per_item) -> torch.Tensor:
+    """Separate mixtures of different lengths as if each were alone: every group of equal length
+    runs as one batch cropped to that length; estimates are zero beyond each length.
+
+    ``wav [batch, mics, time]``, ``lengths [batch]`` (see :func:`check_lengths`), ``per_item``:
+    more ``[batch, ..., time]`` tensors cropped the same way (e.g. references);
+    ``separate_batch(wav, *per_item) -> [group, K, length]``. Returns ``[batch, K, time]``.
+    Grouping, not masking: the STFT's last frames and the networks' receptive fields would let
+    padding change a mixture's estimates; a group of one length is exactly that mixture alone.
+    """
+    out = None
+    for length in torch.unique(lengths).tolist():
+        index = torch.nonzero(lengths == length).flatten().to(wav.device)
+        estimates = separate_batch(wav[index, :, :length], *(x[index, ..., :length] for x in per_item))
+        if out is None:
+            out = estimates.new_zeros(wav.shape[0], estimates.shape[1], wav.shape[-1])
+        out[index, :, :length] = estimates
+    return out
+
+
 def ilrma_start(mix_stft: torch.Tensor, n_iter: int) -> Optional[torch.Tensor]:
     """Demixing matrices after ``n_iter`` ILRMA iterations (2 bases, seed 0) ``[batch, freq, src, mics]``,
     the start of the deep separators' ``init_ilrma`` (``None`` for 0 iterations: the identity)."""
@@ -214,8 +252,16 @@ class IterativeSeparator(BaseModel):
             estimates = estimates.masked_fill(silent[:, None, None], 0.0)
         return SeparationOutput(estimates, result)
 
-    def forward(self, wav: torch.Tensor, callback: Optional[Callable] = None) -> torch.Tensor:
-        """``[batch, n_mics, time]`` -> ``[batch, n_src, time]`` (a 2-D input gives a 2-D output)."""
+    def forward(self, wav: torch.Tensor, callback: Optional[Callable] = None, lengths=None) -> torch.Tensor:
+        """``[batch, n_mics, time]`` -> ``[batch, n_src, time]`` (a 2-D input gives a 2-D output).
+
+        ``lengths [batch]``: valid samples of each zero-padded mixture; each is separated as if it
+        were alone (see :func:`by_length`) and its estimates are zero beyond its length.
+        """
+        if lengths is not None:
+            batch = as_batch(wav)
+            lengths = check_lengths(lengths, batch, self.stft_config.n_fft)
+            return by_length(lambda w: self.separate_with_history(w, callback).estimates, batch, lengths)
         estimates = self.separate_with_history(wav, callback).estimates
         return estimates[0] if _rank(wav) == 2 else estimates
 

@@ -18,7 +18,7 @@ so with ``needs_references = True`` (the evaluation passes the references).
 import torch
 
 from ..separation import FixedVariance, istft, stft
-from .base import IterativeSeparator, as_batch
+from .base import IterativeSeparator, as_batch, by_length, check_lengths
 
 
 def check_references(wav: torch.Tensor, references: torch.Tensor, n_src: int) -> torch.Tensor:
@@ -46,9 +46,12 @@ class OracleIP(IterativeSeparator):
     def get_model_args(self):
         return {**super().get_model_args(), "floor": self.floor}
 
-    def forward_wav(self, wav, references, callback=None):
+    def forward_wav(self, wav, references, callback=None, lengths=None):
         batch = self.check_input(wav)
         references = check_references(batch, references, self.n_src)
+        if lengths is not None:
+            lengths = check_lengths(lengths, batch, self.stft_config.n_fft)
+            return by_length(lambda w, refs: self.forward_wav(w, refs, callback), batch, lengths, references)
         real = batch.dtype if batch.dtype == torch.float64 else torch.float32
         target = stft(references.to(real), self.stft_config).abs().pow(2)  # [batch, src, freq, frames]
         estimates = self.separate_with_history(batch, callback, FixedVariance(target, self.floor)).estimates
@@ -60,9 +63,12 @@ class OracleLS(IterativeSeparator):
 
     needs_references = True
 
-    def forward_wav(self, wav, references, callback=None):
+    def forward_wav(self, wav, references, callback=None, lengths=None):
         batch = self.check_input(wav)
         references = check_references(batch, references, self.n_src)
+        if lengths is not None:
+            lengths = check_lengths(lengths, batch, self.stft_config.n_fft)
+            return by_length(lambda w, refs: self.forward_wav(w, refs, callback), batch, lengths, references)
         dtype = torch.float64
         X = stft(batch.to(dtype), self.stft_config).transpose(1, 2)  # [batch, freq, mics, frames]
         S = stft(references.to(dtype), self.stft_config).transpose(1, 2)  # [batch, freq, src, frames]
@@ -95,9 +101,12 @@ class IdealMask(IterativeSeparator):
     def get_model_args(self):
         return {**super().get_model_args(), "kind": self.kind}
 
-    def forward_wav(self, wav, references, callback=None):
+    def forward_wav(self, wav, references, callback=None, lengths=None):
         batch = self.check_input(wav)
         references = check_references(batch, references, self.n_src)
+        if lengths is not None:
+            lengths = check_lengths(lengths, batch, self.stft_config.n_fft)
+            return by_length(lambda w, refs: self.forward_wav(w, refs, callback), batch, lengths, references)
         dtype = torch.float64
         X = stft(batch[:, self.ref_mic:self.ref_mic + 1].to(dtype), self.stft_config)  # [batch, 1, freq, frames]
         magnitude = stft(references.to(dtype), self.stft_config).abs()  # [batch, src, freq, frames]

@@ -138,3 +138,24 @@ def test_more_microphones_than_sources_separate_at_least_as_well(room, sisdri, n
         every = sisdri(load_model(name, n_iter=60).forward_wav(wav), references, mixture[0])
         first = sisdri(load_model(name, n_iter=60, mics="first").forward_wav(wav), references, mixture[0])
         assert every >= first and every > 5.0, (seed, every, first)
+
+
+@pytest.mark.parametrize("cls", [ILRMA, AuxIVA])
+def test_mixtures_of_different_lengths_in_one_batch_separate_as_if_alone(cls, room):
+    """``forward_wav(batch, lengths=...)``: each zero-padded mixture's estimates equal its own
+    separation alone (ILRMA's random start included) and are zero beyond its length; bad
+    lengths are one-line errors."""
+    mixtures = [torch.from_numpy(room(2, 0.3, seconds=s, seed=i)[0]) for i, s in enumerate((1.0, 2.0, 1.0, 1.5))]
+    lengths = [m.shape[-1] for m in mixtures]
+    batch = torch.stack([torch.nn.functional.pad(m, (0, max(lengths) - m.shape[-1])) for m in mixtures])
+    model = cls(n_src=2, n_iter=5, n_fft=512, hop_length=256)
+    out = model.forward_wav(batch, lengths=torch.tensor(lengths))
+    for b, mixture in enumerate(mixtures):
+        torch.testing.assert_close(out[b, :, :lengths[b]], model.forward_wav(mixture), atol=1e-5, rtol=1e-4)
+        assert not out[b, :, lengths[b]:].any()
+    padded_alone = model.forward_wav(batch[0])  # without lengths the padding takes part
+    assert not torch.allclose(padded_alone[:, :lengths[0]], out[0, :, :lengths[0]], atol=1e-3)
+    for bad, message in (([16000, 100, 16000, 16000], "lengths\\[1\\] = 100 is outside"),
+                         ([16000] * 3, "one length per mixture"), ([1.5e4 + 0.5] * 4, "whole numbers")):
+        with pytest.raises(ValueError, match=message):
+            model.forward_wav(batch, lengths=bad)

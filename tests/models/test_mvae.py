@@ -237,3 +237,19 @@ def test_variance_step_is_a_geometric_damped_update():
     assert FastMVAE2(**FastMVAE2(variance_step=0.5, n_labels=3, **SMALL).get_model_args()).variance_step == 0.5
     with pytest.raises(ValueError, match="variance_step"):
         FastMVAE2(n_labels=3, variance_step=0, **SMALL)
+
+
+def test_fastmvae2_with_lengths_separates_each_mixture_as_if_alone():
+    """The network's receptive field never sees another mixture's padding: estimates equal each
+    mixture alone and are zero beyond its length."""
+    from asteroid_mvae.evaluation.toy import simulate_mixture
+
+    torch.manual_seed(0)
+    model = FastMVAE2(n_labels=3, n_src=2, n_iter=4, **SMALL).eval()
+    mixtures = [torch.from_numpy(simulate_mixture(2, s, rt60=0.3, seed=i)[0]) for i, s in enumerate((1.0, 1.5))]
+    lengths = [m.shape[-1] for m in mixtures]
+    batch = torch.stack([torch.nn.functional.pad(m, (0, max(lengths) - m.shape[-1])) for m in mixtures])
+    out = model.forward_wav(batch, lengths=lengths)
+    for b, mixture in enumerate(mixtures):
+        torch.testing.assert_close(out[b, :, :lengths[b]], model.forward_wav(mixture), atol=1e-5, rtol=1e-4)
+        assert not out[b, :, lengths[b]:].any()

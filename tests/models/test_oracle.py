@@ -82,3 +82,16 @@ def test_ideal_masks_bound_single_channel_masking(room, sisdri):
         assert sisdri(estimates, references, mixture[0]) > 8.0, kind
     irm = get_separator("irm", n_src=2, stft_config=StftConfig(512, 256)).forward_wav(wav, refs)
     torch.testing.assert_close(irm.sum(0), wav[0], atol=1e-4, rtol=0)
+
+
+@pytest.mark.parametrize("cls", [OracleIP, OracleLS])
+def test_oracles_with_lengths_crop_references_with_their_mixtures(room, cls):
+    rooms = [room(2, 0.15, seconds=s, seed=i) for i, s in enumerate((1.0, 1.5))]
+    lengths = [r[0].shape[-1] for r in rooms]
+    pad = lambda x: torch.nn.functional.pad(torch.from_numpy(x), (0, max(lengths) - x.shape[-1]))
+    wav, refs = torch.stack([pad(r[0]) for r in rooms]), torch.stack([pad(r[1]) for r in rooms])
+    model = cls(n_src=2, n_iter=3, **STFT)
+    out = model.forward_wav(wav, refs, lengths=lengths)
+    alone = model.forward_wav(torch.from_numpy(rooms[0][0])[None], torch.from_numpy(rooms[0][1])[None])[0]
+    torch.testing.assert_close(out[0, :, :lengths[0]], alone, atol=1e-5, rtol=1e-4)
+    assert not out[0, :, lengths[0]:].any()
