@@ -51,12 +51,18 @@ def as_batch(wav) -> torch.Tensor:
 DEPENDENT_CHANNELS = 1e-9
 
 
+GRAM_BLOCK = 2**20  #: samples per block of the channels' Gram matrix
+
+
 def check_independent_channels(wav: torch.Tensor, n_src: int) -> None:
     """``ValueError`` when a non-silent mixture's channels span fewer than ``n_src`` independent
     directions (a dead microphone, duplicated or scaled-copy channels): no demixing exists."""
-    x = wav.detach().to(torch.float64)
-    x = x / x.abs().flatten(1).amax(1).clamp_min(1e-300)[:, None, None]
-    eigenvalues = torch.linalg.eigvalsh(x @ x.mT)  # [batch, mics], ascending
+    peak = wav.detach().abs().flatten(1).amax(1).to(torch.float64).clamp_min(1e-300)[:, None, None]
+    gram = 0
+    for start in range(0, wav.shape[-1], GRAM_BLOCK):  # float64 copies of a block at a time (long files)
+        x = wav.detach()[..., start:start + GRAM_BLOCK].to(torch.float64) / peak
+        gram = gram + x @ x.mT
+    eigenvalues = torch.linalg.eigvalsh(gram)  # [batch, mics], ascending
     rank = (eigenvalues > DEPENDENT_CHANNELS * eigenvalues[:, -1:]).sum(1)
     silent = eigenvalues[:, -1] == 0
     bad = torch.nonzero((rank < n_src) & ~silent).flatten()
@@ -156,6 +162,9 @@ class IterativeSeparator(BaseModel):
         dtype: ``"complex64"`` or ``"complex128"``.
         sample_rate: sampling rate the model expects.
         ip_sweeps: spatial sweeps per iteration (1; the re-training authors' scripts use 2).
+        block_frames: frames per block of the engine's covariance passes (``None``: automatic,
+            whole unless the packed outer products exceed 1 GiB: long recordings then run in
+            memory that stays a few times the STFT's; see ``spatial.MixtureFrames``).
         mics: ``"all"`` (default): with more microphones than sources the engine runs on the
             ``n_src`` principal components of each frequency's spatial covariance (PCA keeps
             the sources' power; OverIVA would also need a background model) and the estimates
@@ -177,6 +186,7 @@ class IterativeSeparator(BaseModel):
         sample_rate: float = 16000,
         ip_sweeps: int = 1,
         mics: str = "all",
+        block_frames: Optional[int] = None,
     ):
         super().__init__(sample_rate=sample_rate, in_channels=None)  # any number of microphones >= n_src
         if n_src < 2:
@@ -196,6 +206,9 @@ class IterativeSeparator(BaseModel):
         if mics not in ("all", "first"):
             raise ValueError(f"mics must be 'all' or 'first'; got {mics!r}.")
         self.mics = mics
+        if block_frames is not None and int(block_frames) < 1:
+            raise ValueError(f"block_frames must be at least 1 frame (or None: automatic); got {block_frames}.")
+        self.block_frames = None if block_frames is None else int(block_frames)
         self.stft_config = StftConfig(n_fft, hop_length, window)
 
     def make_source_model(self) -> SourceModel:
@@ -243,7 +256,7 @@ class IterativeSeparator(BaseModel):
             result = separate(
                 X, source_model or self.make_source_model(), n_iter=self.n_iter, update=self.update,
                 ref_mic=self.ref_mic, W0=self.initial_demix(X), callback=callback, dtype=DTYPES[self.dtype],
-                ip_sweeps=self.ip_sweeps, proj_back=not reduce,
+                ip_sweeps=self.ip_sweeps, proj_back=not reduce, block_frames=self.block_frames,
             )
             if reduce:
                 result.estimates = spatial.least_squares_images(result.estimates, X_all[:, self.ref_mic].to(result.estimates.dtype))
@@ -293,6 +306,7 @@ class IterativeSeparator(BaseModel):
             n_src=self.n_src, n_iter=self.n_iter, n_fft=cfg.n_fft, hop_length=cfg.hop_length,
             window=cfg.window, ref_mic=self.ref_mic, update=self.update, dtype=self.dtype,
             sample_rate=float(self.sample_rate), ip_sweeps=self.ip_sweeps, mics=self.mics,
+            block_frames=self.block_frames,
         )
 
     def serialize(self):

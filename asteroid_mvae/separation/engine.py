@@ -63,6 +63,7 @@ def separate(
     diag_load: Optional[float] = None,
     var_floor: float = 1e-10,
     ip_sweeps: int = 1,
+    block_frames: Optional[int] = None,
 ) -> SeparationResult:
     """Separate determined mixtures with a pluggable source model.
 
@@ -81,6 +82,9 @@ def separate(
         var_floor: floor of the variances, relative to the mixture's mean power.
         ip_sweeps: spatial sweeps per iteration with the same variances (the re-training
             authors' scripts run 2).
+        block_frames: frames per block of the covariance and output-power passes (``None``:
+            automatic, see :class:`~asteroid_mvae.separation.spatial.MixtureFrames`); blocks keep
+            the memory of long recordings at a few times the STFT's.
 
     Returns:
         :class:`SeparationResult`; ``estimates`` are ``[batch, src, freq, frames]``.
@@ -99,12 +103,12 @@ def separate(
     diag_load = default_diag_load(dtype) if diag_load is None else diag_load
 
     # Work on the mixture scaled to unit mean power; J and W are reported for the input.
-    X = mix.to(dtype).transpose(1, 2).contiguous()  # [B, F, M, T]
+    X = torch.empty(B, F, M, T, dtype=dtype, device=mix.device).copy_(mix.transpose(1, 2))  # own copy: scaled in place
     scale = spatial.power(X).mean((1, 2, 3)).clamp_min(1e-30).sqrt()  # [B]
-    X = X / scale[:, None, None, None]
+    X.div_(scale[:, None, None, None])
     J_offset = 2 * T * F * M * torch.log(scale.real.to(torch.float64))
-    xx = spatial.outer_products(X)  # [B * F, M^2, T]
-    mix_cov = spatial.weighted_covariances(xx, torch.ones_like(X[:, None, :1, 0].real), M)[:, :, 0]  # [B, F, M, M]
+    frames = spatial.MixtureFrames(X, block_frames)
+    mix_cov = frames.covariances(torch.ones_like(X[:, None, :1, 0].real))[:, :, 0]  # [B, F, M, M]
 
     if W0 is None:
         W = torch.eye(M, dtype=dtype, device=X.device).expand(B, F, M, M).clone()
@@ -113,7 +117,7 @@ def separate(
     Y = W @ X if update == "iss" else None  # IP updates only need |Y|^2, from W and xx
 
     def current_power(W, Y):
-        return spatial.source_power(Y) if update == "iss" else spatial.packed_output_power(W, xx)
+        return spatial.source_power(Y) if update == "iss" else frames.output_power(W)
 
     def objective(power, W, r):
         source_part = source_model.nll(power, r).to(torch.float64)
@@ -137,7 +141,7 @@ def separate(
             for _ in range(ip_sweeps):
                 W, Y = spatial.iss_sweep(W, Y, weights.transpose(1, 2))
         else:  # V depends on the variances only: one for all sweeps
-            V = spatial.weighted_covariances(xx, weights, M, diag_load, floor=1e-20)
+            V = frames.covariances(weights, diag_load, floor=1e-20)
             for _ in range(ip_sweeps):
                 W = (spatial.ip1_sweep if update == "ip1" else spatial.ip2_sweep)(W, V)
         if normalize:  # unit output power: mean_{f,t} |y|^2 = mean_f w^H R_f w, no pass over Y

@@ -57,6 +57,30 @@ def outer_products(X: torch.Tensor) -> torch.Tensor:
     return packed.reshape(B * F, M * M, T)
 
 
+def packed_weighted_sums(xx: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """``sum_t weights_nt x_t x_t^H`` in the packed layout: ``xx [batch * freq, M^2, frames]``,
+    ``weights [batch, src, freq or 1, frames]`` -> ``[batch, freq, src, M^2]`` real (not divided by T)."""
+    BF, MM, T = xx.shape
+    B, N = weights.shape[:2]
+    F = BF // B
+    if weights.shape[2] == 1:  # [B, N, T] @ [B, T, F * M^2] (this orientation is the fast one)
+        packed = torch.bmm(weights[:, :, 0], xx.reshape(B, F * MM, T).transpose(1, 2))
+        return packed.reshape(B, N, F, MM).transpose(1, 2)
+    packed = torch.bmm(xx, weights.permute(0, 2, 3, 1).reshape(BF, T, N))  # per frequency
+    return packed.reshape(B, F, MM, N).transpose(2, 3)
+
+
+def finish_covariances(sums: torch.Tensor, n_frames: int, n_mics: int, diag_load: float = 0.0,
+                       floor: float = 0.0) -> torch.Tensor:
+    """Packed sums ``[..., M^2]`` -> ``V = sums / T (+ (diag_load * tr(V) / M + floor) I)``,
+    ``[..., M, M]`` complex Hermitian."""
+    packed = sums / n_frames
+    if diag_load or floor:  # the diagonal is the first M packed entries
+        diagonal = packed[..., :n_mics]
+        diagonal += (diagonal.sum(-1, keepdim=True) * (diag_load / n_mics) + floor)
+    return unpack_hermitian(packed, n_mics)
+
+
 def weighted_covariances(xx: torch.Tensor, weights: torch.Tensor, n_mics: int, diag_load: float = 0.0,
                          floor: float = 0.0) -> torch.Tensor:
     """``V_n = (1/T) sum_t weights_nt x_t x_t^H``, optionally ``+ (diag_load * tr(V_n) / M + floor) I``.
@@ -70,19 +94,61 @@ def weighted_covariances(xx: torch.Tensor, weights: torch.Tensor, n_mics: int, d
     Returns:
         ``[batch, freq, src, mics, mics]`` complex Hermitian.
     """
-    BF, MM, T = xx.shape
-    B, N = weights.shape[:2]
-    F = BF // B
-    if weights.shape[2] == 1:  # [B, N, T] @ [B, T, F * M^2] (this orientation is the fast one)
-        packed = torch.bmm(weights[:, :, 0], xx.reshape(B, F * MM, T).transpose(1, 2))
-        packed = packed.reshape(B, N, F, MM).transpose(1, 2) / T  # [B, F, N, M^2]
-    else:  # per frequency: [B * F, M^2, T] @ [B * F, T, N]
-        packed = torch.bmm(xx, weights.permute(0, 2, 3, 1).reshape(BF, T, N))
-        packed = packed.reshape(B, F, MM, N).transpose(2, 3) / T  # [B, F, N, M^2]
-    if diag_load or floor:  # the diagonal is the first M packed entries
-        diagonal = packed[..., :n_mics]
-        diagonal += (diagonal.sum(-1, keepdim=True) * (diag_load / n_mics) + floor)
-    return unpack_hermitian(packed, n_mics)
+    return finish_covariances(packed_weighted_sums(xx, weights), xx.shape[-1], n_mics, diag_load, floor)
+
+
+#: packed outer products up to this size are kept for all frames; beyond it (long recordings,
+#: many microphones) they are recomputed per block of frames of a quarter of it each time.
+PACKED_BYTES = 2**30
+
+
+class MixtureFrames:
+    """The mixture's frames for the IP updates: covariances and output powers through the packed
+    outer products (:func:`outer_products`), kept whole, or per block of ``block_frames`` frames
+    recomputed on every use so that memory does not grow with ``T`` beyond the STFT itself.
+
+    Args:
+        X: ``[batch, freq, mics, frames]`` complex.
+        block_frames: frames per block; ``None``: whole when the packed products fit in
+            :data:`PACKED_BYTES`, else blocks of a quarter of it.
+    """
+
+    def __init__(self, X: torch.Tensor, block_frames=None):
+        B, F, M, T = X.shape
+        per_frame = B * F * M * M * X.real.element_size()
+        if block_frames is None:
+            block_frames = T if per_frame * T <= PACKED_BYTES else max(1, PACKED_BYTES // (4 * per_frame))
+        if block_frames < 1:
+            raise ValueError(f"block_frames must be at least 1; got {block_frames}.")
+        self.X, self.n_mics, self.n_frames, self.block = X, M, T, min(int(block_frames), T)
+        self.xx = outer_products(X) if self.block == T else None
+
+    def blocks(self):
+        """``(start, stop, packed outer products [batch * freq, M^2, stop - start])`` per block."""
+        if self.xx is not None:
+            yield 0, self.n_frames, self.xx
+            return
+        for start in range(0, self.n_frames, self.block):
+            stop = min(start + self.block, self.n_frames)
+            yield start, stop, outer_products(self.X[..., start:stop])
+
+    def covariances(self, weights: torch.Tensor, diag_load: float = 0.0, floor: float = 0.0) -> torch.Tensor:
+        """As :func:`weighted_covariances` for ``weights [batch, src, freq or 1, frames]``."""
+        sums = None
+        for start, stop, xx in self.blocks():
+            part = packed_weighted_sums(xx, weights[..., start:stop])
+            sums = part if sums is None else sums.add_(part)
+        return finish_covariances(sums, self.n_frames, self.n_mics, diag_load, floor)
+
+    def output_power(self, W: torch.Tensor) -> torch.Tensor:
+        """As :func:`packed_output_power`: ``[batch, src, freq, frames]``."""
+        if self.xx is not None:
+            return packed_output_power(W, self.xx)
+        B, F, N, _ = W.shape
+        out = torch.empty(B, N, F, self.n_frames, dtype=self.X.real.dtype, device=self.X.device)
+        for start, stop, xx in self.blocks():
+            out[..., start:stop] = packed_output_power(W, xx)
+        return out
 
 
 def unpack_hermitian(packed: torch.Tensor, M: int) -> torch.Tensor:

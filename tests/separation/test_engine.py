@@ -93,3 +93,24 @@ def test_eight_channels(update):
     G = (result.demix @ A).abs() ** 2  # [B, F, N, M]
     dominance = G.max(-1).values / G.sum(-1)
     assert dominance.mean() > 0.9, dominance.mean()
+
+
+@pytest.mark.parametrize("model, update", [("nmf", "ip1"), ("laplace", "ip2"), ("gauss", "iss")])
+def test_frame_blocks_give_the_whole_computation(room, model, update, monkeypatch):
+    """Covariances and output powers accumulated over blocks of frames (long recordings) equal
+    the whole-signal computation; the automatic choice blocks once the packed outer products
+    exceed the budget."""
+    from asteroid_mvae.separation import spatial
+
+    X = stft(torch.from_numpy(room(3, 0.3, seconds=2.0)[0]).double()[None], StftConfig(512, 256))
+    run = lambda **kw: separate(X, MODELS[model](), n_iter=4, update=update, dtype=torch.complex128, **kw)
+    whole, blocked = run(), run(block_frames=7)
+    torch.testing.assert_close(blocked.estimates, whole.estimates, rtol=1e-9, atol=1e-12)
+    torch.testing.assert_close(blocked.objective, whole.objective, rtol=1e-12, atol=1e-9)
+    per_frame = X.shape[2] * 9 * 8  # freq * M^2 * float64 bytes
+    monkeypatch.setattr(spatial, "PACKED_BYTES", 40 * per_frame)
+    frames = spatial.MixtureFrames(X.transpose(1, 2).contiguous())
+    assert frames.xx is None and frames.block == 10 and len(list(frames.blocks())) == -(-X.shape[-1] // 10)
+    torch.testing.assert_close(run().estimates, whole.estimates, rtol=1e-9, atol=1e-12)
+    with pytest.raises(ValueError, match="block_frames"):
+        run(block_frames=0)
