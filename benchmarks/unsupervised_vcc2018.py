@@ -38,8 +38,8 @@ NETWORKS = {
     "convtasnet": ("convtasnet", 2, {"n_blocks": 4, "n_repeats": 2, "bn_chan": 32, "hid_chan": 64,
                                      "skip_chan": 32, "n_filters": 64}),
 }
-#: training steps on one CPU core (about 15 minutes each; minutes-trained networks, not the papers')
-STEPS = {"vaebss": 3000, "vaebss_k3": 3000, "mixit": 800, "deep_clustering": 1000, "convtasnet": 800}
+#: training steps on one CPU core (10-15 minutes each on a shared core; minutes-trained networks, not the papers')
+STEPS = {"vaebss": 1500, "vaebss_k3": 1500, "mixit": 600, "deep_clustering": 800, "convtasnet": 600}
 SIZES = {"vaebss": "cpu", "vaebss_k3": "cpu", "mixit": "tiny", "deep_clustering": "small", "convtasnet": "tiny"}
 
 

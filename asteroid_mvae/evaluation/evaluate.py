@@ -32,7 +32,7 @@ from ..utils.io import atomic_path, child_path, write_text, write_wav
 from ..utils.progress import progress as progress_display
 from .curves import IterationTracker
 from .metrics import ALL_METRICS, compute_metrics, reorder
-from .registry import accepts_callback, get_separator, is_single_channel, needs_references
+from .registry import accepts_callback, get_separator, is_single_channel, needs_references, needs_speakers
 
 log = logging.getLogger(__name__)
 
@@ -188,12 +188,35 @@ def _fit_length(est: torch.Tensor, length: int) -> torch.Tensor:
     return torch.nn.functional.pad(est, (0, length - est.shape[-1]))
 
 
-def run_separator(separator, mixture: torch.Tensor, ref_mic: int = 0, callback=None, references=None) -> torch.Tensor:
+def mixture_speakers(dataset, idx: int, n_src: int):
+    """The mixture's speakers ``[speaker_1, ..., speaker_n]`` from ``dataset.metadata(idx)``
+    (``simulate`` output), or ``None`` when the dataset does not say."""
+    metadata = getattr(dataset, "metadata", None)
+    if not callable(metadata):
+        return None
+    row = metadata(idx)
+    speakers = [row.get(f"speaker_{k}") for k in range(1, n_src + 1)]
+    return None if any(s is None or (isinstance(s, float) and np.isnan(s)) for s in speakers) else [str(s) for s in speakers]
+
+
+def run_separator(separator, mixture: torch.Tensor, ref_mic: int = 0, callback=None, references=None,
+                  speakers=None) -> torch.Tensor:
     """Separate one mixture ``[mics, time]`` -> ``[n_src, time]`` (numpy-free, on the input's device).
 
-    ``references [n_src, time]`` (the true images at ``ref_mic``) go to oracle separators only.
+    ``references [n_src, time]`` (the true images at ``ref_mic``) go to oracle separators only,
+    ``speakers`` (the mixture's speaker names) to supervised ones (``needs_speakers``).
     """
-    if needs_references(separator):
+    if needs_speakers(separator):
+        if speakers is None:
+            raise ValueError(f"{type(separator).__name__} is supervised: it needs the mixture's speakers "
+                             f"(speaker_1, speaker_2, ... columns of the mixture metadata).")
+        if is_single_channel(separator):
+            with torch.no_grad():
+                est = separator.forward_wav(mixture[ref_mic][None, None], speakers=speakers)
+        else:
+            extra = {"callback": callback} if callback is not None else {}
+            est = separator.forward_wav(mixture[None], speakers=speakers, **extra)
+    elif needs_references(separator):
         if references is None:
             raise ValueError(f"{type(separator).__name__} is an oracle: it needs the true source images.")
         extra = {"callback": callback} if callback is not None else {}
@@ -295,7 +318,8 @@ def evaluate(
         separator = resolved[name].get(references.shape[0])
         row = _evaluate_one(name, separator, mixture, references, idx, _mixture_id(dataset, idx),
                             sample_rate, ref_mic, stft_config, metrics_list, track_iterations, curves_path,
-                            out_dir if idx < n_examples else None, device)
+                            out_dir if idx < n_examples else None, device,
+                            mixture_speakers(dataset, idx, references.shape[0]) if needs_speakers(separator) else None)
         writer.write(row)
         bar.update(1)
         bar.set_postfix(method=name, si_sdr_imp=f"{row.get('si_sdr_imp', float('nan')):.2f}")
@@ -323,13 +347,13 @@ class _SeparatorsByNSrc:
 
 
 def _evaluate_one(name, separator, mixture, references, idx, mixture_id, sample_rate, ref_mic, stft_config,
-                  metrics_list, track_iterations, curves_path, examples_dir, device) -> dict:
+                  metrics_list, track_iterations, curves_path, examples_dir, device, speakers=None) -> dict:
     mix_ref = mixture[ref_mic].cpu().numpy()
     refs = references.cpu().numpy()
     tracker = None
     if track_iterations and not is_single_channel(separator) and accepts_callback(separator):
         tracker = IterationTracker(mix_ref, refs, stft_config, ref_mic)
-    est, elapsed = _time_call(lambda: run_separator(separator, mixture, ref_mic, tracker, references), device)
+    est, elapsed = _time_call(lambda: run_separator(separator, mixture, ref_mic, tracker, references, speakers), device)
     processing_s = elapsed - (tracker.overhead_s if tracker else 0.0)
     est = est.cpu().numpy().astype(np.float64)
     if est.shape[0] < refs.shape[0]:

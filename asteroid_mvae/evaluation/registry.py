@@ -70,6 +70,11 @@ def load_saved_model(path):
     return load_model(str(path)).eval()
 
 
+def needs_speakers(separator) -> bool:
+    """True for supervised separators given the mixture's speakers (GASS, supervised NMF, FramePriorIVA)."""
+    return bool(getattr(separator, "needs_speakers", False))
+
+
 def is_single_channel(separator) -> bool:
     """True for separators that take the reference microphone only."""
     flag = getattr(separator, "single_channel", None)

@@ -69,6 +69,19 @@ def masked_estimates(spec: torch.Tensor, shares: torch.Tensor) -> torch.Tensor:
     return masks * spec[:, None]
 
 
+def speaker_labels(speakers, label_map: dict) -> list:
+    """Label indices of ``speakers`` (indices, or speaker names of ``label_map``)."""
+    labels = []
+    for s in speakers:
+        if isinstance(s, str) and not s.isdigit():
+            if s not in label_map:
+                raise ValueError(f"unknown speaker {s!r}; the model knows {sorted(label_map)}")
+            labels.append(label_map[s])
+        else:
+            labels.append(int(s))
+    return labels
+
+
 class SingleChannelSeparator(BaseModel):
     """STFT, input checks and masking shared by the single-channel supervised separators.
 
@@ -78,6 +91,7 @@ class SingleChannelSeparator(BaseModel):
     """
 
     single_channel = True
+    needs_speakers = True  #: the evaluation gives each mixture's speakers (``speakers=`` names)
 
     def __init__(self, speakers: Sequence[int] = (0, 1), n_fft: int = 1024, hop_length: int = 256,
                  window: str = "hamming", label_map: Optional[dict] = None, sample_rate: float = 16000):
@@ -94,17 +108,7 @@ class SingleChannelSeparator(BaseModel):
 
     def labels_of(self, speakers) -> list:
         """Label indices of ``speakers`` (indices, or speaker names of ``label_map``)."""
-        if speakers is None:
-            return self.speakers
-        labels = []
-        for s in speakers:
-            if isinstance(s, str) and not s.isdigit():
-                if s not in self.label_map:
-                    raise ValueError(f"unknown speaker {s!r}; the model knows {sorted(self.label_map)}")
-                labels.append(self.label_map[s])
-            else:
-                labels.append(int(s))
-        return labels
+        return self.speakers if speakers is None else speaker_labels(speakers, self.label_map)
 
     def source_shares(self, magnitude: torch.Tensor, labels: list) -> torch.Tensor:
         """Mixture magnitudes ``[batch, F, T]`` -> non-negative models ``[batch, K, F, T]``."""
@@ -343,6 +347,22 @@ class FramePriorIVA(FramePriorPackage, IterativeSeparator):
         self.assign_steps, self.init_ilrma, self.seed = int(assign_steps), int(init_ilrma), int(seed)
         self.label_map = {str(k): int(v) for k, v in (label_map or {}).items()}
         self.training_info = plain(dict(training_info or {}))
+
+    needs_speakers = True  #: the evaluation gives each mixture's speakers (``speakers=`` names)
+
+    def forward(self, wav, callback=None, lengths=None, speakers=None):
+        """As :class:`IterativeSeparator`; ``speakers`` (label indices or ``label_map`` names,
+        ``n_src`` of them) override the model's for this call."""
+        if speakers is None:
+            return super().forward(wav, callback, lengths)
+        labels = speaker_labels(speakers, self.label_map)
+        if len(labels) != self.n_src or not all(0 <= s < self.network.n_labels for s in labels):
+            raise ValueError(f"speakers must name {self.n_src} of the network's {self.network.n_labels} labels; got {speakers}")
+        kept, self.speakers = self.speakers, labels
+        try:
+            return super().forward(wav, callback, lengths)
+        finally:
+            self.speakers = kept
 
     def make_source_model(self):
         from ..separation.deep import FramePriorSource

@@ -119,3 +119,36 @@ def test_the_frame_prior_in_the_engine_never_raises_j_and_separates_a_room(prior
     blind = FramePriorIVA.from_network_package(priors["frame_vae"], speakers=None, n_src=2, **settings)
     given = FramePriorIVA.from_network_package(priors["frame_vae"], speakers=[0, 1], **settings)
     torch.testing.assert_close(blind(wav), given(wav))
+
+
+def test_supervised_separators_get_each_mixtures_speakers_in_the_evaluation(priors, speakers, tmp_path):
+    """``recipes.evaluate --methods``: the supervised separators (``needs_speakers``) are given the
+    speakers of each simulated mixture's metadata, by name (their ``label_map``); a dataset that
+    does not name them is a one-line error."""
+    import pandas as pd
+
+    from asteroid_mvae.data import BuiltinCorpus, MixtureDataset, RoomConfig, simulate_mixtures
+    from asteroid_mvae.evaluation import evaluate
+    from asteroid_mvae.evaluation.metrics import compute_metrics
+    from asteroid_mvae.evaluation.toy import ToyMixtureDataset
+
+    names, training, _ = speakers
+    corpus = BuiltinCorpus(n_speakers=2, utterances_per_speaker=10, seed=0)
+    csv = simulate_mixtures(corpus, tmp_path / "mix", n_src=2, n_mixtures=2, config=RoomConfig(duration=1.5, rt60=0.15))
+    dataset = MixtureDataset(csv)
+    nmf = SupervisedNMFSeparator(n_labels=2, n_basis=4, n_fft=512, hop_length=128,
+                                 label_map={n: i for i, n in enumerate(names)}).fit_bases(training)
+    engine = FramePriorIVA.from_network_package(priors["frame_vae"], n_steps=2, n_iter=2, init_ilrma=2, hop_length=128)
+    out = evaluate({"nmf": nmf, "frame_prior_iva": engine}, dataset, tmp_path / "eval", metrics_list=["si_sdr"],
+                   n_examples=0, progress=False, stft_config=StftConfig(512, 128))
+    rows = pd.read_csv(out)
+    assert len(rows) == 4 and rows["si_sdr"].notna().all()
+    mixture, references = dataset[1]
+    meta = dataset.metadata(1)
+    direct = nmf(mixture[:1][None], speakers=[meta["speaker_1"], meta["speaker_2"]])[0]
+    expected = compute_metrics(mixture[0].numpy(), references.numpy(), direct.numpy(), metrics_list=["si_sdr"])
+    row = rows[(rows.method == "nmf") & (rows["index"] == 1)].iloc[0]
+    assert abs(row["si_sdr"] - expected["si_sdr"]) < 1e-4
+    with pytest.raises(ValueError, match="needs the mixture's speakers"):
+        evaluate({"nmf": nmf}, ToyMixtureDataset(1, 2, 1.0), tmp_path / "toy", metrics_list=["si_sdr"], n_examples=0,
+                 progress=False)
