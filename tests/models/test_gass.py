@@ -1,6 +1,6 @@
 """GASS (Subakan & Smaragdis 2018) and supervised NMF, single channel, with priors trained here on
-two built-in synthetic speakers: NMF separates their mixture, GASS's masks rebuild the mixture
-and are reproducible; the frame prior as the source model of the multichannel engine never
+two built-in synthetic speakers: GASS (WGAN) and NMF separate their mixture, GASS's masks rebuild
+the mixture and are reproducible; the frame prior as the source model of the multichannel engine never
 raises J (critic weight 0) and separates a room better than its ILRMA start alone;
 serialisation round trips; bad input gets one clear error."""
 import numpy as np
@@ -72,6 +72,14 @@ def test_gass_masks_rebuild_the_mixture_and_are_reproducible(priors, speakers):
     assert torch.equal(gass(wav), estimates)  # seeded latents: the same bytes
     swapped = gass(wav, speakers=[1, 0])
     assert not torch.allclose(swapped, estimates)
+
+
+def test_gass_separates_a_mixture_of_two_builtin_speakers(priors, speakers, sisdri):
+    """The paper's separation with the WGAN generators trained here: 300 Adam steps on the
+    latents, KL divergence (measured: +5.0 to +5.5 dB over three latent seeds)."""
+    mixture, references = mixture_of(speakers[2])
+    gass = GASS.from_network_package(priors["wgan"], hop_length=128, n_steps=300)
+    assert sisdri(gass(torch.from_numpy(mixture)[None, None])[0].numpy(), references, mixture) > 2.0
 
 
 def test_supervised_nmf_separates_two_speakers(speakers, sisdri):
