@@ -98,47 +98,53 @@ def weighted_covariances(xx: torch.Tensor, weights: torch.Tensor, n_mics: int, d
 
 
 #: packed outer products up to this size are kept for all frames; beyond it (long recordings,
-#: many microphones) they are recomputed per block of frames of a quarter of it each time.
+#: many microphones) covariances and powers are computed from the STFT per block of frames.
 PACKED_BYTES = 2**30
 
 
 class MixtureFrames:
     """The mixture's frames for the IP updates: covariances and output powers through the packed
-    outer products (:func:`outer_products`), kept whole, or per block of ``block_frames`` frames
-    recomputed on every use so that memory does not grow with ``T`` beyond the STFT itself.
+    outer products (:func:`outer_products`, kept for all frames), or, for long recordings,
+    directly from ``X`` per block of ``block_frames`` frames (complex products, no packed copy),
+    so that memory does not grow with ``T`` beyond the STFT itself.
 
     Args:
         X: ``[batch, freq, mics, frames]`` complex.
-        block_frames: frames per block; ``None``: whole when the packed products fit in
-            :data:`PACKED_BYTES`, else blocks of a quarter of it.
+        block_frames: frames per block; ``None``: whole (packed) when the packed products fit in
+            :data:`PACKED_BYTES`, else blocks whose temporaries take about an eighth of it.
     """
 
     def __init__(self, X: torch.Tensor, block_frames=None):
         B, F, M, T = X.shape
         per_frame = B * F * M * M * X.real.element_size()
         if block_frames is None:
-            block_frames = T if per_frame * T <= PACKED_BYTES else max(1, PACKED_BYTES // (4 * per_frame))
+            block_frames = T if per_frame * T <= PACKED_BYTES else max(1, PACKED_BYTES // (16 * per_frame))
         if block_frames < 1:
             raise ValueError(f"block_frames must be at least 1; got {block_frames}.")
         self.X, self.n_mics, self.n_frames, self.block = X, M, T, min(int(block_frames), T)
         self.xx = outer_products(X) if self.block == T else None
 
     def blocks(self):
-        """``(start, stop, packed outer products [batch * freq, M^2, stop - start])`` per block."""
-        if self.xx is not None:
-            yield 0, self.n_frames, self.xx
-            return
+        """``(start, stop)`` of each block of frames."""
         for start in range(0, self.n_frames, self.block):
-            stop = min(start + self.block, self.n_frames)
-            yield start, stop, outer_products(self.X[..., start:stop])
+            yield start, min(start + self.block, self.n_frames)
 
     def covariances(self, weights: torch.Tensor, diag_load: float = 0.0, floor: float = 0.0) -> torch.Tensor:
         """As :func:`weighted_covariances` for ``weights [batch, src, freq or 1, frames]``."""
-        sums = None
-        for start, stop, xx in self.blocks():
-            part = packed_weighted_sums(xx, weights[..., start:stop])
-            sums = part if sums is None else sums.add_(part)
-        return finish_covariances(sums, self.n_frames, self.n_mics, diag_load, floor)
+        if self.xx is not None:
+            return weighted_covariances(self.xx, weights, self.n_mics, diag_load, floor)
+        V = None
+        for start, stop in self.blocks():
+            x = self.X[..., start:stop]  # [B, F, M, t]
+            w = weights[..., start:stop].transpose(1, 2).to(x.dtype)  # [B, F or 1, N, t]
+            part = (x[:, :, None] * w[:, :, :, None]) @ x[:, :, None].mH  # [B, F, N, M, M]
+            V = part if V is None else V.add_(part)
+        V = V / self.n_frames
+        trace = V.diagonal(dim1=-2, dim2=-1).real.sum(-1)  # [B, F, N]
+        if diag_load or floor:
+            load = (trace * (diag_load / self.n_mics) + floor).to(V.dtype)
+            V.diagonal(dim1=-2, dim2=-1).add_(load[..., None])
+        return V
 
     def output_power(self, W: torch.Tensor) -> torch.Tensor:
         """As :func:`packed_output_power`: ``[batch, src, freq, frames]``."""
@@ -146,8 +152,8 @@ class MixtureFrames:
             return packed_output_power(W, self.xx)
         B, F, N, _ = W.shape
         out = torch.empty(B, N, F, self.n_frames, dtype=self.X.real.dtype, device=self.X.device)
-        for start, stop, xx in self.blocks():
-            out[..., start:stop] = packed_output_power(W, xx)
+        for start, stop in self.blocks():
+            out[..., start:stop] = power(W @ self.X[..., start:stop]).transpose(1, 2)
         return out
 
 

@@ -108,9 +108,9 @@ def test_frame_blocks_give_the_whole_computation(room, model, update, monkeypatc
     torch.testing.assert_close(blocked.estimates, whole.estimates, rtol=1e-9, atol=1e-12)
     torch.testing.assert_close(blocked.objective, whole.objective, rtol=1e-12, atol=1e-9)
     per_frame = X.shape[2] * 9 * 8  # freq * M^2 * float64 bytes
-    monkeypatch.setattr(spatial, "PACKED_BYTES", 40 * per_frame)
+    monkeypatch.setattr(spatial, "PACKED_BYTES", 80 * per_frame)
     frames = spatial.MixtureFrames(X.transpose(1, 2).contiguous())
-    assert frames.xx is None and frames.block == 10 and len(list(frames.blocks())) == -(-X.shape[-1] // 10)
+    assert frames.xx is None and frames.block == 5 and len(list(frames.blocks())) == -(-X.shape[-1] // 5)
     torch.testing.assert_close(run().estimates, whole.estimates, rtol=1e-9, atol=1e-12)
     with pytest.raises(ValueError, match="block_frames"):
         run(block_frames=0)

@@ -47,6 +47,13 @@ def test_engine_stays_on_the_gpu(n_src, update, model):
         _on_cuda(separate(_fake_cuda_mixture(n_src), source_model, n_iter=2, update=update))
 
 
+@pytest.mark.parametrize("model", ["laplace", "nmf"])
+def test_frame_blocks_of_long_recordings_stay_on_the_gpu(model):
+    with FakeTensorMode():
+        source_model = {"laplace": LaplaceIVA, "nmf": lambda: NMF(n_basis=2, seed=0)}[model]()
+        _on_cuda(separate(_fake_cuda_mixture(3), source_model, n_iter=2, block_frames=3))
+
+
 @pytest.mark.parametrize("n_src", [2, 3])
 @pytest.mark.parametrize("source", ["acvae", "acvae_per_source", "chimera"])
 def test_network_source_models_stay_on_the_gpu(n_src, source):
