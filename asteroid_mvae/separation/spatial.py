@@ -57,30 +57,6 @@ def outer_products(X: torch.Tensor) -> torch.Tensor:
     return packed.reshape(B * F, M * M, T)
 
 
-def packed_weighted_sums(xx: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-    """``sum_t weights_nt x_t x_t^H`` in the packed layout: ``xx [batch * freq, M^2, frames]``,
-    ``weights [batch, src, freq or 1, frames]`` -> ``[batch, freq, src, M^2]`` real (not divided by T)."""
-    BF, MM, T = xx.shape
-    B, N = weights.shape[:2]
-    F = BF // B
-    if weights.shape[2] == 1:  # [B, N, T] @ [B, T, F * M^2] (this orientation is the fast one)
-        packed = torch.bmm(weights[:, :, 0], xx.reshape(B, F * MM, T).transpose(1, 2))
-        return packed.reshape(B, N, F, MM).transpose(1, 2)
-    packed = torch.bmm(xx, weights.permute(0, 2, 3, 1).reshape(BF, T, N))  # per frequency
-    return packed.reshape(B, F, MM, N).transpose(2, 3)
-
-
-def finish_covariances(sums: torch.Tensor, n_frames: int, n_mics: int, diag_load: float = 0.0,
-                       floor: float = 0.0) -> torch.Tensor:
-    """Packed sums ``[..., M^2]`` -> ``V = sums / T (+ (diag_load * tr(V) / M + floor) I)``,
-    ``[..., M, M]`` complex Hermitian."""
-    packed = sums / n_frames
-    if diag_load or floor:  # the diagonal is the first M packed entries
-        diagonal = packed[..., :n_mics]
-        diagonal += (diagonal.sum(-1, keepdim=True) * (diag_load / n_mics) + floor)
-    return unpack_hermitian(packed, n_mics)
-
-
 def weighted_covariances(xx: torch.Tensor, weights: torch.Tensor, n_mics: int, diag_load: float = 0.0,
                          floor: float = 0.0) -> torch.Tensor:
     """``V_n = (1/T) sum_t weights_nt x_t x_t^H``, optionally ``+ (diag_load * tr(V_n) / M + floor) I``.
@@ -94,7 +70,19 @@ def weighted_covariances(xx: torch.Tensor, weights: torch.Tensor, n_mics: int, d
     Returns:
         ``[batch, freq, src, mics, mics]`` complex Hermitian.
     """
-    return finish_covariances(packed_weighted_sums(xx, weights), xx.shape[-1], n_mics, diag_load, floor)
+    BF, MM, T = xx.shape
+    B, N = weights.shape[:2]
+    F = BF // B
+    if weights.shape[2] == 1:  # [B, N, T] @ [B, T, F * M^2] (this orientation is the fast one)
+        packed = torch.bmm(weights[:, :, 0], xx.reshape(B, F * MM, T).transpose(1, 2))
+        packed = packed.reshape(B, N, F, MM).transpose(1, 2) / T  # [B, F, N, M^2]
+    else:  # per frequency: [B * F, M^2, T] @ [B * F, T, N]
+        packed = torch.bmm(xx, weights.permute(0, 2, 3, 1).reshape(BF, T, N))
+        packed = packed.reshape(B, F, MM, N).transpose(2, 3) / T  # [B, F, N, M^2]
+    if diag_load or floor:  # the diagonal is the first M packed entries
+        diagonal = packed[..., :n_mics]
+        diagonal += (diagonal.sum(-1, keepdim=True) * (diag_load / n_mics) + floor)
+    return unpack_hermitian(packed, n_mics)
 
 
 #: packed outer products up to this size are kept for all frames; beyond it (long recordings,
