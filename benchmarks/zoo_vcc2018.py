@@ -9,7 +9,9 @@ Stages (each resumable; a rerun skips finished work, trainings resume from check
 1. ``speakers``: reverberant single-speaker training signals of the training sentences.
 2. ``cvae``, ``acvae``: the CVAE (MVAE, and the ChimeraACVAE's teacher) and the ACVAE
    (FastMVAE); BatchNorm statistics recalibrated at the end of training.
-3. ``chimera``: ChimeraACVAE (FastMVAE2) distilled from the CVAE.
+3. ``chimera``: ChimeraACVAE (FastMVAE2) distilled from the CVAE; ``chimera_interf``: the
+   same with interference-augmented encoder inputs (``--interference-prob``, ``--interference-sir``;
+   ours, not the papers': see :mod:`asteroid_mvae.training.augment`), row ``fastmvae2_interf``.
 4. ``retrain``: FastMVAE2's iterates on training-sentence mixtures, encoder re-training.
 5. ``evaluate``: test mixtures per N and room; every method; ``table.md`` (paired
    differences against ILRMA, fraction of the ILRMA -> oracle-IP gap closed).
@@ -36,7 +38,7 @@ import sys
 import time
 from pathlib import Path
 
-STAGES = ("speakers", "cvae", "acvae", "chimera", "retrain", "evaluate", "report")
+STAGES = ("speakers", "cvae", "acvae", "chimera", "chimera_interf", "retrain", "evaluate", "report")
 TRAIN_SENTENCES = range(30001, 30021)
 TEST_SENTENCES = range(30021, 30026)
 log = logging.getLogger("zoo")
@@ -61,6 +63,10 @@ def parse_args(argv=None):
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--lr", type=float, default=3e-4, help="CVAE/ACVAE learning rate (1e-3 diverged: NLL spikes to 1e16)")
     parser.add_argument("--chimera-lr", type=float, default=3e-4)
+    parser.add_argument("--interference-prob", type=float, default=0.5,
+                        help="chimera_interf: fraction of training items whose encoder input gets another speaker")
+    parser.add_argument("--interference-sir", type=float, nargs=2, default=[5.0, 25.0],
+                        help="chimera_interf: range of the signal-to-interference ratio (dB)")
     parser.add_argument("--retrain-mixtures", type=int, default=12, help="training-sentence mixtures per N")
     parser.add_argument("--retrain-steps", type=int, default=300)
     parser.add_argument("--retrain-lr", type=float, default=1e-4)
@@ -128,15 +134,16 @@ def _dataset(args, out):
     return SpeakerSpectrogramDataset(out / "speakers", stft=stft_config(args), seed=args.seed, **conf)
 
 
-def _train(args, out, model, steps, lr, teacher=None):
+def _train(args, out, model, steps, lr, teacher=None, name=None, **overrides):
     from asteroid_mvae.training import make_config, train
 
-    package = out / model / "network.pt"
+    name = name or model
+    package = out / name / "network.pt"
     if package.exists():
         return package
     config = training_config(args, steps, lr)
     config["data"]["root"] = str(out / "speakers")
-    config.update(exp_dir=str(out / model), teacher=None if teacher is None else str(teacher))
+    config.update(exp_dir=str(out / name), teacher=None if teacher is None else str(teacher), **overrides)
     return train(make_config(model, "cpu_long", config), _dataset(args, out))
 
 
@@ -150,6 +157,12 @@ def stage_acvae(args, out):
 
 def stage_chimera(args, out):
     return _train(args, out, "chimera", args.chimera_steps, args.chimera_lr, teacher=out / "cvae" / "network.pt")
+
+
+def stage_chimera_interf(args, out):
+    interference = {"prob": args.interference_prob, "sir_db": list(args.interference_sir)}
+    return _train(args, out, "chimera", args.chimera_steps, args.chimera_lr, teacher=out / "cvae" / "network.pt",
+                  name="chimera_interf", augment={"interference": interference})
 
 
 def mixtures(args, out, part, n_src, n_mixtures, rt60=0.3):
@@ -184,7 +197,7 @@ def separators(args, out, n_src):
     common = dict(n_src=n_src, n_iter=args.n_iter, n_fft=args.n_fft, hop_length=args.n_fft // 2)
     seps = {"ilrma": load_model("ilrma", **common), "auxiva": load_model("auxiva", **common),
             "oracle_ip": "oracle_ip", "oracle_ls": "oracle_ls", "ibm": "ibm", "irm": "irm"}  # names: built with the evaluation's STFT
-    packages = {name: out / name / "network.pt" for name in ("cvae", "acvae", "chimera")}
+    packages = {name: out / name / "network.pt" for name in ("cvae", "acvae", "chimera", "chimera_interf")}
     if packages["chimera"].exists():
         seps["fastmvae2"] = FastMVAE2.from_network_package(packages["chimera"], **common)
         half = args.n_iter // 2  # the MVAE paper's start: ILRMA for half the iterations
@@ -194,6 +207,8 @@ def separators(args, out, n_src):
         for step in args.variance_steps:  # damped updates (not the paper's): fastmvae2_step50 for a = 0.5
             seps[f"fastmvae2_step{round(100 * step)}"] = FastMVAE2.from_network_package(
                 packages["chimera"], **common, variance_step=step)
+    if packages["chimera_interf"].exists():
+        seps["fastmvae2_interf"] = FastMVAE2.from_network_package(packages["chimera_interf"], **common)
     if (out / "retrained" / "model.pth").exists():
         seps["fastmvae2_retrained"] = load_model(str(out / "retrained" / "model.pth"), n_src=n_src, n_iter=args.n_iter)
         seps["fastmvae2_retrained_monotone"] = load_model(str(out / "retrained" / "model.pth"), n_src=n_src,
@@ -272,7 +287,7 @@ def stage_report(args, out):
     results = Path(args.results)
     results.mkdir(parents=True, exist_ok=True)
     fig, ax = plt.subplots(figsize=(7, 4))
-    for color, name in enumerate(("cvae", "acvae", "chimera")):
+    for color, name in enumerate(("cvae", "acvae", "chimera", "chimera_interf")):
         curves = nll_curves(out / name)
         if curves is None:
             continue

@@ -25,6 +25,9 @@ BASE = {
     # weights: {term: weight} overriding the defaults; gumbel_tau: chimera; n_critic (None: 5 for
     # wgan, 1 for gan) and critic_clip: the adversarial frame priors; dae_noise: frame_dae
     "loss": {"weights": {}, "gumbel_tau": 1.0, "n_critic": None, "critic_clip": 0.01, "dae_noise": 0.5},
+    # chimera only (ours, not the papers'): the student encoder's input of a fraction `prob` of the
+    # training items gets another speaker of the batch at a SIR drawn in sir_db (targets stay clean)
+    "augment": {"interference": {"prob": 0.0, "sir_db": [5.0, 25.0]}},
     # After training, BatchNorm running statistics are recomputed with the final weights over
     # this many training batches (cumulative average; 0: keep Lightning's running averages).
     "batchnorm": {"recalibrate_batches": 200},

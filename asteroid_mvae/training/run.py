@@ -138,7 +138,8 @@ def train(config: dict, dataset=None) -> Path:
     optimizer = system_class.make_optimizer(net, config["optim"])
     system_args = dict(input_scale=input_scale, loss_weights=config["loss"]["weights"], config=compat.plain(config))
     if model_name == "chimera":
-        system_args.update(teacher=teacher, gumbel_tau=config["loss"]["gumbel_tau"])
+        system_args.update(teacher=teacher, gumbel_tau=config["loss"]["gumbel_tau"],
+                           interference=config["augment"]["interference"])
     system = system_class(net, optimizer, train_loader, val_loader, **system_args)
 
     trainer = make_trainer(config, exp_dir, has_val=val_loader is not None)

@@ -10,6 +10,7 @@ from asteroid.engine.system import System
 
 from ..networks import CVAE, ChimeraACVAE, reparameterize
 from . import losses
+from .augment import add_interference
 
 
 def decoded_magnitude(log_power):
@@ -163,10 +164,15 @@ class ChimeraSystem(SourceModelSystem):
         teacher: pretrained ``CVAE`` (or ``ACVAE``) with the same ``n_labels`` and ``n_freq``;
             frozen here (no gradients, kept in eval mode, not in the optimizer).
         gumbel_tau: Gumbel-softmax temperature.
+        interference: ``{"prob": p, "sir_db": [low, high]}`` (training steps only, ``p = 0``: off):
+            the student's encoder input of a fraction ``p`` of the items has another speaker of
+            the batch added (:func:`~asteroid_mvae.training.augment.add_interference`); every
+            target (reconstruction, classes, the teacher's latent of the clean input) stays clean.
     """
 
     def __init__(self, model, optimizer, train_loader, val_loader=None, scheduler=None, config=None,
-                 input_scale: float = 1.0, loss_weights=None, teacher=None, gumbel_tau: float = 1.0):
+                 input_scale: float = 1.0, loss_weights=None, teacher=None, gumbel_tau: float = 1.0,
+                 interference=None):
         if not isinstance(model, ChimeraACVAE):
             raise TypeError(f"ChimeraSystem trains a ChimeraACVAE, got {type(model).__name__}")
         if not isinstance(teacher, CVAE):
@@ -182,6 +188,7 @@ class ChimeraSystem(SourceModelSystem):
                          input_scale=input_scale, loss_weights=weights)
         self.teacher = teacher.requires_grad_(False).eval()
         self.gumbel_tau = float(gumbel_tau)
+        self.interference = {"prob": 0.0, "sir_db": (5.0, 25.0), **(interference or {})}
 
     def train(self, mode: bool = True):
         """Switch the student's mode; the teacher always stays in eval mode (frozen BatchNorm)."""
@@ -192,7 +199,8 @@ class ChimeraSystem(SourceModelSystem):
     def loss_terms(self, x, labels):
         student, frames = self.model, x.shape[-1]
         true_label = self.one_hot(labels)
-        mean, logvar, class_logits = student.encode(x)
+        x_in = add_interference(x, labels, self.interference["prob"], self.interference["sir_db"]) if self.training else x
+        mean, logvar, class_logits = student.encode(x_in)
         z = reparameterize(mean, logvar)
         gumbel_label = F.gumbel_softmax(class_logits, tau=self.gumbel_tau, hard=False)
         log_power = student.decode(z, true_label, frames)
@@ -204,7 +212,7 @@ class ChimeraSystem(SourceModelSystem):
         return {
             "kl": losses.kl_standard_normal(mean, logvar, x.numel()),
             "nll": losses.gaussian_nll(x, log_power),
-            "ce_input": losses.softmax_ce(class_logits, labels),
+            "ce_input": losses.softmax_ce(class_logits, labels),  # of the (possibly interfered) input
             "ce_decoded": losses.softmax_ce(student.encode(decoded_magnitude(log_power))[2], labels),
             "nll_gumbel": losses.gaussian_nll(x, log_power_gumbel),
             "ce_gumbel": losses.softmax_ce(student.encode(decoded_magnitude(log_power_gumbel))[2], labels),
