@@ -202,6 +202,13 @@ def _quad_form(w: torch.Tensor, V: torch.Tensor) -> torch.Tensor:
     return (w.conj() * (V @ w)).sum(-2).real
 
 
+def _cross(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+    """``p x q`` over the last axis of length 3 (no conjugation)."""
+    return torch.stack([p[..., 1] * q[..., 2] - p[..., 2] * q[..., 1],
+                        p[..., 2] * q[..., 0] - p[..., 0] * q[..., 2],
+                        p[..., 0] * q[..., 1] - p[..., 1] * q[..., 0]], dim=-1)
+
+
 def ip1_sweep(W: torch.Tensor, V: torch.Tensor) -> torch.Tensor:
     """One iterative-projection sweep (Ono 2011), row by row.
 
@@ -291,12 +298,16 @@ def output_power(W: torch.Tensor, mix_cov: torch.Tensor) -> torch.Tensor:
 
 
 def log_abs_det(W: torch.Tensor) -> torch.Tensor:
-    """``sum_f log|det W_f|`` -> ``[batch]`` (closed form for ``2 x 2``)."""
-    if W.shape[-1] == 2:  # on W / s, s its largest magnitude (no under- or overflow)
+    """``sum_f log|det W_f|`` -> ``[batch]`` (closed forms for ``2 x 2`` and ``3 x 3``)."""
+    M = W.shape[-1]
+    if M in (2, 3):  # on W / s, s its largest magnitude (no under- or overflow)
         s = W.abs().amax((-2, -1)).clamp_min(torch.finfo(W.real.dtype).tiny)
         w = W / s[..., None, None]
-        det = w[..., 0, 0] * w[..., 1, 1] - w[..., 0, 1] * w[..., 1, 0]
-        return (torch.log(det.abs()) + 2 * torch.log(s)).sum(-1)
+        if M == 2:
+            det = w[..., 0, 0] * w[..., 1, 1] - w[..., 0, 1] * w[..., 1, 0]
+        else:
+            det = (w[..., 0, :] * _cross(w[..., 1, :], w[..., 2, :])).sum(-1)
+        return (torch.log(det.abs()) + M * torch.log(s)).sum(-1)
     return torch.linalg.slogdet(W)[1].sum(-1)
 
 

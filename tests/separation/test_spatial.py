@@ -128,3 +128,11 @@ def test_least_squares_images_equal_projection_back_for_square_demixing():
     torch.testing.assert_close(least_squares_images(Y.transpose(1, 2), X[:, 1]), expected)
     P = pca_reduction(X, 2)
     torch.testing.assert_close(P @ P.mH, torch.eye(2, dtype=P.dtype).expand(2, 5, 2, 2))
+
+
+@pytest.mark.parametrize("scale", [1e-20, 1e15])
+def test_log_abs_det_3x3_at_extreme_scales_in_float32(scale):
+    _, W, _, _ = random_problem(M=3)
+    W32 = (W * scale).to(torch.complex64)
+    expected = torch.linalg.slogdet(W)[1].sum(-1) + W.shape[1] * 3 * np.log(scale)
+    assert torch.allclose(spatial.log_abs_det(W32).to(expected.dtype), expected, rtol=1e-5)
