@@ -60,11 +60,20 @@ class LaplaceIVA(SourceModel):
 
     scale_invariant = False
 
+    def __init__(self):
+        self._norms = (None, None)  # (power, ||y_nt||): J's pass and the next update share it
+
+    def norms(self, power):
+        """``||y_nt|| = sqrt(sum_f |y_nft|^2)``, ``[batch, src, 1, frames]`` (the last one is reused)."""
+        if self._norms[0] is not power:
+            self._norms = (power, power.sum(2, keepdim=True).sqrt())
+        return self._norms[1]
+
     def update(self, power):
-        return power.sum(2, keepdim=True).sqrt()
+        return self.norms(power)
 
     def nll(self, power, variance):
-        return 2 * power.sum(2).sqrt().sum((1, 2))
+        return 2 * self.norms(power).sum((1, 2, 3))
 
 
 class NMF(SourceModel):
