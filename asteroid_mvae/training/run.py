@@ -113,6 +113,8 @@ def train(config: dict, dataset=None) -> Path:
 
     config = make_config(config.get("model", "cvae"), "paper", {k: v for k, v in config.items()})
     model_name = config["model"]
+    if model_name != "chimera" and config["augment"]["interference"]["prob"] > 0:
+        raise ValueError(f"augment.interference is a ChimeraACVAE option; {model_name} does not take it")
     network_class, system_class = MODELS[model_name]
     exp_dir = Path(config["exp_dir"])
     exp_dir.mkdir(parents=True, exist_ok=True)

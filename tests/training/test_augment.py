@@ -59,3 +59,11 @@ def test_chimera_interference_applies_to_training_steps_only():
     assert terms(plain, False) == pytest.approx(terms(noisy, False))  # validation sees clean inputs
     clean, interfered = terms(plain, True), terms(noisy, True)
     assert interfered["teacher_kl"] != pytest.approx(clean["teacher_kl"])  # the encoder saw other inputs
+
+
+def test_interference_is_refused_for_other_networks(tmp_path):
+    from asteroid_mvae.training import make_config, train
+
+    config = make_config("cvae", "paper", {"exp_dir": str(tmp_path), "augment": {"interference": {"prob": 0.5}}})
+    with pytest.raises(ValueError, match="ChimeraACVAE option"):
+        train(config, dataset=None)
