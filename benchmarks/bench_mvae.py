@@ -14,6 +14,7 @@ MVAE runs ``--mvae-iter`` iterations (default 5) and its time is scaled to 60 it
 (its cost per iteration is constant), to keep the benchmark short.
 """
 import argparse
+import time
 
 import torch
 
@@ -29,8 +30,6 @@ def seconds_per_mixture(model, wav, device, repeats=1):
 
 def outside_network_fraction(model, wav):
     """Share of FastMVAE2's CPU time outside its network's ``encode``/``decode`` calls."""
-    import time
-
     inside = [0.0]
 
     def clocked(fn):

@@ -16,8 +16,6 @@ from pathlib import Path
 
 import zoo_vcc2018 as zoo
 
-log = logging.getLogger("zoo_retrain_scale")
-
 
 def main(argv=None):
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -35,19 +33,14 @@ def main(argv=None):
     from asteroid_mvae.data import MixtureDataset
     from asteroid_mvae.evaluation import evaluate
     from asteroid_mvae.models import load_model
-    from asteroid_mvae.retraining import RetrainConfig, generate_retraining_data, retrain
 
     torch.set_num_threads(args.threads)
     out = Path(args.zoo)
     zargs = zoo.parse_args(["--out", str(out), "--threads", str(args.threads)])
-    network = out / "chimera" / "network.pt"
     csvs = [zoo.mixtures(zargs, out, "train", n, max(args.sizes)) for n in (2, 3)]
     for k in args.sizes:
-        data = generate_retraining_data(network, csvs, out / f"retrain_data_k{k}", n_iter=30, max_mixtures=k,
-                                        stft_config=zoo.stft_config(zargs), jobs=1, seed=zargs.seed)
-        config = RetrainConfig(lr=args.lr, max_steps=args.steps, seed=zargs.seed, batch_size=16, val_fraction=0.1,
-                               patience=5, val_every_n_steps=50)
-        retrain(network, data.parent, out / f"retrained_k{k}{args.tag}", config)
+        zoo.retrain_encoder(zargs, out, csvs, out / f"retrain_data_k{k}", out / f"retrained_k{k}{args.tag}",
+                            args.steps, args.lr, max_mixtures=k)
     tables = []
     for room in args.rooms:
         rt60, n_src = float(room.split(":")[0]), int(room.split(":")[1])

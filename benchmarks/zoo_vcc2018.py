@@ -175,19 +175,25 @@ def mixtures(args, out, part, n_src, n_mixtures, rt60=0.3):
                              jobs=args.threads, config=room(args, rt60))
 
 
-def stage_retrain(args, out):
+def retrain_encoder(args, out, csvs, data_dir, model_dir, steps, lr, max_mixtures=None):
+    """The zoo's re-training: FastMVAE2's 30 iterates on ``csvs`` (at most ``max_mixtures`` per CSV)
+    into ``data_dir``, then the ChimeraACVAE's encoder re-trained on them into ``model_dir``."""
     from asteroid_mvae.retraining import RetrainConfig, generate_retraining_data, retrain
 
+    network = out / "chimera" / "network.pt"
+    generate_retraining_data(network, csvs, data_dir, n_iter=30, stft_config=stft_config(args), jobs=1,
+                             seed=args.seed, max_mixtures=max_mixtures)
+    config = RetrainConfig(lr=lr, max_steps=steps, seed=args.seed, batch_size=16, val_fraction=0.1, patience=5,
+                           val_every_n_steps=50)
+    return retrain(network, data_dir, model_dir, config)
+
+
+def stage_retrain(args, out):
     target = out / "retrained" / "model.pth"
     if target.exists():
         return target
     csvs = [mixtures(args, out, "train", n, args.retrain_mixtures) for n in args.n_src]
-    generate_retraining_data(out / "chimera" / "network.pt", csvs, out / "retrain_data", n_iter=30,
-                             stft_config=stft_config(args), jobs=1, seed=args.seed)
-    config = RetrainConfig(lr=args.retrain_lr, max_steps=args.retrain_steps, seed=args.seed, batch_size=16,
-                           val_fraction=0.1, patience=5, val_every_n_steps=50)
-    retrain(out / "chimera" / "network.pt", out / "retrain_data", out / "retrained", config)
-    return target
+    return retrain_encoder(args, out, csvs, out / "retrain_data", out / "retrained", args.retrain_steps, args.retrain_lr)
 
 
 def separators(args, out, n_src):

@@ -45,27 +45,6 @@ class SeparationResult:
     objective: torch.Tensor  #: ``[n_iter + 1, batch]``: J before the first and after each iteration
 
 
-def rescaled_gaussian_nll(log_r_sum: torch.Tensor, weights: torch.Tensor, power: torch.Tensor,
-                          gain: Optional[torch.Tensor] = None) -> torch.Tensor:
-    """``sum_{f,t,n} log r' + |y|^2 / r'`` for ``r' = r / gain`` without forming ``r'``.
-
-    Args:
-        log_r_sum: ``sum_{f,t} log r`` per output ``[batch, src]`` (over every frequency).
-        weights: ``1 / r``, ``[batch, src, freq or 1, frames]``; power: ``|y|^2 [batch, src, freq, frames]``.
-        gain: ``[batch, src]`` or ``None`` (no rescaling).
-    Returns:
-        ``[batch]``.
-    """
-    B, N, F, T = power.shape
-    if weights.shape[2] == 1:
-        dot = (power.sum(2) * weights[:, :, 0]).sum(-1)
-    else:  # one pass, no temporary (measured 7x faster than a [B * N, 1, F * T] @ [B * N, F * T, 1] bmm)
-        dot = torch.einsum("bnk,bnk->bn", power.flatten(2), weights.flatten(2))
-    if gain is None:
-        return (log_r_sum + dot).sum(1)
-    return (log_r_sum - F * T * torch.log(gain) + gain * dot).sum(1)
-
-
 def default_diag_load(dtype: torch.dtype) -> float:
     return 1e-12 if dtype == torch.complex128 else 1e-6
 
@@ -141,14 +120,8 @@ def separate(
         return spatial.source_power(Y) if update == "iss" else frames.output_power(W)
 
     def objective(power, W, r):
-        return with_spatial_part(source_model.nll(power, r), W)
-
-    def with_spatial_part(source_part, W):
-        return -2 * T * spatial.log_abs_det(W).to(torch.float64) + source_part.to(torch.float64) + J_offset
-
-    # Gaussian models: J's source part after normalisation from sum log r and the weights 1 / r
-    # already computed (no pass to form r / gain, none to divide the new power by it)
-    gaussian = type(source_model).nll is SourceModel.nll
+        source_part = source_model.nll(power, r).to(torch.float64)
+        return -2 * T * spatial.log_abs_det(W).to(torch.float64) + source_part + J_offset
 
     def report(it, W, J):
         if callback is not None:
@@ -164,8 +137,6 @@ def separate(
         if it > 1:
             r = source_model.update(power).clamp_min(var_floor)
         weights = torch.reciprocal(r)  # [B, N, F or 1, T]
-        log_r_sum = torch.log(r).sum((2, 3)) * (F // r.shape[2]) if gaussian else None  # [B, N]
-        gain = None
         if update == "iss":
             for _ in range(ip_sweeps):
                 W, Y = spatial.iss_sweep(W, Y, weights.transpose(1, 2))
@@ -179,13 +150,9 @@ def separate(
             if update == "iss":
                 Y = Y * gain.rsqrt()[:, None, :, None]
             source_model.rescale(1 / gain)
-            if not gaussian:
-                r = r / gain[:, :, None, None]
+            r = r / gain[:, :, None, None]
         power = current_power(W, Y)
-        if gaussian:
-            history.append(with_spatial_part(rescaled_gaussian_nll(log_r_sum, weights, power, gain), W))
-        else:
-            history.append(objective(power, W, r))
+        history.append(objective(power, W, r))
         report(it, W, history[-1])
 
     if Y is None:

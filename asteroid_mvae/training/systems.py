@@ -164,7 +164,7 @@ class ChimeraSystem(SourceModelSystem):
         teacher: pretrained ``CVAE`` (or ``ACVAE``) with the same ``n_labels`` and ``n_freq``;
             frozen here (no gradients, kept in eval mode, not in the optimizer).
         gumbel_tau: Gumbel-softmax temperature.
-        interference: ``{"prob": p, "sir_db": [low, high]}`` (training steps only, ``p = 0``: off):
+        interference: ``{"prob": p, "sir_db": [low, high]}`` (training steps only; ``None`` or ``p = 0``: off):
             the student's encoder input of a fraction ``p`` of the items has another speaker of
             the batch added (:func:`~asteroid_mvae.training.augment.add_interference`); every
             target (reconstruction, classes, the teacher's latent of the clean input) stays clean.
@@ -188,7 +188,7 @@ class ChimeraSystem(SourceModelSystem):
                          input_scale=input_scale, loss_weights=weights)
         self.teacher = teacher.requires_grad_(False).eval()
         self.gumbel_tau = float(gumbel_tau)
-        self.interference = {"prob": 0.0, "sir_db": (5.0, 25.0), **(interference or {})}
+        self.interference = dict(interference or {})  # add_interference's keyword arguments
 
     def train(self, mode: bool = True):
         """Switch the student's mode; the teacher always stays in eval mode (frozen BatchNorm)."""
@@ -199,8 +199,8 @@ class ChimeraSystem(SourceModelSystem):
     def loss_terms(self, x, labels):
         student, frames = self.model, x.shape[-1]
         true_label = self.one_hot(labels)
-        x_in = add_interference(x, labels, self.interference["prob"], self.interference["sir_db"]) if self.training else x
-        mean, logvar, class_logits = student.encode(x_in)
+        noisy = add_interference(x, labels, **self.interference) if self.training and self.interference else x
+        mean, logvar, class_logits = student.encode(noisy)
         z = reparameterize(mean, logvar)
         gumbel_label = F.gumbel_softmax(class_logits, tau=self.gumbel_tau, hard=False)
         log_power = student.decode(z, true_label, frames)

@@ -115,17 +115,3 @@ def test_frame_blocks_give_the_whole_computation(room, model, update, monkeypatc
     with pytest.raises(ValueError, match="block_frames"):
         run(block_frames=0)
 
-
-@pytest.mark.parametrize("freqs", [1, 9])
-def test_rescaled_gaussian_nll_equals_the_nll_of_the_rescaled_variance(freqs):
-    from asteroid_mvae.separation.engine import rescaled_gaussian_nll
-    from asteroid_mvae.separation.source_models import SourceModel
-
-    torch.manual_seed(0)
-    r = torch.rand(2, 3, freqs, 11, dtype=torch.float64) + 0.1
-    power = torch.rand(2, 3, 9, 11, dtype=torch.float64)
-    gain = torch.rand(2, 3, dtype=torch.float64) + 0.5
-    log_r_sum = torch.log(r).sum((2, 3)) * (9 // freqs)
-    expected = SourceModel().nll(power, r / gain[:, :, None, None])
-    assert torch.allclose(rescaled_gaussian_nll(log_r_sum, 1 / r, power, gain), expected, rtol=1e-12)
-    assert torch.allclose(rescaled_gaussian_nll(log_r_sum, 1 / r, power), SourceModel().nll(power, r), rtol=1e-12)
