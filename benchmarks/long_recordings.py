@@ -119,7 +119,7 @@ def main(argv=None):
     print(f"{args.n_iter} iterations, {args.threads} thread(s)\n")
     print(table(rows))
     print("growth: peak RSS minus the RSS before the audio was made (imports, model), over the STFT's size; "
-          "it includes the audio itself (float32, a quarter of the STFT at N = M) and the estimates.")
+          "it includes the audio itself (float32, half the STFT) and the estimates.")
 
 
 if __name__ == "__main__":

@@ -169,6 +169,8 @@ class IterativeSeparator(BaseModel):
             ``n_src`` principal components of each frequency's spatial covariance (PCA keeps
             the sources' power; OverIVA would also need a background model) and the estimates
             are least-squares images at ``ref_mic``; ``"first"``: the first ``n_src`` only.
+        track_objective: record ``J`` after every iteration (``False``: first and last only, the
+            estimates unchanged; J costs 10-20 % of AuxIVA's and ILRMA's time at N = 2).
 
     ``forward_wav(wav)`` takes ``[batch, n_mics, time]`` and returns ``[batch, n_src, time]``.
     """
@@ -187,6 +189,7 @@ class IterativeSeparator(BaseModel):
         ip_sweeps: int = 1,
         mics: str = "all",
         block_frames: Optional[int] = None,
+        track_objective: bool = True,
     ):
         super().__init__(sample_rate=sample_rate, in_channels=None)  # any number of microphones >= n_src
         if n_src < 2:
@@ -209,6 +212,7 @@ class IterativeSeparator(BaseModel):
         if block_frames is not None and int(block_frames) < 1:
             raise ValueError(f"block_frames must be at least 1 frame (or None: automatic); got {block_frames}.")
         self.block_frames = None if block_frames is None else int(block_frames)
+        self.track_objective = bool(track_objective)
         self.stft_config = StftConfig(n_fft, hop_length, window)
 
     def make_source_model(self) -> SourceModel:
@@ -247,7 +251,8 @@ class IterativeSeparator(BaseModel):
         real_dtype = wav.dtype if wav.dtype in (torch.float32, torch.float64) else torch.float32
         wav, silent = stand_in_for_silence(wav.to(real_dtype))
         level = engine_level(wav)
-        wav = wav / level
+        if bool((level != 1).any()):  # (a scaled copy only when some level is out of range)
+            wav = wav / level
         with torch.no_grad():
             X = X_all = stft(wav, self.stft_config)  # [batch, mics, freq, frames]
             reduce = X_all.shape[1] > self.n_src
@@ -257,10 +262,12 @@ class IterativeSeparator(BaseModel):
                 X, source_model or self.make_source_model(), n_iter=self.n_iter, update=self.update,
                 ref_mic=self.ref_mic, W0=self.initial_demix(X), callback=callback, dtype=DTYPES[self.dtype],
                 ip_sweeps=self.ip_sweeps, proj_back=not reduce, block_frames=self.block_frames,
+                overwrite_mix=True,  # X is this call's own: the estimates take its place
+                track_objective=self.track_objective,
             )
             if reduce:
                 result.estimates = spatial.least_squares_images(result.estimates, X_all[:, self.ref_mic].to(result.estimates.dtype))
-            estimates = istft(result.estimates, wav.shape[-1], self.stft_config).to(real_dtype) * level
+            estimates = istft(result.estimates, wav.shape[-1], self.stft_config).to(real_dtype).mul_(level)
         if silent is not None:  # the separation of silence is silence
             estimates = estimates.masked_fill(silent[:, None, None], 0.0)
         return SeparationOutput(estimates, result)
@@ -306,7 +313,7 @@ class IterativeSeparator(BaseModel):
             n_src=self.n_src, n_iter=self.n_iter, n_fft=cfg.n_fft, hop_length=cfg.hop_length,
             window=cfg.window, ref_mic=self.ref_mic, update=self.update, dtype=self.dtype,
             sample_rate=float(self.sample_rate), ip_sweeps=self.ip_sweeps, mics=self.mics,
-            block_frames=self.block_frames,
+            block_frames=self.block_frames, track_objective=self.track_objective,
         )
 
     def serialize(self):

@@ -42,7 +42,7 @@ class IterationState:
 class SeparationResult:
     estimates: torch.Tensor  #: ``[batch, src, freq, frames]`` complex
     demix: torch.Tensor  #: ``[batch, freq, src, mics]``, applies to the input mixture
-    objective: torch.Tensor  #: ``[n_iter + 1, batch]``: J before the first and after each iteration
+    objective: torch.Tensor  #: ``[n_iter + 1, batch]``: J before the first and after each iteration (NaN where not tracked)
 
 
 def default_diag_load(dtype: torch.dtype) -> float:
@@ -64,6 +64,8 @@ def separate(
     var_floor: float = 1e-10,
     ip_sweeps: int = 1,
     block_frames: Optional[int] = None,
+    overwrite_mix: bool = False,
+    track_objective: bool = True,
 ) -> SeparationResult:
     """Separate determined mixtures with a pluggable source model.
 
@@ -85,6 +87,11 @@ def separate(
         block_frames: frames per block of the covariance and output-power passes (``None``:
             automatic, see :class:`~asteroid_mvae.separation.spatial.MixtureFrames`); blocks keep
             the memory of long recordings at a few times the STFT's.
+        overwrite_mix: the engine may scale ``mix`` in place and write the estimates into it
+            (when ``mix`` is contiguous and has the working dtype): no copy of the STFT, for long recordings; the
+            returned ``estimates`` are then ``mix`` itself.
+        track_objective: compute ``J`` after every iteration (``False``: before the first and after
+            the last only, NaN between; the separation is the same, 10-20 % faster at small N).
 
     Returns:
         :class:`SeparationResult`; ``estimates`` are ``[batch, src, freq, frames]``.
@@ -103,7 +110,11 @@ def separate(
     diag_load = default_diag_load(dtype) if diag_load is None else diag_load
 
     # Work on the mixture scaled to unit mean power; J and W are reported for the input.
-    X = torch.empty(B, F, M, T, dtype=dtype, device=mix.device).copy_(mix.transpose(1, 2))  # own copy: scaled in place
+    in_place = overwrite_mix and mix.dtype == dtype and mix.is_contiguous()  # (else the view is slow to read)
+    if in_place:
+        X = mix.transpose(1, 2)  # a view, scaled in place; the estimates are written into it at the end
+    else:
+        X = torch.empty(B, F, M, T, dtype=dtype, device=mix.device).copy_(mix.transpose(1, 2))  # own copy: scaled in place
     scale = spatial.power(X).mean((1, 2, 3)).clamp_min(1e-30).sqrt()  # [B]
     X.div_(scale[:, None, None, None])
     J_offset = 2 * T * F * M * torch.log(scale.real.to(torch.float64))
@@ -117,7 +128,10 @@ def separate(
     Y = W @ X if update == "iss" else None  # IP updates only need |Y|^2, from W and xx
 
     def current_power(W, Y):
-        return spatial.source_power(Y) if update == "iss" else frames.output_power(W)
+        if update == "iss":
+            power = spatial.source_power(Y)
+            return power.sum(2, keepdim=True) if source_model.pooled else power
+        return frames.pooled_output_power(W) if source_model.pooled else frames.output_power(W)
 
     def objective(power, W, r):
         source_part = source_model.nll(power, r).to(torch.float64)
@@ -137,6 +151,7 @@ def separate(
         if it > 1:
             r = source_model.update(power).clamp_min(var_floor)
         weights = torch.reciprocal(r)  # [B, N, F or 1, T]
+        power = None  # not needed until recomputed: long recordings hold one copy, not two
         if update == "iss":
             for _ in range(ip_sweeps):
                 W, Y = spatial.iss_sweep(W, Y, weights.transpose(1, 2))
@@ -150,14 +165,18 @@ def separate(
             if update == "iss":
                 Y = Y * gain.rsqrt()[:, None, :, None]
             source_model.rescale(1 / gain)
-            r = r / gain[:, :, None, None]
+            r = r.div_(gain[:, :, None, None])  # r is the engine's own (from clamp_min)
         power = current_power(W, Y)
-        history.append(objective(power, W, r))
+        if track_objective or it == n_iter:
+            history.append(objective(power, W, r))
+        else:
+            history.append(torch.full_like(history[0], float("nan")))
         report(it, W, history[-1])
 
-    if Y is None:
-        Y = W @ X
-    if proj_back:
+    if Y is None:  # one product per block of frames: projection back folded into the demixing matrices
+        G = spatial.projection_back(W, W, ref_mic) * scale[:, None, None, None] if proj_back else W
+        Y = frames.demix(G, out=X if in_place else None)
+    elif proj_back:
         Y = spatial.projection_back(Y, W, ref_mic) * scale[:, None, None, None]
     W = W / scale[:, None, None, None]
     return SeparationResult(Y.transpose(1, 2), W, torch.stack(history))

@@ -23,6 +23,9 @@ class SourceModel:
 
     #: Whether per-iteration output normalisation leaves ``J`` unchanged for this model.
     scale_invariant = True
+    #: The model needs only ``sum_f |y|^2`` (``[batch, src, 1, frames]``): the engine then passes
+    #: that instead of the per-frequency power (spherical IVA contrasts).
+    pooled = False
 
     def reset(self, power: torch.Tensor) -> None:
         """Called once before the first iteration with the initial ``|y|^2``."""
@@ -59,6 +62,7 @@ class LaplaceIVA(SourceModel):
     """
 
     scale_invariant = False
+    pooled = True
 
     def __init__(self):
         self._norms = (None, None)  # (power, ||y_nt||): J's pass and the next update share it
@@ -119,24 +123,25 @@ class NMF(SourceModel):
             basis, activation = basis.expand(B, -1, -1, -1), activation.expand(B, -1, -1, -1)
         self.basis = basis.to(power).contiguous()
         self.activation = activation.to(power).contiguous()
-        self._inv_r, self._weighted = torch.empty_like(power), torch.empty_like(power)  # reused by update
+        self._buffer = torch.empty_like(power)  # reused by every update (long recordings: one copy)
 
-    def _inverse_and_weighted(self, power):
-        """``(1 / r, |y|^2 / r^2)`` for the current factors (into reused buffers)."""
-        inv_r = torch.matmul(self.basis, self.activation, out=self._inv_r).reciprocal_()
-        return inv_r, torch.mul(power, inv_r, out=self._weighted).mul_(inv_r)
+    def _ratio(self, power, factor_product):
+        """``factor_product(1 / r) / factor_product(|y|^2 / r^2)``, with ``r`` from the current factors
+        (in one reused buffer)."""
+        buffer = torch.matmul(self.basis, self.activation, out=self._buffer).reciprocal_()
+        denominator = factor_product(buffer)
+        numerator = factor_product(buffer.square_().mul_(power))
+        return numerator.div_(denominator)
 
     def update_bases(self, power):
         """Multiplicative update of the bases (in place)."""
-        inv_r, weighted = self._inverse_and_weighted(power)
         act_t = self.activation.transpose(-1, -2)
-        self.basis.mul_((weighted @ act_t).div_(inv_r @ act_t).sqrt_()).clamp_min_(self.eps)
+        self.basis.mul_(self._ratio(power, lambda m: m @ act_t).sqrt_()).clamp_min_(self.eps)
 
     def update_activations(self, power):
         """Multiplicative update of the activations (in place)."""
-        inv_r, weighted = self._inverse_and_weighted(power)
         basis_t = self.basis.transpose(-1, -2)
-        self.activation.mul_((basis_t @ weighted).div_(basis_t @ inv_r).sqrt_()).clamp_min_(self.eps)
+        self.activation.mul_(self._ratio(power, lambda m: basis_t @ m).sqrt_()).clamp_min_(self.eps)
 
     def update(self, power):
         """One multiplicative update of the bases, then of the activations (in place)."""

@@ -144,6 +144,31 @@ class MixtureFrames:
             out[..., start:stop] = power(W @ self.X[..., start:stop]).transpose(1, 2)
         return out
 
+    def pooled_output_power(self, W: torch.Tensor) -> torch.Tensor:
+        """``sum_f |y_nft|^2`` -> ``[batch, src, 1, frames]`` (what IVA's spherical contrasts need):
+        one matrix product over all frequencies, the per-frequency powers never formed."""
+        B, F, N, M = W.shape
+        if self.xx is not None:
+            coeffs = quadratic_coefficients(W).transpose(1, 2).reshape(B, N, F * M * M)
+            pooled = torch.bmm(coeffs, self.xx.reshape(B, F * M * M, self.n_frames)).clamp_min_(0.0)
+            return pooled[:, :, None]
+        out = torch.empty(B, N, 1, self.n_frames, dtype=self.X.real.dtype, device=self.X.device)
+        for start, stop in self.blocks():
+            out[:, :, 0, start:stop] = power(W @ self.X[..., start:stop]).sum(1)
+        return out
+
+    def demix(self, W: torch.Tensor, out=None) -> torch.Tensor:
+        """``W @ X`` -> ``[batch, freq, src, frames]``, per block of frames; ``out`` may be ``X``
+        itself (``N = M``: each block is read before it is overwritten)."""
+        if out is None and self.block == self.n_frames:
+            return W @ self.X
+        B, F, N, _ = W.shape
+        if out is None:
+            out = torch.empty(B, F, N, self.n_frames, dtype=self.X.dtype, device=self.X.device)
+        for start, stop in self.blocks():
+            out[..., start:stop] = W @ self.X[..., start:stop]
+        return out
+
 
 def unpack_hermitian(packed: torch.Tensor, M: int) -> torch.Tensor:
     """``[..., M^2]`` reals in the order of :func:`hermitian_layout` -> ``[..., M, M]`` complex."""
@@ -212,7 +237,8 @@ def _cross(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
 def ip1_sweep(W: torch.Tensor, V: torch.Tensor) -> torch.Tensor:
     """One iterative-projection sweep (Ono 2011), row by row.
 
-    ``w_n <- (W V_n)^{-1} e_n``, then ``w_n <- w_n / sqrt(w_n^H V_n w_n)``.
+    ``w_n <- (W V_n)^{-1} e_n``, then ``w_n <- w_n / sqrt(w_n^H V_n w_n)`` (batched solves: closed
+    forms for two and three microphones in torch's complex arithmetic measured 1.5x slower).
 
     Args:
         W: ``[batch, freq, src, mics]``; V: ``[batch, freq, src, mics, mics]``.

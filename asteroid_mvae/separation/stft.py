@@ -38,29 +38,48 @@ class StftConfig:
         return 1 + n_samples // self.hop_length
 
 
+#: ``torch.stft``/``torch.istft`` hold all frames of their input at once (about the size of the
+#: spectrogram, twice in the inverse); signals whose frames exceed this go through in groups.
+FRAMES_BYTES = 2**28
+
+
+def _groups(n_signals: int, n_frames: int, config: StftConfig, element_size: int):
+    """Slices of at most :data:`FRAMES_BYTES` of frames (one slice: everything at once)."""
+    per_signal = max(1, n_frames * config.n_fft * element_size)
+    size = max(1, FRAMES_BYTES // per_signal)
+    return [slice(start, min(start + size, n_signals)) for start in range(0, n_signals, size)]
+
+
 def stft(wav: torch.Tensor, config: StftConfig = StftConfig()) -> torch.Tensor:
     """Real ``[..., time]`` -> complex ``[..., freq, frames]`` (centred frames)."""
     lead, n_samples = wav.shape[:-1], wav.shape[-1]
-    spec = torch.stft(
-        wav.reshape(-1, n_samples),
-        config.n_fft,
-        config.hop_length,
-        window=config.window_tensor(wav),
-        center=True,
-        return_complex=True,
-    )
+    flat = wav.reshape(-1, n_samples)
+    window = config.window_tensor(wav)
+    transform = lambda x: torch.stft(x, config.n_fft, config.hop_length, window=window, center=True, return_complex=True)
+    groups = _groups(flat.shape[0], config.n_frames(n_samples), config, wav.element_size())
+    if len(groups) == 1:  # (torch.stft's output runs frequency-fastest: made row-major, as the engine reads it)
+        spec = transform(flat).contiguous()
+    else:  # long signals: the output once, each group's frames in turn
+        first = transform(flat[groups[0]])
+        spec = first.new_empty(flat.shape[0], *first.shape[1:])
+        spec[groups[0]] = first
+        del first
+        for group in groups[1:]:
+            spec[group] = transform(flat[group])
     return spec.reshape(*lead, *spec.shape[-2:])
 
 
 def istft(spec: torch.Tensor, length: int, config: StftConfig = StftConfig()) -> torch.Tensor:
     """Complex ``[..., freq, frames]`` -> real ``[..., length]``; inverse of :func:`stft`."""
     lead = spec.shape[:-2]
-    wav = torch.istft(
-        spec.reshape(-1, *spec.shape[-2:]),
-        config.n_fft,
-        config.hop_length,
-        window=config.window_tensor(spec),
-        center=True,
-        length=length,
-    )
+    flat = spec.reshape(-1, *spec.shape[-2:])
+    window = config.window_tensor(spec)
+    inverse = lambda s: torch.istft(s, config.n_fft, config.hop_length, window=window, center=True, length=length)
+    groups = _groups(flat.shape[0], spec.shape[-1], config, 2 * spec.real.element_size())
+    if len(groups) == 1:
+        wav = inverse(flat)
+    else:  # long signals: the output once, each group's frames in turn
+        wav = flat.real.new_empty(flat.shape[0], length)
+        for group in groups:
+            wav[group] = inverse(flat[group])
     return wav.reshape(*lead, length)

@@ -115,3 +115,47 @@ def test_frame_blocks_give_the_whole_computation(room, model, update, monkeypatc
     with pytest.raises(ValueError, match="block_frames"):
         run(block_frames=0)
 
+
+@pytest.mark.parametrize("block_frames", [None, 7])
+def test_overwrite_mix_writes_the_estimates_in_place(room, block_frames):
+    """``overwrite_mix``: the same estimates, objective and demixing, and no copy of the STFT (the
+    estimates are the input tensor itself); a mixture in another dtype is still copied."""
+    X = stft(torch.from_numpy(room(2, 0.3, seconds=2.0)[0]).double()[None], StftConfig(512, 256))
+    run = lambda mix, **kw: separate(mix, NMF(seed=0), n_iter=4, dtype=torch.complex128, block_frames=block_frames, **kw)
+    reference = run(X)
+    mix = X.clone()
+    ours = run(mix, overwrite_mix=True)
+    assert ours.estimates.data_ptr() == mix.data_ptr()
+    torch.testing.assert_close(ours.estimates, reference.estimates, rtol=1e-9, atol=1e-12)
+    torch.testing.assert_close(ours.objective, reference.objective, rtol=1e-12, atol=1e-9)
+    torch.testing.assert_close(ours.demix, reference.demix)
+    single = X.to(torch.complex64)
+    copied = separate(single, NMF(seed=0), n_iter=2, dtype=torch.complex128, overwrite_mix=True)
+    assert torch.equal(single, X.to(torch.complex64)) and copied.estimates.data_ptr() != single.data_ptr()
+
+
+
+@pytest.mark.parametrize("update, block_frames", [("ip1", None), ("ip1", 7), ("iss", None)])
+def test_pooled_power_gives_the_per_frequency_computation(room, update, block_frames):
+    """AuxIVA's Laplace model sees only sum_f |y|^2 (one product over all frequencies): the same
+    estimates and J as when the engine forms every frequency's power."""
+
+    class PerFrequencyLaplace(LaplaceIVA):
+        pooled = False
+
+    X = stft(torch.from_numpy(room(3, 0.3, seconds=2.0)[0]).double()[None], StftConfig(512, 256))
+    run = lambda model: separate(X, model, n_iter=4, update=update, dtype=torch.complex128, block_frames=block_frames)
+    pooled, per_frequency = run(LaplaceIVA()), run(PerFrequencyLaplace())
+    torch.testing.assert_close(pooled.estimates, per_frequency.estimates, rtol=1e-9, atol=1e-12)
+    torch.testing.assert_close(pooled.objective, per_frequency.objective, rtol=1e-12, atol=1e-9)
+
+
+def test_untracked_objective_changes_nothing_else(room):
+    """``track_objective=False``: the same estimates, J before the first and after the last
+    iteration only (NaN between)."""
+    X = stft(torch.from_numpy(room(2, 0.3, seconds=2.0)[0]).double()[None], StftConfig(512, 256))
+    run = lambda **kw: separate(X, NMF(seed=0), n_iter=4, dtype=torch.complex128, **kw)
+    tracked, untracked = run(), run(track_objective=False)
+    torch.testing.assert_close(untracked.estimates, tracked.estimates, rtol=0, atol=0)
+    assert torch.isnan(untracked.objective[1:-1]).all()
+    torch.testing.assert_close(untracked.objective[[0, -1]], tracked.objective[[0, -1]], rtol=0, atol=0)

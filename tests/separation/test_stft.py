@@ -25,3 +25,18 @@ def test_bad_settings_are_named():
         StftConfig(hop_length=0)
     with pytest.raises(ValueError, match="hop_length"):
         StftConfig(n_fft=1024, hop_length=1024)
+
+
+def test_long_signals_go_through_in_groups(monkeypatch):
+    """Past the frame budget the transforms run a group of signals at a time: same numbers."""
+    import importlib
+
+    stft_module = importlib.import_module("asteroid_mvae.separation.stft")  # the module, not the function
+
+    config, wav = StftConfig(512, 128), torch.randn(2, 3, 8000, dtype=torch.float64)
+    whole_spec = stft(wav, config)
+    whole_wav = istft(whole_spec, 8000, config)
+    monkeypatch.setattr(stft_module, "FRAMES_BYTES", 2 * config.n_frames(8000) * config.n_fft * 8)
+    assert len(stft_module._groups(6, config.n_frames(8000), config, 8)) == 3
+    torch.testing.assert_close(stft(wav, config), whole_spec, rtol=0, atol=0)
+    torch.testing.assert_close(istft(whole_spec, 8000, config), whole_wav, rtol=0, atol=0)
