@@ -250,7 +250,7 @@ def ip1_sweep(W: torch.Tensor, V: torch.Tensor) -> torch.Tensor:
     eye = torch.eye(M, dtype=W.dtype, device=W.device)
     for n in range(N):
         Vn = V[:, :, n]
-        w = torch.linalg.solve(W @ Vn, eye[:, n : n + 1].expand(*W.shape[:2], M, 1))
+        w = torch.linalg.solve_ex(W @ Vn, eye[:, n : n + 1].expand(*W.shape[:2], M, 1))[0]  # no error check: no sync
         w = w / _quad_form(w, Vn).clamp_min(1e-30).sqrt()[..., None]
         W[:, :, n] = w[..., 0].conj()
     return W

@@ -49,9 +49,13 @@ def test_engine_stays_on_the_gpu(n_src, update, model):
 
 @pytest.mark.parametrize("model", ["laplace", "nmf"])
 def test_frame_blocks_of_long_recordings_stay_on_the_gpu(model):
+    """Blocks of frames, estimates written into the mixture, J after the last iteration only."""
     with FakeTensorMode():
         source_model = {"laplace": LaplaceIVA, "nmf": lambda: NMF(n_basis=2, seed=0)}[model]()
         _on_cuda(separate(_fake_cuda_mixture(3), source_model, n_iter=2, block_frames=3))
+        source_model = {"laplace": LaplaceIVA, "nmf": lambda: NMF(n_basis=2, seed=0)}[model]()
+        _on_cuda(separate(_fake_cuda_mixture(3), source_model, n_iter=2, block_frames=3, overwrite_mix=True,
+                          track_objective=False))
 
 
 @pytest.mark.parametrize("n_src", [2, 3])
