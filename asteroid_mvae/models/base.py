@@ -73,6 +73,16 @@ def check_independent_channels(wav: torch.Tensor, n_src: int) -> None:
                          f"sources requested; use other channels or fewer sources.")
 
 
+def check_finite_estimates(estimates: torch.Tensor, name: str) -> None:
+    """``FloatingPointError`` naming the first mixture whose estimates ``[batch, src, time]`` are not
+    finite (the engine's solves run unchecked; a NaN must never pass as a result)."""
+    finite = torch.isfinite(estimates).flatten(1).all(1)
+    if not bool(finite.all()):
+        b = int(torch.nonzero(~finite)[0])
+        raise FloatingPointError(f"{name}: the separation of mixture {b} gave non-finite estimates (a singular "
+                                 f"spatial covariance?); check its channels, or separate it in complex128.")
+
+
 def _rank(wav) -> int:
     return wav.dim() if isinstance(wav, torch.Tensor) else torch.as_tensor(wav).dim()
 
@@ -268,6 +278,7 @@ class IterativeSeparator(BaseModel):
             if reduce:
                 result.estimates = spatial.least_squares_images(result.estimates, X_all[:, self.ref_mic].to(result.estimates.dtype))
             estimates = istft(result.estimates, wav.shape[-1], self.stft_config).to(real_dtype).mul_(level)
+        check_finite_estimates(estimates, type(self).__name__)
         if silent is not None:  # the separation of silence is silence
             estimates = estimates.masked_fill(silent[:, None, None], 0.0)
         return SeparationOutput(estimates, result)

@@ -159,3 +159,17 @@ def test_mixtures_of_different_lengths_in_one_batch_separate_as_if_alone(cls, ro
                          ([16000] * 3, "one length per mixture"), ([1.5e4 + 0.5] * 4, "whole numbers")):
         with pytest.raises(ValueError, match=message):
             model.forward_wav(batch, lengths=bad)
+
+
+def test_non_finite_estimates_are_an_error_not_a_result(monkeypatch):
+    """The IP solves run unchecked (no GPU sync): a NaN they let through must stop the call with
+    the mixture named, never come back as estimates."""
+    from asteroid_mvae.separation import spatial
+
+    def broken_sweep(W, V):
+        return W * float("nan")
+
+    monkeypatch.setattr(spatial, "ip1_sweep", broken_sweep)
+    wav = torch.randn(2, 2, 16000, generator=torch.Generator().manual_seed(0))
+    with pytest.raises(FloatingPointError, match="mixture 0 gave non-finite estimates"):
+        AuxIVA(n_src=2, n_iter=2)(wav)
