@@ -136,3 +136,22 @@ def test_log_abs_det_3x3_at_extreme_scales_in_float32(scale):
     W32 = (W * scale).to(torch.complex64)
     expected = torch.linalg.slogdet(W)[1].sum(-1) + W.shape[1] * 3 * np.log(scale)
     assert torch.allclose(spatial.log_abs_det(W32).to(expected.dtype), expected, rtol=1e-5)
+
+
+@pytest.mark.parametrize("M", [2, 6])
+def test_mixture_frames_whole_and_blocks_agree_with_the_definitions(M):
+    """Covariances (packed products, whole or per block) and output powers (packed up to 4
+    microphones, |W X|^2 beyond) equal their definitions, per frequency and pooled."""
+    gen = torch.Generator().manual_seed(M)
+    X = torch.randn(2, 5, M, 13, dtype=torch.complex128, generator=gen)
+    W = torch.randn(2, 5, M, M, dtype=torch.complex128, generator=gen)
+    weights = torch.rand(2, M, 5, 13, dtype=torch.float64, generator=gen)
+    V = torch.einsum("bnft,bfmt,bfkt->bfnmk", weights, X, X.conj()) / 13
+    V_shared = torch.einsum("bnt,bfmt,bfkt->bfnmk", weights[:, :, 0], X, X.conj()) / 13  # frame weights of bin 0
+    power = (W @ X).abs().square().transpose(1, 2)  # [B, N, F, T]
+    for frames in (spatial.MixtureFrames(X), spatial.MixtureFrames(X, block_frames=4)):
+        assert torch.allclose(frames.covariances(weights), V, atol=1e-12)
+        assert torch.allclose(frames.covariances(weights[:, :, :1]), V_shared, atol=1e-12)
+        assert torch.allclose(frames.output_power(W), power, atol=1e-12)
+        assert torch.allclose(frames.pooled_output_power(W), power.sum(2, keepdim=True), atol=1e-12)
+    assert spatial.MixtureFrames(X).packed_power == (M <= 4)
