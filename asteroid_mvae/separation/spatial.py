@@ -72,12 +72,11 @@ def weighted_covariances(xx: torch.Tensor, weights: torch.Tensor, n_mics: int, d
     Returns:
         ``[batch, freq, src, mics, mics]`` complex Hermitian.
     """
-    blocks = [xx] if isinstance(xx, torch.Tensor) else xx
-    packed, start = None, 0
-    for block in blocks:
+    packed, start = 0, 0
+    for block in [xx] if isinstance(xx, torch.Tensor) else xx:
         stop = start + block.shape[-1]
-        part = packed_weighted_sums(block, weights[..., start:stop])
-        packed, start = (part if packed is None else packed.add_(part)), stop
+        packed = packed + packed_weighted_sums(block, weights[..., start:stop])
+        start = stop
     packed = packed / weights.shape[-1]  # [B, F, N, M^2]
     if diag_load or floor:  # the diagonal is the first M packed entries
         diagonal = packed[..., :n_mics]
@@ -152,9 +151,14 @@ class MixtureFrames:
             return packed_output_power(W, self.xx)
         B, F, N, _ = W.shape
         out = torch.empty(B, N, F, self.n_frames, dtype=self.X.real.dtype, device=self.X.device)
-        for start, stop in self.blocks():
-            out[..., start:stop] = power(W @ self.X[..., start:stop]).transpose(1, 2)
+        for start, stop, block_power in self._direct_powers(W):
+            out[..., start:stop] = block_power.transpose(1, 2)
         return out
+
+    def _direct_powers(self, W: torch.Tensor):
+        """``(start, stop, |W X|^2 [batch, freq, src, block])`` for each block of frames."""
+        for start, stop in self.blocks():
+            yield start, stop, power(W @ self.X[..., start:stop])
 
     def pooled_output_power(self, W: torch.Tensor) -> torch.Tensor:
         """``sum_f |y_nft|^2`` -> ``[batch, src, 1, frames]`` (what IVA's spherical contrasts need):
@@ -165,8 +169,8 @@ class MixtureFrames:
             pooled = torch.bmm(coeffs, self.xx.reshape(B, F * M * M, self.n_frames)).clamp_min_(0.0)
             return pooled[:, :, None]
         out = torch.empty(B, N, 1, self.n_frames, dtype=self.X.real.dtype, device=self.X.device)
-        for start, stop in self.blocks():
-            out[:, :, 0, start:stop] = power(W @ self.X[..., start:stop]).sum(1)
+        for start, stop, block_power in self._direct_powers(W):
+            out[:, :, 0, start:stop] = block_power.sum(1)
         return out
 
     def demix(self, W: torch.Tensor, out=None) -> torch.Tensor:

@@ -60,11 +60,9 @@ def stft(wav: torch.Tensor, config: StftConfig = StftConfig()) -> torch.Tensor:
     if len(groups) == 1:  # (torch.stft's output runs frequency-fastest: made row-major, as the engine reads it)
         spec = transform(flat).contiguous()
     else:  # long signals: the output once, each group's frames in turn
-        first = transform(flat[groups[0]])
-        spec = first.new_empty(flat.shape[0], *first.shape[1:])
-        spec[groups[0]] = first
-        del first
-        for group in groups[1:]:
+        spec = torch.empty(flat.shape[0], config.n_freq, config.n_frames(n_samples), dtype=flat.dtype.to_complex(),
+                           device=flat.device)
+        for group in groups:
             spec[group] = transform(flat[group])
     return spec.reshape(*lead, *spec.shape[-2:])
 
