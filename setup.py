@@ -19,6 +19,7 @@ setup(
         "speechbrain==1.1.2",
         "soundfile",
         "fast_bss_eval==0.1.4",
+        "numba==0.68.1",  # the engine's compiled CPU kernels (torch remains the reference and GPU path)
         "tqdm",
         "matplotlib",
         "pandas",

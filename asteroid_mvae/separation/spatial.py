@@ -19,6 +19,8 @@ import functools
 
 import torch
 
+from . import cpu_kernels
+
 
 @functools.lru_cache(maxsize=None)
 def hermitian_layout(M: int, device=None):
@@ -253,14 +255,23 @@ def _cross(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
 def ip1_sweep(W: torch.Tensor, V: torch.Tensor) -> torch.Tensor:
     """One iterative-projection sweep (Ono 2011), row by row.
 
-    ``w_n <- (W V_n)^{-1} e_n``, then ``w_n <- w_n / sqrt(w_n^H V_n w_n)`` (batched solves: closed
-    forms for two and three microphones in torch's complex arithmetic measured 1.5x slower).
+    ``w_n <- (W V_n)^{-1} e_n``, then ``w_n <- w_n / sqrt(w_n^H V_n w_n)``. CPU tensors go through the
+    compiled kernel of :mod:`.cpu_kernels` (2.5-4x faster at ``M = 2, 3``), everything else (GPU,
+    fake tensors, autograd, ``M > 8``) through :func:`ip1_sweep_batched`; the two agree to rounding.
 
     Args:
         W: ``[batch, freq, src, mics]``; V: ``[batch, freq, src, mics, mics]``.
     Returns:
         The updated ``W`` (a new tensor).
     """
+    if cpu_kernels.applies(W, V):
+        return cpu_kernels.ip1_sweep(W, V)
+    return ip1_sweep_batched(W, V)
+
+
+def ip1_sweep_batched(W: torch.Tensor, V: torch.Tensor) -> torch.Tensor:
+    """:func:`ip1_sweep` in batched torch ops: one batched solve per row (closed forms for two and
+    three microphones in torch's complex arithmetic measured 1.5x slower than these solves)."""
     W = W.clone()
     N, M = W.shape[-2:]
     eye = torch.eye(M, dtype=W.dtype, device=W.device)

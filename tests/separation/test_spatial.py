@@ -71,10 +71,11 @@ def test_extreme_scales_in_float32(scale):
     assert torch.isfinite(ours).all() and torch.allclose(ours.to(expected.dtype), expected, rtol=1e-3, atol=0)
 
 
-@pytest.mark.parametrize("M", [2, 3])
-def test_ip1_equals_plain_per_frequency_loop(M):
+@pytest.mark.parametrize("M", [2, 3, 4, 8])
+@pytest.mark.parametrize("sweep", [spatial.ip1_sweep, spatial.ip1_sweep_batched], ids=["compiled", "batched"])
+def test_ip1_equals_plain_per_frequency_loop(M, sweep):
     _, W, _, V = random_problem(M=M)
-    ours = spatial.ip1_sweep(W, V).numpy()
+    ours = sweep(W, V).numpy()
     W, V = W.numpy(), V.numpy()
     for b in range(W.shape[0]):
         for f in range(W.shape[1]):

@@ -1,0 +1,71 @@
+"""The compiled CPU kernels against the batched torch updates they replace."""
+import pytest
+import torch
+from torch._subclasses.fake_tensor import FakeTensorMode
+
+from asteroid_mvae.separation import cpu_kernels, spatial
+from asteroid_mvae.separation.engine import separate
+from asteroid_mvae.separation.source_models import NMF, LaplaceIVA
+
+from test_spatial import random_problem
+
+
+@pytest.mark.parametrize("dtype", [torch.complex64, torch.complex128])
+@pytest.mark.parametrize("M", [2, 3, 5, 8])
+def test_ip1_kernel_equals_the_batched_solves(M, dtype):
+    _, W, _, V = random_problem(M=M, F=33)
+    W, V = W.to(dtype), V.to(dtype)
+    assert cpu_kernels.applies(W, V)
+    expected = spatial.ip1_sweep_batched(W, V)
+    tol = 1e-4 if dtype == torch.complex64 else 1e-11
+    assert torch.allclose(cpu_kernels.ip1_sweep(W, V), expected, rtol=tol, atol=tol)
+
+
+def test_ip1_kernel_split_over_threads_gives_the_same_bytes(monkeypatch):
+    _, W, _, V = random_problem(M=3, F=64)
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = cpu_kernels.ip1_sweep(W, V)
+        torch.set_num_threads(2)
+        monkeypatch.setattr(cpu_kernels, "PARALLEL_WORK", 1)  # split even this small problem
+        two = cpu_kernels.ip1_sweep(W, V)
+    finally:
+        torch.set_num_threads(threads)
+    assert torch.equal(one, two)
+
+
+def test_ip1_kernel_leaves_its_inputs_alone_and_reads_conjugate_views():
+    _, W, _, V = random_problem(M=2)
+    W0, V0 = W.clone(), V.clone()
+    out = cpu_kernels.ip1_sweep(W.conj().conj(), V.mH.mH)  # lazy conjugation bits
+    assert torch.equal(W, W0) and torch.equal(V, V0)
+    assert torch.allclose(out, spatial.ip1_sweep_batched(W, V), atol=1e-11)
+
+
+def test_kernels_apply_only_to_plain_cpu_tensors(monkeypatch):
+    _, W, _, V = random_problem(M=2)
+    assert cpu_kernels.applies(W, V)
+    assert not cpu_kernels.applies(W.requires_grad_(), V)  # autograd: torch's ops
+    W = W.detach()
+    assert not cpu_kernels.applies(W, V.to(torch.complex64))  # mixed dtypes
+    assert not cpu_kernels.applies(W.real, V)
+    _, W9, _, V9 = random_problem(M=9, F=2)
+    assert not cpu_kernels.applies(W9, V9)  # no kernel beyond MAX_MICS
+    with FakeTensorMode():
+        fake = torch.empty(2, 3, 2, 2, dtype=torch.complex128)
+        assert not cpu_kernels.applies(fake, fake[..., None].expand(2, 3, 2, 2, 2))
+    monkeypatch.setenv("ASTEROID_MVAE_KERNELS", "0")
+    assert not cpu_kernels.applies(W, V)
+
+
+@pytest.mark.parametrize("model", [LaplaceIVA, lambda: NMF(n_basis=2)], ids=["laplace", "nmf"])
+def test_engine_separates_the_same_with_and_without_kernels(model, monkeypatch):
+    X, _, _, _ = random_problem(B=1, F=17, M=2, T=60)
+    mix = X.transpose(1, 2).to(torch.complex64)  # [batch, mics, freq, frames]
+    compiled = separate(mix, model(), n_iter=15)
+    monkeypatch.setenv("ASTEROID_MVAE_KERNELS", "0")
+    batched = separate(mix, model(), n_iter=15)
+    scale = batched.estimates.abs().amax()
+    assert (compiled.estimates - batched.estimates).abs().amax() < 1e-3 * scale
+    assert torch.allclose(compiled.objective, batched.objective, rtol=1e-4)
