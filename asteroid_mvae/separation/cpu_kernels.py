@@ -29,13 +29,15 @@ def enabled() -> bool:
     return os.environ.get("ASTEROID_MVAE_KERNELS", "1") != "0" and _ip1_kernels() is not None
 
 
+def _plain_cpu(tensors, dtypes) -> bool:
+    """Real (not fake) CPU tensors of one dtype among ``dtypes``, outside autograd."""
+    return all(t.device.type == "cpu" and t.dtype in dtypes and t.dtype == tensors[0].dtype and not t.requires_grad
+               and not isinstance(t, torch._subclasses.FakeTensor) for t in tensors)
+
+
 def applies(W: torch.Tensor, *others: torch.Tensor) -> bool:
-    """The kernels take real CPU complex tensors of one dtype outside autograd, ``2 <= M <= 8``."""
-    for t in (W, *others):
-        if (t.device.type != "cpu" or t.dtype not in _DTYPES or t.dtype != W.dtype or t.requires_grad
-                or isinstance(t, torch._subclasses.FakeTensor)):
-            return False
-    return 2 <= W.shape[-1] <= MAX_MICS and enabled()
+    """The IP kernel takes CPU complex tensors of one dtype outside autograd, ``2 <= M <= 8``."""
+    return _plain_cpu((W, *others), _DTYPES) and 2 <= W.shape[-1] <= MAX_MICS and enabled()
 
 
 @functools.lru_cache(maxsize=None)
@@ -175,3 +177,67 @@ def ip1_sweep(W: torch.Tensor, V: torch.Tensor) -> torch.Tensor:
     for job in jobs:
         job.result()
     return W
+
+
+def applies_to_packed(*tensors: torch.Tensor) -> bool:
+    """The packed covariance/power kernels take CPU float32/float64 tensors of one dtype outside
+    autograd."""
+    return _plain_cpu(tensors, (torch.float32, torch.float64)) and enabled()
+
+
+@functools.lru_cache(maxsize=None)
+def _packed_kernels():
+    """``(weighted_sums, quadratic_forms)`` over packed outer products (see
+    :func:`~asteroid_mvae.separation.spatial.outer_products`)."""
+    import numba
+
+    # reassociated sums over frames (vectorised): the result depends on the machine's vector width only
+    @numba.njit(cache=True, nogil=True, fastmath={"reassoc", "contract", "nsz"})
+    def weighted_sums(xx, weights, out):
+        """``out[b, f, n, k] = sum_t weights[b, n, f, t] xx[b F + f, k, t]``."""
+        B, N, F, T = weights.shape
+        for b in range(B):
+            for f in range(F):
+                for n in range(N):
+                    for k in range(xx.shape[1]):
+                        total = xx.dtype.type(0.0)
+                        for t in range(T):
+                            total += weights[b, n, f, t] * xx[b * F + f, k, t]
+                        out[b, f, n, k] = total
+
+    @numba.njit(cache=True, nogil=True, fastmath={"contract"})
+    def quadratic_forms(coeffs, xx, out):
+        """``out[b, n, f, t] = max(0, sum_k coeffs[b F + f, n, k] xx[b F + f, k, t])``."""
+        B, N, F, T = out.shape
+        for b in range(B):
+            for f in range(F):
+                for n in range(N):
+                    c = coeffs[b * F + f, n]
+                    for t in range(T):
+                        out[b, n, f, t] = c[0] * xx[b * F + f, 0, t]
+                    for k in range(1, xx.shape[1]):
+                        for t in range(T):
+                            out[b, n, f, t] += c[k] * xx[b * F + f, k, t]
+                    for t in range(T):
+                        out[b, n, f, t] = max(out[b, n, f, t], 0.0)
+
+    return weighted_sums, quadratic_forms
+
+
+def packed_weighted_sums(xx: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """As :func:`~asteroid_mvae.separation.spatial.packed_weighted_sums` for per-frequency weights
+    ``[batch, src, freq, frames]`` (2x faster than torch's 1025 tiny matrix products at M = 2, 3).
+    Returns ``[batch, freq, src, M^2]``."""
+    B, N, F, _ = weights.shape
+    out = torch.empty(B, F, N, xx.shape[1], dtype=xx.dtype)
+    _packed_kernels()[0](xx.contiguous().numpy(), weights.contiguous().numpy(), out.numpy())
+    return out
+
+
+def packed_quadratic_forms(coeffs: torch.Tensor, xx: torch.Tensor) -> torch.Tensor:
+    """``max(0, coeffs @ xx)`` per frequency, written as ``[batch, src, freq, frames]`` (no transposed
+    copy). Args: coeffs ``[batch, freq, src, M^2]``; xx ``[batch * freq, M^2, frames]``."""
+    B, F, N, MM = coeffs.shape
+    out = torch.empty(B, N, F, xx.shape[-1], dtype=xx.dtype)
+    _packed_kernels()[1](coeffs.reshape(B * F, N, MM).contiguous().numpy(), xx.contiguous().numpy(), out.numpy())
+    return out

@@ -98,6 +98,8 @@ def packed_weighted_sums(xx: torch.Tensor, weights: torch.Tensor) -> torch.Tenso
     if weights.shape[2] == 1:  # [B, N, T] @ [B, T, F * M^2] (this orientation is the fast one)
         packed = torch.bmm(weights[:, :, 0], xx.reshape(B, F * MM, T).transpose(1, 2))
         return packed.reshape(B, N, F, MM).transpose(1, 2)
+    if cpu_kernels.applies_to_packed(xx, weights):  # one compiled loop, not F tiny products
+        return cpu_kernels.packed_weighted_sums(xx, weights)
     # per frequency: [B * F, M^2, T] @ [B * F, T, N]
     packed = torch.bmm(xx, weights.permute(0, 2, 3, 1).reshape(BF, T, N))
     return packed.reshape(B, F, MM, N).transpose(2, 3)
@@ -221,6 +223,8 @@ def packed_output_power(W: torch.Tensor, xx: torch.Tensor) -> torch.Tensor:
     """
     B, F, N, M = W.shape
     T = xx.shape[-1]
+    if cpu_kernels.applies_to_packed(xx):  # one compiled loop, written in the output's layout
+        return cpu_kernels.packed_quadratic_forms(quadratic_coefficients(W), xx)
     coeffs = quadratic_coefficients(W).reshape(B * F, N, M * M)
     per_freq = torch.bmm(coeffs, xx).reshape(B, F, N, T)
     out = torch.empty(B, N, F, T, dtype=per_freq.dtype, device=per_freq.device)
