@@ -77,6 +77,7 @@ def test_packed_kernels_equal_the_batched_products(M, dtype, monkeypatch):
     X, W, weights, _ = random_problem(M=M, F=9)
     X, W, weights = X.to(dtype), W.to(dtype), weights.to(X.real.dtype if dtype == torch.complex128 else torch.float32)
     xx = spatial.outer_products(X)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 1)  # where the kernels run at every M
     assert cpu_kernels.applies_to_packed(xx, weights)
     sums, power = spatial.packed_weighted_sums(xx, weights), spatial.packed_output_power(W, xx)
     monkeypatch.setenv("ASTEROID_MVAE_KERNELS", "0")
