@@ -4,7 +4,9 @@ An IP sweep solves ``B * F * N`` tiny systems (``M <= 8``). Through torch each r
 LAPACK call plus a dozen batched elementwise ops, and at ``M = 2`` the per-op overhead is most of
 the time. Here one compiled loop over frequencies does a row's whole update in registers, in double
 precision whatever the input dtype, with ``M`` a compile-time constant (one specialisation per
-``M``). The torch code stays the reference and runs everywhere else (GPU, fake tensors, autograd,
+``M``): measured 2.3-2.5x faster than the batched solves at ``M = 2, 3``, 1.6x at 4 and 6, 1.0x
+at 8 (one thread, 1025 frequencies). The packed covariance and output-power loops replace torch's
+``B * F`` tiny matrix products where that pays. The torch code stays the reference and runs everywhere else (GPU, fake tensors, autograd,
 ``M > 8``); tests hold the two to the same results.
 
 Set ``ASTEROID_MVAE_KERNELS=0`` to use torch only. Compiled code is cached on disk (numba's cache),
@@ -29,6 +31,18 @@ def enabled() -> bool:
     return os.environ.get("ASTEROID_MVAE_KERNELS", "1") != "0" and _ip1_kernels() is not None
 
 
+def _njit(numba, **options):
+    """``numba.njit`` with the on-disk cache where numba finds a writable place for it (next to this
+    file or in the user's cache directory); else compiled once per process."""
+    def decorate(function):
+        try:
+            return numba.njit(cache=True, **options)(function)
+        except RuntimeError as error:  # "cannot cache function ...: no locator available"
+            log.warning("numba cannot cache %s (%s): compiled in every process", function.__name__, error)
+            return numba.njit(**options)(function)
+    return decorate
+
+
 def _plain_cpu(tensors, dtypes) -> bool:
     """Real (not fake) CPU tensors of one dtype among ``dtypes``, outside autograd."""
     return all(t.device.type == "cpu" and t.dtype in dtypes and t.dtype == tensors[0].dtype and not t.requires_grad
@@ -50,7 +64,7 @@ def _ip1_kernels():
         log.warning("numba is not importable: the engine uses its torch IP updates on the CPU")
         return None
 
-    inline = numba.njit(cache=True, nogil=True, inline="always")
+    inline = _njit(numba, nogil=True, inline="always")
 
     @inline
     def solve_in_place(A, b):
@@ -106,23 +120,63 @@ def _ip1_kernels():
             solve_in_place(A, b)
 
     @inline
-    def ip1_frequency(W, V, k, A, b):
+    def hermitian_solve(V, k, n, L, b):
+        """``b <- V[k, n]^{-1} b`` for Hermitian positive definite ``V[k, n]``: Cholesky ``L L^H`` into ``L``."""
+        M = L.shape[0]
+        for j in range(M):
+            diagonal = V[k, n, j, j].real
+            for p in range(j):
+                diagonal -= L[j, p].real ** 2 + L[j, p].imag ** 2
+            diagonal = np.sqrt(max(diagonal, 1e-300))
+            L[j, j] = diagonal
+            for i in range(j + 1, M):
+                total = complex(V[k, n, i, j])
+                for p in range(j):
+                    total -= L[i, p] * L[j, p].conjugate()
+                L[i, j] = total / diagonal
+        for i in range(M):  # L y = b
+            total = b[i]
+            for p in range(i):
+                total -= L[i, p] * b[p]
+            b[i] = total / L[i, i].real
+        for i in range(M - 1, -1, -1):  # L^H x = y
+            total = b[i]
+            for p in range(i + 1, M):
+                total -= L[p, i].conjugate() * b[p]
+            b[i] = total / L[i, i].real
+
+    @inline
+    def ip1_frequency(W, V, k, A, b, u):
         """IP1 rows of frequency ``k``: ``W[k] [N, M]`` in place, given ``V[k] [N, M, M]``."""
         M = A.shape[0]
         for n in range(W.shape[1]):
-            for i in range(M):  # A = W V_n
-                for j in range(M):
+            if M <= 4:  # w = (W V_n)^{-1} e_n (adjugate closed forms for M = 2, 3)
+                for i in range(M):
+                    for j in range(M):
+                        total = 0j
+                        for m in range(M):
+                            total += complex(W[k, i, m]) * complex(V[k, n, m, j])
+                        A[i, j] = total
+                inverse_column(A, n, b)
+                quad = 0.0  # w^H V_n w
+                for i in range(M):
                     total = 0j
-                    for m in range(M):
-                        total += complex(W[k, i, m]) * complex(V[k, n, m, j])
-                    A[i, j] = total
-            inverse_column(A, n, b)  # w = (W V_n)^{-1} e_n
-            quad = 0.0  # w^H V_n w
-            for i in range(M):
-                total = 0j
-                for j in range(M):
-                    total += complex(V[k, n, i, j]) * b[j]
-                quad += b[i].real * total.real + b[i].imag * total.imag
+                    for j in range(M):
+                        total += complex(V[k, n, i, j]) * b[j]
+                    quad += b[i].real * total.real + b[i].imag * total.imag
+            else:  # w = V_n^{-1} u with W u = e_n: half the flops (measured 1.2x / 1.5x faster at M = 6 / 8)
+                for i in range(M):
+                    for j in range(M):
+                        A[i, j] = W[k, i, j]
+                    u[i] = 0j
+                u[n] = 1.0
+                solve_in_place(A, u)
+                for i in range(M):
+                    b[i] = u[i]
+                hermitian_solve(V, k, n, A, b)
+                quad = 0.0  # w^H V_n w = w^H u
+                for i in range(M):
+                    quad += b[i].real * u[i].real + b[i].imag * u[i].imag
             scale = 1.0 / np.sqrt(max(quad, 1e-30))
             for i in range(M):
                 W[k, n, i] = b[i].conjugate() * scale
@@ -130,12 +184,13 @@ def _ip1_kernels():
     def specialise(M):
         """The kernel for ``M`` microphones (``M`` a constant of the compiled loops)."""
 
-        @numba.njit(cache=True, nogil=True)  # nogil: frequency ranges run in parallel threads
+        @_njit(numba, nogil=True)  # nogil: frequency ranges run in parallel threads
         def ip1_range(W, V, start, stop):
             A = np.empty((M, M), dtype=np.complex128)
             b = np.empty(M, dtype=np.complex128)
+            u = np.empty(M, dtype=np.complex128)
             for k in range(start, stop):
-                ip1_frequency(W, V, k, A, b)
+                ip1_frequency(W, V, k, A, b, u)
 
         return ip1_range
 
@@ -196,7 +251,7 @@ def _packed_kernels():
     import numba
 
     # reassociated sums over frames (vectorised): the result depends on the machine's vector width only
-    @numba.njit(cache=True, nogil=True, fastmath={"reassoc", "contract", "nsz"})
+    @_njit(numba, nogil=True, fastmath={"reassoc", "contract", "nsz"})
     def weighted_sums(xx, weights, out):
         """``out[b, f, n, k] = sum_t weights[b, n, f, t] xx[b F + f, k, t]``."""
         B, N, F, T = weights.shape
@@ -209,7 +264,7 @@ def _packed_kernels():
                             total += weights[b, n, f, t] * xx[b * F + f, k, t]
                         out[b, f, n, k] = total
 
-    @numba.njit(cache=True, nogil=True, fastmath={"contract"})
+    @_njit(numba, nogil=True, fastmath={"contract"})
     def quadratic_forms(coeffs, xx, out):
         """``out[b, n, f, t] = max(0, sum_k coeffs[b F + f, n, k] xx[b F + f, k, t])``."""
         B, N, F, T = out.shape

@@ -11,7 +11,7 @@ from test_spatial import random_problem
 
 
 @pytest.mark.parametrize("dtype", [torch.complex64, torch.complex128])
-@pytest.mark.parametrize("M", [2, 3, 5, 8])
+@pytest.mark.parametrize("M", [2, 3, 4, 5, 8])
 def test_ip1_kernel_equals_the_batched_solves(M, dtype):
     _, W, _, V = random_problem(M=M, F=33)
     W, V = W.to(dtype), V.to(dtype)
@@ -86,3 +86,21 @@ def test_packed_kernels_equal_the_batched_products(M, dtype, monkeypatch):
     expected = spatial.packed_output_power(W, xx)
     assert power.is_contiguous() and power.shape == expected.shape
     assert torch.allclose(power, expected, rtol=tol, atol=tol * expected.amax()) and (power >= 0).all()
+
+
+def test_kernels_compile_without_a_writable_cache(caplog):
+    """Read-only installs: numba refuses ``cache=True`` at decoration; the kernel is compiled per process."""
+    import numba
+
+    class NoCache:
+        @staticmethod
+        def njit(cache=False, **options):
+            if cache:
+                raise RuntimeError("cannot cache function 'twice': no locator available for file")
+            return numba.njit(**options)
+
+    def twice(x):
+        return 2 * x
+
+    assert cpu_kernels._njit(NoCache, nogil=True)(twice)(21) == 42
+    assert "compiled in every process" in caplog.text
