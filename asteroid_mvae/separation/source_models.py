@@ -17,6 +17,8 @@ iterations) implement the same four methods.
 """
 import torch
 
+from . import cpu_kernels
+
 
 class SourceModel:
     """Gaussian source model base: ``nll = sum_{f,t,n} log r + |y|^2 / r``."""
@@ -123,11 +125,13 @@ class NMF(SourceModel):
             basis, activation = basis.expand(B, -1, -1, -1), activation.expand(B, -1, -1, -1)
         self.basis = basis.to(power).contiguous()
         self.activation = activation.to(power).contiguous()
-        self._buffer = torch.empty_like(power)  # reused by every update (long recordings: one copy)
+        self._buffer = None  # the torch updates' one reused buffer (long recordings: one copy)
 
     def _ratio(self, power, factor_product):
         """``factor_product(1 / r) / factor_product(|y|^2 / r^2)``, with ``r`` from the current factors
         (in one reused buffer)."""
+        if self._buffer is None:
+            self._buffer = torch.empty_like(power)
         buffer = torch.matmul(self.basis, self.activation, out=self._buffer).reciprocal_()
         denominator = factor_product(buffer)
         numerator = factor_product(buffer.square_().mul_(power))
@@ -144,7 +148,10 @@ class NMF(SourceModel):
         self.activation.mul_(self._ratio(power, lambda m: basis_t @ m).sqrt_()).clamp_min_(self.eps)
 
     def update(self, power):
-        """One multiplicative update of the bases, then of the activations (in place)."""
+        """One multiplicative update of the bases, then of the activations (in place; on the CPU in
+        the fused kernel of :mod:`.cpu_kernels`, the same steps)."""
+        if cpu_kernels.applies_to_nmf(self.basis, self.activation, power):
+            return cpu_kernels.nmf_update(self.basis, self.activation, power, self.eps)
         self.update_bases(power)
         self.update_activations(power)
         return self.basis @ self.activation
@@ -177,6 +184,8 @@ class SupervisedNMF(NMF):
 
     def update(self, power):
         """One multiplicative update of the activations (the bases stay)."""
+        if cpu_kernels.applies_to_nmf(self.basis, self.activation, power):
+            return cpu_kernels.nmf_update(self.basis, self.activation, power, self.eps, update_bases=False)
         self.update_activations(power)
         return self.basis @ self.activation
 

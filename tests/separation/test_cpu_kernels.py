@@ -104,3 +104,36 @@ def test_kernels_compile_without_a_writable_cache(caplog):
 
     assert cpu_kernels._njit(NoCache, nogil=True)(twice)(21) == 42
     assert "compiled in every process" in caplog.text
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("n_basis", [1, 2, 5])
+def test_nmf_kernel_equals_the_torch_updates(n_basis, dtype, monkeypatch):
+    power = torch.rand(2, 3, 17, 40, dtype=dtype, generator=torch.Generator().manual_seed(0)) ** 4
+    compiled, batched = NMF(n_basis=n_basis), NMF(n_basis=n_basis)
+    compiled.reset(power)
+    batched.reset(power)
+    assert cpu_kernels.applies_to_nmf(compiled.basis, compiled.activation, power)
+    tol = 1e-4 if dtype == torch.float32 else 1e-11
+    for _ in range(5):
+        with monkeypatch.context() as torch_only:
+            torch_only.setenv("ASTEROID_MVAE_KERNELS", "0")
+            expected = batched.update(power)
+        assert torch.allclose(compiled.update(power), expected, rtol=tol)
+    assert torch.allclose(compiled.basis, batched.basis, rtol=tol)
+    assert torch.allclose(compiled.activation, batched.activation, rtol=tol)
+
+
+def test_supervised_nmf_kernel_keeps_the_bases(monkeypatch):
+    from asteroid_mvae.separation.source_models import SupervisedNMF
+
+    power = torch.rand(1, 2, 9, 30, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    bases = torch.rand(2, 9, 3, dtype=torch.float64) + 0.1
+    compiled, batched = SupervisedNMF(bases), SupervisedNMF(bases)
+    compiled.reset(power)
+    batched.reset(power)
+    monkeypatch.setenv("ASTEROID_MVAE_KERNELS", "0")
+    expected = batched.update(power)
+    monkeypatch.delenv("ASTEROID_MVAE_KERNELS")
+    assert torch.allclose(compiled.update(power), expected, rtol=1e-11)
+    assert torch.equal(compiled.basis, batched.basis)
