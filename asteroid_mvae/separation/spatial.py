@@ -95,11 +95,11 @@ def packed_weighted_sums(xx: torch.Tensor, weights: torch.Tensor) -> torch.Tenso
     BF, MM, T = xx.shape
     B, N = weights.shape[:2]
     F = BF // B
+    if cpu_kernels.applies_to_packed(xx, weights):  # compiled loops, not torch's products
+        return cpu_kernels.packed_weighted_sums(xx, weights)
     if weights.shape[2] == 1:  # [B, N, T] @ [B, T, F * M^2] (this orientation is the fast one)
         packed = torch.bmm(weights[:, :, 0], xx.reshape(B, F * MM, T).transpose(1, 2))
         return packed.reshape(B, N, F, MM).transpose(1, 2)
-    if cpu_kernels.applies_to_packed(xx, weights):  # one compiled loop, not F tiny products
-        return cpu_kernels.packed_weighted_sums(xx, weights)
     # per frequency: [B * F, M^2, T] @ [B * F, T, N]
     packed = torch.bmm(xx, weights.permute(0, 2, 3, 1).reshape(BF, T, N))
     return packed.reshape(B, F, MM, N).transpose(2, 3)
@@ -192,7 +192,10 @@ class MixtureFrames:
 
 def unpack_hermitian(packed: torch.Tensor, M: int) -> torch.Tensor:
     """``[..., M^2]`` reals in the order of :func:`hermitian_layout` -> ``[..., M, M]`` complex."""
-    _, _, re_index, im_index, im_sign = hermitian_layout(M, packed.device)
+    layout = hermitian_layout(M, packed.device)
+    if cpu_kernels.applies_to_reals(packed):
+        return cpu_kernels.unpack_hermitian(packed, layout)
+    _, _, re_index, im_index, im_sign = layout
     real = packed.index_select(-1, re_index.flatten()).unflatten(-1, (M, M))
     imag = packed.index_select(-1, im_index.flatten()).unflatten(-1, (M, M)) * im_sign.to(packed.dtype)
     return torch.complex(real, imag)

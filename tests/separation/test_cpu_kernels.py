@@ -71,21 +71,27 @@ def test_engine_separates_the_same_with_and_without_kernels(model, monkeypatch):
     assert torch.allclose(compiled.objective, batched.objective, rtol=1e-4)
 
 
+@pytest.mark.parametrize("shared", [False, True], ids=["per-frequency", "shared"])
 @pytest.mark.parametrize("dtype", [torch.complex64, torch.complex128])
 @pytest.mark.parametrize("M", [2, 3, 6])
-def test_packed_kernels_equal_the_batched_products(M, dtype, monkeypatch):
+def test_packed_kernels_equal_the_batched_products(M, dtype, shared, monkeypatch):
     X, W, weights, _ = random_problem(M=M, F=9)
-    X, W, weights = X.to(dtype), W.to(dtype), weights.to(X.real.dtype if dtype == torch.complex128 else torch.float32)
+    X, W = X.to(dtype), W.to(dtype)
+    weights = weights.to(X.real.dtype)[:, :, :1] if shared else weights.to(X.real.dtype)
     xx = spatial.outer_products(X)
     monkeypatch.setattr(torch, "get_num_threads", lambda: 1)  # where the kernels run at every M
     assert cpu_kernels.applies_to_packed(xx, weights)
     sums, power = spatial.packed_weighted_sums(xx, weights), spatial.packed_output_power(W, xx)
+    covariances = spatial.weighted_covariances(xx, weights, M, diag_load=1e-3, floor=1e-6)
     monkeypatch.setenv("ASTEROID_MVAE_KERNELS", "0")
     tol = 1e-5 if dtype == torch.complex64 else 1e-12
     assert torch.allclose(sums, spatial.packed_weighted_sums(xx, weights), rtol=tol, atol=tol * sums.abs().amax())
     expected = spatial.packed_output_power(W, xx)
     assert power.is_contiguous() and power.shape == expected.shape
     assert torch.allclose(power, expected, rtol=tol, atol=tol * expected.amax()) and (power >= 0).all()
+    expected = spatial.weighted_covariances(xx, weights, M, diag_load=1e-3, floor=1e-6)  # unpacked by torch
+    assert covariances.dtype == expected.dtype and torch.allclose(covariances, expected, rtol=tol, atol=tol)
+    assert torch.equal(covariances, covariances.mH)
 
 
 def test_kernels_compile_without_a_writable_cache(caplog):
