@@ -180,7 +180,7 @@ class IterativeSeparator(BaseModel):
             the sources' power; OverIVA would also need a background model) and the estimates
             are least-squares images at ``ref_mic``; ``"first"``: the first ``n_src`` only.
         track_objective: record ``J`` after every iteration (``False``: first and last only, the
-            estimates unchanged; J costs 6-30 % of ILRMA's time, about 10 % of AuxIVA's).
+            estimates unchanged; J costs 25-40 % of ILRMA's CPU time, about 15 % of AuxIVA's).
 
     ``forward_wav(wav)`` takes ``[batch, n_mics, time]`` and returns ``[batch, n_src, time]``.
     """

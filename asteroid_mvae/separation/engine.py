@@ -91,7 +91,7 @@ def separate(
             (when ``mix`` is contiguous and has the working dtype): no copy of the STFT, for long recordings; the
             returned ``estimates`` are then ``mix`` itself.
         track_objective: compute ``J`` after every iteration (``False``: before the first and after
-            the last only, NaN between; the separation is the same; J costs up to 30 % of ILRMA's time).
+            the last only, NaN between; the separation is the same; J costs up to 40 % of ILRMA's CPU time).
 
     Returns:
         :class:`SeparationResult`; ``estimates`` are ``[batch, src, freq, frames]``.
