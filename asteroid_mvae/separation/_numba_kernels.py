@@ -223,6 +223,24 @@ def unpack(packed, re_index, im_index, im_sign, out):
                 out[r, i, j] = complex(packed[r, re_index[i, j]], im_sign[i, j] * packed[r, im_index[i, j]])
 
 
+@_inline
+def nmf_variance(basis, activation, s, f, t, K):
+    """``r = sum_k basis[s, f, k] activation[s, k, t]``."""
+    r = basis[s, f, 0] * activation[s, 0, t]
+    for k in range(1, K):
+        r += basis[s, f, k] * activation[s, k, t]
+    return r
+
+
+@_inline
+def nmf_weights(basis, activation, power, s, f, K, inverse, weighted):
+    """``inverse = 1 / r`` and ``weighted = |y|^2 / r^2`` over the frames of frequency ``f``."""
+    one = power.dtype.type(1.0)
+    for t in range(power.shape[2]):
+        inverse[t] = one / nmf_variance(basis, activation, s, f, t, K)
+        weighted[t] = power[s, f, t] * inverse[t] * inverse[t]
+
+
 @functools.lru_cache(maxsize=None)
 def nmf_update(K: int):
     """The fused multiplicative IS-NMF update for ``K`` bases (a constant of its loops)."""
@@ -233,7 +251,7 @@ def nmf_update(K: int):
         """Bases ``[S, F, K]`` (unless ``update_bases`` is False), then activations ``[S, K, T]``, in
         place, for powers ``[S, F, T]``; ``out [S, F, T] <- basis @ activation``."""
         S, F, T = power.shape
-        one, zero, floor = power.dtype.type(1.0), power.dtype.type(0.0), power.dtype.type(eps)
+        zero, floor = power.dtype.type(0.0), power.dtype.type(eps)
         inverse = np.empty(T, dtype=power.dtype)  # 1 / r of one frequency
         weighted = np.empty(T, dtype=power.dtype)  # |y|^2 / r^2 of one frequency
         numerator = np.empty((K, T), dtype=power.dtype)
@@ -241,12 +259,7 @@ def nmf_update(K: int):
         for s in range(S):
             if update_bases:  # B_fk *= sqrt(sum_t A_kt P_ft / r_ft^2 / sum_t A_kt / r_ft)
                 for f in range(F):
-                    for t in range(T):
-                        r = basis[s, f, 0] * activation[s, 0, t]
-                        for k in range(1, K):
-                            r += basis[s, f, k] * activation[s, k, t]
-                        inverse[t] = one / r
-                        weighted[t] = power[s, f, t] * inverse[t] * inverse[t]
+                    nmf_weights(basis, activation, power, s, f, K, inverse, weighted)
                     for k in range(K):
                         num, den = zero, zero
                         for t in range(T):
@@ -256,12 +269,7 @@ def nmf_update(K: int):
             numerator[:] = zero  # A_kt *= sqrt(sum_f B_fk P_ft / r_ft^2 / sum_f B_fk / r_ft), new bases
             denominator[:] = zero
             for f in range(F):
-                for t in range(T):
-                    r = basis[s, f, 0] * activation[s, 0, t]
-                    for k in range(1, K):
-                        r += basis[s, f, k] * activation[s, k, t]
-                    inverse[t] = one / r
-                    weighted[t] = power[s, f, t] * inverse[t] * inverse[t]
+                nmf_weights(basis, activation, power, s, f, K, inverse, weighted)
                 for k in range(K):
                     b = basis[s, f, k]
                     for t in range(T):
@@ -272,9 +280,6 @@ def nmf_update(K: int):
                     activation[s, k, t] = max(activation[s, k, t] * np.sqrt(numerator[k, t] / denominator[k, t]), floor)
             for f in range(F):
                 for t in range(T):
-                    r = basis[s, f, 0] * activation[s, 0, t]
-                    for k in range(1, K):
-                        r += basis[s, f, k] * activation[s, k, t]
-                    out[s, f, t] = r
+                    out[s, f, t] = nmf_variance(basis, activation, s, f, t, K)
 
     return nmf_update

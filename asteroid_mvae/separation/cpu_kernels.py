@@ -2,16 +2,19 @@
 
 An IP sweep solves ``B * F * N`` tiny systems (``M <= 8``). Through torch each row is one batched
 LAPACK call plus a dozen batched elementwise ops, and at ``M = 2`` the per-op overhead is most of
-the time. Here one compiled loop over frequencies does a row's whole update in registers, in double
-precision whatever the input dtype, with ``M`` a compile-time constant (one specialisation per
-``M``): measured 4.2x / 3.4x faster than the batched solves at ``M = 2, 3`` (closed forms), 1.7x,
-2.2x and 1.3x at ``M = 4, 6, 8`` (``w = V_n^{-1} W^{-1} e_n`` by LU and Cholesky), one thread, 1025
-frequencies. The packed covariance and output-power loops replace torch's
-``B * F`` tiny matrix products where that pays. The torch code stays the reference and runs everywhere else (GPU, fake tensors, autograd,
-``M > 8``); tests hold the two to the same results.
+the time. Here one compiled loop over frequencies does a row's whole update in registers, in
+double precision whatever the input dtype, with ``M`` a compile-time constant (one specialisation
+per ``M``): measured 4.2x / 3.4x faster than the batched solves at ``M = 2, 3`` (closed forms),
+1.7x, 2.2x and 1.3x at ``M = 4, 6, 8`` (``w = V_n^{-1} W^{-1} e_n`` by LU and Cholesky), one
+thread, 1025 frequencies. ILRMA's NMF update runs in three fused passes; the covariance, output
+power and Hermitian unpacking loops replace torch's ``B * F`` tiny matrix products where that
+pays. The torch code stays the reference and runs everywhere else (GPU, fake tensors, autograd,
+``M > 8``); tests hold the two to the same results. The kernels themselves live in
+:mod:`._numba_kernels`, imported on first use.
 
-Set ``ASTEROID_MVAE_KERNELS=0`` to use torch only. Compiled code is cached on disk (numba's cache),
-so only the first process pays the compilation (seconds); later ones load it in about 0.3 s.
+Set ``ASTEROID_MVAE_KERNELS=0`` to use torch only. Compiled code is cached on disk (numba's
+cache), so only the first process pays the compilation (seconds); later ones load it in about
+0.3 s.
 """
 import functools
 import logging
@@ -38,7 +41,7 @@ def _plain_cpu(tensors, dtypes) -> bool:
                and not isinstance(t, torch._subclasses.FakeTensor) for t in tensors)
 
 
-def applies(W: torch.Tensor, *others: torch.Tensor) -> bool:
+def applies_to_ip1(W: torch.Tensor, *others: torch.Tensor) -> bool:
     """The IP kernel takes CPU complex tensors of one dtype outside autograd, ``2 <= M <= 8``."""
     return _plain_cpu((W, *others), _DTYPES) and 2 <= W.shape[-1] <= MAX_MICS and enabled()
 
@@ -65,7 +68,7 @@ PARALLEL_WORK = 2**14
 
 
 def ip1_sweep(W: torch.Tensor, V: torch.Tensor) -> torch.Tensor:
-    """As :func:`~asteroid_mvae.separation.spatial.ip1_sweep`, compiled (check :func:`applies` first).
+    """As :func:`~asteroid_mvae.separation.spatial.ip1_sweep`, compiled (check :func:`applies_to_ip1` first).
 
     Frequencies are split over ``torch.get_num_threads()`` threads (the kernels release the GIL).
 
@@ -112,14 +115,12 @@ def applies_to_packed(xx: torch.Tensor, weights: torch.Tensor = None) -> bool:
 def packed_weighted_sums(xx: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     """As :func:`~asteroid_mvae.separation.spatial.packed_weighted_sums` (weights ``[batch, src,
     freq or 1, frames]``). Returns ``[batch, freq, src, M^2]``."""
-    B, N, F, T = weights.shape
-    if F == 1:
-        F = xx.shape[0] // B
-        out = torch.empty(B, F, N, xx.shape[1], dtype=xx.dtype)
+    B, N = weights.shape[:2]
+    out = torch.empty(B, xx.shape[0] // B, N, xx.shape[1], dtype=xx.dtype)
+    if weights.shape[2] == 1:
         _kernels().shared_weighted_sums(xx.contiguous().numpy(), weights[:, :, 0].contiguous().numpy(), out.numpy())
-        return out
-    out = torch.empty(B, F, N, xx.shape[1], dtype=xx.dtype)
-    _kernels().weighted_sums(xx.contiguous().numpy(), weights.contiguous().numpy(), out.numpy())
+    else:
+        _kernels().weighted_sums(xx.contiguous().numpy(), weights.contiguous().numpy(), out.numpy())
     return out
 
 
@@ -139,13 +140,13 @@ def unpack_hermitian(packed: torch.Tensor, layout) -> torch.Tensor:
     dtype = torch.complex128 if packed.dtype == torch.float64 else torch.complex64
     out = torch.empty(*packed.shape[:-1], M, M, dtype=dtype)
     _kernels().unpack(packed.reshape(-1, M * M).contiguous().numpy(), re_index.numpy(), im_index.numpy(),
-                         im_sign.to(packed.dtype).numpy(), out.numpy().reshape(-1, M, M))
+                      im_sign.to(packed.dtype).numpy(), out.numpy().reshape(-1, M, M))
     return out
 
 
 def applies_to_nmf(basis: torch.Tensor, activation: torch.Tensor, power: torch.Tensor) -> bool:
     """The NMF kernel takes contiguous CPU float32/float64 factors and power outside autograd."""
-    return (applies_to_reals(basis, activation, power) and basis.is_contiguous() and activation.is_contiguous())
+    return applies_to_reals(basis, activation, power) and basis.is_contiguous() and activation.is_contiguous()
 
 
 def nmf_update(basis: torch.Tensor, activation: torch.Tensor, power: torch.Tensor, eps: float,
@@ -167,6 +168,6 @@ def nmf_update(basis: torch.Tensor, activation: torch.Tensor, power: torch.Tenso
     T = activation.shape[-1]
     out = torch.empty(B, N, F, T, dtype=power.dtype)
     _kernels().nmf_update(K)(basis.numpy().reshape(B * N, F, K), activation.numpy().reshape(B * N, K, T),
-                   power.contiguous().numpy().reshape(B * N, F, T), out.numpy().reshape(B * N, F, T), eps,
-                   update_bases)
+                             power.contiguous().numpy().reshape(B * N, F, T), out.numpy().reshape(B * N, F, T),
+                             eps, update_bases)
     return out

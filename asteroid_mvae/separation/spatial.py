@@ -271,7 +271,7 @@ def ip1_sweep(W: torch.Tensor, V: torch.Tensor) -> torch.Tensor:
     Returns:
         The updated ``W`` (a new tensor).
     """
-    if cpu_kernels.applies(W, V):
+    if cpu_kernels.applies_to_ip1(W, V):
         return cpu_kernels.ip1_sweep(W, V)
     return ip1_sweep_batched(W, V)
 

@@ -15,7 +15,7 @@ from test_spatial import random_problem
 def test_ip1_kernel_equals_the_batched_solves(M, dtype):
     _, W, _, V = random_problem(M=M, F=33)
     W, V = W.to(dtype), V.to(dtype)
-    assert cpu_kernels.applies(W, V)
+    assert cpu_kernels.applies_to_ip1(W, V)
     expected = spatial.ip1_sweep_batched(W, V)
     tol = 1e-4 if dtype == torch.complex64 else 1e-11
     assert torch.allclose(cpu_kernels.ip1_sweep(W, V), expected, rtol=tol, atol=tol)
@@ -45,18 +45,18 @@ def test_ip1_kernel_leaves_its_inputs_alone_and_reads_conjugate_views():
 
 def test_kernels_apply_only_to_plain_cpu_tensors(monkeypatch):
     _, W, _, V = random_problem(M=2)
-    assert cpu_kernels.applies(W, V)
-    assert not cpu_kernels.applies(W.requires_grad_(), V)  # autograd: torch's ops
+    assert cpu_kernels.applies_to_ip1(W, V)
+    assert not cpu_kernels.applies_to_ip1(W.requires_grad_(), V)  # autograd: torch's ops
     W = W.detach()
-    assert not cpu_kernels.applies(W, V.to(torch.complex64))  # mixed dtypes
-    assert not cpu_kernels.applies(W.real, V)
+    assert not cpu_kernels.applies_to_ip1(W, V.to(torch.complex64))  # mixed dtypes
+    assert not cpu_kernels.applies_to_ip1(W.real, V)
     _, W9, _, V9 = random_problem(M=9, F=2)
-    assert not cpu_kernels.applies(W9, V9)  # no kernel beyond MAX_MICS
+    assert not cpu_kernels.applies_to_ip1(W9, V9)  # no kernel beyond MAX_MICS
     with FakeTensorMode():
         fake = torch.empty(2, 3, 2, 2, dtype=torch.complex128)
-        assert not cpu_kernels.applies(fake, fake[..., None].expand(2, 3, 2, 2, 2))
+        assert not cpu_kernels.applies_to_ip1(fake, fake[..., None].expand(2, 3, 2, 2, 2))
     monkeypatch.setenv("ASTEROID_MVAE_KERNELS", "0")
-    assert not cpu_kernels.applies(W, V)
+    assert not cpu_kernels.applies_to_ip1(W, V)
 
 
 @pytest.mark.parametrize("model", [LaplaceIVA, lambda: NMF(n_basis=2)], ids=["laplace", "nmf"])
