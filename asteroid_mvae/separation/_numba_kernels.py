@@ -169,30 +169,18 @@ _sums = _njit(nogil=True, fastmath={"reassoc", "contract", "nsz"})
 
 @_sums
 def weighted_sums(xx, weights, out):
-    """``out[b, f, n, k] = sum_t weights[b, n, f, t] xx[b F + f, k, t]``."""
-    B, N, F, T = weights.shape
+    """``out[b, f, n, k] = sum_t weights[b, n, f, t] xx[b F + f, k, t]``; ``weights [B, N, F or 1, T]``
+    (one row of weights for every frequency: IVA)."""
+    B, F, N = out.shape[:3]
+    T = xx.shape[2]
     for b in range(B):
         for f in range(F):
-            for n in range(N):
-                for k in range(xx.shape[1]):
-                    total = xx.dtype.type(0.0)
-                    for t in range(T):
-                        total += weights[b, n, f, t] * xx[b * F + f, k, t]
-                    out[b, f, n, k] = total
-
-
-@_sums
-def shared_weighted_sums(xx, weights, out):
-    """``out[b, f, n, k] = sum_t weights[b, n, t] xx[b F + f, k, t]``."""
-    B, N, T = weights.shape
-    F = out.shape[1]
-    for b in range(B):
-        for f in range(F):
+            fw = f if weights.shape[2] > 1 else 0
             for k in range(xx.shape[1]):
                 for n in range(N):
                     total = xx.dtype.type(0.0)
                     for t in range(T):
-                        total += weights[b, n, t] * xx[b * F + f, k, t]
+                        total += weights[b, n, fw, t] * xx[b * F + f, k, t]
                     out[b, f, n, k] = total
 
 

@@ -117,10 +117,7 @@ def packed_weighted_sums(xx: torch.Tensor, weights: torch.Tensor) -> torch.Tenso
     freq or 1, frames]``). Returns ``[batch, freq, src, M^2]``."""
     B, N = weights.shape[:2]
     out = torch.empty(B, xx.shape[0] // B, N, xx.shape[1], dtype=xx.dtype)
-    if weights.shape[2] == 1:
-        _kernels().shared_weighted_sums(xx.contiguous().numpy(), weights[:, :, 0].contiguous().numpy(), out.numpy())
-    else:
-        _kernels().weighted_sums(xx.contiguous().numpy(), weights.contiguous().numpy(), out.numpy())
+    _kernels().weighted_sums(xx.contiguous().numpy(), weights.contiguous().numpy(), out.numpy())
     return out
 
 
