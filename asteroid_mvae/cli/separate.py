@@ -18,6 +18,9 @@ def add_parser(subparsers):
     parser.add_argument("--out-dir", default="separated", help="output folder (default: separated)")
     parser.add_argument("--n-src", type=int, default=None, help="number of sources (default: the model's)")
     parser.add_argument("--n-iter", type=int, default=None, help="iterations (default: the model's)")
+    parser.add_argument("--refine-steps", type=int, default=None,
+                        help="FastMVAE/FastMVAE2: Adam steps refining the encoder's answer at every iteration "
+                             "(semi-amortized inference; default: the model's)")
     parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda:0")
     parser.add_argument("--keep-going", action="store_true",
                         help="on a file that fails, go on with the others; report the failures at the end (exit 2)")
@@ -126,6 +129,8 @@ def run(args):
     for name, value in (("--n-src", args.n_src), ("--n-iter", args.n_iter)):
         if value is not None and value < 1:
             raise CliError(f"{name} must be at least 1, got {value}.")
+    if args.refine_steps is not None and args.refine_steps < 0:
+        raise CliError(f"--refine-steps must be at least 0, got {args.refine_steps}.")
     paths = [Path(f) for f in args.files]
     for path in paths:
         if not path.is_file():
@@ -133,6 +138,8 @@ def run(args):
     overrides = {k: v for k, v in (("n_src", args.n_src), ("n_iter", args.n_iter)) if v is not None}
     try:
         model = load_model(args.model, **overrides)
+        if args.refine_steps is not None:
+            model = with_refine_steps(model, args.refine_steps)
     except (FileNotFoundError, ValueError) as err:
         raise CliError(str(err)) from None
     model = model.to(device).eval()
@@ -155,6 +162,18 @@ def run(args):
         print(f"{path} -> {', '.join(map(str, outputs[path]))}")
     if failures:
         raise CliError(f"{len(failures)} of {len(paths)} files failed: {', '.join(map(str, failures))}")
+
+
+def with_refine_steps(model, steps: int):
+    """``model`` with ``refine_steps = steps`` (FastMVAE, FastMVAE2); ``ValueError`` for other models."""
+    from dataclasses import replace
+
+    from ..models import FastMVAE, FastMVAE2
+
+    if not isinstance(model, (FastMVAE, FastMVAE2)):
+        raise ValueError(f"--refine-steps applies to FastMVAE and FastMVAE2 models, not to {type(model).__name__}.")
+    model.refinement = replace(model.refinement, steps=steps)
+    return model
 
 
 def separate_file(model, path: Path, device):

@@ -10,8 +10,8 @@ from typing import Optional
 from ..compat import plain
 from ..networks import ACVAE, CVAE, ChimeraACVAE, load_network_package
 from ..networks.package import nll_gap_warning
-from ..separation.deep import (BN_MODES, MVAE_SCALES, PRECISIONS, ACVAESource, ChimeraSource, CVAESource, check_choice,
-                               check_variance_step)
+from ..separation.deep import (BN_MODES, MVAE_SCALES, MVAE_STARTS, PRECISIONS, ACVAESource, ChimeraSource, CVAESource,
+                               Refinement, check_choice, check_variance_step)
 from .base import IterativeSeparator, ilrma_start
 
 log = logging.getLogger(__name__)
@@ -41,6 +41,12 @@ class DeepSeparator(IterativeSeparator):
         variance_step: FastMVAE, FastMVAE2: fraction ``a`` of the way the log variance moves
             to the network's proposal each iteration (1: the papers' replacement; ``a < 1``: a
             damped step, not the papers' algorithm).
+        refine_steps, refine_lr, refine_label, refine_keep_best: FastMVAE, FastMVAE2:
+            semi-amortized inference (ours, not the papers'; off by default): at every iteration
+            the encoder's latent and label start ``refine_steps`` Adam steps on each output's part
+            of ``J`` through the frozen decoder; see
+            :class:`~asteroid_mvae.separation.deep.Refinement`. With ``monotone=True`` too, ``J``
+            never rises.
         **kwargs: separation settings, see :class:`IterativeSeparator`.
     """
 
@@ -49,10 +55,12 @@ class DeepSeparator(IterativeSeparator):
     def __init__(self, n_labels: int = 101, n_freq: int = 1024, input_scale: float = 1.0,
                  label_map: Optional[dict] = None, training_info: Optional[dict] = None,
                  precision: str = "float32", bn_mode: str = "running", init_ilrma: int = 0, monotone: bool = False,
-                 variance_step: float = 1.0, **kwargs):
+                 variance_step: float = 1.0, refine_steps: int = 0, refine_lr: float = 0.01,
+                 refine_label: str = "optimise", refine_keep_best: bool = True, **kwargs):
         super().__init__(**kwargs)
         self.monotone = bool(monotone)
         self.variance_step = check_variance_step(variance_step)
+        self.refinement = Refinement(int(refine_steps), float(refine_lr), refine_label, bool(refine_keep_best))
         if int(init_ilrma) < 0:
             raise ValueError(f"init_ilrma must be >= 0 ILRMA iterations, got {init_ilrma}.")
         self.init_ilrma = int(init_ilrma)
@@ -94,7 +102,7 @@ class DeepSeparator(IterativeSeparator):
                 "input_scale": self.input_scale, "label_map": dict(self.label_map),
                 "training_info": self.training_info, "precision": self.precision, "bn_mode": self.bn_mode,
                 "init_ilrma": self.init_ilrma, "monotone": self.monotone,
-                "variance_step": self.variance_step}
+                "variance_step": self.variance_step, **self.refinement.as_model_args()}
 
     def initial_demix(self, mix_stft):
         return ilrma_start(mix_stft, self.init_ilrma)
@@ -106,7 +114,8 @@ class FastMVAE2(DeepSeparator):
     network_class = ChimeraACVAE
 
     def make_source_model(self):
-        return ChimeraSource(self.network, self.precision, self.bn_mode, self.monotone, self.variance_step)
+        return ChimeraSource(self.network, self.precision, self.bn_mode, self.monotone, self.variance_step,
+                             self.refinement)
 
 
 class FastMVAE(DeepSeparator):
@@ -115,7 +124,8 @@ class FastMVAE(DeepSeparator):
     network_class = ACVAE
 
     def make_source_model(self):
-        return ACVAESource(self.network, self.precision, self.bn_mode, self.monotone, self.variance_step)
+        return ACVAESource(self.network, self.precision, self.bn_mode, self.monotone, self.variance_step,
+                           self.refinement)
 
 
 class MVAE(DeepSeparator):
@@ -135,23 +145,48 @@ class MVAE(DeepSeparator):
         prior_weight: weight of the latent's N(0, I) prior in the loss.
         scale: ``"profile"`` (scale at its optimum in every step) or ``"previous"`` (kept at the
             last update's value, the authors'); see :class:`~asteroid_mvae.separation.deep.CVAESource`.
+        start: ``"uniform"`` (the latent starts at the CVAE encoder's mean for a uniform label) or
+            ``"chimera"``: at the latent and label logits of a ChimeraACVAE encoder of the same
+            speakers, held by the model as ``start_network`` (ours, not the papers'; build it with
+            ``from_network_package(cvae, start_package=chimera)``).
     """
 
     network_class = CVAE
 
     def __init__(self, n_steps: int = 100, lr: float = 0.01, init_ilrma: int = 30, init_steps: int = 0,
-                 prior_weight: float = 0.0, scale: str = "profile", **kwargs):
+                 prior_weight: float = 0.0, scale: str = "profile", start: str = "uniform", **kwargs):
         kwargs.setdefault("n_iter", 30)
         super().__init__(init_ilrma=init_ilrma, **kwargs)
+        if self.refinement.steps:
+            raise ValueError("refine_steps is FastMVAE's and FastMVAE2's; MVAE fits its latent with n_steps.")
         self.n_steps, self.lr = n_steps, lr
         self.init_steps, self.prior_weight = int(init_steps), float(prior_weight)
         self.scale = check_choice("scale", scale, MVAE_SCALES)
+        self.start = check_choice("start", start, MVAE_STARTS)
+        n_labels, n_freq = self.network.n_labels, self.network.n_freq
+        self.start_network = ChimeraACVAE(n_labels=n_labels, n_freq=n_freq) if start == "chimera" else None
+
+    @classmethod
+    def from_network_package(cls, path, start_package=None, **kwargs):
+        """As :meth:`DeepSeparator.from_network_package`; ``start_package``: a ChimeraACVAE package
+        of the same speakers whose encoder starts the latent (``start="chimera"``)."""
+        if start_package is None:
+            return super().from_network_package(path, **kwargs)
+        model = super().from_network_package(path, start="chimera", **kwargs)
+        network, package = load_network_package(start_package)
+        if not isinstance(network, ChimeraACVAE):
+            raise ValueError(f"{start_package} holds a {package['network']}; the start needs a ChimeraACVAE.")
+        if {str(k): int(v) for k, v in package["label_map"].items()} != model.label_map:
+            raise ValueError(f"{start_package} was trained on other speakers than {path} (label maps differ).")
+        model.start_network.load_state_dict(network.state_dict())
+        return model.eval()
 
     def make_source_model(self):
         return CVAESource(self.network, n_steps=self.n_steps, lr=self.lr, precision=self.precision,
                           bn_mode=self.bn_mode, init_steps=self.init_steps, prior_weight=self.prior_weight,
-                          scale=self.scale)
+                          scale=self.scale, start_network=self.start_network)
 
     def get_model_args(self):
         return {**super().get_model_args(), "n_steps": self.n_steps, "lr": self.lr,
-                "init_steps": self.init_steps, "prior_weight": self.prior_weight, "scale": self.scale}
+                "init_steps": self.init_steps, "prior_weight": self.prior_weight, "scale": self.scale,
+                "start": self.start}

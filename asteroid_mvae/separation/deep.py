@@ -12,13 +12,18 @@ does, with each source's own statistics (``bn_mode="per_source"``).
 - :class:`ChimeraSource` (FastMVAE2): encoder -> latent mean and class posterior -> decoder.
 - :class:`ACVAESource` (FastMVAE): classifier -> label posterior; encoder(|y|, label) -> z -> decoder.
 - :class:`CVAESource` (MVAE): latent and label logits kept between iterations and optimised by
-  backpropagating the objective through the frozen decoder (Adam).
+  backpropagating the objective through the frozen decoder (Adam); optionally started from a
+  ChimeraACVAE encoder's latent and label (``start_network``).
+- :class:`Refinement` (FastMVAE, FastMVAE2; ours, not the papers'): semi-amortized inference, the
+  encoder's latent and label start a few Adam steps on the source part of ``J`` through the
+  frozen decoder at every iteration (:func:`refine_latent`).
 - :class:`FramePriorSource`: the same with a frame prior (GAN generator; GASS) and known speakers.
 
 Shapes: ``power [batch, src, freq, frames]`` (``freq = n_freq + 1``); the networks see
 ``[batch * src, n_freq, frames]``.
 """
 import contextlib
+from dataclasses import asdict, dataclass
 
 import torch
 
@@ -28,6 +33,8 @@ from .source_models import SourceModel
 PRECISIONS = ("float32", "bfloat16")
 BN_MODES = ("running", "per_source")
 MVAE_SCALES = ("profile", "previous")
+REFINE_LABELS = ("optimise", "fixed")
+MVAE_STARTS = ("uniform", "chimera")
 
 
 def network_precision(device: torch.device, precision: str):
@@ -52,10 +59,11 @@ def check_variance_step(step: float) -> float:
 
 
 def network_input(power: torch.Tensor) -> torch.Tensor:
-    """Magnitudes without DC, each output scaled to unit RMS: ``[batch * src, n_freq, frames]``."""
+    """Magnitudes without DC, each output scaled to unit RMS: ``[batch * src, n_freq, frames]``,
+    float32 (the networks' dtype, also for a complex128 engine)."""
     power = power[:, :, 1:]
     rms = power.mean((2, 3), keepdim=True).clamp_min(1e-30).sqrt()
-    return (power.sqrt() / rms).flatten(0, 1)
+    return (power.sqrt() / rms).flatten(0, 1).float()
 
 
 def with_dc(log_power: torch.Tensor, batch: int) -> torch.Tensor:
@@ -71,14 +79,81 @@ def fit_scale(power: torch.Tensor, log_power: torch.Tensor) -> torch.Tensor:
     return gain * shape
 
 
-def profile_nll(power: torch.Tensor, log_power: torch.Tensor) -> torch.Tensor:
-    """``sum_{f,t} log r + |y|^2 / r`` with the scale at its optimum, summed over everything.
+def item_nll(target: torch.Tensor, log_power: torch.Tensor) -> torch.Tensor:
+    """``sum_{f,t} log r + |y|^2 / r`` of each item for ``r = g exp(h)`` at the optimal scale ``g``:
+    ``FT (log mean(|y|^2 e^{-h}) + 1) + sum h``. ``target, log_power [items, F, T]`` -> ``[items]``."""
+    n_bins = target.shape[-2] * target.shape[-1]
+    return n_bins * (torch.log((target * torch.exp(-log_power)).mean((-2, -1))) + 1) + log_power.sum((-2, -1))
 
-    With ``g`` optimal this is ``FT (log mean(|y|^2 e^{-h}) + 1) + sum h`` per output.
+
+def profile_nll(power: torch.Tensor, log_power: torch.Tensor) -> torch.Tensor:
+    """:func:`item_nll` summed over every output (any leading shape)."""
+    return item_nll(power, log_power).sum()
+
+
+@dataclass(frozen=True)
+class Refinement:
+    """Semi-amortized inference (ours, not the papers'): at every iteration the encoder's latent
+    and label logits start ``steps`` Adam steps (fresh state, rate ``lr``) on each output's part
+    of ``J`` (scale at its optimum) through the frozen decoder.
+
+    Args:
+        steps: Adam steps per iteration (0: the papers' one-pass update).
+        lr: Adam learning rate.
+        label: ``"optimise"`` (the class logits move too) or ``"fixed"`` (the encoder's posterior).
+        keep_best: per output, the point of least loss seen on the way (the encoder's answer
+            included) instead of the last one; costs nothing (every step evaluates its loss).
     """
-    n_bins = power.shape[2] * power.shape[3]
-    ratio = (power * torch.exp(-log_power)).mean((2, 3))
-    return (n_bins * (torch.log(ratio) + 1) + log_power.sum((2, 3))).sum()
+
+    steps: int = 0
+    lr: float = 0.01
+    label: str = "optimise"
+    keep_best: bool = True
+
+    def __post_init__(self):
+        if int(self.steps) < 0:
+            raise ValueError(f"refine_steps must be >= 0; got {self.steps}.")
+        if not float(self.lr) > 0:
+            raise ValueError(f"refine_lr must be > 0; got {self.lr}.")
+        check_choice("refine_label", self.label, REFINE_LABELS)
+
+    def as_model_args(self) -> dict:
+        return {f"refine_{key}": value for key, value in asdict(self).items()}
+
+
+def refine_latent(decode, target, latent, logits, refinement: Refinement) -> torch.Tensor:
+    """``refinement.steps`` Adam steps on :func:`item_nll` from the encoder's answer.
+
+    ``decode(latent, label_probs) -> log power [items, F, T]``; ``target [items, F, T]`` (power
+    without DC), ``latent [items, ...]``, ``logits [items, L]``. Returns the log power
+    ``[items, F, T]`` (float32, detached) of the last or, with ``keep_best``, the best point.
+    """
+    latent = latent.detach().float().clone().requires_grad_(True)
+    logits = logits.detach().float().clone().requires_grad_(refinement.label == "optimise")
+    params = [latent, logits] if logits.requires_grad else [latent]
+    optimizer = torch.optim.Adam(params, lr=refinement.lr)
+    best_loss = best = None
+    for step in range(refinement.steps + 1):
+        last = step == refinement.steps
+        with torch.set_grad_enabled(not last):
+            log_power = decode(latent, torch.softmax(logits, -1)).float()
+            losses = item_nll(target, log_power)
+            total = losses.sum()
+        if refinement.keep_best:
+            with torch.no_grad():
+                if best is None:
+                    best_loss, best = losses.detach(), log_power.detach()
+                else:
+                    better = losses.detach() < best_loss
+                    best_loss = torch.where(better, losses.detach(), best_loss)
+                    best = torch.where(better[:, None, None], log_power.detach(), best)
+        if last:
+            break
+        optimizer.zero_grad(set_to_none=True)
+        for param, grad in zip(params, torch.autograd.grad(total, params)):
+            param.grad = grad
+        optimizer.step()
+    return best if refinement.keep_best else log_power.detach()
 
 
 def profile_nll_per_output(power: torch.Tensor, shape: torch.Tensor) -> torch.Tensor:
@@ -102,11 +177,12 @@ class NetworkSource(SourceModel):
     """
 
     def __init__(self, network, precision: str = "float32", bn_mode: str = "running", monotone: bool = False,
-                 variance_step: float = 1.0):
+                 variance_step: float = 1.0, refinement: Refinement = Refinement()):
         self.network, self.precision = network, precision
         self.bn_mode = check_choice("bn_mode", bn_mode, BN_MODES)
         self.monotone, self._previous = bool(monotone), None
         self.variance_step = check_variance_step(variance_step)
+        self.refinement = refinement
 
     def reset(self, power):
         self._previous = None
@@ -135,6 +211,16 @@ class NetworkSource(SourceModel):
     def variance(self, power, log_power):
         return fit_scale(power, with_dc(log_power.float(), power.shape[0]))
 
+    def decode(self, power, latent, logits):
+        """Log power ``[batch * src, n_freq, frames]`` from the encoder's ``latent`` and label
+        ``logits``: one decoder pass, or the :class:`Refinement`'s Adam steps from there."""
+        n_frames = power.shape[-1]
+        with self.passes(power.device):
+            if not self.refinement.steps:
+                return self.network.decode(latent, torch.softmax(logits.float(), dim=-1), n_frames=n_frames)
+            decode = lambda z, probs: self.network.decode(z, probs, n_frames=n_frames)
+            return refine_latent(decode, power[:, :, 1:].flatten(0, 1), latent, logits, self.refinement)
+
 
 class ChimeraSource(NetworkSource):
     """FastMVAE2: one ChimeraACVAE encoder-decoder pass per iteration."""
@@ -142,9 +228,7 @@ class ChimeraSource(NetworkSource):
     def update(self, power):
         with self.passes(power.device):
             mean, _, class_logits = self.network.encode(network_input(power))
-            probs = torch.softmax(class_logits.float(), dim=-1)
-            log_power = self.network.decode(mean, probs, n_frames=power.shape[-1])
-        return self.guard(power, self.variance(power, log_power))
+        return self.guard(power, self.variance(power, self.decode(power, mean, class_logits)))
 
 
 class ACVAESource(NetworkSource):
@@ -160,10 +244,9 @@ class ACVAESource(NetworkSource):
     def update(self, power):
         x = network_input(power)
         with self.passes(power.device):
-            probs = torch.softmax(self.network.classify_log(x).float(), dim=-1)
-            mean, _ = self.network.encode(x, probs)
-            log_power = self.network.decode(mean, probs, n_frames=power.shape[-1])
-        return self.guard(power, self.variance(power, log_power))
+            logits = self.network.classify_log(x).float()
+            mean, _ = self.network.encode(x, torch.softmax(logits, dim=-1))
+        return self.guard(power, self.variance(power, self.decode(power, mean, logits)))
 
 
 class CVAESource(NetworkSource):
@@ -180,23 +263,31 @@ class CVAESource(NetworkSource):
         scale: ``"profile"``: each step's loss has the scale ``g`` at its optimum for the current
             latent; ``"previous"``: ``g`` stays at its value from the last update (the authors').
         precision, bn_mode: as :class:`NetworkSource` (the latent and Adam stay in float32).
-    The latent starts at the encoder's mean for a uniform label; the Adam state is kept
-    between iterations.
+        start_network: ``None``: the latent starts at the CVAE encoder's mean for a uniform label;
+            a ChimeraACVAE of the same speakers: at its encoder's latent mean and class logits
+            (its latent is distilled towards the CVAE's; ours, not the papers').
+    The Adam state is kept between iterations.
     """
 
     def __init__(self, network, n_steps: int = 100, lr: float = 0.01, precision: str = "float32",
-                 bn_mode: str = "running", init_steps: int = 0, prior_weight: float = 0.0, scale: str = "profile"):
+                 bn_mode: str = "running", init_steps: int = 0, prior_weight: float = 0.0, scale: str = "profile",
+                 start_network=None):
         super().__init__(network, precision, bn_mode)
         self.n_steps, self.lr, self.init_steps, self.prior_weight = n_steps, lr, init_steps, prior_weight
         self.scale = check_choice("scale", scale, MVAE_SCALES)
+        self.start_network = start_network
 
     def reset(self, power):
         x = network_input(power)
-        n_labels = self.network.n_labels
-        self.logits = torch.zeros(x.shape[0], n_labels, dtype=x.dtype, device=x.device)
-        with per_item_batchnorm(self.network, self.bn_mode == "per_source"):
-            mean, _ = self.network.encode(x, torch.softmax(self.logits, -1))
-        self.latent = mean.detach().clone()
+        if self.start_network is not None:
+            with network_precision(x.device, self.precision):
+                mean, _, logits = self.start_network.encode(x)
+            self.logits = logits.detach().float().clone()
+        else:
+            self.logits = torch.zeros(x.shape[0], self.network.n_labels, dtype=x.dtype, device=x.device)
+            with per_item_batchnorm(self.network, self.bn_mode == "per_source"):
+                mean, _ = self.network.encode(x, torch.softmax(self.logits, -1))
+        self.latent = mean.detach().float().clone()
         self.logits.requires_grad_(True)
         self.latent.requires_grad_(True)
         self.optimizer = torch.optim.Adam([self.latent, self.logits], lr=self.lr)
@@ -287,7 +378,7 @@ class FramePriorSource(NetworkSource):
         """Per item: source part of ``J`` at the optimal scale (+ critic and prior terms) -> ``[items]``."""
         log_power = self.network.decode(latent, label)
         n_bins = target.shape[1] * target.shape[2]
-        loss = n_bins * (torch.log((target * torch.exp(-log_power)).mean((1, 2))) + 1) + log_power.sum((1, 2))
+        loss = item_nll(target, log_power)
         if self.critic_weight:
             loss = loss - self.critic_weight * n_bins * self.network.critic(log_power, label).mean(1)
         if self.prior_weight:

@@ -76,6 +76,33 @@ def test_nonpositive_iteration_counts_are_refused(tmp_path, capsys):
     assert "--n-src must be at least 1" in capsys.readouterr().err
 
 
+def test_refine_steps_option(tmp_path, capsys):
+    """``--refine-steps`` sets a FastMVAE2 package's refinement (the output differs from the plain
+    one's); a negative count and a model without an encoder are one-line errors."""
+    import torch
+
+    from asteroid_mvae.networks import ChimeraACVAE, save_network_package
+
+    torch.manual_seed(0)
+    net = ChimeraACVAE(n_labels=2, n_freq=128)
+    with torch.no_grad():
+        net.decoder.layers[-1].weight.mul_(10)  # an untrained decoder whose output depends on its input
+    package = save_network_package(tmp_path / "network.pt", net, 1.0, {"a": 0, "b": 1})
+    path = _noise_wav(tmp_path / "mix.wav", seconds=2.0)
+    outs = {}
+    for steps in ("0", "2"):
+        out = tmp_path / f"out{steps}"
+        assert main(["separate", str(path), "--model", str(package), "--n-iter", "3", "--refine-steps", steps,
+                     "--out-dir", str(out)]) == 0
+        outs[steps] = sf.read(out / "mix_s1.wav")[0]
+    assert not np.array_equal(outs["0"], outs["2"])
+    assert main(["separate", str(path), "--refine-steps", "-1"]) == 2
+    assert "--refine-steps must be at least 0" in capsys.readouterr().err
+    assert main(["separate", str(path), "--model", "ilrma", "--refine-steps", "2", "--out-dir", str(tmp_path / "x")]) == 2
+    assert "applies to FastMVAE and FastMVAE2 models, not to ILRMA" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
+
+
 def _noise_wav(path, seconds=1.0, channels=2, seed=0):
     audio = np.random.default_rng(seed).standard_normal((int(16000 * seconds), channels)).astype(np.float32)
     path.parent.mkdir(parents=True, exist_ok=True)

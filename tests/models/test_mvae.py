@@ -106,11 +106,16 @@ def test_trained_fastmvae2_separates_its_speakers(tmp_path):
 
     simulate_mixtures(corpus, tmp_path / "mix", n_src=2, n_mixtures=1, seed=7, config=short)
     mixture, references = MixtureDataset(tmp_path / "mix")[0]
-    model = FastMVAE2.from_network_package(package, n_src=2, n_iter=30)
-    estimates = model.forward_wav(mixture)
-    gain = si_sdr_improvement(mixture[0], references, estimates)
-    print("FastMVAE2 SI-SDR improvement per source (dB):", gain)
-    assert float(torch.as_tensor(gain).mean()) > 3.0, gain
+    separators = {
+        "FastMVAE2": FastMVAE2.from_network_package(package, n_src=2, n_iter=30),
+        "FastMVAE2, 3 refinement steps": FastMVAE2.from_network_package(package, n_src=2, n_iter=30, refine_steps=3),
+        "MVAE from the ChimeraACVAE's encoder": MVAE.from_network_package(
+            teacher, start_package=package, n_src=2, n_iter=15, init_ilrma=0, n_steps=5),
+    }
+    for name, model in separators.items():
+        gain = si_sdr_improvement(mixture[0], references, model.forward_wav(mixture))
+        print(name, "SI-SDR improvement per source (dB):", gain)
+        assert float(torch.as_tensor(gain).mean()) > 3.0, (name, gain)
 
 
 @pytest.mark.parametrize("options", [{"init_steps": 5}, {"prior_weight": 1.0}, {"scale": "previous"},
@@ -253,3 +258,90 @@ def test_fastmvae2_with_lengths_separates_each_mixture_as_if_alone():
     for b, mixture in enumerate(mixtures):
         torch.testing.assert_close(out[b, :, :lengths[b]], model.forward_wav(mixture), atol=1e-5, rtol=1e-4)
         assert not out[b, :, lengths[b]:].any()
+
+
+def _scaled_up(model, gain=10.0):
+    """An untrained network whose decoder output depends on its input (see the monotone test)."""
+    with torch.no_grad():
+        model.network.decoder.layers[-1].weight.mul_(gain)
+    return model.eval()
+
+
+@pytest.mark.parametrize("cls", [FastMVAE2, FastMVAE])
+def test_refinement_never_fits_worse_than_the_encoder(cls):
+    """``refine_steps = k`` with ``keep_best``: each output's part of J (scale at its optimum) is at
+    most that of the one-pass update on the same power, and below it for some output (the steps
+    move); without ``keep_best`` the last iterate is returned, which also differs."""
+    from asteroid_mvae.separation.deep import ACVAESource, ChimeraSource, Refinement, profile_nll_per_output
+
+    torch.manual_seed(0)
+    model = _scaled_up(cls(n_labels=3, n_src=2, **SMALL))
+    source = ChimeraSource if cls is FastMVAE2 else ACVAESource
+    power = torch.rand(1, 2, SMALL["n_fft"] // 2 + 1, 24, dtype=torch.float64).float() * 4 + 0.01
+    with torch.no_grad():
+        plain = source(model.network).update(power)
+        refined = source(model.network, refinement=Refinement(5, lr=0.05)).update(power)
+        last = source(model.network, refinement=Refinement(5, lr=0.05, keep_best=False)).update(power)
+    before, after = profile_nll_per_output(power, plain), profile_nll_per_output(power, refined)
+    assert torch.all(after <= before) and torch.any(after < before - 1e-3), (before, after)
+    assert not torch.equal(last, refined) or torch.all(profile_nll_per_output(power, last) <= before)
+
+
+@pytest.mark.parametrize("label", ["optimise", "fixed"])
+def test_refinement_with_the_monotone_guard_never_raises_the_objective(label):
+    """Semi-amortized FastMVAE2 in float64 (complex128 engine): with ``monotone=True`` J never
+    rises; the refinement settings survive serialisation; bad settings are refused."""
+    from asteroid_mvae.evaluation.toy import simulate_mixture
+
+    mixture = torch.from_numpy(simulate_mixture(2, 3.0, rt60=0.3, seed=0)[0])
+    torch.manual_seed(0)
+    options = dict(refine_steps=3, refine_lr=0.05, refine_label=label, dtype="complex128")
+    guarded = _scaled_up(FastMVAE2(n_labels=3, n_src=2, n_iter=12, monotone=True, **options, **SMALL))
+    J = guarded.separate_with_history(mixture).result.objective[:, 0]
+    assert J.dtype == torch.float64 and torch.all(J[1:] <= J[:-1] + 1e-9 * J[:-1].abs()), J
+    assert J[-1] < J[0]
+    args = FastMVAE2(**guarded.get_model_args()).get_model_args()
+    assert {k: args[k] for k in ("refine_steps", "refine_lr", "refine_label", "refine_keep_best")} == {
+        "refine_steps": 3, "refine_lr": 0.05, "refine_label": label, "refine_keep_best": True}
+    for bad, match in [({"refine_steps": -1}, "refine_steps"), ({"refine_lr": 0}, "refine_lr"),
+                       ({"refine_label": "hard"}, "refine_label")]:
+        with pytest.raises(ValueError, match=match):
+            FastMVAE2(n_labels=3, **bad, **SMALL)
+    with pytest.raises(ValueError, match="refine_steps"):
+        MVAE(n_labels=3, refine_steps=2, **SMALL)
+
+
+def test_mvae_started_from_a_chimera_encoder(tmp_path):
+    """``start_package``: the MVAE latent and label logits start at the ChimeraACVAE encoder's
+    answer; the start network travels with the model (serialisation round trip gives the same
+    separation); a package of other speakers or of the wrong kind is refused."""
+    from asteroid_mvae.networks import CVAE
+    from asteroid_mvae.separation import stft
+    from asteroid_mvae.separation.deep import network_input
+
+    torch.manual_seed(0)
+    labels = {"a": 0, "b": 1, "c": 2}
+    cvae, chimera = CVAE(n_labels=3, n_freq=128), ChimeraACVAE(n_labels=3, n_freq=128)
+    save_network_package(tmp_path / "cvae.pt", cvae, 1.0, labels)
+    save_network_package(tmp_path / "chimera.pt", chimera, 1.0, labels)
+    save_network_package(tmp_path / "other.pt", ChimeraACVAE(n_labels=3, n_freq=128), 1.0, {"a": 0, "b": 1, "d": 2})
+    model = MVAE.from_network_package(tmp_path / "cvae.pt", start_package=tmp_path / "chimera.pt", n_src=2,
+                                      n_iter=2, n_steps=2, init_ilrma=0)
+    assert model.start == "chimera"
+    assert all(torch.equal(a, b) for a, b in zip(model.start_network.state_dict().values(), chimera.state_dict().values()))
+    wav = torch.randn(1, 2, 8000)
+    source = model.make_source_model()
+    power = stft(wav, model.stft_config).abs().pow(2)
+    source.reset(power)
+    with torch.no_grad():
+        mean, _, logits = chimera.encode(network_input(power))
+    assert torch.equal(source.latent.detach(), mean) and torch.equal(source.logits.detach(), logits)
+    torch.save(model.serialize(), tmp_path / "mvae.pth")
+    loaded = load_model(str(tmp_path / "mvae.pth"))
+    assert loaded.start == "chimera" and torch.equal(loaded.forward_wav(wav), model.forward_wav(wav))
+    with pytest.raises(ValueError, match="other speakers"):
+        MVAE.from_network_package(tmp_path / "cvae.pt", start_package=tmp_path / "other.pt")
+    with pytest.raises(ValueError, match="needs a ChimeraACVAE"):
+        MVAE.from_network_package(tmp_path / "cvae.pt", start_package=tmp_path / "cvae.pt")
+    with pytest.raises(ValueError, match="start"):
+        MVAE(n_labels=3, start="acvae", **SMALL)
