@@ -150,18 +150,37 @@ def test_dataset(args, zoo_dir: Path, n_src: int):
     return MixtureDataset(zoo.mixtures(zoo_args(args, zoo_dir), zoo_dir, "test", n_src, args.test_mixtures, 0.3))
 
 
+def cost_rank(name: str) -> int:
+    """Rough cost order of a row: baselines, FastMVAE2 refined by k steps (k), MVAE from the encoder."""
+    import re
+
+    steps = re.search(r"(?:refine|chimera)(\d+)", name)
+    steps = int(steps.group(1)) if steps else 0
+    return 1000 + steps if name.startswith("mvae") else steps
+
+
+def cost_groups(names) -> list:
+    """Rows in groups of rising cost: every group runs on all mixtures and both N before the next,
+    so a stopped evaluation leaves whole rows."""
+    ranks = sorted({cost_rank(n) for n in names})
+    return [[n for n in names if cost_rank(n) == r] for r in ranks]
+
+
 def stage_evaluate(args, zoo_dir: Path):
     from asteroid_mvae.evaluation import evaluate
 
     zargs = zoo_args(args, zoo_dir)
+    seps = {n_src: {**{name: sep for name, sep in zoo.separators(zargs, zoo_dir, n_src).items() if name in BASELINES},
+                    **test_separators(args, zoo_dir, n_src)} for n_src in args.n_src}
+    for group in cost_groups(list(seps[args.n_src[0]])):
+        for n_src in args.n_src:
+            folder = zoo_dir / "eval" / f"rt300_n{n_src}"
+            log.info("evaluate N=%d: %s", n_src, ", ".join(group))
+            evaluate({name: seps[n_src][name] for name in group}, test_dataset(args, zoo_dir, n_src), folder,
+                     metrics_list=["si_sdr", "sdr", "sir", "sar"], n_examples=0, stft_config=zoo.stft_config(zargs),
+                     progress=sys.stderr.isatty(), separator_options={"n_iter": zargs.n_iter})
     for n_src in args.n_src:
-        folder = zoo_dir / "eval" / f"rt300_n{n_src}"
-        seps = {**{name: sep for name, sep in zoo.separators(zargs, zoo_dir, n_src).items() if name in BASELINES},
-                **test_separators(args, zoo_dir, n_src)}
-        evaluate(seps, test_dataset(args, zoo_dir, n_src), folder, metrics_list=["si_sdr", "sdr", "sir", "sar"],
-                 n_examples=0, stft_config=zoo.stft_config(zargs), progress=sys.stderr.isatty(),
-                 separator_options={"n_iter": zargs.n_iter})
-        print(zoo.zoo_table(folder / "all_metrics.csv", 0.3, n_src))
+        print(zoo.zoo_table(zoo_dir / "eval" / f"rt300_n{n_src}" / "all_metrics.csv", 0.3, n_src))
 
 
 def stage_timing(args, zoo_dir: Path):

@@ -61,6 +61,8 @@ def parse_args(argv=None):
     parser.add_argument("--chimera-steps", type=int, default=600)
     parser.add_argument("--segment-frames", type=int, default=64)
     parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--early-stop-patience", type=int, default=None,
+                        help="stop a training after this many validations without a lower validation NLL")
     parser.add_argument("--lr", type=float, default=3e-4, help="CVAE/ACVAE learning rate (1e-3 diverged: NLL spikes to 1e16)")
     parser.add_argument("--chimera-lr", type=float, default=3e-4)
     parser.add_argument("--interference-prob", type=float, default=0.5,
@@ -124,7 +126,7 @@ def training_config(args, steps, lr):
     """Overrides of the ``cpu_long`` training preset (the recipes' preset of this zoo)."""
     return {"network": {"n_freq": args.n_fft // 2}, "seed": args.seed, "optim": {"lr": lr, "batch_size": args.batch_size},
             "data": {"dataset_args": {"segment_frames": args.segment_frames, "segments_per_utterance": 4, "cache": True}},
-            "trainer": {"max_steps": steps}}
+            "trainer": {"max_steps": steps, "early_stop_patience": args.early_stop_patience}}
 
 
 def _dataset(args, out):

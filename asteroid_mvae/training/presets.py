@@ -39,6 +39,7 @@ BASE = {
         "check_val_every_n_epoch": 1,
         "log_every_n_steps": 10,
         "ckpt_every_n_steps": None,  # also checkpoint every n steps (long epochs)
+        "early_stop_patience": None,  # stop after this many validations without a lower val_nll
         "accelerator": "auto",
         "devices": "auto",
         "strategy": "auto",  # DDP: "ddp" (Lightning only)

@@ -81,10 +81,13 @@ def make_trainer(config: dict, exp_dir: Path, has_val: bool):
 
     options = dict(config["trainer"])
     ckpt_every = options.pop("ckpt_every_n_steps", None)
+    patience = options.pop("early_stop_patience", None)
     checkpoint_dir = exp_dir / "checkpoints"
     callbacks = [last_checkpoint(checkpoint_dir, **checkpoint_schedule(ckpt_every, options.get("limit_train_batches")))]
     if has_val:  # before last: last.ckpt then holds this validation's best score
         callbacks.insert(0, best_checkpoint(checkpoint_dir))
+    if has_val and patience:  # stop once the validation NLL has not fallen for `patience` validations
+        callbacks.append(pl.callbacks.EarlyStopping(monitor="val_nll", mode="min", patience=int(patience)))
     if not has_val:
         options["limit_val_batches"] = 0
     if not (options.get("enable_progress_bar", True) and on_terminal()):  # log files: a line per 10 %

@@ -140,6 +140,15 @@ def test_lightning_training_writes_package_logs_and_resumes(tmp_path, dataset):
     assert "train_is_true_epoch" in student_package["training"]["final_metrics"]
 
 
+def test_early_stopping_on_the_validation_nll(tmp_path, dataset):
+    """``trainer.early_stop_patience = p``: training stops after ``p`` validations without a lower
+    validation NLL (lr 0: the NLL never falls, so 1 + p epochs of 5 steps run, not 20)."""
+    config = {**LIGHTNING, "optim": {"lr": 0.0, "batch_size": 6},
+              "trainer": {**LIGHTNING["trainer"], "max_epochs": 20, "early_stop_patience": 2}}
+    _, package = load_network_package(train_cvae(tmp_path / "cvae", dataset, **config))
+    assert package["training"]["steps"] == 15
+
+
 def test_chimera_training_needs_a_matching_teacher(tmp_path, dataset):
     with pytest.raises(ValueError, match="teacher"):
         train_chimera(None, tmp_path / "x", dataset, **LIGHTNING)
