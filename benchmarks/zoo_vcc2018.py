@@ -50,6 +50,9 @@ def parse_args(argv=None):
     parser.add_argument("--train-corpus", default=None,
                         help="speaker-open zoo: train on every utterance of this folder corpus instead of "
                              "the test corpus's training sentences")
+    parser.add_argument("--open-test-speakers", nargs="+", default=None,
+                        help="with --train-corpus: only these test-corpus speakers make the test mixtures; the "
+                             "others join the training corpus with their training sentences (speaker-disjoint)")
     parser.add_argument("--out", default="exp/zoo_vcc2018")
     parser.add_argument("--stages", nargs="+", choices=STAGES, default=list(STAGES))
     parser.add_argument("--threads", type=int, default=2)
@@ -96,15 +99,24 @@ def stft_config(args):
 def sentence_split(args):
     """(train, test) corpora: sentences 30001-30020 / 30021-30025 of all speakers.
 
-    With ``--train-corpus`` the training corpus is that whole folder corpus (speaker-open).
+    With ``--train-corpus`` the training corpus is that whole folder corpus (speaker-open); with
+    ``--open-test-speakers`` too, only those speakers' test sentences make the test mixtures and
+    the other speakers' training sentences join the training corpus (speaker-disjoint).
     """
-    from asteroid_mvae.data import FolderCorpus
+    from asteroid_mvae.data import CorpusUnion, DataError, FolderCorpus
 
     corpus = FolderCorpus(args.corpus)
     pick = lambda numbers: {spk: [u for u in corpus.utterances(spk) if int(u) in numbers] for spk in corpus.speakers}
-    test = corpus.subset(utterances=pick(TEST_SENTENCES))
+    if args.open_test_speakers and not args.train_corpus:
+        raise DataError("--open-test-speakers needs --train-corpus (a speaker-open zoo)")
+    test_speakers = args.open_test_speakers or corpus.speakers
+    test = corpus.subset(speakers=test_speakers, utterances=pick(TEST_SENTENCES))
     if args.train_corpus:
-        return FolderCorpus(args.train_corpus), test
+        train = FolderCorpus(args.train_corpus)
+        others = sorted(set(corpus.speakers) - set(test_speakers))
+        if others:
+            train = CorpusUnion([train, corpus.subset(speakers=others, utterances=pick(TRAIN_SENTENCES))])
+        return train, test
     return corpus.subset(utterances=pick(TRAIN_SENTENCES)), test
 
 

@@ -105,6 +105,44 @@ class CorpusSubset(Corpus):
         return {**self.base.describe(), "n_speakers": len(self.speakers), "subset_of": self.base.describe()}
 
 
+class CorpusUnion(Corpus):
+    """Several corpora as one (speaker-disjoint: a speaker name in two parts is an error)."""
+
+    name = "union"
+
+    def __init__(self, parts: Sequence[Corpus]):
+        self.parts = list(parts)
+        self._owner = {}
+        for part in self.parts:
+            for speaker in part.speakers:
+                if speaker in self._owner:
+                    raise DataError(f"speaker {speaker!r} is in two corpora of the union "
+                                    f"({self._owner[speaker].name} and {part.name})")
+                self._owner[speaker] = part
+        self.root = None
+
+    @property
+    def speakers(self) -> List[str]:
+        return sorted(self._owner)
+
+    def _part(self, speaker: str) -> Corpus:
+        if speaker not in self._owner:
+            raise DataError(f"unknown speaker {speaker!r} in this corpus union")
+        return self._owner[speaker]
+
+    def utterances(self, speaker: str) -> List[str]:
+        return self._part(speaker).utterances(speaker)
+
+    def path(self, speaker, utt):
+        return self._part(speaker).path(speaker, utt)
+
+    def load(self, speaker: str, utt: str) -> np.ndarray:
+        return self._part(speaker).load(speaker, utt)
+
+    def describe(self) -> dict:
+        return {"name": self.name, "n_speakers": len(self.speakers), "parts": [c.describe() for c in self.parts]}
+
+
 def _require_dir(root, what: str) -> Path:
     if root is None:
         raise DataError(f"the {what} corpus needs --corpus-dir (its root folder)")

@@ -92,6 +92,24 @@ def test_folder_corpus_any_rate_and_corrupt_file(fake_folder):
         FolderCorpus(fake_folder / "alice" / "session2")
 
 
+def test_corpus_union_is_speaker_disjoint(fake_folder):
+    """Two corpora as one (the speaker-open zoo's training set); a speaker in both is an error."""
+    from asteroid_mvae.data import CorpusUnion
+
+    folder = FolderCorpus(fake_folder)
+    builtin = BuiltinCorpus(n_speakers=2, utterances_per_speaker=3, seed=0)
+    union = CorpusUnion([folder.subset(speakers=["alice", "carol"]), builtin])
+    assert union.speakers == sorted(["alice", "carol", *builtin.speakers])
+    assert union.utterances("carol") == folder.utterances("carol") and len(union) == 6 + 6
+    np.testing.assert_array_equal(union.load("alice", "session1/utt1"), folder.load("alice", "session1/utt1"))
+    np.testing.assert_array_equal(union.load(builtin.speakers[0], "u0001"), builtin.load(builtin.speakers[0], "u0001"))
+    assert [p["name"] for p in union.describe()["parts"]] == ["folder", builtin.name]
+    with pytest.raises(DataError, match="'alice' is in two corpora"):
+        CorpusUnion([folder, folder.subset(speakers=["alice"])])
+    with pytest.raises(DataError, match="unknown speaker"):
+        union.utterances("bob")
+
+
 def test_builtin_corpus_is_deterministic_and_speakers_differ():
     corpus = BuiltinCorpus(n_speakers=4, utterances_per_speaker=8, seed=3)
     assert corpus.speakers == sorted(corpus.speakers) and len(corpus.speakers) == 4
