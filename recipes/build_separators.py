@@ -44,14 +44,11 @@ def is_up_to_date(target: Path, package: Path) -> bool:
 
 
 def build_one(cls, package: Path, n_src: int, options: dict, target: Path) -> None:
-    """Build and save one separator (atomic write)."""
-    import torch
-
-    from asteroid_mvae.utils.io import atomic_path
+    """Build and save one separator (atomic write; the bytes do not depend on the temporary name)."""
+    from asteroid_mvae.utils.io import save_torch
 
     model = cls.from_network_package(str(package), n_src=n_src, **options)
-    with atomic_path(target) as tmp:
-        torch.save(model.serialize(), tmp)
+    save_torch(model.serialize(), target)
 
 
 def main(argv=None) -> int:

@@ -131,3 +131,18 @@ def test_collect_prefixes_mixture_ids(tmp_path):
     assert lines[1:] == ["ilrma,n2/mix000000,2,2.5", "ilrma,n3/mix000000,3,3.5"]
     ids = [json.loads(line)["mixture_id"] for line in (tmp_path / "all" / "curves.jsonl").read_text().splitlines()]
     assert ids == ["n2/mix000000", "n3/mix000000"]
+
+
+def test_built_separator_bytes_do_not_depend_on_the_temporary_name(tmp_path):
+    """Two builds of one package into two files give the same bytes (no temporary name inside)."""
+    import torch
+
+    from asteroid_mvae.models import FastMVAE2
+    from asteroid_mvae.networks import ChimeraACVAE, save_network_package
+
+    torch.manual_seed(0)
+    save_network_package(tmp_path / "network.pt", ChimeraACVAE(n_freq=128, n_labels=2), 1.0, {"a": 0, "b": 1})
+    for name in ("one.pth", "two.pth"):
+        build_separators.build_one(FastMVAE2, tmp_path / "network.pt", 2, {"n_fft": 256, "hop_length": 128},
+                                   tmp_path / name)
+    assert (tmp_path / "one.pth").read_bytes() == (tmp_path / "two.pth").read_bytes()
