@@ -168,37 +168,39 @@ _sums = _njit(nogil=True, fastmath={"reassoc", "contract", "nsz"})
 
 
 @_sums
-def weighted_sums(xx, weights, out):
-    """``out[b, f, n, k] = sum_t weights[b, n, f, t] xx[b F + f, k, t]``; ``weights [B, N, F or 1, T]``
-    (one row of weights for every frequency: IVA)."""
-    B, F, N = out.shape[:3]
+def weighted_sums(xx, weights, out, start, stop):
+    """``out[b, f, n, k] = sum_t weights[b, n, f, t] xx[b F + f, k, t]`` for the rows ``b F + f`` in
+    ``[start, stop)``; ``weights [B, N, F or 1, T]`` (one row of weights for every frequency: IVA).
+    Each row's sums do not depend on the range, so any split over threads gives the same bytes."""
+    F, N = out.shape[1:3]
     T = xx.shape[2]
-    for b in range(B):
-        for f in range(F):
-            fw = f if weights.shape[2] > 1 else 0
-            for k in range(xx.shape[1]):
-                for n in range(N):
-                    total = xx.dtype.type(0.0)
-                    for t in range(T):
-                        total += weights[b, n, fw, t] * xx[b * F + f, k, t]
-                    out[b, f, n, k] = total
+    for r in range(start, stop):
+        b, f = r // F, r % F
+        fw = f if weights.shape[2] > 1 else 0
+        for k in range(xx.shape[1]):
+            for n in range(N):
+                total = xx.dtype.type(0.0)
+                for t in range(T):
+                    total += weights[b, n, fw, t] * xx[r, k, t]
+                out[b, f, n, k] = total
 
 
 @_njit(nogil=True, fastmath={"contract"})
-def quadratic_forms(coeffs, xx, out):
-    """``out[b, n, f, t] = max(0, sum_k coeffs[b F + f, n, k] xx[b F + f, k, t])``."""
-    B, N, F, T = out.shape
-    for b in range(B):
-        for f in range(F):
-            for n in range(N):
-                c = coeffs[b * F + f, n]
+def quadratic_forms(coeffs, xx, out, start, stop):
+    """``out[b, n, f, t] = max(0, sum_k coeffs[b F + f, n, k] xx[b F + f, k, t])`` for the rows
+    ``b F + f`` in ``[start, stop)``."""
+    N, F, T = out.shape[1:]
+    for r in range(start, stop):
+        b, f = r // F, r % F
+        for n in range(N):
+            c = coeffs[r, n]
+            for t in range(T):
+                out[b, n, f, t] = c[0] * xx[r, 0, t]
+            for k in range(1, xx.shape[1]):
                 for t in range(T):
-                    out[b, n, f, t] = c[0] * xx[b * F + f, 0, t]
-                for k in range(1, xx.shape[1]):
-                    for t in range(T):
-                        out[b, n, f, t] += c[k] * xx[b * F + f, k, t]
-                for t in range(T):
-                    out[b, n, f, t] = max(out[b, n, f, t], 0.0)
+                    out[b, n, f, t] += c[k] * xx[r, k, t]
+            for t in range(T):
+                out[b, n, f, t] = max(out[b, n, f, t], 0.0)
 
 
 @_njit(nogil=True)

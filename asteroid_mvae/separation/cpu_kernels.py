@@ -81,17 +81,25 @@ def ip1_sweep(W: torch.Tensor, V: torch.Tensor) -> torch.Tensor:
     W = W.resolve_conj().resolve_neg().clone(memory_format=torch.contiguous_format)
     w = W.numpy().reshape(B * F, N, M)
     v = V.resolve_conj().resolve_neg().contiguous().numpy().reshape(B * F, N, M, M)
-    kernel, K = _kernels().ip1_range(M), B * F
-    threads = min(torch.get_num_threads(), max(1, K * N * M**3 // PARALLEL_WORK))
+    run_in_row_ranges(_kernels().ip1_range(M), B * F, N * M**3, w, v)
+    return W
+
+
+def run_in_row_ranges(kernel, rows: int, work_per_row: int, *arrays) -> None:
+    """``kernel(*arrays, start, stop)`` over ``[0, rows)``, split into contiguous ranges for up to
+    ``torch.get_num_threads()`` threads where the work pays for the hand-off.
+
+    The kernels compute each row on its own, so the result is the same for any split (the same
+    bytes whatever the thread count)."""
+    threads = min(torch.get_num_threads(), max(1, rows * work_per_row // PARALLEL_WORK))
     if threads == 1:
-        kernel(w, v, 0, K)
-        return W
-    bounds = [K * i // threads for i in range(threads + 1)]
-    jobs = [_pool(os.getpid()).submit(kernel, w, v, a, b) for a, b in zip(bounds[1:-1], bounds[2:])]
-    kernel(w, v, 0, bounds[1])
+        kernel(*arrays, 0, rows)
+        return
+    bounds = [rows * i // threads for i in range(threads + 1)]
+    jobs = [_pool(os.getpid()).submit(kernel, *arrays, a, b) for a, b in zip(bounds[1:-1], bounds[2:])]
+    kernel(*arrays, 0, bounds[1])
     for job in jobs:
         job.result()
-    return W
 
 
 def applies_to_reals(*tensors: torch.Tensor) -> bool:
@@ -101,23 +109,20 @@ def applies_to_reals(*tensors: torch.Tensor) -> bool:
 
 def applies_to_packed(xx: torch.Tensor, weights: torch.Tensor = None) -> bool:
     """The packed covariance/power kernels take CPU float32/float64 tensors of one dtype outside
-    autograd, where they pay. Weights shared by all frequencies (IVA): always (measured 1.2-1.6x
-    faster than torch's matrix product at M = 2-6, one or two threads). Per-frequency weights and
-    output powers: with one torch thread, or two microphones (these loops are single-threaded;
-    against torch's products with 2 threads: 1.2-1.5x faster at M = 2, equal or up to 1.8x slower
-    at M = 3-6)."""
-    if not applies_to_reals(xx, *([] if weights is None else [weights])):
-        return False
-    shared = weights is not None and weights.shape[2] == 1
-    return shared or torch.get_num_threads() == 1 or xx.shape[1] == 4
+    autograd. The choice never depends on the thread count (torch's products and these loops round
+    differently, so a choice by thread count would make the bytes depend on it); the loops run
+    over frequency ranges in parallel threads (:func:`run_in_row_ranges`)."""
+    return applies_to_reals(xx, *([] if weights is None else [weights]))
 
 
 def packed_weighted_sums(xx: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     """As :func:`~asteroid_mvae.separation.spatial.packed_weighted_sums` (weights ``[batch, src,
     freq or 1, frames]``). Returns ``[batch, freq, src, M^2]``."""
     B, N = weights.shape[:2]
-    out = torch.empty(B, xx.shape[0] // B, N, xx.shape[1], dtype=xx.dtype)
-    _kernels().weighted_sums(xx.contiguous().numpy(), weights.contiguous().numpy(), out.numpy())
+    BF, MM, T = xx.shape
+    out = torch.empty(B, BF // B, N, MM, dtype=xx.dtype)
+    run_in_row_ranges(_kernels().weighted_sums, BF, N * MM * T // 8, xx.contiguous().numpy(),
+                      weights.contiguous().numpy(), out.numpy())
     return out
 
 
@@ -125,8 +130,10 @@ def packed_quadratic_forms(coeffs: torch.Tensor, xx: torch.Tensor) -> torch.Tens
     """``max(0, coeffs @ xx)`` per frequency, written as ``[batch, src, freq, frames]`` (no transposed
     copy). Args: coeffs ``[batch, freq, src, M^2]``; xx ``[batch * freq, M^2, frames]``."""
     B, F, N, MM = coeffs.shape
-    out = torch.empty(B, N, F, xx.shape[-1], dtype=xx.dtype)
-    _kernels().quadratic_forms(coeffs.reshape(B * F, N, MM).contiguous().numpy(), xx.contiguous().numpy(), out.numpy())
+    T = xx.shape[-1]
+    out = torch.empty(B, N, F, T, dtype=xx.dtype)
+    run_in_row_ranges(_kernels().quadratic_forms, B * F, N * MM * T // 8,
+                      coeffs.reshape(B * F, N, MM).contiguous().numpy(), xx.contiguous().numpy(), out.numpy())
     return out
 
 

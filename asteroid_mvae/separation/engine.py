@@ -115,7 +115,9 @@ def separate(
         X = mix.transpose(1, 2)  # a view, scaled in place; the estimates are written into it at the end
     else:
         X = torch.empty(B, F, M, T, dtype=dtype, device=mix.device).copy_(mix.transpose(1, 2))  # own copy: scaled in place
-    scale = spatial.power(X).mean((1, 2, 3)).clamp_min(1e-30).sqrt()  # [B]
+    # mean over frames first: torch splits a reduction to one value per mixture across threads
+    # (its rounding then depends on the thread count), a reduction to many values it does not
+    scale = spatial.power(X).mean(-1).mean((1, 2)).clamp_min(1e-30).sqrt()  # [B]
     X.div_(scale[:, None, None, None])
     J_offset = 2 * T * F * M * torch.log(scale.real.to(torch.float64))
     frames = spatial.MixtureFrames(X, block_frames)

@@ -146,3 +146,24 @@ def test_supervised_nmf_kernel_keeps_the_bases(monkeypatch):
     monkeypatch.delenv("ASTEROID_MVAE_KERNELS")
     assert torch.allclose(compiled.update(power), expected, rtol=1e-11)
     assert torch.equal(compiled.basis, batched.basis)
+
+
+@pytest.mark.parametrize("name, n_mics", [("ilrma", 4), ("auxiva", 3), ("fastmvae2", 4)])
+def test_bytes_do_not_depend_on_the_thread_count(name, n_mics, room):
+    """One and two torch threads give the same estimates (kernels split frequencies; the engine's
+    per-mixture means are not split across threads)."""
+    from asteroid_mvae.models import load_model
+
+    mix = torch.as_tensor(room(2, 0.3, seconds=3.0, seed=3, n_mics=n_mics)[0])[None]
+    threads, outputs = torch.get_num_threads(), []
+    try:
+        for count in (1, 2):
+            torch.set_num_threads(count)
+            torch.manual_seed(0)
+            extra = {"refine_steps": 1} if name == "fastmvae2" else {}
+            model = load_model(name, n_iter=3, n_src=2, allow_untrained=True, **extra).eval()
+            with torch.no_grad():
+                outputs.append(model(mix))
+    finally:
+        torch.set_num_threads(threads)
+    assert torch.equal(outputs[0], outputs[1])
