@@ -11,6 +11,7 @@ Each iteration:
 
 At the end the outputs are projected back to a reference microphone.
 """
+import functools
 from dataclasses import dataclass
 from typing import Callable, Optional
 
@@ -18,6 +19,7 @@ import torch
 
 from . import spatial
 from .source_models import SourceModel
+from .threads import load_adapted_threads
 
 UPDATES = ("ip1", "ip2", "iss")
 
@@ -49,6 +51,18 @@ def default_diag_load(dtype: torch.dtype) -> float:
     return 1e-12 if dtype == torch.complex128 else 1e-6
 
 
+def with_load_adapted_threads(fn):
+    """Run ``fn(mix, ...)`` with torch's CPU threads lowered to the cores other processes leave free
+    (:func:`~asteroid_mvae.separation.threads.load_adapted_threads`)."""
+    @functools.wraps(fn)
+    def wrapper(mix, *args, **kwargs):
+        with load_adapted_threads(mix.device):
+            return fn(mix, *args, **kwargs)
+
+    return wrapper
+
+
+@with_load_adapted_threads
 def separate(
     mix: torch.Tensor,
     source_model: SourceModel,
