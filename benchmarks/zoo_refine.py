@@ -68,6 +68,8 @@ def zoo_args(args, zoo_dir):
     built = [json.loads(p.read_text()) for p in sorted(Path(zoo_dir).glob("args_*.json"))]
     train_corpus = next((b["train_corpus"] for b in built if b.get("train_corpus")), None)
     extra = ["--train-corpus", train_corpus] if train_corpus else []
+    open_speakers = next((b["open_test_speakers"] for b in built if b.get("open_test_speakers")), None)
+    extra += ["--open-test-speakers", *open_speakers] if open_speakers else []
     return zoo.parse_args(["--out", str(zoo_dir), "--threads", str(args.threads),
                            "--test-mixtures", str(args.test_mixtures), *extra])
 
