@@ -78,7 +78,11 @@ def parse_assignment(text: str) -> dict:
     key, sep, raw = text.partition("=")
     if not sep or not key:
         raise ConfError(f"--set takes KEY=VALUE; got {text!r}")
-    tree = yaml.safe_load(raw) if raw else None
+    try:
+        tree = yaml.safe_load(raw) if raw else None
+    except yaml.YAMLError as err:
+        where = getattr(err, "problem", None) or "not valid YAML"
+        raise ConfError(f"--set {text!r}: the value is {where}") from None
     for part in reversed(key.split(".")):
         tree = {part: tree}
     return tree

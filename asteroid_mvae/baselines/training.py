@@ -21,6 +21,7 @@ from ..training.sampling import EpochShuffleSampler, ResumableLoader
 from ..training.systems import exact_resume_callback
 from ..utils.io import save_torch, write_text
 from ..utils.progress import on_terminal, training_progress_callback
+from ..utils.safe_load import load_tensors
 from .pit import PIT_MODELS, build_pit_model
 
 MIXTURE_MODELS = PIT_MODELS + ("deep_clustering", "mixit", "vaebss")  #: networks trained on mixtures (train_pit)
@@ -170,7 +171,7 @@ def train_pit(train_set, exp_dir, config=None, valid_set=None) -> Path:
 
     best = checkpoint_dir / "best.ckpt"
     if best.exists():
-        state = torch.load(str(best), map_location="cpu", weights_only=True)["state_dict"]  # never run code from a file
+        state = load_tensors(best, what="checkpoint")["state_dict"]  # never run code from a file
         model.load_state_dict({k[len("model."):]: v for k, v in state.items() if k.startswith("model.")})
     package = model.serialize()
     package["training"] = {"steps": int(trainer.global_step), "epochs": int(trainer.current_epoch), "config": config}

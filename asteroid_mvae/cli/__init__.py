@@ -49,6 +49,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def first_line(err: BaseException) -> str:
+    """The first non-empty line of an exception's message (its type's name when it has none)."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    return lines[0] if lines else type(err).__name__
+
+
 def main(argv=None) -> int:
     parser = build_parser()
     try:
@@ -62,7 +68,7 @@ def main(argv=None) -> int:
     try:
         return args.func(args) or 0
     except CliError as err:
-        print(f"asteroid-mvae {args.command}: error: {err}", file=sys.stderr)
+        print(f"asteroid-mvae {args.command}: error: {first_line(err)}", file=sys.stderr)
         return 2
     except OSError as err:  # disk full, permission denied, a vanished file: the system's words, one line
         where = f" ({err.filename})" if getattr(err, "filename", None) else ""
@@ -71,6 +77,15 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print(f"asteroid-mvae {args.command}: interrupted; finished outputs are complete, rerun to resume", file=sys.stderr)
         return 130
+    except (ValueError, TypeError) as err:  # the library's own words for bad input: one line
+        print(f"asteroid-mvae {args.command}: error: {first_line(err)}", file=sys.stderr)
+        return 2
+    except Exception as err:  # anything else: still one line naming it, never a traceback
+        import logging
+
+        logging.getLogger(__name__).debug("%s failed", args.command, exc_info=True)
+        print(f"asteroid-mvae {args.command}: error: {type(err).__name__}: {first_line(err)}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -32,8 +32,10 @@ def run(args):
     from ..training.data import make_loaders, split_per_speaker
     from ..training.run import MODELS, finish_batchnorm
 
-    if args.batches < 1:
-        raise CliError(f"--batches must be at least 1; got {args.batches}")
+    if not 1 <= args.batches <= 1_000_000:
+        raise CliError(f"--batches must be in [1, 1000000]; got {args.batches}")
+    if not 1 <= args.batch_size <= 65536:
+        raise CliError(f"--batch-size must be in [1, 65536]; got {args.batch_size}")
     for label, path in (("--network", args.network), ("--data", args.data)):
         if not Path(path).exists():
             raise CliError(f"{label} path not found: {path}")

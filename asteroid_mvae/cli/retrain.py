@@ -71,7 +71,10 @@ def _simulate(args):
     from ..data import DataError, RoomConfig, get_corpus, simulate_mixtures
     from ..networks import load_network_package
 
-    _, package = load_network_package(args.network)
+    try:
+        _, package = load_network_package(args.network)
+    except ValueError as err:
+        raise CliError(str(err)) from None
     try:
         corpus = get_corpus(args.corpus, args.corpus_dir)
     except (DataError, TypeError) as err:
@@ -86,9 +89,27 @@ def _simulate(args):
                               jobs=args.jobs, config=config) for n in args.n_src]
 
 
+def _check_sizes(args, *names):
+    """Sizes checked before any work (a typo such as ``--n-iter 1000000000`` would run for days):
+    :class:`CliError` naming the flag, its value and the allowed range."""
+    from ..models.arguments import MAX_ITERATIONS, MAX_SOURCES
+
+    ranges = {"n_iter": (1, MAX_ITERATIONS), "n_src": (2, MAX_SOURCES), "n_mixtures": (1, 10**6),
+              "jobs": (1, 1024), "max_mixtures": (1, 10**9)}
+    for name in names:
+        low, high = ranges[name]
+        value = getattr(args, name)
+        for v in value if isinstance(value, list) else [value]:
+            if v is not None and not low <= v <= high:
+                raise CliError(f"--{name.replace('_', '-')} must be in [{low}, {high}]; got {v}")
+
+
 def run_data(args):
     from ..retraining import generate_retraining_data
 
+    _check_sizes(args, "n_iter", "n_src", "n_mixtures", "jobs", "max_mixtures")
+    if not 0 < args.duration <= 3600:
+        raise CliError(f"--duration must be in (0, 3600] seconds; got {args.duration}")
     _require(args.network, "--network package")
     if bool(args.mixtures) == bool(args.corpus):
         raise CliError("give either --mixtures CSV [CSV ...] or --corpus NAME")
@@ -126,6 +147,7 @@ def run_compare(args):
     from ..retraining import compare
     from ..retraining.compare import METHODS
 
+    _check_sizes(args, "n_iter", "max_mixtures")
     _require(args.network, "--network package")
     _require(args.retrained, "--retrained model")
     for csv in args.test_csv:

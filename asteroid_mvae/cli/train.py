@@ -81,7 +81,11 @@ def _read_conf(path) -> dict:
 
     if not Path(path).is_file():
         raise CliError(f"configuration file not found: {path}")
-    conf = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    try:
+        conf = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as err:  # the parser's position, one line
+        reason = " ".join(str(err).split())
+        raise CliError(f"{path} is not valid YAML ({reason[:200]})") from None
     if not isinstance(conf, dict):
         raise CliError(f"{path} must hold a YAML mapping of configuration keys")
     return conf

@@ -1,5 +1,7 @@
 """Base class of our separators: asteroid ``BaseModel``s driving the separation engine."""
 import itertools
+import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
@@ -8,9 +10,9 @@ import torch
 from asteroid.models.base_models import BaseModel
 
 from ..compat import plain
+from .arguments import check_args
 from ..separation import SeparationResult, StftConfig, istft, separate, stft
 from ..separation import spatial
-from ..separation.engine import UPDATES
 from ..separation.source_models import SourceModel
 
 DTYPES = {"complex64": torch.complex64, "complex128": torch.complex128}
@@ -93,12 +95,34 @@ LEVEL_RANGE = (2.0**-20, 2.0**16)
 
 
 def engine_level(wav: torch.Tensor) -> torch.Tensor:
-    """Per-mixture power-of-two factors ``[batch, 1, 1]`` (exact in floating point): 1 for peaks
-    in :data:`LEVEL_RANGE`, else ``2^-round(log2 peak)``. Divide the input, multiply the estimates."""
-    peak = wav.detach().flatten(1).abs().amax(1).clamp_min(torch.finfo(wav.dtype).tiny)
+    """Per-mixture power-of-two factors ``[batch, 1, 1]`` in ``wav``'s dtype (exact in floating
+    point): 1 for peaks in :data:`LEVEL_RANGE`, else ``2^round(log2 peak)``. Divide the input,
+    multiply the estimates (:func:`restore_level`).
+
+    The exponent is computed in float64 and kept below the dtype's largest power of two: a peak
+    near float32's maximum (3e38) rounds up to ``2^128``, which is ``inf`` in float32 and would
+    turn the input into zeros."""
+    peak = wav.detach().flatten(1).abs().amax(1).to(torch.float64).clamp_min(torch.finfo(wav.dtype).tiny)
     outside = (peak < LEVEL_RANGE[0]) | (peak > LEVEL_RANGE[1])
-    factor = torch.exp2(torch.round(torch.log2(peak)))
-    return torch.where(outside, factor, torch.ones_like(factor))[:, None, None]
+    top = math.frexp(torch.finfo(wav.dtype).max)[1] - 1  # 127 for float32
+    factor = torch.exp2(torch.round(torch.log2(peak)).clamp_max(top))
+    return torch.where(outside, factor, torch.ones_like(factor)).to(wav.dtype)[:, None, None]
+
+
+def restore_level(estimates: torch.Tensor, level: torch.Tensor, name: str) -> torch.Tensor:
+    """``estimates * level`` (in place); ``ValueError`` naming the mixture when the product would
+    leave the dtype's finite range (an input at the edge of float32's range whose estimates come
+    out larger than the input's peak): float32 cannot hold them."""
+    if bool((level == 1).all()):
+        return estimates
+    peak = estimates.detach().abs().flatten(1).amax(1).to(torch.float64) * level.flatten().to(torch.float64)
+    limit = torch.finfo(estimates.dtype).max
+    over = torch.nonzero(~(peak <= limit)).flatten()  # (NaN estimates are check_finite_estimates')
+    over = [int(b) for b in over if torch.isfinite(peak[b])]
+    if over:
+        raise ValueError(f"{name}: the estimates of mixture {over[0]} reach {float(peak[over[0]]):.3g}, beyond "
+                         f"{estimates.dtype}'s range ({limit:.3g}); scale the input down or pass float64 audio.")
+    return estimates.mul_(level)
 
 
 def stand_in_for_silence(wav: torch.Tensor):
@@ -160,7 +184,83 @@ def ilrma_start(mix_stft: torch.Tensor, n_iter: int) -> Optional[torch.Tensor]:
     return separate(mix_stft, NMF(n_basis=2, seed=0), n_iter=n_iter, proj_back=False).demix
 
 
-class IterativeSeparator(BaseModel):
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return (text.splitlines()[0].strip() if text else type(err).__name__)[:300]
+
+
+def model_from_conf(conf, default_class=None, where: str = "model configuration", *args, **kwargs):
+    """Build a model from a ``serialize()`` dict (asteroid's ``from_pretrained`` without its
+    ``torch.load``): ``kwargs`` override its ``model_args``; the class is the asteroid model
+    named ``model_name`` (ours are registered), else ``default_class``. ``ValueError`` naming
+    ``where`` and the problem (missing keys, unknown class, bad arguments, weights that do not
+    fit); the caller's dict is not modified."""
+    from asteroid.models import get
+
+    missing = [key for key in ("model_name", "model_args", "state_dict") if not isinstance(conf, dict) or key not in conf]
+    if missing:
+        raise ValueError(f"{where}: not a saved model (no {', '.join(missing)}); expected the dict of serialize().")
+    if not isinstance(conf["model_args"], dict) or not isinstance(conf["state_dict"], dict):
+        raise ValueError(f"{where}: model_args and state_dict must be mappings; got "
+                         f"{type(conf['model_args']).__name__} and {type(conf['state_dict']).__name__}.")
+    try:
+        model_class = get(conf["model_name"])
+    except ValueError:  # not registered: a subclass given by the caller
+        model_class = default_class
+    if not (isinstance(model_class, type) and issubclass(model_class, BaseModel)) or model_class is BaseModel \
+            or model_class.__dict__.get("abstract_model", False):
+        raise ValueError(f"{where}: unknown model {conf['model_name']!r} (not an asteroid model class).")
+    model_args = {**conf["model_args"], **kwargs}
+    try:
+        model = model_class(*args, **model_args)
+    except ValueError as err:
+        raise ValueError(f"{where}: {_first_line(err)}") from None
+    except TypeError as err:  # an argument the class does not take
+        raise ValueError(f"{where}: its arguments do not fit {model_class.__name__} ({_first_line(err)}).") from None
+    try:
+        model.load_state_dict(conf["state_dict"])
+    except Exception as err:  # missing or unexpected keys, other shapes, non-tensors
+        raise ValueError(f"{where}: its weights do not fit a {model_class.__name__} built from its arguments "
+                         f"({type(err).__name__}: {_first_line(err)}).") from None
+    return model
+
+
+class SafeLoadingModel(BaseModel):
+    """Shared base of this package's models: ``from_pretrained`` reads files only through
+    :func:`asteroid_mvae.utils.safe_load.load_tensors` (tensors and plain data, never pickled
+    code, whatever ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD`` says) and reports every problem as one
+    ``ValueError``. asteroid 0.7.0's own ``from_pretrained`` calls ``torch.load`` without
+    ``weights_only``, which that environment variable turns into a full unpickling."""
+
+    abstract_model = True  #: not built from a file (subclasses are)
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_conf_or_path, *args, **kwargs):
+        """A model from a ``serialize()`` dict or file (a path, a publish folder with ``model.pth``,
+        a URL or hub id, downloaded by asteroid's ``cached_download``); ``kwargs`` override the
+        saved arguments. A network package path gives ``cls.from_network_package`` when the class
+        has one."""
+        conf = pretrained_model_conf_or_path
+        if not isinstance(conf, (str, os.PathLike)):
+            return model_from_conf(conf, cls, "model configuration", *args, **kwargs)
+        from .registry import read_model_file
+
+        path = os.fspath(conf)
+        if os.path.isdir(path):
+            path = os.path.join(path, "model.pth")
+        elif not os.path.lexists(path):
+            from asteroid.utils.hub_utils import cached_download
+
+            path = cached_download(path)  # a download only; the file is read below
+        conf = read_model_file(path)
+        if "model_name" not in conf:  # a network package
+            if not hasattr(cls, "from_network_package"):
+                raise ValueError(f"{path}: a network package; {cls.__name__} is built from saved models only.")
+            return cls.from_network_package(path, *args, **kwargs)
+        return model_from_conf(conf, cls, str(path), *args, **kwargs)
+
+
+class IterativeSeparator(SafeLoadingModel):
     """Determined multichannel separator: the engine with a source model chosen by subclasses.
 
     Args:
@@ -185,6 +285,8 @@ class IterativeSeparator(BaseModel):
     ``forward_wav(wav)`` takes ``[batch, n_mics, time]`` and returns ``[batch, n_src, time]``.
     """
 
+    abstract_model = True
+
     def __init__(
         self,
         n_src: int = 2,
@@ -201,29 +303,16 @@ class IterativeSeparator(BaseModel):
         block_frames: Optional[int] = None,
         track_objective: bool = True,
     ):
-        super().__init__(sample_rate=sample_rate, in_channels=None)  # any number of microphones >= n_src
-        if n_src < 2:
-            raise ValueError(f"n_src must be at least 2; got {n_src}.")
-        if not 0 <= ref_mic < n_src:
-            raise ValueError(f"ref_mic must be in [0, n_src={n_src}); got {ref_mic}.")
-        if update not in UPDATES:
-            raise ValueError(f"update must be one of {UPDATES}; got {update!r}.")
-        if dtype not in DTYPES:
-            raise ValueError(f"dtype must be one of {sorted(DTYPES)}; got {dtype!r}.")
-        if ip_sweeps < 1:
-            raise ValueError(f"ip_sweeps must be at least 1; got {ip_sweeps}.")
-        if n_iter < 1:
-            raise ValueError(f"n_iter must be at least 1; got {n_iter}.")
-        self.n_src, self.n_iter, self.ref_mic, self.update, self.dtype = n_src, n_iter, ref_mic, update, dtype
-        self.ip_sweeps = int(ip_sweeps)
-        if mics not in ("all", "first"):
-            raise ValueError(f"mics must be 'all' or 'first'; got {mics!r}.")
-        self.mics = mics
-        if block_frames is not None and int(block_frames) < 1:
-            raise ValueError(f"block_frames must be at least 1 frame (or None: automatic); got {block_frames}.")
-        self.block_frames = None if block_frames is None else int(block_frames)
-        self.track_objective = bool(track_objective)
-        self.stft_config = StftConfig(n_fft, hop_length, window)
+        a = check_args(type(self), n_src=n_src, n_iter=n_iter, n_fft=n_fft, hop_length=hop_length, window=window,
+                       ref_mic=ref_mic, update=update, dtype=dtype, sample_rate=sample_rate, ip_sweeps=ip_sweeps,
+                       mics=mics, block_frames=block_frames, track_objective=track_objective)
+        if not a["ref_mic"] < a["n_src"]:
+            raise ValueError(f"{type(self).__name__}: ref_mic must be in [0, n_src={a['n_src']}); got {ref_mic}.")
+        super().__init__(sample_rate=a["sample_rate"], in_channels=None)  # any number of microphones >= n_src
+        self.n_src, self.n_iter, self.ref_mic = a["n_src"], a["n_iter"], a["ref_mic"]
+        self.update, self.dtype, self.ip_sweeps, self.mics = a["update"], a["dtype"], a["ip_sweeps"], a["mics"]
+        self.block_frames, self.track_objective = a["block_frames"], a["track_objective"]
+        self.stft_config = StftConfig(a["n_fft"], a["hop_length"], a["window"])
 
     def make_source_model(self) -> SourceModel:
         """A fresh source model for one separation call."""
@@ -277,7 +366,8 @@ class IterativeSeparator(BaseModel):
             )
             if reduce:
                 result.estimates = spatial.least_squares_images(result.estimates, X_all[:, self.ref_mic].to(result.estimates.dtype))
-            estimates = istft(result.estimates, wav.shape[-1], self.stft_config).to(real_dtype).mul_(level)
+            estimates = restore_level(istft(result.estimates, wav.shape[-1], self.stft_config).to(real_dtype), level,
+                                      type(self).__name__)
         check_finite_estimates(estimates, type(self).__name__)
         if silent is not None:  # the separation of silence is silence
             estimates = estimates.masked_fill(silent[:, None, None], 0.0)

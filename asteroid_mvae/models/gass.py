@@ -21,13 +21,13 @@ Input: ``[batch, 1, time]`` (or ``[batch, time]``, ``[time]``) at ``sample_rate`
 from typing import Optional, Sequence
 
 import torch
-from asteroid.models.base_models import BaseModel
 
 from ..compat import plain
 from ..networks.frame_priors import FRAME_PRIORS, FrameGAN
 from ..separation.source_models import SupervisedNMF, learn_bases
 from ..separation.stft import StftConfig, istft, stft
-from .base import IterativeSeparator, ilrma_start
+from .arguments import check_args
+from .base import IterativeSeparator, SafeLoadingModel, engine_level, ilrma_start, restore_level
 
 DIVERGENCES = ("kl", "euclidean", "is")
 
@@ -82,7 +82,18 @@ def speaker_labels(speakers, label_map: dict) -> list:
     return labels
 
 
-class SingleChannelSeparator(BaseModel):
+def build_prior(owner, network, network_args):
+    """The frame prior ``network(**network_args)``; ``ValueError`` naming ``owner`` and the problem."""
+    from ..networks.package import build_network
+
+    a = check_args(owner, network=network, network_args=network_args)
+    try:
+        return build_network(a["network"], dict(a["network_args"] or {}))
+    except ValueError as err:
+        raise ValueError(f"{owner if isinstance(owner, str) else owner.__name__}: {err}") from None
+
+
+class SingleChannelSeparator(SafeLoadingModel):
     """STFT, input checks and masking shared by the single-channel supervised separators.
 
     Args:
@@ -92,15 +103,18 @@ class SingleChannelSeparator(BaseModel):
 
     single_channel = True
     needs_speakers = True  #: the evaluation gives each mixture's speakers (``speakers=`` names)
+    abstract_model = True
 
     def __init__(self, speakers: Sequence[int] = (0, 1), n_fft: int = 1024, hop_length: int = 256,
                  window: str = "hamming", label_map: Optional[dict] = None, sample_rate: float = 16000):
-        super().__init__(sample_rate=sample_rate, in_channels=1)
-        self.speakers = [int(s) for s in speakers]
-        if len(self.speakers) < 1:
-            raise ValueError("speakers must list at least one label (one per output)")
-        self.stft_config = StftConfig(int(n_fft), int(hop_length), window)
-        self.label_map = {str(k): int(v) for k, v in (label_map or {}).items()}
+        if speakers is None:
+            raise ValueError(f"{type(self).__name__}: speakers must list one label per output; got None.")
+        a = check_args(type(self), speakers=speakers, n_fft=n_fft, hop_length=hop_length, window=window,
+                       label_map=label_map, sample_rate=sample_rate)
+        super().__init__(sample_rate=a["sample_rate"], in_channels=1)
+        self.speakers = a["speakers"]
+        self.stft_config = StftConfig(a["n_fft"], a["hop_length"], a["window"])
+        self.label_map = {str(k): int(v) for k, v in (a["label_map"] or {}).items()}
 
     @property
     def n_src(self) -> int:
@@ -120,11 +134,14 @@ class SingleChannelSeparator(BaseModel):
         if mono.shape[-1] < self.stft_config.n_fft:
             raise ValueError(f"Input too short: {mono.shape[-1]} samples < n_fft={self.stft_config.n_fft}.")
         labels = self.labels_of(speakers)
+        level = engine_level(mono[:, None])[:, 0]  # [batch, 1]: peaks far from 1 (e.g. 3e38) brought near it
+        if bool((level != 1).any()):
+            mono = mono / level
         with torch.no_grad():
             spec = stft(mono, self.stft_config)  # [batch, F, T]
         shares = self.source_shares(spec.abs(), labels).detach()
         estimates = masked_estimates(spec, shares)
-        return istft(estimates, mono.shape[-1], self.stft_config)
+        return restore_level(istft(estimates, mono.shape[-1], self.stft_config), level[:, :, None], type(self).__name__)
 
     def forward_wav(self, wav, *args, **kwargs):
         return self(wav, *args, **kwargs)
@@ -180,24 +197,23 @@ class GASS(FramePriorPackage, SingleChannelSeparator):
                  critic_weight: float = 0.0, prior_weight: float = 0.0, seed: int = 0, n_fft: Optional[int] = None,
                  hop_length: Optional[int] = None, window: str = "hamming", label_map: Optional[dict] = None,
                  training_info: Optional[dict] = None, sample_rate: float = 16000):
-        if network not in FRAME_PRIORS:
-            raise ValueError(f"network must be one of {sorted(FRAME_PRIORS)}; got {network!r}")
-        prior = FRAME_PRIORS[network](**(network_args or {}))
-        n_fft = 2 * prior.n_freq if n_fft is None else int(n_fft)
+        a = check_args(type(self), input_scale=input_scale, n_steps=n_steps, lr=lr, divergence=divergence,
+                       critic_weight=critic_weight, prior_weight=prior_weight, seed=seed, training_info=training_info,
+                       **({} if n_fft is None else {"n_fft": n_fft}))
+        prior = build_prior(type(self), network, network_args)
+        n_fft = a.get("n_fft", 2 * prior.n_freq)
         if n_fft // 2 != prior.n_freq:
-            raise ValueError(f"the network models {prior.n_freq} bins (DC dropped) but n_fft={n_fft} gives {n_fft // 2}")
+            raise ValueError(f"GASS: the network models {prior.n_freq} bins (DC dropped) but n_fft={n_fft} gives {n_fft // 2}")
         super().__init__(speakers, n_fft, n_fft // 4 if hop_length is None else hop_length, window, label_map, sample_rate)
         bad = [s for s in self.speakers if not 0 <= s < prior.n_labels]
         if bad:
-            raise ValueError(f"speaker labels {bad} outside the network's {prior.n_labels} labels")
-        if divergence not in DIVERGENCES:
-            raise ValueError(f"divergence must be one of {DIVERGENCES}; got {divergence!r}")
-        if critic_weight and not isinstance(prior, FrameGAN):
-            raise ValueError(f"critic_weight needs a FrameGAN prior (a critic); {network} has none")
+            raise ValueError(f"GASS: speaker labels {bad} outside the network's {prior.n_labels} labels")
+        if a["critic_weight"] and not isinstance(prior, FrameGAN):
+            raise ValueError(f"GASS: critic_weight needs a FrameGAN prior (a critic); {network} has none")
         self.network = prior.requires_grad_(False).eval()
-        self.input_scale, self.n_steps, self.lr = float(input_scale), int(n_steps), float(lr)
-        self.divergence, self.critic_weight, self.prior_weight = divergence, float(critic_weight), float(prior_weight)
-        self.seed, self.training_info = int(seed), plain(dict(training_info or {}))
+        self.input_scale, self.n_steps, self.lr = a["input_scale"], a["n_steps"], a["lr"]
+        self.divergence, self.critic_weight, self.prior_weight = a["divergence"], a["critic_weight"], a["prior_weight"]
+        self.seed, self.training_info = a["seed"], plain(dict(a["training_info"] or {}))
 
     def source_shares(self, magnitude, labels):
         batch, K = magnitude.shape[0], len(labels)
@@ -262,8 +278,9 @@ class SupervisedNMFSeparator(SingleChannelSeparator):
     def __init__(self, n_labels: int = 2, n_basis: int = 20, n_iter: int = 100, seed: int = 0,
                  speakers: Sequence[int] = (0, 1), n_fft: int = 1024, hop_length: int = 256, window: str = "hamming",
                  label_map: Optional[dict] = None, sample_rate: float = 16000):
+        a = check_args(type(self), n_labels=n_labels, n_basis=n_basis, n_iter=n_iter, seed=seed)
         super().__init__(speakers, n_fft, hop_length, window, label_map, sample_rate)
-        self.n_labels, self.n_basis, self.n_iter, self.seed = int(n_labels), int(n_basis), int(n_iter), int(seed)
+        self.n_labels, self.n_basis, self.n_iter, self.seed = a["n_labels"], a["n_basis"], a["n_iter"], a["seed"]
         bad = [s for s in self.speakers if not 0 <= s < self.n_labels]
         if bad:
             raise ValueError(f"speaker labels {bad} outside the model's {self.n_labels} speakers")
@@ -320,9 +337,11 @@ class FramePriorIVA(FramePriorPackage, IterativeSeparator):
                  speakers: Sequence[int] = (0, 1), n_steps: int = 30, lr: float = 0.01, critic_weight: float = 0.0,
                  prior_weight: float = 0.0, assign_steps: int = 30, init_ilrma: int = 30, seed: int = 0,
                  label_map: Optional[dict] = None, training_info: Optional[dict] = None, **kwargs):
-        if network not in FRAME_PRIORS:
-            raise ValueError(f"network must be one of {sorted(FRAME_PRIORS)}; got {network!r}")
-        prior = FRAME_PRIORS[network](**(network_args or {}))
+        a = check_args(type(self), input_scale=input_scale, speakers=speakers, n_steps=n_steps, lr=lr,
+                       critic_weight=critic_weight, prior_weight=prior_weight, assign_steps=assign_steps,
+                       init_ilrma=init_ilrma, seed=seed, label_map=label_map, training_info=training_info)
+        prior = build_prior(type(self), network, network_args)
+        speakers = a["speakers"]
         kwargs.setdefault("n_fft", 2 * prior.n_freq)
         kwargs.setdefault("hop_length", kwargs["n_fft"] // 2)
         kwargs.setdefault("n_iter", 30)
@@ -342,11 +361,11 @@ class FramePriorIVA(FramePriorPackage, IterativeSeparator):
         if critic_weight and not isinstance(prior, FrameGAN):
             raise ValueError(f"critic_weight needs a FrameGAN prior (a critic); {network} has none")
         self.network = prior.requires_grad_(False).eval()
-        self.input_scale, self.n_steps, self.lr = float(input_scale), int(n_steps), float(lr)
-        self.critic_weight, self.prior_weight = float(critic_weight), float(prior_weight)
-        self.assign_steps, self.init_ilrma, self.seed = int(assign_steps), int(init_ilrma), int(seed)
-        self.label_map = {str(k): int(v) for k, v in (label_map or {}).items()}
-        self.training_info = plain(dict(training_info or {}))
+        self.input_scale, self.n_steps, self.lr = a["input_scale"], a["n_steps"], a["lr"]
+        self.critic_weight, self.prior_weight = a["critic_weight"], a["prior_weight"]
+        self.assign_steps, self.init_ilrma, self.seed = a["assign_steps"], a["init_ilrma"], a["seed"]
+        self.label_map = {str(k): int(v) for k, v in (a["label_map"] or {}).items()}
+        self.training_info = plain(dict(a["training_info"] or {}))
 
     needs_speakers = True  #: the evaluation gives each mixture's speakers (``speakers=`` names)
 

@@ -1,5 +1,6 @@
 """AuxIVA and ILRMA as asteroid models."""
 from ..separation.source_models import NMF, GaussIVA, LaplaceIVA
+from .arguments import check_args
 from .base import IterativeSeparator
 
 CONTRASTS = {"laplace": LaplaceIVA, "gauss": GaussIVA}
@@ -14,10 +15,9 @@ class AuxIVA(IterativeSeparator):
     """
 
     def __init__(self, contrast: str = "laplace", **kwargs):
+        a = check_args(type(self), contrast=contrast)
         super().__init__(**kwargs)
-        if contrast not in CONTRASTS:
-            raise ValueError(f"contrast must be one of {sorted(CONTRASTS)}; got {contrast!r}.")
-        self.contrast = contrast
+        self.contrast = a["contrast"]
 
     def make_source_model(self):
         return CONTRASTS[self.contrast]()
@@ -39,9 +39,9 @@ class ILRMA(IterativeSeparator):
     """
 
     def __init__(self, n_basis: int = 2, seed: int = 0, init: str = "uniform", **kwargs):
+        a = check_args(type(self), n_basis=n_basis, seed=seed, init=init)
         super().__init__(**kwargs)
-        self.n_basis, self.seed, self.init = n_basis, seed, init
-        self.make_source_model()  # validates init now rather than at the first separation
+        self.n_basis, self.seed, self.init = a["n_basis"], a["seed"], a["init"]
 
     def make_source_model(self):
         return NMF(n_basis=self.n_basis, seed=self.seed, init=self.init)

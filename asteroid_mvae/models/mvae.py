@@ -10,8 +10,8 @@ from typing import Optional
 from ..compat import plain
 from ..networks import ACVAE, CVAE, ChimeraACVAE, load_network_package
 from ..networks.package import nll_gap_warning
-from ..separation.deep import (BN_MODES, MVAE_SCALES, MVAE_STARTS, PRECISIONS, ACVAESource, ChimeraSource, CVAESource,
-                               Refinement, check_choice, check_variance_step)
+from ..separation.deep import ACVAESource, ChimeraSource, CVAESource, Refinement
+from .arguments import check_args
 from .base import IterativeSeparator, ilrma_start
 
 log = logging.getLogger(__name__)
@@ -57,21 +57,24 @@ class DeepSeparator(IterativeSeparator):
                  precision: str = "float32", bn_mode: str = "running", init_ilrma: int = 0, monotone: bool = False,
                  variance_step: float = 1.0, refine_steps: int = 0, refine_lr: float = 0.01,
                  refine_label: str = "optimise", refine_keep_best: bool = True, **kwargs):
+        a = check_args(type(self), n_labels=n_labels, n_freq=n_freq, input_scale=input_scale, label_map=label_map,
+                       training_info=training_info, precision=precision, bn_mode=bn_mode, init_ilrma=init_ilrma,
+                       monotone=monotone, variance_step=variance_step, refine_steps=refine_steps,
+                       refine_lr=refine_lr, refine_label=refine_label, refine_keep_best=refine_keep_best)
         super().__init__(**kwargs)
-        self.monotone = bool(monotone)
-        self.variance_step = check_variance_step(variance_step)
-        self.refinement = Refinement(int(refine_steps), float(refine_lr), refine_label, bool(refine_keep_best))
-        if int(init_ilrma) < 0:
-            raise ValueError(f"init_ilrma must be >= 0 ILRMA iterations, got {init_ilrma}.")
-        self.init_ilrma = int(init_ilrma)
-        self.precision = check_choice("precision", precision, PRECISIONS)
-        self.bn_mode = check_choice("bn_mode", bn_mode, BN_MODES)
+        self.monotone = a["monotone"]
+        self.variance_step = a["variance_step"]
+        self.refinement = Refinement(a["refine_steps"], a["refine_lr"], a["refine_label"], a["refine_keep_best"])
+        self.init_ilrma = a["init_ilrma"]
+        self.precision, self.bn_mode = a["precision"], a["bn_mode"]
+        n_freq = a["n_freq"]
         if n_freq != self.stft_config.n_fft // 2:
-            raise ValueError(f"the network models n_freq={n_freq} bins but n_fft={self.stft_config.n_fft} gives {self.stft_config.n_fft // 2} (DC dropped).")
-        self.network = self.network_class(n_labels=n_labels, n_freq=n_freq)
-        self.input_scale = float(input_scale)
-        self.label_map = {str(k): int(v) for k, v in (label_map or {}).items()}
-        self.training_info = plain(dict(training_info or {}))
+            raise ValueError(f"{type(self).__name__}: the network models n_freq={n_freq} bins but "
+                             f"n_fft={self.stft_config.n_fft} gives {self.stft_config.n_fft // 2} (DC dropped).")
+        self.network = self.network_class(n_labels=a["n_labels"], n_freq=n_freq)
+        self.input_scale = a["input_scale"]
+        self.label_map = {str(k): int(v) for k, v in (a["label_map"] or {}).items()}
+        self.training_info = plain(dict(a["training_info"] or {}))
 
     @classmethod
     def from_network_package(cls, path, **kwargs):
@@ -156,13 +159,14 @@ class MVAE(DeepSeparator):
     def __init__(self, n_steps: int = 100, lr: float = 0.01, init_ilrma: int = 30, init_steps: int = 0,
                  prior_weight: float = 0.0, scale: str = "profile", start: str = "uniform", **kwargs):
         kwargs.setdefault("n_iter", 30)
+        a = check_args(type(self), n_steps=n_steps, lr=lr, init_steps=init_steps, prior_weight=prior_weight,
+                       scale=scale, start=start)
         super().__init__(init_ilrma=init_ilrma, **kwargs)
         if self.refinement.steps:
             raise ValueError("refine_steps is FastMVAE's and FastMVAE2's; MVAE fits its latent with n_steps.")
-        self.n_steps, self.lr = n_steps, lr
-        self.init_steps, self.prior_weight = int(init_steps), float(prior_weight)
-        self.scale = check_choice("scale", scale, MVAE_SCALES)
-        self.start = check_choice("start", start, MVAE_STARTS)
+        self.n_steps, self.lr = a["n_steps"], a["lr"]
+        self.init_steps, self.prior_weight = a["init_steps"], a["prior_weight"]
+        self.scale, self.start = a["scale"], a["start"]
         n_labels, n_freq = self.network.n_labels, self.network.n_freq
         self.start_network = ChimeraACVAE(n_labels=n_labels, n_freq=n_freq) if start == "chimera" else None
 

@@ -18,6 +18,7 @@ so with ``needs_references = True`` (the evaluation passes the references).
 import torch
 
 from ..separation import FixedVariance, istft, stft
+from .arguments import check_args
 from .base import IterativeSeparator, as_batch, by_length, check_lengths
 
 
@@ -40,8 +41,9 @@ class OracleIP(IterativeSeparator):
     needs_references = True
 
     def __init__(self, floor: float = 0.1, **kwargs):
+        a = check_args(type(self), floor=floor)
         super().__init__(**kwargs)
-        self.floor = float(floor)
+        self.floor = a["floor"]
 
     def get_model_args(self):
         return {**super().get_model_args(), "floor": self.floor}
@@ -93,10 +95,9 @@ class IdealMask(IterativeSeparator):
     KINDS = ("ibm", "irm")
 
     def __init__(self, kind: str = "irm", **kwargs):
+        a = check_args(type(self), kind=kind)
         super().__init__(**kwargs)
-        if kind not in self.KINDS:
-            raise ValueError(f"kind must be one of {self.KINDS}; got {kind!r}.")
-        self.kind = kind
+        self.kind = a["kind"]
 
     def get_model_args(self):
         return {**super().get_model_args(), "kind": self.kind}

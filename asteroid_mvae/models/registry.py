@@ -29,7 +29,7 @@ def load_model(name_or_path: str, allow_untrained: bool = False, **overrides):
     """
     import importlib
 
-    from asteroid.models.base_models import BaseModel
+    from .base import model_from_conf
 
     key = name_or_path.lower()
     if key in NEEDS_WEIGHTS and not allow_untrained:
@@ -55,32 +55,22 @@ def load_model(name_or_path: str, allow_untrained: bool = False, **overrides):
     import asteroid_mvae.models  # noqa: F401  (registers our classes with asteroid)
 
     conf = read_model_file(path)
-    if "model_name" not in conf and conf.get("network") in SEPARATOR_OF_NETWORK:  # a network package
+    if "model_name" not in conf and "network" in conf:  # a network package
+        if not isinstance(conf["network"], str) or conf["network"] not in SEPARATOR_OF_NETWORK:
+            raise ValueError(f"{path}: a network package of an unknown network {conf['network']!r:.60}; expected one "
+                             f"of {sorted(SEPARATOR_OF_NETWORK)}.")
         module, cls = MODEL_NAMES[SEPARATOR_OF_NETWORK[conf["network"]]]
         return getattr(importlib.import_module(module), cls).from_network_package(path, **overrides)
-    try:
-        return BaseModel.from_pretrained(conf, **overrides)
-    except (TypeError, KeyError, RuntimeError) as err:  # unknown class, bad arguments, wrong weights
-        raise ValueError(f"{path}: not a model this package can build ({type(err).__name__}: {err}).") from None
+    return model_from_conf(conf, None, str(path), **overrides)  # ValueError: unknown class, bad arguments, weights
 
 
 def read_model_file(path) -> dict:
-    """The ``serialize()`` dict saved at ``path`` (weights only); ``ValueError`` naming the problem."""
-    import torch
+    """The ``serialize()`` dict (or network package) saved at ``path``, read by the one safe reader
+    (:func:`asteroid_mvae.utils.safe_load.load_tensors`: tensors and plain data only, regular
+    files only); ``ValueError`` naming the problem."""
+    from ..utils.safe_load import load_tensors
 
-    import pickle
-    import warnings
-
-    try:
-        with warnings.catch_warnings():  # e.g. "Detected pickle protocol 4": the error below says it all
-            warnings.simplefilter("ignore")
-            conf = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:  # torch's text suggests weights_only=False: never for a file of unknown origin
-        raise ValueError(f"{path}: refused: it holds Python objects beyond tensors and plain data, and loading "
-                         "them could run code; re-save the model with serialize().") from None
-    except Exception as err:  # truncated zip, text, empty file: all unusable
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ValueError(f"{path}: not a readable model file ({reason[:200]}); re-save it with serialize().") from None
+    conf = load_tensors(path, map_location="cpu", what="model file")
     if isinstance(conf, dict) and "network" in conf and "network_args" in conf:
         return conf  # a network package
     missing = [key for key in ("model_name", "model_args", "state_dict") if not isinstance(conf, dict) or key not in conf]

@@ -3,6 +3,7 @@ import torch
 
 from ..separation.source_models import SupervisedNMF, learn_bases
 from ..separation.stft import StftConfig, stft
+from .arguments import check_args
 from .base import IterativeSeparator, ilrma_start
 
 
@@ -25,14 +26,16 @@ class SupervisedILRMA(IterativeSeparator):
     """
 
     def __init__(self, n_src: int = 2, n_freq=None, n_basis: int = 20, seed: int = 0, init_ilrma: int = 0, **kwargs):
+        a = check_args(type(self), n_basis=n_basis, seed=seed, init_ilrma=init_ilrma,
+                       **({} if n_freq is None else {"n_freq": n_freq}))
         super().__init__(n_src=n_src, **kwargs)
-        if int(init_ilrma) < 0:
-            raise ValueError(f"init_ilrma must be >= 0 ILRMA iterations, got {init_ilrma}.")
-        self.init_ilrma = int(init_ilrma)
-        n_freq = self.stft_config.n_fft // 2 + 1 if n_freq is None else int(n_freq)
+        self.init_ilrma = a["init_ilrma"]
+        n_freq = a.get("n_freq", self.stft_config.n_fft // 2 + 1)
         if n_freq != self.stft_config.n_fft // 2 + 1:
-            raise ValueError(f"n_freq={n_freq} bins, but n_fft={self.stft_config.n_fft} gives {self.stft_config.n_fft // 2 + 1}")
-        self.n_basis, self.seed = int(n_basis), int(seed)
+            raise ValueError(f"{type(self).__name__}: n_freq={n_freq} bins, but n_fft={self.stft_config.n_fft} "
+                             f"gives {self.stft_config.n_fft // 2 + 1}.")
+        self.n_basis, self.seed = a["n_basis"], a["seed"]
+        n_src = self.n_src
         self.register_buffer("bases", torch.ones(n_src, n_freq, self.n_basis))
 
     def fit_bases(self, speaker_signals, n_iter: int = 200):

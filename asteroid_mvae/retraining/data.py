@@ -36,6 +36,7 @@ from ..separation import StftConfig, separate, stft
 from ..separation.deep import ChimeraSource, network_input
 from ..utils.io import child_path, save_torch, write_text
 from ..utils.progress import progress as progress_display
+from ..utils.safe_load import load_tensors
 
 STORAGE_DTYPE = torch.float16
 INDEX = "index.json"
@@ -160,8 +161,9 @@ def generate_retraining_data(network_package, mixture_csvs: Sequence, out_dir, n
     from ..data.datasets import MixtureDataset
     from ..networks import ChimeraACVAE, load_network_package
 
-    if n_iter < 1:
-        raise ValueError(f"n_iter must be at least 1; got {n_iter}")
+    from ..models.arguments import check_args
+
+    n_iter = check_args("generate_retraining_data", n_iter=n_iter)["n_iter"]  # bounded: iterates are stored
     if jobs < 1:
         raise ValueError(f"jobs must be at least 1; got {jobs}")
     network, package = load_network_package(network_package)
@@ -228,7 +230,7 @@ def write_index(out_dir, item_ids: Sequence[str]) -> Path:
     for item_id in item_ids:
         path = out_dir / "shards" / f"{item_id}.pt"
         if path.exists():
-            meta = torch.load(path, map_location="cpu", weights_only=True)["meta"]
+            meta = load_tensors(path, what="re-training shard")["meta"]
             entries.append({"id": item_id, "file": f"shards/{item_id}.pt", **meta})
     settings = json.loads((out_dir / SETTINGS).read_text(encoding="utf-8"))
     write_text(out_dir / INDEX, json.dumps({"settings": settings, "items": entries}, indent=1) + "\n")
@@ -289,8 +291,7 @@ class RetrainingDataset(torch.utils.data.Dataset):
             raise ValueError(f"iterations {bad} are outside the stored 0..{n_iter}")
         self.oracle, self.segment_frames, self.seed, self.epoch = oracle, segment_frames, int(seed), 0
         self.early_iterations, self.early_weight = int(early_iterations), float(early_weight)
-        self.shards = [torch.load(self.data_dir / entries[i]["file"], map_location="cpu", weights_only=True)
-                       for i in item_ids]
+        self.shards = [load_tensors(self.data_dir / entries[i]["file"], what="re-training shard") for i in item_ids]
         self.item_ids = item_ids
         self.samples = [(s, it, n) for s, shard in enumerate(self.shards) for it in self.iterations
                         for n in range(shard["inputs"].shape[1])]

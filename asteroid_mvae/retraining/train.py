@@ -24,6 +24,7 @@ from ..training.sampling import EpochShuffleSampler, ResumableLoader
 from ..training.systems import exact_resume_callback
 from ..utils.io import save_torch, write_text
 from ..utils.progress import on_terminal, training_progress_callback
+from ..utils.safe_load import load_tensors
 from .data import RetrainingDataset, read_index, split_items
 from .system import EncoderRetrainingSystem, add_encoder_dropout, mean_validation_loss
 
@@ -108,7 +109,7 @@ def _best_encoder_state(out_dir: Path) -> Optional[dict]:
     path = out_dir / "checkpoints" / "best.ckpt"
     if not path.exists():
         return None
-    state = torch.load(path, map_location="cpu", weights_only=True)["state_dict"]  # never run code from a file
+    state = load_tensors(path, what="checkpoint")["state_dict"]  # never run code from a file
     prefix = "model.encoder."
     return {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
 

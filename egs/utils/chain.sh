@@ -26,10 +26,10 @@ fi
 tiny_flag=()
 if $tiny; then tiny_flag=(--tiny); fi
 if [[ -n ${set_overrides:-} ]]; then  # the configuration with --set overrides, kept with the experiment
-  read -r -a __overrides <<< "$set_overrides"
+  mapfile -t __overrides <<< "$set_overrides"  # one KEY=VALUE per line (values may hold spaces)
   mkdir -p "$exp_dir"
   "$python" -m recipes.conf --conf "$conf" "${tiny_flag[@]}" --section . --set "${__overrides[@]}" \
-    --out "$exp_dir/conf.yml" || die "--set: could not apply '$set_overrides' to $conf"
+    --out "$exp_dir/conf.yml" || die "--set: could not apply ${__overrides[*]@Q} to $conf"
   conf=$exp_dir/conf.yml
   tiny_flag=()  # already merged into $exp_dir/conf.yml
 fi

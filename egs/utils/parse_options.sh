@@ -6,7 +6,9 @@
 # variable holding true/false only accepts true or false. `--help` (or -h) prints the
 # sourcing script's header comment (the block of `#` lines after the shebang) and exits 0.
 # Positional arguments are left in "$@" for the script. `--set KEY=VALUE` may repeat: each one
-# is appended (space separated) to the variable `set_overrides`, when the script defines it.
+# is appended (one per line, so VALUEs may hold spaces: --set "eval.methods=[ilrma, auxiva]")
+# to the variable `set_overrides`, when the script defines it; a VALUE without KEY= or with a
+# line break is a one-line error.
 
 __po_script=${BASH_SOURCE[1]:-$0}
 
@@ -43,7 +45,14 @@ while [[ $# -gt 0 ]]; do
   __po_name=${__po_name#--}
   __po_name=${__po_name//-/_}
   if [[ $__po_name == set && -n ${set_overrides+set} ]]; then
-    set_overrides="${set_overrides:+$set_overrides }$__po_value"
+    if [[ ! $__po_value =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]*= || $__po_value == *$'\n'* ]]; then
+      echo "$(basename "$__po_script"): --set takes KEY=VALUE on one line (KEY: dotted names); got '${__po_value//$'\n'/ }'" >&2
+      exit 1
+    fi
+    if [[ -n $set_overrides ]]; then
+      set_overrides+=$'\n'
+    fi
+    set_overrides+=$__po_value
     continue
   fi
   if [[ ! $__po_name =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] || [[ -z ${!__po_name+set} ]]; then

@@ -146,3 +146,9 @@ def test_built_separator_bytes_do_not_depend_on_the_temporary_name(tmp_path):
         build_separators.build_one(FastMVAE2, tmp_path / "network.pt", 2, {"n_fft": 256, "hop_length": 128},
                                    tmp_path / name)
     assert (tmp_path / "one.pth").read_bytes() == (tmp_path / "two.pth").read_bytes()
+
+
+def test_set_value_that_is_not_yaml_is_one_conf_error():
+    with pytest.raises(conf.ConfError, match="--set 'a=\\[1, 2'"):
+        conf.parse_assignment("a=[1, 2")
+    assert conf.parse_assignment("a.b=[1, 2]") == {"a": {"b": [1, 2]}}
