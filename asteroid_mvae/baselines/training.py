@@ -166,7 +166,7 @@ def train_pit(train_set, exp_dir, config=None, valid_set=None) -> Path:
                          callbacks=callbacks, **options)
     last = checkpoint_dir / "last.ckpt"
     start = time.time()
-    trainer.fit(system, ckpt_path=str(last) if last.exists() else None)
+    trainer.fit(system, ckpt_path=str(last) if last.exists() else None, weights_only=True)  # never run code from a file
     fit_seconds = time.time() - start
 
     best = checkpoint_dir / "best.ckpt"

@@ -150,7 +150,7 @@ def retrain(network_package, data_dir, out_dir, config: Optional[RetrainConfig] 
     trainer = _trainer(config, out_dir, val_loader is not None, progress)
     last = out_dir / "checkpoints" / LAST_CHECKPOINT
     start = time.time()
-    trainer.fit(system, ckpt_path=str(last) if last.exists() else None)
+    trainer.fit(system, ckpt_path=str(last) if last.exists() else None, weights_only=True)  # never run code from a file
     for handle in handles:
         handle.remove()
     best = _best_encoder_state(out_dir)

@@ -152,7 +152,7 @@ def train(config: dict, dataset=None) -> Path:
     start = time.time()
     if last.exists():
         log.info("resuming %s from %s", model_name, last)
-    trainer.fit(system, ckpt_path=str(last) if last.exists() else None)
+    trainer.fit(system, ckpt_path=str(last) if last.exists() else None, weights_only=True)  # never run code from a file
 
     info = {
         "model": model_name,
