@@ -10,7 +10,7 @@ import torch
 from asteroid.engine import System
 from asteroid.losses import deep_clustering_loss
 from asteroid.models import register_model
-from asteroid.models.base_models import BaseModel
+from ..models.base import SafeLoadingModel
 
 from .pit import sized
 
@@ -41,7 +41,7 @@ def kmeans(points: torch.Tensor, k: int, weights: torch.Tensor, n_iter: int = 30
     return centroids
 
 
-class DeepClustering(BaseModel):
+class DeepClustering(SafeLoadingModel):
     """Deep clustering separator: ``forward_wav([batch, 1 | mics, time]) -> [batch, n_src, time]``
     (multichannel input: the reference microphone ``ref_mic``).
 

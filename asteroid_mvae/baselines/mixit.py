@@ -11,10 +11,10 @@ import torch
 from asteroid.engine import System
 from asteroid.losses import MixITLossWrapper, multisrc_neg_sisdr
 from asteroid.models import ConvTasNet, register_model
-from asteroid.models.base_models import BaseModel
+from ..models.base import SafeLoadingModel
 
 
-class MixIT(BaseModel):
+class MixIT(SafeLoadingModel):
     """A ConvTasNet with ``n_outputs`` outputs trained by MixIT, as an asteroid model:
     ``forward_wav([batch, 1 | mics, time]) -> [batch, n_src, time]`` (the reference microphone
     ``ref_mic`` of multichannel input), the ``n_src`` most energetic outputs in decreasing energy.

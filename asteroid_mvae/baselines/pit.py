@@ -8,7 +8,7 @@ networks for tests and smoke runs, ``size="standard"`` the published sizes.
 import torch
 from asteroid.masknn import activations  # noqa: F401  (asteroid registry side effects)
 from asteroid.models import ConvTasNet, DPRNNTasNet, register_model
-from asteroid.models.base_models import BaseModel
+from ..models.base import SafeLoadingModel
 
 PIT_MODELS = ("convtasnet", "dprnn", "sepformer")
 HUB_SEPFORMER = "speechbrain/sepformer-wsj02mix"
@@ -35,7 +35,7 @@ SIZES = {
 }
 
 
-class SepFormer(BaseModel):
+class SepFormer(SafeLoadingModel):
     """SepFormer from speechbrain's building blocks, as an asteroid BaseModel.
 
     Encoder (1-D conv, ReLU) -> dual-path transformer masking network (intra- and

@@ -7,14 +7,14 @@ FastMNMF2 returns the images at ``mic_index`` itself.
 """
 import numpy as np
 import torch
-from asteroid.models.base_models import BaseModel
+from ..models.base import SafeLoadingModel
 
 from ..separation import StftConfig, istft, stft
 
 PRA_METHODS = ("auxiva", "ilrma", "fastmnmf2")
 
 
-class PraSeparator(BaseModel):
+class PraSeparator(SafeLoadingModel):
     """One of ``pra.bss.{auxiva, ilrma, fastmnmf2}`` as an asteroid BaseModel (no parameters).
 
     Args:

@@ -12,7 +12,7 @@ mixture STFT; ``vaem=False`` gives the decoder's magnitudes with the mixture pha
 import torch
 from asteroid.engine import System
 from asteroid.models import register_model
-from asteroid.models.base_models import BaseModel
+from ..models.base import SafeLoadingModel
 
 from .pit import sized
 
@@ -34,7 +34,7 @@ def _mlp(sizes, last_activation=None):
     return torch.nn.Sequential(*layers)
 
 
-class VAEBSS(BaseModel):
+class VAEBSS(SafeLoadingModel):
     """VAE-BSS separator: ``forward_wav([batch, 1 | mics, time]) -> [batch, n_src, time]``
     (multichannel input: the reference microphone ``ref_mic``).
 

@@ -97,7 +97,10 @@ def test_all_model_classes_share_the_safe_from_pretrained():
     from asteroid_mvae.models.oracle import IdealMask, OracleIP, OracleLS
 
     classes = [getattr(models, name) for name in models.__all__ if isinstance(getattr(models, name), type)]
+    from asteroid_mvae import baselines
+
     classes = [c for c in classes if issubclass(c, torch.nn.Module)] + [OracleIP, OracleLS, IdealMask]
+    classes += [baselines.DeepClustering, baselines.MixIT, baselines.SepFormer, baselines.PraSeparator, baselines.VAEBSS]
     assert len(classes) >= 12
     for cls in classes:
         assert issubclass(cls, SafeLoadingModel), cls
