@@ -13,6 +13,7 @@ from ..compat import plain
 from .arguments import check_args
 from ..separation import SeparationResult, StftConfig, istft, separate, stft
 from ..separation import spatial
+from ..separation.threads import load_adapted_threads
 from ..separation.source_models import SourceModel
 
 DTYPES = {"complex64": torch.complex64, "complex128": torch.complex128}
@@ -344,8 +345,14 @@ class IterativeSeparator(SafeLoadingModel):
                               source_model: Optional[SourceModel] = None) -> SeparationOutput:
         """Separate and keep the engine's result (objective history, demixing matrices).
 
-        ``source_model``: used instead of :meth:`make_source_model` (e.g. an oracle).
+        ``source_model``: used instead of :meth:`make_source_model` (e.g. an oracle). On the CPU the
+        whole call (STFT, engine, inverse STFT) runs with torch's threads lowered to the cores other
+        processes leave free (:mod:`asteroid_mvae.separation.threads`).
         """
+        with load_adapted_threads(getattr(wav, "device", torch.device("cpu"))):
+            return self._separate_with_history(wav, callback, source_model)
+
+    def _separate_with_history(self, wav, callback, source_model) -> SeparationOutput:
         wav = self.check_input(wav)
         real_dtype = wav.dtype if wav.dtype in (torch.float32, torch.float64) else torch.float32
         wav, silent = stand_in_for_silence(wav.to(real_dtype))
