@@ -255,11 +255,15 @@ def stage_report(args, zoo_dir: Path):
     lines = []
     fig, axes = plt.subplots(1, len(args.n_src), figsize=(6 * len(args.n_src), 4.5), squeeze=False)
     for name, folder in zoos.items():
-        timing_path = folder / "refine" / "timing.json"
-        timing = json.loads(timing_path.read_text())["seconds"] if timing_path.exists() else {}
+        # the networks of both zoos have the same sizes: a zoo without its own timing takes the closed zoo's
+        timing_path = next((f / "refine" / "timing.json" for f in (folder, zoo_dir) if (f / "refine" / "timing.json").exists()),
+                           None)
+        timing = json.loads(timing_path.read_text())["seconds"] if timing_path else {}
         chosen = json.loads((folder / "refine" / "chosen.json").read_text())
+        timed_on = "" if timing_path is None or timing_path.parent.parent == folder else f"; s/mixture measured on {zoo_dir}"
         lines.append(f"\n**{name}** (refinement lr {chosen['refine_lr']:g}, label {chosen['refine_label']}, "
-                     f"chosen at {chosen['select_steps']} steps on {chosen['select_mixtures']} training mixtures per N)\n")
+                     f"chosen at {chosen['select_steps']} steps on {chosen['select_mixtures']} training mixtures per N"
+                     f"{timed_on})\n")
         for ax, n_src in zip(axes[0], args.n_src):
             table = rows(args, folder, n_src, timing)
             lines += [f"\nRT60 0.3 s, N = {n_src}\n",
