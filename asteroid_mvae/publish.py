@@ -9,6 +9,11 @@ final_metrics}: what ``asteroid-upload`` reads), the same bytes as
 YAML front matter: what the model is, its data and training, its measured metrics, its
 licences and how to load it by hub id). The folder is
 built beside the target and renamed into place, so it is complete or absent.
+
+An existing ``out_dir`` is replaced only when publish wrote it (the marker file
+``.asteroid-mvae-publish`` lists its files; folders of earlier versions are recognised by their
+exact file set) and it does not hold the model being published; anything else (a training
+folder, a file, the current folder) is refused with :class:`PublishError` and left untouched.
 """
 import contextlib
 import io
@@ -51,6 +56,59 @@ HF_LICENSES = {"MIT": "mit", "CC BY-SA 4.0": "cc-by-sa-4.0", "CC BY 4.0": "cc-by
 #: the hub's file name for the weights (asteroid and huggingface_hub look for it).
 HUB_WEIGHTS = "pytorch_model.bin"
 DEFAULT_TASK = "sep_reverb"  # reverberant multichannel speech separation (no added noise)
+#: the file by which publish recognises a folder it wrote (a JSON list of the files it wrote).
+PUBLISH_MARKER = ".asteroid-mvae-publish"
+#: the files publish writes, and those recipes/publish.py adds beside them.
+PUBLISHED_FILES = ("README.md", "model.pth", HUB_WEIGHTS, "recipe_name.txt")
+RECIPE_FILES = ("conf.yml", "network.pt")
+
+
+class PublishError(ValueError):
+    """The publish target cannot be (re)placed without losing data that publish did not write."""
+
+
+def is_publish_folder(folder) -> bool:
+    """Whether ``folder`` holds only what publish (and the recipes' publish step) wrote: plain
+    files, with publish's marker (or, from before the marker, exactly publish's files)."""
+    folder = Path(folder)
+    entries = list(folder.iterdir())
+    if any(entry.is_symlink() or not entry.is_file() for entry in entries):
+        return False
+    names = {entry.name for entry in entries}
+    allowed = set(PUBLISHED_FILES) | set(RECIPE_FILES)
+    if PUBLISH_MARKER in names:
+        try:
+            written = json.loads((folder / PUBLISH_MARKER).read_text(encoding="utf-8"))["files"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return False
+        allowed |= {str(name) for name in written} | {PUBLISH_MARKER}
+    elif not set(PUBLISHED_FILES) <= names:
+        return False
+    return names <= allowed
+
+
+def check_publish_target(out_dir, source=None) -> None:
+    """:class:`PublishError` unless ``out_dir`` is absent or a publish folder that may be replaced:
+    not a file or link, not the current folder or one holding it, not holding ``source`` (the
+    path of the model being published), written by publish (:func:`is_publish_folder`)."""
+    out = Path(os.path.abspath(out_dir))
+    if out.is_symlink():
+        raise PublishError(f"{out_dir} is a link; give the publish folder's own path")
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise PublishError(f"{out_dir} is an existing file, not a publish folder; choose a new folder name")
+    real = out.resolve()
+    if source is not None and Path(source).exists():
+        src = Path(source).resolve()
+        if src == real or real in src.parents:
+            raise PublishError(f"{out_dir} holds the model being published ({source}); publish to a new folder")
+    cwd = Path.cwd().resolve()
+    if cwd == real or real in cwd.parents:
+        raise PublishError(f"{out_dir} is or holds the current folder; publish to a new folder")
+    if not is_publish_folder(out):
+        raise PublishError(f"{out_dir} exists and is not a folder written by publish; nothing was replaced: "
+                           "choose a new folder (or remove it yourself)")
 
 CARD = """
 # {name}
@@ -158,15 +216,19 @@ def model_card(model, name: str, dataset: str, licenses: list, metrics: dict, de
 def publish_model(model, out_dir, metrics: dict, dataset: str = "unknown", licenses: Optional[list] = None,
                   train_conf: Optional[dict] = None, recipe: str = "Unknown", name: Optional[str] = None,
                   description: str = "", task: str = DEFAULT_TASK, hub_id: Optional[str] = None,
-                  test_set: str = "") -> Path:
+                  test_set: str = "", source=None) -> Path:
     """Write the publishable folder of ``model`` (see the module docstring) and return it.
 
     ``licenses``: extra licence entries (dicts in asteroid's format, or titles) beside the
-    code's and the corpus's (from ``dataset``); ``hub_id``: the id the card's usage shows.
+    code's and the corpus's (from ``dataset``); ``hub_id``: the id the card's usage shows;
+    ``source``: the file or folder the model was loaded from (never replaced).
+    :class:`PublishError` (nothing touched) if ``out_dir`` exists and may not be replaced
+    (:func:`check_publish_target`).
     """
     from asteroid.models.publisher import save_publishable
 
-    out_dir = Path(out_dir)
+    check_publish_target(out_dir, source)
+    given, out_dir = Path(out_dir), Path(os.path.abspath(out_dir))
     entries = licenses_for(dataset, licenses)
     model_dict = model.serialize()
     model_dict.update(dataset=dataset, licenses=entries, task=task)
@@ -183,14 +245,33 @@ def publish_model(model, out_dir, metrics: dict, dataset: str = "unknown", licen
                           hub_id=hub_id or f"<owner>/{out_dir.name}", task=task, train_conf=train_conf,
                           test_set=test_set)
         (tmp / "README.md").write_text(card, encoding="utf-8")
+        (tmp / PUBLISH_MARKER).write_text(json.dumps({"files": sorted(p.name for p in tmp.iterdir())}) + "\n",
+                                          encoding="utf-8")
         for path in tmp.iterdir():
             os.chmod(path, 0o666 & ~current_umask())
-        old = out_dir.with_name(f".{out_dir.name}.old")
-        if out_dir.exists():
-            os.replace(out_dir, old)
-        os.replace(tmp, out_dir)
-        shutil.rmtree(old, ignore_errors=True)
+        _move_into_place(tmp, out_dir, source)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    log.info("published %s; share it with `asteroid-upload %s --uploader \"Your name\"`", out_dir, out_dir)
-    return out_dir
+    log.info("published %s; share it with `asteroid-upload %s --uploader \"Your name\"`", given, given)
+    return given
+
+
+def _move_into_place(tmp: Path, out_dir: Path, source=None) -> None:
+    """Rename the finished folder ``tmp`` onto ``out_dir``; a previous publish folder there is
+    checked again (it may have changed while the model was written), set aside, then removed."""
+    check_publish_target(out_dir, source)
+    if not out_dir.exists():
+        os.replace(tmp, out_dir)  # an empty folder appearing meanwhile is replaced; a full one is an error
+        return
+    old = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.old."))
+    try:
+        os.replace(out_dir, old)  # onto the empty folder just made
+    except BaseException:
+        os.rmdir(old)
+        raise
+    try:
+        os.replace(tmp, out_dir)
+    except BaseException:
+        os.replace(old, out_dir)  # put the previous folder back
+        raise
+    shutil.rmtree(old, ignore_errors=True)

@@ -6,6 +6,7 @@ register the handler with ``parser.set_defaults(func=...)``; the handler takes t
 ``argparse.Namespace`` and returns an exit code (or ``None`` for 0).
 """
 import argparse
+import contextlib
 import importlib
 import pkgutil
 import sys
@@ -13,6 +14,38 @@ import sys
 
 class CliError(Exception):
     """A user error: printed as one line, exit code 2."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM received: raised like Ctrl-C so every ``finally:`` runs (temporary files removed)."""
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt():
+    """While inside, SIGTERM raises :class:`Terminated` in this process; the previous handler is
+    restored on exit. Forked worker processes that inherit the handler die of SIGTERM as usual.
+    Outside the main thread (where handlers cannot be set) this does nothing."""
+    import os
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    owner = os.getpid()
+
+    def handler(signum, frame):
+        if os.getpid() != owner:  # a forked child: the default action, as if no handler were set
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
+            return
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -66,7 +99,8 @@ def main(argv=None) -> int:
         return 2
     show_package_logs()
     try:
-        return args.func(args) or 0
+        with sigterm_as_interrupt():  # inside the try: the previous handler is back before any report
+            return args.func(args) or 0
     except CliError as err:
         print(f"asteroid-mvae {args.command}: error: {first_line(err)}", file=sys.stderr)
         return 2
@@ -74,6 +108,9 @@ def main(argv=None) -> int:
         where = f" ({err.filename})" if getattr(err, "filename", None) else ""
         print(f"asteroid-mvae {args.command}: error: {err.strerror or err}{where}", file=sys.stderr)
         return 2
+    except Terminated:
+        print(f"asteroid-mvae {args.command}: terminated; finished outputs are complete, rerun to resume", file=sys.stderr)
+        return 143  # 128 + SIGTERM, what a shell reports for a process killed by it
     except KeyboardInterrupt:
         print(f"asteroid-mvae {args.command}: interrupted; finished outputs are complete, rerun to resume", file=sys.stderr)
         return 130

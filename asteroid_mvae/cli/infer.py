@@ -3,7 +3,10 @@
 asteroid-infer never imports plugins, keeps the first channel only and rescales the
 estimates; this reads every channel, resamples every channel (``-r``), separates long files
 in overlapping chunks of all channels (``-w``) and keeps the reference-microphone scale.
-Outputs: ``<name>_est<k>.wav`` beside each file or in ``--output-dir`` (asteroid's names).
+Outputs: ``<name>_est<k>.wav`` beside each file or in ``--output-dir`` (asteroid's names; where
+two inputs would share them, the names of ``separate``). Existing outputs are kept (skipped, as
+asteroid-infer does) unless ``-f``; an output never replaces an input, and every input is checked
+before the first output is written.
 """
 import glob
 import logging
@@ -51,7 +54,7 @@ def expand_files(specs) -> list:
 def run(args):
     from ..models import load_model
     from ..models.chunked import FileSeparation
-    from .separate import check_device
+    from .separate import audio_problem, check_device, check_existing_outputs, check_out_dir, output_paths
 
     device = check_device(args.device)
     for name, value in (("--ola-window", args.ola_window), ("--ola-hop", args.ola_hop)):
@@ -64,12 +67,29 @@ def run(args):
         raise CliError(str(err)) from None
     if args.ola_window is not None and args.ola_window < model.stft_config.n_fft:
         raise CliError(f"--ola-window {args.ola_window} is shorter than the model's STFT ({model.stft_config.n_fft})")
-    if args.output_dir:
-        Path(args.output_dir).mkdir(parents=True, exist_ok=True)
-    runner = FileSeparation(model, args.ola_window, args.ola_hop, args.ola_window_type, not args.ola_no_reorder, device)
+    n_src = getattr(model, "n_src", 2)
+    # every output is named and every input's header read before the first output is written
+    outputs = output_paths(files, Path(args.output_dir) if args.output_dir else None, n_src, tag="est",
+                           option="--output-dir")
+    check_existing_outputs(outputs, force=True)  # folders and links are never replaced
+    todo = []
     for path in files:
+        existing = [out for out in outputs[path] if out.exists()]
+        if existing and not args.force_overwrite:  # asteroid-infer's behaviour: keep them, say so
+            log.warning("%s exists; pass -f/--force-overwrite to replace it", existing[0])
+            continue
+        problem = audio_problem(path, model.sample_rate, n_src, resample=args.resample,
+                                rate_hint="pass -r/--resample")
+        if problem:
+            raise CliError(problem)
+        todo.append(path)
+    if args.output_dir and todo:
+        check_out_dir(Path(args.output_dir), option="--output-dir")
+    runner = FileSeparation(model, args.ola_window, args.ola_hop, args.ola_window_type, not args.ola_no_reorder, device)
+    for path in todo:
         try:
-            written = runner.separate_file(path, args.output_dir, args.force_overwrite, args.resample)
+            written = runner.separate_file(path, force_overwrite=args.force_overwrite, resample=args.resample,
+                                           outputs=outputs[path])
         except ValueError as err:
             raise CliError(str(err) if str(path) in str(err) else f"{path}: {err}") from None
         if written:

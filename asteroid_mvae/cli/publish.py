@@ -10,7 +10,8 @@ def add_parser(subparsers):
         "publish", help="write a shareable model folder (asteroid save_publishable layout + model card)"
     )
     parser.add_argument("model", help="a saved separator (model.pth or its folder) or a model name")
-    parser.add_argument("--out", required=True, help="publish folder")
+    parser.add_argument("--out", required=True,
+                        help="publish folder: new, or one publish wrote (then replaced); anything else is refused")
     parser.add_argument("--metrics", help="final_metrics.json of an evaluation, or a flat JSON of metrics")
     parser.add_argument("--method", help="the method's key in --metrics (default: the model file's folder name)")
     parser.add_argument("--n-src", type=int, help="keep only this N's metrics (final_metrics.json holds every N)")
@@ -60,8 +61,12 @@ def run(args):
     import yaml
 
     from ..models import load_model
-    from ..publish import publish_model
+    from ..publish import PublishError, check_publish_target, publish_model
 
+    try:  # before any work: an existing --out that publish did not write is never touched
+        check_publish_target(args.out, source=args.model)
+    except PublishError as err:
+        raise CliError(f"--out {err}") from None
     try:
         model = load_model(args.model)
     except (FileNotFoundError, ValueError) as err:
@@ -74,7 +79,10 @@ def run(args):
             train_conf = yaml.safe_load(Path(args.train_conf).read_text(encoding="utf-8"))
         except (OSError, yaml.YAMLError) as err:
             raise CliError(f"cannot read {args.train_conf}: {err}") from None
-    folder = publish_model(model, args.out, metrics, dataset=args.dataset, licenses=args.licenses,
-                           train_conf=train_conf, recipe=args.recipe, name=args.name, task=args.task,
-                           hub_id=args.hub_id, test_set=args.test_set)
+    try:
+        folder = publish_model(model, args.out, metrics, dataset=args.dataset, licenses=args.licenses,
+                               train_conf=train_conf, recipe=args.recipe, name=args.name, task=args.task,
+                               hub_id=args.hub_id, test_set=args.test_set, source=args.model)
+    except PublishError as err:  # --out changed while the model was written
+        raise CliError(f"--out {err}") from None
     print(f"published {folder} (model.pth, pytorch_model.bin, README.md)")

@@ -2,7 +2,7 @@
 import logging
 from pathlib import Path
 
-from . import CliError
+from . import CliError, first_line
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +24,8 @@ def add_parser(subparsers):
     parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda:0")
     parser.add_argument("--keep-going", action="store_true",
                         help="on a file that fails, go on with the others; report the failures at the end (exit 2)")
+    parser.add_argument("-f", "--force", action="store_true",
+                        help="replace outputs of an earlier run (default: refuse, before any work, if one exists)")
     parser.set_defaults(func=run)
 
 
@@ -45,13 +47,16 @@ def check_device(name: str):
     return device
 
 
-def output_paths(inputs, out_dir: Path, n_src: int) -> dict:
-    """{input: [output per source]}: ``<stem>_s<k>.wav``, or ``<stem>.<ext>_s<k>.wav`` /
-    ``<parent>_<stem>_s<k>.wav`` (then with the extension) where stems collide. :class:`CliError` before any work if two
-    inputs would still share an output or an output would overwrite an input."""
+def output_paths(inputs, out_dir, n_src: int, tag: str = "s", option: str = "--out-dir") -> dict:
+    """{input: [output per source]}: ``<stem>_<tag><k>.wav`` in ``out_dir`` (beside each input when
+    ``None``), or ``<stem>.<ext>_<tag><k>.wav`` / ``<parent>_<stem>_<tag><k>.wav`` (then with the
+    extension) for every input where two would share a name. :class:`CliError` before any work if
+    two inputs would still share an output or an output would overwrite an input (``option`` names
+    the output folder's option in the message)."""
     def names(path, style):
         stem = (path.stem, path.name, f"{path.parent.name}_{path.stem}", f"{path.parent.name}_{path.name}")[style]
-        return [out_dir / f"{stem}_s{k}.wav" for k in range(1, n_src + 1)]
+        folder = path.parent if out_dir is None else Path(out_dir)
+        return [folder / f"{stem}_{tag}{k}.wav" for k in range(1, n_src + 1)]
 
     for style in range(4):
         outputs = {path: names(path, style) for path in inputs}
@@ -59,71 +64,89 @@ def output_paths(inputs, out_dir: Path, n_src: int) -> dict:
         if len(set(flat)) == len(flat):
             break
     else:
-        raise CliError("several inputs map to the same output names; separate them into different --out-dir folders.")
+        raise CliError(f"several inputs map to the same output names; separate them into different {option} folders.")
     sources = {path.resolve(): path for path in inputs}
     for outs in outputs.values():
         for out in outs:
             if out.resolve() in sources:
-                raise CliError(f"output {out} would overwrite the input {sources[out.resolve()]}; choose another --out-dir.")
+                raise CliError(f"output {out} would overwrite the input {sources[out.resolve()]}; choose another {option}.")
     return outputs
 
 
-def check_out_dir(out_dir: Path):
+def check_existing_outputs(outputs: dict, force: bool, flag: str = "-f/--force"):
+    """:class:`CliError` naming the first output that exists already (unless ``force``) or that
+    is not a file (a folder or link: never replaced)."""
+    for out in (o for outs in outputs.values() for o in outs):
+        if out.is_symlink() or (out.exists() and not out.is_file()):
+            raise CliError(f"output {out} exists and is not a plain file; move it away or choose another folder.")
+        if out.exists() and not force:
+            raise CliError(f"output {out} exists already (an earlier run?); pass {flag} to replace it.")
+
+
+def check_out_dir(out_dir: Path, option: str = "--out-dir"):
     """Create ``out_dir`` and prove it writable, before any separation runs."""
     from ..utils.io import make_writable_folder
 
     if out_dir.exists() and not out_dir.is_dir():
-        raise CliError(f"--out-dir {out_dir} exists and is not a folder.")
+        raise CliError(f"{option} {out_dir} exists and is not a folder.")
     try:
         make_writable_folder(out_dir)
     except OSError as err:
-        raise CliError(f"--out-dir {out_dir} is not writable ({err.strerror or err}).") from None
+        raise CliError(f"{option} {out_dir} is not writable ({err.strerror or err}).") from None
 
 
-def wav_shortfall(path: Path) -> int:
-    """Bytes missing from a RIFF/WAVE file whose ``data`` chunk is declared longer than the file
-    (0 for complete files and other formats; libsndfile reads truncated wavs silently)."""
-    import struct
+def wav_shortfall(path) -> int:
+    """:func:`asteroid_mvae.utils.io.wav_shortfall` (kept here for callers that import it from here)."""
+    from ..utils.io import wav_shortfall as shortfall
 
-    size = path.stat().st_size
-    with open(path, "rb") as f:
-        head = f.read(12)
-        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
-            return 0
-        while True:
-            chunk = f.read(8)
-            if len(chunk) < 8:
-                return 0
-            name, length = chunk[:4], struct.unpack("<I", chunk[4:])[0]
-            if name == b"data":
-                return max(0, f.tell() + length - size) if length != 0xFFFFFFFF else 0
-            f.seek(length + (length & 1), 1)
+    return shortfall(path)
+
+
+def audio_problem(path: Path, sample_rate: int, n_src: int, resample: bool = False,
+                  rate_hint: str = "resample it first"):
+    """What makes ``path`` unusable for a separation into ``n_src`` sources at ``sample_rate`` (one
+    line naming it), or ``None``: read from its header only (unreadable, truncated wav, mono, too
+    few channels, another sample rate unless ``resample``; ``rate_hint`` ends that message)."""
+    import soundfile as sf
+
+    try:
+        missing = wav_shortfall(path)
+    except OSError as err:
+        return f"cannot read {path}: {err.strerror or err}"
+    if missing:
+        return f"{path}: truncated wav ({missing} bytes of its data chunk are missing); re-copy or re-export it."
+    try:
+        info = sf.info(str(path))
+    except Exception as err:  # soundfile raises several types for unreadable files
+        return f"cannot read {path}: {first_line(err)}"
+    if info.frames <= 0:
+        return f"{path}: no audio samples."
+    if info.samplerate != int(sample_rate) and not resample:
+        return f"{path}: sample rate {info.samplerate} Hz, but the model expects {int(sample_rate)} Hz; {rate_hint}."
+    if info.channels == 1:
+        return f"{path}: mono file; multichannel separation needs at least {n_src} channels."
+    if info.channels < n_src:
+        return f"{path}: {info.channels} channels but {n_src} sources requested; need at least {n_src} microphones."
+    return None
 
 
 def read_multichannel(path: Path, sample_rate: int, n_src: int):
     """``[mics, time]`` float32 array; raises :class:`CliError` naming the problem."""
     import soundfile as sf
 
-    missing = wav_shortfall(path)
-    if missing:
-        raise CliError(f"{path}: truncated wav ({missing} bytes of its data chunk are missing); re-copy or re-export it.")
-
+    problem = audio_problem(path, sample_rate, n_src)
+    if problem:
+        raise CliError(problem)
     try:
-        audio, sr = sf.read(str(path), dtype="float32", always_2d=True)
+        audio, _ = sf.read(str(path), dtype="float32", always_2d=True)  # rate and channels checked above
     except Exception as err:  # soundfile raises several types for unreadable files
-        raise CliError(f"cannot read {path}: {err}") from None
-    if sr != sample_rate:
-        raise CliError(f"{path}: sample rate {sr} Hz, but the model expects {int(sample_rate)} Hz; resample it first.")
-    if audio.shape[1] == 1:
-        raise CliError(f"{path}: mono file; multichannel separation needs at least {n_src} channels.")
-    if audio.shape[1] < n_src:
-        raise CliError(f"{path}: {audio.shape[1]} channels but {n_src} sources requested; need at least {n_src} microphones.")
+        raise CliError(f"cannot read {path}: {first_line(err)}") from None
     return audio.T
 
 
 def run(args):
     from ..models import load_model
-    from ..utils.io import write_wav
+    from ..utils.io import write_wavs
 
     device = check_device(args.device)
     for name, value in (("--n-src", args.n_src), ("--n-iter", args.n_iter)):
@@ -145,10 +168,21 @@ def run(args):
     model = model.to(device).eval()
     n_src = getattr(model, "n_src", 2)
     out_dir = Path(args.out_dir)
+    # everything that can be known before separating is checked before the first output is written
     outputs = output_paths(paths, out_dir, n_src)
-    check_out_dir(out_dir)
+    check_existing_outputs(outputs, args.force)
     failures = []
+    for path in paths:  # headers only: no file is loaded twice
+        problem = audio_problem(path, model.sample_rate, n_src)
+        if problem:
+            if not args.keep_going:
+                raise CliError(problem)
+            log.error("%s", problem)
+            failures.append(path)
+    check_out_dir(out_dir)
     for path in paths:  # a line per file is the progress
+        if path in failures:
+            continue
         try:
             estimates = separate_file(model, path, device)
         except CliError as err:
@@ -157,10 +191,10 @@ def run(args):
             log.error("%s", err)
             failures.append(path)
             continue
-        for out, source in zip(outputs[path], estimates):
-            write_wav(out, source, int(model.sample_rate))
+        write_wavs(outputs[path], estimates[: len(outputs[path])], int(model.sample_rate))  # all sources or none
         print(f"{path} -> {', '.join(map(str, outputs[path]))}")
     if failures:
+        failures = [p for p in paths if p in failures]
         raise CliError(f"{len(failures)} of {len(paths)} files failed: {', '.join(map(str, failures))}")
 
 

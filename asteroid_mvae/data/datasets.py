@@ -42,6 +42,33 @@ def _read_csv(path: Path, required) -> pd.DataFrame:
     return frame
 
 
+#: the mixture id column of a mixture CSV: what ``simulate`` writes (asteroid's spelling), then the
+#: spelling of our metrics CSVs, also accepted when reading.
+MIXTURE_ID_COLUMNS = ("mixture_ID", "mixture_id")
+
+
+def mixture_ids(frame: pd.DataFrame, source="the mixture CSV") -> list:
+    """The id of every row of a mixture CSV (the one reader of them): its ``mixture_ID`` (or
+    ``mixture_id``) column, else each ``mixture_path``'s file stem. :class:`DataError` naming
+    the first id shared by two rows (ids name output files and resumed work)."""
+    column = next((c for c in MIXTURE_ID_COLUMNS if c in frame.columns), None)
+    if column is not None:
+        if frame[column].isna().any():
+            row = int(np.flatnonzero(frame[column].isna().to_numpy())[0])
+            raise DataError(f"{source}: row {row + 1} has an empty {column}")
+        ids = [str(v) for v in frame[column]]
+        where = f"the {column} column"
+    else:
+        ids = [Path(str(p)).stem for p in frame["mixture_path"]]
+        where = "the mixture file names (no mixture_ID column)"
+    seen = set()
+    for mixture_id in ids:
+        if mixture_id in seen:
+            raise DataError(f"{source}: mixture id {mixture_id!r} appears twice in {where}; ids must be unique")
+        seen.add(mixture_id)
+    return ids
+
+
 def read_wav(path: Path, sample_rate: int) -> np.ndarray:
     """float32 ``[channels, time]``; the file must be at ``sample_rate``."""
     if not path.is_file():
@@ -200,6 +227,17 @@ class MixtureDataset(Dataset):
     def __len__(self) -> int:
         return len(self.frame)
 
+    @property
+    def ids(self) -> list:
+        """Every mixture's id (:func:`mixture_ids`; checked unique when first read)."""
+        if getattr(self, "_ids_frame", None) is not self.frame:  # read once per frame
+            self._ids, self._ids_frame = mixture_ids(self.frame, self.csv_path), self.frame
+        return self._ids
+
+    def mixture_id(self, idx: int) -> str:
+        """Mixture ``idx``'s id: the CSV's ``mixture_ID`` (or ``mixture_id``), else its file stem."""
+        return self.ids[idx]
+
     def metadata(self, idx: int) -> dict:
         """The CSV row of item ``idx`` (paths resolved against the CSV's folder)."""
         row = self.frame.iloc[idx].to_dict()
@@ -259,3 +297,6 @@ class MixtureSubset:
 
     def metadata(self, i):
         return self.dataset.metadata(self.indices[i])
+
+    def mixture_id(self, i) -> str:
+        return self.dataset.mixture_id(self.indices[i])

@@ -155,19 +155,35 @@ def _append_jsonl(path: Path, record: dict) -> None:
 
 
 def _mixture_id(dataset, idx: int) -> str:
-    """``dataset.mixture_id(idx)``, else the ``mixture_id`` or mixture file stem of
-    ``dataset.metadata(idx)`` (``MixtureDataset``), else ``mix<idx>``."""
+    """``dataset.mixture_id(idx)`` (``MixtureDataset``: its CSV's ``mixture_ID``), else the
+    ``mixture_ID``/``mixture_id`` or mixture file stem of ``dataset.metadata(idx)``, else ``mix<idx>``."""
     namer = getattr(dataset, "mixture_id", None)
     if callable(namer):
         return str(namer(idx))
     metadata = getattr(dataset, "metadata", None)
     if callable(metadata):
         row = metadata(idx)
-        if row.get("mixture_id") is not None:
-            return str(row["mixture_id"])
+        for column in ("mixture_ID", "mixture_id"):  # simulate's spelling, then ours
+            value = row.get(column)
+            if value is not None and not (isinstance(value, float) and np.isnan(value)):
+                return str(value)
         if isinstance(row.get("mixture_path"), str):
             return Path(row["mixture_path"]).stem
     return f"mix{idx:05d}"
+
+
+def mixture_ids(dataset) -> list:
+    """Every mixture's id (:func:`_mixture_id`); ``ValueError`` naming an id two mixtures share
+    (they would share an examples folder and a resumed run would skip one)."""
+    ids, seen = [], set()
+    for idx in range(len(dataset)):
+        mixture_id = _mixture_id(dataset, idx)
+        if mixture_id in seen:
+            raise ValueError(f"mixture id {mixture_id!r} is used by two mixtures (the second is item {idx}); "
+                             "give every mixture its own mixture_ID")
+        seen.add(mixture_id)
+        ids.append(mixture_id)
+    return ids
 
 
 def _load_item(dataset, idx: int):
@@ -293,6 +309,7 @@ def evaluate(
     """
     if not 0 <= shard_index < num_shards:
         raise ValueError(f"shard_index must be in [0, {num_shards}); got {shard_index}.")
+    ids = mixture_ids(dataset)  # every shard's: unique across the whole dataset, checked before any write
     out_dir = Path(out_dir)
     device = torch.device(device)
     sample_rate = int(sample_rate or getattr(dataset, "sample_rate", 16000))
@@ -306,8 +323,8 @@ def evaluate(
     writer = _RowWriter(csv_path)
     indices = range(shard_index, len(dataset), num_shards)
     for idx in indices[:n_examples]:  # ids from data name folders: refuse any leaving out_dir first
-        child_path(out_dir / "examples", _mixture_id(dataset, idx))
-    todo = [(i, name) for i in indices for name in resolved if (name, _mixture_id(dataset, i)) not in done]
+        child_path(out_dir / "examples", ids[idx])
+    todo = [(i, name) for i in indices for name in resolved if (name, ids[i]) not in done]
     bar = progress_display(total=len(todo), desc=f"evaluate shard {shard_index + 1}/{num_shards}",
                            unit="separation", enabled=progress)
     loaded = {}
@@ -316,7 +333,7 @@ def evaluate(
             loaded = {idx: _load_item(dataset, idx)}
         mixture, references = (t.to(device) for t in loaded[idx])
         separator = resolved[name].get(references.shape[0])
-        row = _evaluate_one(name, separator, mixture, references, idx, _mixture_id(dataset, idx),
+        row = _evaluate_one(name, separator, mixture, references, idx, ids[idx],
                             sample_rate, ref_mic, stft_config, metrics_list, track_iterations, curves_path,
                             out_dir if idx < n_examples else None, device,
                             mixture_speakers(dataset, idx, references.shape[0]) if needs_speakers(separator) else None)

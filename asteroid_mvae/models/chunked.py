@@ -65,21 +65,40 @@ class FileSeparation:
                 return forward(wav)
             return separate_in_chunks(forward, wav, self.window, self.hop, self.window_type, self.reorder)
 
-    def separate_file(self, path, output_dir=None, force_overwrite: bool = False, resample: bool = False) -> list:
-        """Write ``<name>_est<k>.wav`` (beside the file or in ``output_dir``); return their paths
-        (empty, with a log line, when they exist and ``force_overwrite`` is off)."""
+    def output_paths(self, path, output_dir=None) -> list:
+        """asteroid's names: ``<name>_est<k>.wav`` beside ``path`` or in ``output_dir``."""
+        path = Path(path)
+        folder = Path(output_dir) if output_dir is not None else path.parent
+        return [folder / f"{path.stem}_est{k}.wav" for k in range(1, getattr(self.model, "n_src", 2) + 1)]
+
+    def separate_file(self, path, output_dir=None, force_overwrite: bool = False, resample: bool = False,
+                      outputs: Optional[list] = None) -> list:
+        """Write ``<name>_est<k>.wav`` (beside the file or in ``output_dir``; ``outputs``: other
+        names) all together or none; return their paths (empty, with a log line, when one exists
+        and ``force_overwrite`` is off). ``ValueError`` for an output that would replace the input,
+        an unreadable or truncated file, another sample rate without ``resample``."""
         import numpy as np
         import soundfile as sf
 
-        from ..utils.io import write_wav
+        from ..utils.io import wav_shortfall, write_wavs
 
         path = Path(path)
-        folder = Path(output_dir) if output_dir is not None else path.parent
-        outputs = [folder / f"{path.stem}_est{k}.wav" for k in range(1, getattr(self.model, "n_src", 2) + 1)]
-        if outputs[0].exists() and not force_overwrite:
-            log.warning("%s exists; pass -f/--force-overwrite to replace it", outputs[0])
+        outputs = [Path(o) for o in outputs] if outputs is not None else self.output_paths(path, output_dir)
+        for out in outputs:
+            if out.resolve() == path.resolve():
+                raise ValueError(f"{path}: the output {out} would overwrite the input; choose another output folder")
+        existing = [out for out in outputs if out.exists() or out.is_symlink()]
+        if existing and not force_overwrite:
+            log.warning("%s exists; pass -f/--force-overwrite to replace it", existing[0])
             return []
-        audio, rate = sf.read(str(path), dtype="float32", always_2d=True)  # [time, mics]
+        missing = wav_shortfall(path)
+        if missing:
+            raise ValueError(f"{path}: truncated wav ({missing} bytes of its data chunk are missing); "
+                             "re-copy or re-export it")
+        try:
+            audio, rate = sf.read(str(path), dtype="float32", always_2d=True)  # [time, mics]
+        except sf.SoundFileError as err:  # unreadable: not audio, a format libsndfile lacks
+            raise ValueError(f"cannot read {path}: {err}") from None
         target = int(self.model.sample_rate)
         wav = torch.from_numpy(np.ascontiguousarray(audio.T))
         if rate != target:
@@ -95,6 +114,5 @@ class FileSeparation:
             estimates = torchaudio.functional.resample(estimates, target, rate)
         if not torch.isfinite(estimates).all():
             raise ValueError(f"{path}: the separation gave non-finite samples; nothing written")
-        for out, source in zip(outputs, estimates.numpy()):
-            write_wav(out, source, rate)
+        write_wavs(outputs, estimates.numpy()[: len(outputs)], rate)  # every source, or none on failure
         return outputs

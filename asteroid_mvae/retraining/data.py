@@ -134,7 +134,7 @@ def _item_work(network_package, stft_args, n_iter, store_clean, csv_path, row_in
     shard = run_and_record(network, mixture[: dataset.n_src], n_iter, StftConfig(*stft_args),
                            references if store_clean else None)
     shard["meta"].update(csv=str(csv_path), row=int(row_index),
-                         mixture_id=str(dataset.frame["mixture_ID"].iloc[row_index]) if "mixture_ID" in dataset.frame else str(row_index))
+                         mixture_id=dataset.mixture_id(row_index))
     save_torch(plain(shard), shard_path)
     return shard["meta"]
 
@@ -178,8 +178,7 @@ def generate_retraining_data(network_package, mixture_csvs: Sequence, out_dir, n
     items = []  # (csv, row, item id)
     for k, csv_path in enumerate(mixture_csvs):
         dataset = MixtureDataset(csv_path)
-        ids = dataset.frame["mixture_ID"].astype(str).tolist() if "mixture_ID" in dataset.frame else \
-            [f"{i:06d}" for i in range(len(dataset))]
+        ids = dataset.ids  # the one reader of mixture ids: unique, or a DataError naming the repeated one
         tag = f"{k:02d}_{dataset.n_src}src"
         count = len(dataset) if max_mixtures is None else min(len(dataset), int(max_mixtures))
         items += [(str(dataset.csv_path), i, f"{tag}-{ids[i]}", dataset.n_src, dataset) for i in range(count)]
