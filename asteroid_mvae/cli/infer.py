@@ -47,8 +47,20 @@ def expand_files(specs) -> list:
             found = sorted(Path(p) for p in glob.glob(spec, recursive=True) if Path(p).is_file())
         if not found:
             raise CliError(f"--files {spec}: no such file, folder with audio, or matching glob")
+        if not path.is_file():  # a folder or glob: an earlier run's outputs beside their inputs are not inputs
+            found = [p for p in found if not is_output_of(p, found)]
         files += [p for p in found if p not in files]
     return files
+
+
+def is_output_of(path: Path, others) -> bool:
+    """Whether ``path`` is named like the output ``<stem>_est<k>.wav`` of another file among ``others``
+    in its folder."""
+    import re
+
+    match = re.fullmatch(r"(.+)_est\d+", path.stem)
+    return bool(match) and path.suffix.lower() == ".wav" and any(
+        o.parent == path.parent and o.stem == match.group(1) and o != path for o in others)
 
 
 def run(args):
