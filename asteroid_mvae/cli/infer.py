@@ -79,6 +79,13 @@ def run(args):
         raise CliError(str(err)) from None
     if args.ola_window is not None and args.ola_window < model.stft_config.n_fft:
         raise CliError(f"--ola-window {args.ola_window} is shorter than the model's STFT ({model.stft_config.n_fft})")
+    if args.ola_hop is not None:  # bounded work: a chunk per sample would run for hours
+        if args.ola_window is None:
+            raise CliError("--ola-hop needs --ola-window (-w)")
+        low = model.stft_config.hop_length
+        if not low <= args.ola_hop <= args.ola_window:
+            raise CliError(f"--ola-hop must be between the model's STFT hop ({low}) and --ola-window "
+                           f"({args.ola_window}); got {args.ola_hop}")
     n_src = getattr(model, "n_src", 2)
     # every output is named and every input's header read before the first output is written
     outputs = output_paths(files, Path(args.output_dir) if args.output_dir else None, n_src, tag="est",
