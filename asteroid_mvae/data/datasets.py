@@ -234,6 +234,14 @@ class MixtureDataset(Dataset):
             self._ids, self._ids_frame = mixture_ids(self.frame, self.csv_path), self.frame
         return self._ids
 
+    def missing_file(self):
+        """The first audio file the CSV lists that does not exist (``None`` when all do)."""
+        for column in [c for c in self.frame.columns if c.endswith("_path")]:
+            for value in self.frame[column]:
+                if isinstance(value, str) and value and not (self.root / value).is_file():
+                    return self.root / value
+        return None
+
     def mixture_id(self, idx: int) -> str:
         """Mixture ``idx``'s id: the CSV's ``mixture_ID`` (or ``mixture_id``), else its file stem."""
         return self.ids[idx]

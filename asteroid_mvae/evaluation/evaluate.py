@@ -27,6 +27,7 @@ from typing import Dict, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
+from ..data.datasets import DataError
 from ..separation import StftConfig
 from ..utils.io import atomic_path, child_path, write_text, write_wav
 from ..utils.progress import progress as progress_display
@@ -310,6 +311,9 @@ def evaluate(
     if not 0 <= shard_index < num_shards:
         raise ValueError(f"shard_index must be in [0, {num_shards}); got {shard_index}.")
     ids = mixture_ids(dataset)  # every shard's: unique across the whole dataset, checked before any write
+    missing = getattr(getattr(dataset, "dataset", dataset), "missing_file", lambda: None)()
+    if missing is not None:  # before any output: a run that would stop half-way writes nothing
+        raise DataError(f"audio file listed in the metadata is missing: {missing}")
     out_dir = Path(out_dir)
     device = torch.device(device)
     sample_rate = int(sample_rate or getattr(dataset, "sample_rate", 16000))

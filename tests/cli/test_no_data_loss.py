@@ -389,3 +389,12 @@ def test_evaluate_refuses_mixtures_sharing_an_id(tmp_path, capsys, rows, id_colu
     assert not out.exists()
     with pytest.raises(DataError, match=f"'{duplicate}' appears twice"):
         MixtureDataset(csv).ids
+
+
+def test_evaluate_refuses_a_missing_audio_file_before_any_output(tmp_path, capsys):
+    csv = tmp_path / "metadata.csv"
+    csv.write_text("mixture_ID,mixture_path,source_1_path,source_2_path\nm1,missing.wav,a.wav,b.wav\n")
+    out = tmp_path / "out"
+    assert main(["evaluate", "--test-csv", str(csv), "--methods", "ilrma", "--out", str(out)]) == 2
+    _one_error_line(capsys, "missing", "missing.wav")
+    assert not out.exists()
