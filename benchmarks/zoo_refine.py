@@ -263,7 +263,7 @@ def stage_report(args, zoo_dir: Path):
         timed_on = "" if timing_path is None or timing_path.parent.parent == folder else f"; s/mixture measured on {zoo_dir}"
         lines.append(f"\n**{name}** (refinement lr {chosen['refine_lr']:g}, label {chosen['refine_label']}, "
                      f"chosen at {chosen['select_steps']} steps on {chosen['select_mixtures']} training mixtures per N"
-                     f"{timed_on})\n")
+                     f"{' of ' + chosen['chosen_on'] if chosen.get('chosen_on') else ''}{timed_on})\n")
         for ax, n_src in zip(axes[0], args.n_src):
             table = rows(args, folder, n_src, timing)
             lines += [f"\nRT60 0.3 s, N = {n_src}\n",
