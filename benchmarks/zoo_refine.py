@@ -282,10 +282,12 @@ def stage_report(args, zoo_dir: Path):
                 ax.scatter(r["seconds"], y, marker=marker, color="C0" if name == "speaker-closed" else "C1")
                 ax.annotate(r["method"], (r["seconds"], y), fontsize=6, xytext=(3, 2), textcoords="offset points")
             ax.set_title(f"N = {n_src}, RT60 0.3 s (o closed, s open)", fontsize=9)
+    timing_file = zoo_dir / "refine" / "timing.json"
+    threads = json.loads(timing_file.read_text()).get("threads", "?") if timing_file.exists() else "?"
     for ax in axes[0]:
         ax.set_xscale("log")
         ax.axhline(0, color="grey", lw=0.5)
-        ax.set_xlabel("seconds per 10-s mixture (2 CPU cores)")
+        ax.set_xlabel(f"seconds per 10-s mixture ({threads} torch thread(s))")
         ax.set_ylabel("SI-SDRi minus ILRMA, paired mean (dB)")
     fig.tight_layout()
     fig.savefig(results / "frontier.png", dpi=120)
