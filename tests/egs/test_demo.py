@@ -149,7 +149,7 @@ def readme_commands():
     import re
     import shlex
 
-    text = README.read_text()
+    text = "\n".join(f.read_text() for f in [README, *sorted((README.parent / "docs").glob("*.md"))])
     candidates = re.findall(r"^(?:\.venv/bin/)?asteroid-mvae [^\n]+$", text, flags=re.M)
     candidates += re.findall(r"`(?:\.venv/bin/)?(asteroid-mvae [\w-]+ [^`]+)`", text)  # not bare names
     commands = []
