@@ -90,3 +90,41 @@ def si_sdr_improvement(estimates, references, mixture):
 @pytest.fixture
 def sisdri():
     return si_sdr_improvement
+
+
+@functools.lru_cache(maxsize=None)
+def simulate_direct_path(n_src, rt60, seconds=6.0, seed=0, n_mics=None, early=0.05):
+    """The layout of :func:`simulate_room`, with each source's direct-path reference: ``(mixture
+    [mics, time], direct [src, time])``, ``direct`` the source through mic 0's impulse response cut
+    ``early`` seconds after its direct-path peak (direct path plus early reflections: the target of
+    dereverberation)."""
+    import pyroomacoustics as pra
+    from scipy.signal import fftconvolve
+
+    rng = np.random.default_rng(seed)
+    size, center = [8.0, 6.0, 3.0], np.array([4.0, 3.0])
+    absorption, max_order = pra.inverse_sabine(rt60, size)
+    room = pra.ShoeBox(size, fs=FS, materials=pra.Material(absorption), max_order=max_order)
+    n = int(seconds * FS)
+    signals = [speech_like(n, rng) for _ in range(n_src)]
+    for k, signal in enumerate(signals):
+        az = np.deg2rad(20 + 120 * k / (n_src - 1))
+        room.add_source([*(center + 2.0 * np.array([np.cos(az), np.sin(az)])), 1.5], signal=signal)
+    n_mics = n_mics or n_src
+    mics = pra.circular_2D_array(center, n_mics, 0.0, 0.1)
+    room.add_microphone_array(np.vstack([mics, np.full(n_mics, 1.5)]))
+    room.compute_rir()
+    mixture = room.simulate(return_premix=True)[:, :, :n].sum(0)
+    direct = []
+    for k, signal in enumerate(signals):
+        h = np.asarray(room.rir[0][k])
+        direct.append(fftconvolve(signal, h[: int(np.argmax(np.abs(h))) + int(early * FS)])[:n])
+    peak = np.abs(mixture).max()
+    return (mixture / peak).astype(np.float32), (np.stack(direct) / peak).astype(np.float32)
+
+
+@pytest.fixture
+def direct_path_room():
+    """Factory: ``direct_path_room(n_src, rt60, ...)`` -> (mixture ``[mics, time]``, direct-path
+    references ``[src, time]`` at mic 0); see :func:`simulate_direct_path`."""
+    return simulate_direct_path

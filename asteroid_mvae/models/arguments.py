@@ -21,6 +21,7 @@ MAX_SOURCES = 1024
 MAX_FFT = 2**20
 MAX_BASES = 100_000
 MAX_LABELS = 1_000_000
+MAX_TAPS = 1000
 
 
 class Rule:
@@ -190,6 +191,8 @@ RULES = {
     "mics": Choice("all", "first"),
     "block_frames": Optional_(Int(1)),
     "track_objective": Bool(),
+    "taps": Int(0, MAX_TAPS),  # joint dereverberation (separation.dereverb)
+    "delay": Int(1, MAX_TAPS),
     # ILRMA, AuxIVA, supervised NMF
     "n_basis": Int(1, MAX_BASES),
     "seed": Int(0, 2**32 - 1),

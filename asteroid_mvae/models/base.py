@@ -13,6 +13,7 @@ from ..compat import plain
 from .arguments import check_args
 from ..separation import SeparationResult, StftConfig, istft, separate, stft
 from ..separation import spatial
+from ..separation.dereverb import separate_dereverb
 from ..separation.threads import load_adapted_threads
 from ..separation.source_models import SourceModel
 
@@ -175,14 +176,16 @@ def by_length(separate_batch: Callable, wav: torch.Tensor, lengths: torch.Tensor
     return out
 
 
-def ilrma_start(mix_stft: torch.Tensor, n_iter: int) -> Optional[torch.Tensor]:
+def ilrma_start(mix_stft: torch.Tensor, n_iter: int, taps: int = 0, delay: int = 1) -> Optional[torch.Tensor]:
     """Demixing matrices after ``n_iter`` ILRMA iterations (2 bases, seed 0) ``[batch, freq, src, mics]``,
-    the start of the deep separators' ``init_ilrma`` (``None`` for 0 iterations: the identity)."""
+    the start of the deep separators' ``init_ilrma`` (``None`` for 0 iterations: the identity); with
+    prediction ``taps``, ILRMA-T's filters ``[batch, freq, src, mics * (1 + taps)]``."""
     if not n_iter:
         return None
     from ..separation import NMF
 
-    return separate(mix_stft, NMF(n_basis=2, seed=0), n_iter=n_iter, proj_back=False).demix
+    return separate_dereverb(mix_stft, NMF(n_basis=2, seed=0), n_iter=n_iter, taps=taps, delay=delay,
+                             proj_back=False).demix
 
 
 def _first_line(err: BaseException) -> str:
@@ -282,6 +285,10 @@ class IterativeSeparator(SafeLoadingModel):
             are least-squares images at ``ref_mic``; ``"first"``: the first ``n_src`` only.
         track_objective: record ``J`` after every iteration (``False``: first and last only, the
             estimates unchanged; J costs 25-40 % of ILRMA's CPU time, about 15 % of AuxIVA's).
+        taps, delay: joint dereverberation: each output also subtracts a linear prediction from
+            ``taps`` past frames starting ``delay`` frames back (AuxIVA-T, ILRMA-T, FastMVAE2-T,
+            MVAE-T; :func:`~asteroid_mvae.separation.dereverb.separate_dereverb`); ``taps=0``
+            (default): off, the plain engine.
 
     ``forward_wav(wav)`` takes ``[batch, n_mics, time]`` and returns ``[batch, n_src, time]``.
     """
@@ -303,16 +310,20 @@ class IterativeSeparator(SafeLoadingModel):
         mics: str = "all",
         block_frames: Optional[int] = None,
         track_objective: bool = True,
+        taps: int = 0,
+        delay: int = 1,
     ):
         a = check_args(type(self), n_src=n_src, n_iter=n_iter, n_fft=n_fft, hop_length=hop_length, window=window,
                        ref_mic=ref_mic, update=update, dtype=dtype, sample_rate=sample_rate, ip_sweeps=ip_sweeps,
-                       mics=mics, block_frames=block_frames, track_objective=track_objective)
+                       mics=mics, block_frames=block_frames, track_objective=track_objective, taps=taps,
+                       delay=delay)
         if not a["ref_mic"] < a["n_src"]:
             raise ValueError(f"{type(self).__name__}: ref_mic must be in [0, n_src={a['n_src']}); got {ref_mic}.")
         super().__init__(sample_rate=a["sample_rate"], in_channels=None)  # any number of microphones >= n_src
         self.n_src, self.n_iter, self.ref_mic = a["n_src"], a["n_iter"], a["ref_mic"]
         self.update, self.dtype, self.ip_sweeps, self.mics = a["update"], a["dtype"], a["ip_sweeps"], a["mics"]
         self.block_frames, self.track_objective = a["block_frames"], a["track_objective"]
+        self.taps, self.delay = a["taps"], a["delay"]
         self.stft_config = StftConfig(a["n_fft"], a["hop_length"], a["window"])
 
     def make_source_model(self) -> SourceModel:
@@ -364,8 +375,9 @@ class IterativeSeparator(SafeLoadingModel):
             reduce = X_all.shape[1] > self.n_src
             if reduce:  # more microphones than sources: the engine runs on the principal subspace
                 X = torch.einsum("bfnm,bmft->bnft", spatial.pca_reduction(X_all, self.n_src), X_all)
-            result = separate(
-                X, source_model or self.make_source_model(), n_iter=self.n_iter, update=self.update,
+            result = separate_dereverb(  # taps = 0: the plain engine
+                X, source_model or self.make_source_model(), n_iter=self.n_iter, taps=self.taps, delay=self.delay,
+                update=self.update,
                 ref_mic=self.ref_mic, W0=self.initial_demix(X), callback=callback, dtype=DTYPES[self.dtype],
                 ip_sweeps=self.ip_sweeps, proj_back=not reduce, block_frames=self.block_frames,
                 overwrite_mix=True,  # X is this call's own: the estimates take its place
@@ -421,7 +433,7 @@ class IterativeSeparator(SafeLoadingModel):
             n_src=self.n_src, n_iter=self.n_iter, n_fft=cfg.n_fft, hop_length=cfg.hop_length,
             window=cfg.window, ref_mic=self.ref_mic, update=self.update, dtype=self.dtype,
             sample_rate=float(self.sample_rate), ip_sweeps=self.ip_sweeps, mics=self.mics,
-            block_frames=self.block_frames, track_objective=self.track_objective,
+            block_frames=self.block_frames, track_objective=self.track_objective, taps=self.taps, delay=self.delay,
         )
 
     def serialize(self):
