@@ -131,3 +131,22 @@ def test_bad_prediction_settings_are_refused(room):
         ILRMA(taps=-2)
     with pytest.raises(ValueError, match="AuxIVA: delay"):
         AuxIVA(taps=2, delay=0)
+
+
+@pytest.mark.parametrize("update, model, block_frames", [("ip1", "nmf", None), ("ip2", "laplace", 3),
+                                                         ("iss", "gauss", None)])
+def test_stays_on_the_gpu(update, model, block_frames):
+    """Fake CUDA tensors: every tensor of the prediction path is made on the mixture's device."""
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    from asteroid_mvae.separation.spatial import hermitian_layout
+
+    hermitian_layout.cache_clear()  # its index tensors are cached per device: no fake ones kept
+    try:
+        with FakeTensorMode():
+            mix = torch.randn(2, 2, 33, 24, dtype=torch.complex64, device="cuda")
+            result = separate_dereverb(mix, MODELS[model](), n_iter=2, taps=2, update=update, block_frames=block_frames)
+            for tensor in (result.estimates, result.demix, result.objective):
+                assert tensor.device.type == "cuda", tensor.device
+    finally:
+        hermitian_layout.cache_clear()
