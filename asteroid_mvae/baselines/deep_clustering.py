@@ -9,7 +9,6 @@ know N), each cluster a binary mask on the mixture STFT.
 import torch
 from asteroid.engine import System
 from asteroid.losses import deep_clustering_loss
-from asteroid.models import register_model
 from ..models.base import SafeLoadingModel
 
 from .pit import sized
@@ -133,8 +132,6 @@ class DeepClustering(SafeLoadingModel):
                     n_layers=self.n_layers, emb_dim=self.emb_dim, vad_db=self.vad_db, kmeans_iter=self.kmeans_iter,
                     seed=self.seed, ref_mic=self.ref_mic, sample_rate=self.sample_rate)
 
-
-register_model(DeepClustering)
 
 
 def build_deep_clustering(n_src: int = 2, sample_rate: int = 16000, size: str = "small", **overrides) -> DeepClustering:

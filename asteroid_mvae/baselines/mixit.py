@@ -10,7 +10,7 @@ mixture's sources).
 import torch
 from asteroid.engine import System
 from asteroid.losses import MixITLossWrapper, multisrc_neg_sisdr
-from asteroid.models import ConvTasNet, register_model
+from asteroid.models import ConvTasNet
 from ..models.base import SafeLoadingModel
 
 
@@ -51,8 +51,6 @@ class MixIT(SafeLoadingModel):
         return dict(n_src=self.n_src, n_outputs=self.n_outputs, ref_mic=self.ref_mic, sample_rate=self.sample_rate,
                     **self.network_args)
 
-
-register_model(MixIT)
 
 
 def mixtures_of_mixtures(mixture: torch.Tensor):

@@ -7,10 +7,10 @@ networks for tests and smoke runs, ``size="standard"`` the published sizes.
 """
 import torch
 from asteroid.masknn import activations  # noqa: F401  (asteroid registry side effects)
-from asteroid.models import ConvTasNet, DPRNNTasNet, register_model
+from .. import catalogue
 from ..models.base import SafeLoadingModel
 
-PIT_MODELS = ("convtasnet", "dprnn", "sepformer")
+PIT_MODELS = catalogue.names("pit")  #: the catalogue's PIT networks
 HUB_SEPFORMER = "speechbrain/sepformer-wsj02mix"
 
 #: Network sizes. "standard" follows the asteroid recipes (ConvTasNet, DPRNN) and the
@@ -86,8 +86,6 @@ class SepFormer(SafeLoadingModel):
         return dict(self.args, sample_rate=self.sample_rate)
 
 
-register_model(SepFormer)
-
 
 class HubSepFormer(torch.nn.Module):
     """speechbrain's pretrained SepFormer (WSJ0-2mix, 8 kHz), resampled to and from ``sample_rate``."""
@@ -132,9 +130,10 @@ def sized(name: str, sizes: dict, size: str, overrides: dict) -> dict:
 
 
 def build_pit_model(name: str, n_src: int = 2, sample_rate: int = 16000, size: str = "tiny", **overrides):
-    """A fresh ``convtasnet``, ``dprnn`` or ``sepformer`` of the given size (``tiny``/``standard``)."""
-    if name not in PIT_MODELS:
+    """A fresh PIT network (:data:`PIT_MODELS`: ``convtasnet``, ``dprnn``, ``sepformer``) of the
+    given size (``tiny``/``standard``)."""
+    entry = catalogue.find(name)
+    if entry is None or entry.kind != "pit":
         raise ValueError(f"Unknown PIT model {name!r}; choose one of {PIT_MODELS}.")
-    args = sized(name, SIZES[name], size, overrides)
-    cls = {"convtasnet": ConvTasNet, "dprnn": DPRNNTasNet, "sepformer": SepFormer}[name]
-    return cls(n_src=n_src, sample_rate=sample_rate, **args)
+    args = sized(entry.name, SIZES[entry.name], size, overrides)
+    return entry.load()(n_src=n_src, sample_rate=sample_rate, **args)

@@ -7,11 +7,13 @@ FastMNMF2 returns the images at ``mic_index`` itself.
 """
 import numpy as np
 import torch
-from ..models.base import SafeLoadingModel
 
+from .. import catalogue
+from ..models.base import SafeLoadingModel
 from ..separation import StftConfig, istft, stft
 
-PRA_METHODS = ("auxiva", "ilrma", "fastmnmf2")
+#: pyroomacoustics' methods: the ``method`` of the catalogue's ``pra_*`` entries.
+PRA_METHODS = tuple(entry.args["method"] for entry in catalogue.entries("pyroomacoustics"))
 
 
 class PraSeparator(SafeLoadingModel):

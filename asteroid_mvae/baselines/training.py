@@ -7,24 +7,23 @@ Layout of ``exp_dir``::
     exp_dir/logs/             CSV logs (loss, val_loss per epoch)
     exp_dir/best_model.pth    ``model.serialize()``: loads with ``BaseModel.from_pretrained``
 """
-import copy
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
 import yaml
 
-from .. import compat
-from ..training.run import best_checkpoint, last_checkpoint, quiet_lightning, record_fit_time
+from .. import catalogue, compat
+from ..training.run import build_trainer, fit, quiet_lightning, record_fit_time
 from ..training.sampling import EpochShuffleSampler, ResumableLoader
 from ..training.systems import exact_resume_callback
+from ..utils.config import merge
 from ..utils.io import save_torch, write_text
-from ..utils.progress import on_terminal, training_progress_callback
 from ..utils.safe_load import load_tensors
-from .pit import PIT_MODELS, build_pit_model
+from .pit import build_pit_model
 
-MIXTURE_MODELS = PIT_MODELS + ("deep_clustering", "mixit", "vaebss")  #: networks trained on mixtures (train_pit)
+#: networks trained on mixtures (train_pit): the catalogue's PIT and mixture-trained kinds.
+MIXTURE_MODELS = catalogue.names(*catalogue.MIXTURE_KINDS)
 
 DEFAULT_CONFIG = {
     "model": "convtasnet",
@@ -42,13 +41,10 @@ DEFAULT_CONFIG = {
 
 
 def make_config(overrides=None) -> dict:
-    """``DEFAULT_CONFIG`` with ``overrides`` merged in (one level deep for dict entries)."""
-    config = copy.deepcopy(DEFAULT_CONFIG)
-    for key, value in (overrides or {}).items():
-        if isinstance(value, dict) and isinstance(config.get(key), dict):
-            config[key].update(value)
-        else:
-            config[key] = value
+    """``DEFAULT_CONFIG`` with ``overrides`` merged in (:func:`asteroid_mvae.utils.config.merge`);
+    ``config["model"]`` is the catalogue name of a network trained on mixtures."""
+    config = merge(DEFAULT_CONFIG, overrides)
+    config["model"] = catalogue.get(config["model"], *catalogue.MIXTURE_KINDS, what="model").name
     return config
 
 
@@ -113,9 +109,7 @@ def train_pit(train_set, exp_dir, config=None, valid_set=None) -> Path:
     Returns the path of the serialized model.
     """
     import pytorch_lightning as pl
-    from asteroid.engine import System
     from asteroid.losses import PITLossWrapper, pairwise_neg_sisdr
-    from pytorch_lightning.loggers import CSVLogger
 
     config = make_config(config)
     exp_dir = Path(exp_dir)
@@ -124,51 +118,28 @@ def train_pit(train_set, exp_dir, config=None, valid_set=None) -> Path:
     quiet_lightning()
     pl.seed_everything(config["seed"], workers=True)
     train, train_loader, valid_loader = _loaders(train_set, valid_set, config)
-    if config["model"] == "deep_clustering":  # trained on embeddings, not on separated signals
-        from .deep_clustering import DeepClusteringSystem, build_deep_clustering
-
-        model = build_deep_clustering(config["n_src"], config["sample_rate"], config["size"], **config["network"])
-        system_class, loss = DeepClusteringSystem, None
-    elif config["model"] == "vaebss":  # unsupervised: mixtures only
-        from .vaebss import VAEBSSSystem, build_vaebss
-
-        model = build_vaebss(config["n_src"], config["sample_rate"], config["size"], **config["network"])
-        system_class, loss = VAEBSSSystem, None
-    elif config["model"] == "mixit":  # unsupervised: mixtures of mixtures, asteroid's MixITLossWrapper
-        from .mixit import MixITSystem, build_mixit
-
-        model = build_mixit(config["n_src"], config["sample_rate"], config["size"], **config["network"])
-        system_class, loss = MixITSystem, None
-    else:
-        model = build_pit_model(config["model"], config["n_src"], config["sample_rate"], config["size"],
-                                **config["network"])
-        system_class, loss = System, PITLossWrapper(pairwise_neg_sisdr, pit_from="pw_mtx")
+    entry = catalogue.get(config["model"])
+    if entry.kind == "pit":  # supervised: permutation-invariant negative SI-SDR
+        model = build_pit_model(entry.name, config["n_src"], config["sample_rate"], config["size"], **config["network"])
+        system_class, loss = entry.load("system"), PITLossWrapper(pairwise_neg_sisdr, pit_from="pw_mtx")
+    else:  # deep clustering (embeddings), MixIT and VAE-BSS (unsupervised): their own systems and losses
+        model = entry.load("build")(config["n_src"], config["sample_rate"], config["size"], **config["network"])
+        system_class, loss = entry.load("system"), None
     optimizer = torch.optim.Adam(model.parameters(), lr=config["optim"]["lr"],
                                  weight_decay=config["optim"]["weight_decay"])
     system = system_class(model, optimizer, loss, train_loader, valid_loader, config=compat.plain(config))
 
-    checkpoint_dir = exp_dir / "checkpoints"
     # last.ckpt after each validation (after best.ckpt: it then holds the updated best score), or
     # without validation at the end of each epoch's last batch; never in on_train_epoch_end, whose
     # checkpoints Lightning resumes with a stateful loader one epoch off (test_baselines)
-    if valid_loader is not None:
-        checkpoints = [best_checkpoint(checkpoint_dir), last_checkpoint(checkpoint_dir, save_on_train_epoch_end=False)]
-    else:
-        checkpoints = [last_checkpoint(checkpoint_dir, every_n_train_steps=len(train_loader))]
-    callbacks = [*checkpoints, exact_resume_callback(config["seed"])]  # the loader gives `train` its epoch
-    options = {k: v for k, v in config["trainer"].items() if v is not None}
-    if valid_loader is None:
-        options["limit_val_batches"] = 0
-    if not (options.get("enable_progress_bar", True) and on_terminal()):  # log files: a line per 10 %
-        options["enable_progress_bar"] = False
-        callbacks.append(training_progress_callback(f"train {config['model']} (PIT)"))
-    trainer = pl.Trainer(default_root_dir=str(exp_dir), logger=CSVLogger(str(exp_dir), name="logs"),
-                         callbacks=callbacks, **options)
-    last = checkpoint_dir / "last.ckpt"
-    start = time.time()
-    trainer.fit(system, ckpt_path=str(last) if last.exists() else None, weights_only=True)  # never run code from a file
-    fit_seconds = time.time() - start
+    schedule = (dict(save_on_train_epoch_end=False) if valid_loader is not None
+                else dict(every_n_train_steps=len(train_loader)))
+    trainer = build_trainer(exp_dir, config["trainer"], has_val=valid_loader is not None, last_schedule=schedule,
+                            progress=f"train {config['model']} (PIT)",
+                            callbacks=[exact_resume_callback(config["seed"])])  # the loader gives `train` its epoch
+    fit_seconds = fit(trainer, system, exp_dir)
 
+    checkpoint_dir = exp_dir / "checkpoints"
     best = checkpoint_dir / "best.ckpt"
     if best.exists():
         state = load_tensors(best, what="checkpoint")["state_dict"]  # never run code from a file

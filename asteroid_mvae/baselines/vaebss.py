@@ -11,7 +11,6 @@ mixture STFT; ``vaem=False`` gives the decoder's magnitudes with the mixture pha
 """
 import torch
 from asteroid.engine import System
-from asteroid.models import register_model
 from ..models.base import SafeLoadingModel
 
 from .pit import sized
@@ -140,8 +139,6 @@ class VAEBSS(SafeLoadingModel):
                     hidden=list(self.hidden), latent=self.latent, beta=self.beta, vaem=self.vaem,
                     ref_mic=self.ref_mic, sample_rate=self.sample_rate)
 
-
-register_model(VAEBSS)
 
 
 def build_vaebss(n_src: int = 2, sample_rate: int = 16000, size: str = "cpu", **overrides) -> VAEBSS:

@@ -4,6 +4,7 @@ Shared with ``python -m recipes.evaluate`` (same arguments).
 """
 from pathlib import Path
 
+from .. import catalogue
 from . import CliError
 
 
@@ -12,9 +13,10 @@ def add_arguments(parser):
     parser.add_argument("--toy", type=int, default=0, metavar="N",
                         help="instead of --test-csv: N tiny simulated 2-source rooms (smoke run)")
     parser.add_argument("--out", required=True, help="output folder (rerun to resume)")
+    built = catalogue.names(*catalogue.NAMED_KINDS)
     parser.add_argument("--methods", nargs="+", default=["auxiva", "ilrma", "pra_auxiva", "pra_ilrma"],
-                        help="registered names (auxiva, ilrma, pra_auxiva, pra_ilrma, pra_fastmnmf2, ...) "
-                             "or NAME=PATH of a saved model (.pth)")
+                        help=f"catalogue names ({', '.join(built)}) or NAME=PATH of a saved model (.pth, "
+                             "a publish folder)")
     parser.add_argument("--metrics", nargs="+", default=["si_sdr", "sdr", "sir", "sar", "stoi", "pesq"])
     parser.add_argument("--n-iter", type=int, default=None, help="iterations of the iterative methods")
     parser.add_argument("--n-fft", type=int, default=2048)

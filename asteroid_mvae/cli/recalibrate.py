@@ -25,6 +25,7 @@ def run(args):
 
     import torch
 
+    from .. import catalogue
     from ..networks import load_network_package, save_network_package
     from ..networks.package import nll_gap_warning
     from ..separation import StftConfig
@@ -56,7 +57,7 @@ def run(args):
         raise CliError(f"{args.data} has other speakers than the package's label map")
     train_idx, val_idx = split_per_speaker(dataset.labels, data_config.get("val_fraction", 0.05), config.get("seed", 0))
     train_loader, val_loader = make_loaders(dataset, train_idx, val_idx, args.batch_size, 0, args.seed)
-    name = {"CVAE": "cvae", "ACVAE": "acvae"}[package["network"]]
+    name = catalogue.network_of_class(package["network"]).name  # one with BatchNorm layers
     system = MODELS[name][1](net, None, train_loader, val_loader, input_scale=package["input_scale"])
     info = dict(package.get("training", {}))
     metrics = dict(info.get("final_metrics", {}),

@@ -1,24 +1,37 @@
-"""``asteroid-mvae train``: train a source-model network (CVAE, ACVAE, ChimeraACVAE, or a frame prior:
-GAN, WGAN, frame VAE, frame DAE) on ``simulate-speakers`` output, or a network trained on
-mixtures (PIT baselines, deep clustering, MixIT, VAE-BSS) on ``simulate`` output.
+"""``asteroid-mvae train``: train a source-model network (the catalogue's networks: CVAE, ACVAE,
+ChimeraACVAE, and the frame priors GAN, WGAN, frame VAE, frame DAE) on ``simulate-speakers``
+output, or a network trained on mixtures (PIT baselines, deep clustering, MixIT, VAE-BSS) on
+``simulate`` output. ``--model`` takes a catalogue name or alias (:mod:`asteroid_mvae.catalogue`);
+a separator's name trains the network it needs (``fastmvae2`` -> ``chimera``).
 
 Configuration precedence: preset (``paper`` or ``cpu``) < ``--conf`` YAML < command-line flags.
 For the mixture-trained networks the preset only picks VAE-BSS's size (``--size`` overrides);
 their configuration is :data:`asteroid_mvae.baselines.DEFAULT_CONFIG`.
 """
+import argparse
 from pathlib import Path
 
+from .. import catalogue
+from ..utils.config import drop_none, merge, parse_devices
 from . import CliError
 
 
-def add_parser(subparsers):
-    from ..baselines import MIXTURE_MODELS
-    from ..training.presets import MODEL_DEFAULTS
+def training_name(text: str) -> str:
+    """``--model``: the catalogue's training key for ``text`` (an argparse usage error otherwise)."""
+    try:
+        return catalogue.training_key(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
-    parser = subparsers.add_parser("train", help="train a source-model network (cvae, acvae, chimera, gan, wgan, "
-                                                 "frame_vae, frame_dae) or a mixture-trained one "
-                                                 "(convtasnet, dprnn, sepformer, deep_clustering, mixit, vaebss)")
-    parser.add_argument("--model", choices=tuple(MODEL_DEFAULTS) + MIXTURE_MODELS, required=True)
+
+def add_parser(subparsers):
+    networks, mixture = catalogue.names("network"), catalogue.names(*catalogue.MIXTURE_KINDS)
+    separators = [f"{e.name} -> {e.network}" for e in catalogue.entries("deep", "frame-prior")]
+    parser = subparsers.add_parser("train", help=f"train a source-model network ({', '.join(networks)}) or a "
+                                                 f"mixture-trained one ({', '.join(mixture)})")
+    parser.add_argument("--model", type=training_name, required=True, metavar="NAME",
+                        help=f"source-model network: {', '.join(networks)}; trained on mixtures: {', '.join(mixture)}; "
+                             f"or the separator that uses the network ({', '.join(separators)})")
     parser.add_argument("--data", help="simulate-speakers output folder (or its metadata.csv); "
                                        "mixture-trained models: simulate output folder (or its metadata.csv)")
     parser.add_argument("--valid-data", help="mixture-trained models: validation mixtures (simulate output)")
@@ -43,7 +56,7 @@ def add_parser(subparsers):
 
 def _flag_overrides(args) -> dict:
     trainer = {"max_epochs": args.epochs, "max_steps": args.max_steps, "accelerator": args.accelerator,
-               "devices": _devices(args.devices), "strategy": args.strategy}
+               "devices": parse_devices(args.devices), "strategy": args.strategy}
     overrides = {
         "exp_dir": args.out,
         "teacher": args.teacher,
@@ -52,28 +65,7 @@ def _flag_overrides(args) -> dict:
         "optim": {"batch_size": args.batch_size, "lr": args.lr},
         "trainer": trainer,
     }
-    return _drop_none(overrides)
-
-
-def _devices(value):
-    if value is None or value == "auto":
-        return value
-    try:
-        return int(value)
-    except ValueError:
-        return value  # e.g. "0,1"
-
-
-def _drop_none(tree: dict) -> dict:
-    out = {}
-    for key, value in tree.items():
-        if isinstance(value, dict):
-            value = _drop_none(value)
-            if value:
-                out[key] = value
-        elif value is not None:
-            out[key] = value
-    return out
+    return drop_none(overrides)
 
 
 def _read_conf(path) -> dict:
@@ -105,14 +97,13 @@ def run_mixture_model(args, conf: dict):
 
     from ..baselines import make_config, train_pit
     from ..data import DataError, MixtureDataset
-    from ..training.presets import merge
 
     size = args.size or (args.preset if args.model == "vaebss" else None)
-    flags = _drop_none({"model": args.model, "size": size, "seed": args.seed,
-                        "optim": {"batch_size": args.batch_size, "lr": args.lr, "num_workers": args.num_workers},
-                        "trainer": {"max_epochs": args.epochs, "max_steps": args.max_steps,
-                                    "accelerator": args.accelerator, "devices": _devices(args.devices),
-                                    "strategy": args.strategy}})
+    flags = drop_none({"model": args.model, "size": size, "seed": args.seed,
+                       "optim": {"batch_size": args.batch_size, "lr": args.lr, "num_workers": args.num_workers},
+                       "trainer": {"max_epochs": args.epochs, "max_steps": args.max_steps,
+                                   "accelerator": args.accelerator, "devices": parse_devices(args.devices),
+                                   "strategy": args.strategy}})
     config = make_config(merge(conf, flags))
     if args.print_config:
         print(yaml.safe_dump(config, sort_keys=False), end="")
@@ -132,12 +123,10 @@ def run_mixture_model(args, conf: dict):
 def run(args):
     import yaml
 
-    from ..baselines import MIXTURE_MODELS
     from ..training import make_config, train
-    from ..training.presets import merge
 
     conf = _read_conf(args.conf) if args.conf else {}
-    if args.model in MIXTURE_MODELS:
+    if args.model in catalogue.names(*catalogue.MIXTURE_KINDS):
         return run_mixture_model(args, conf)
     for flag in ("valid_data", "size"):
         if getattr(args, flag):

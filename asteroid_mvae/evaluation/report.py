@@ -11,6 +11,7 @@ from typing import Dict, List
 
 import numpy as np
 
+from .. import catalogue
 from ..utils.io import atomic_path, write_text
 from .curves import normalized_objective
 from .evaluate import CURVES_JSONL, METRICS_CSV
@@ -18,14 +19,15 @@ from .metrics import ALL_METRICS
 
 TABLE_METRICS = [f"{m}_imp" for m in ALL_METRICS] + list(ALL_METRICS)
 SUMMARY_COLUMNS = ["processing_s", "rtf", "j_increase_fraction", "n_iter"]
-#: The table's groups, in order: (title, predicate on the method name).
+#: The table's groups, in order: (title, catalogue kinds). A method is named ``NAME`` or
+#: ``NAME=PATH``; a name the catalogue does not know goes to :data:`DEFAULT_GROUP`.
 GROUPS = (
-    ("Oracle ceilings (given the true source images)", lambda m: m.startswith("oracle") or m in ("ibm", "irm")),
-    ("asteroid-mvae separators", lambda m: not m.startswith(("pra_", "oracle")) and m not in PIT_NAMES + ("ibm", "irm")),
-    ("pyroomacoustics built-ins", lambda m: m.startswith("pra_")),
-    ("PIT networks (single channel, reference microphone)", lambda m: m in PIT_NAMES),
+    ("Oracle ceilings (given the true source images)", ("oracle",)),
+    ("asteroid-mvae separators", ("iterative", "deep", "frame-prior", "supervised-nmf", "mixture-trained")),
+    ("pyroomacoustics built-ins", ("pyroomacoustics",)),
+    ("PIT networks (single channel, reference microphone)", ("pit",)),
 )
-PIT_NAMES = ("convtasnet", "dprnn", "sepformer")
+DEFAULT_GROUP = GROUPS[1][0]
 #: below this many mixtures per N the table says it cannot rank methods.
 MIN_MIXTURES_TO_RANK = 20
 
@@ -86,11 +88,8 @@ def average_curves(records: List[dict]) -> Dict[str, Dict[str, dict]]:
 
 def group_of(method: str) -> str:
     """The table group of a method name (see :data:`GROUPS`)."""
-    base = method.split("=")[0].lower()
-    for title, member in GROUPS:
-        if member(base):
-            return title
-    return GROUPS[1][0]
+    entry = catalogue.find(method.split("=")[0])
+    return next((title for title, kinds in GROUPS if entry is not None and entry.kind in kinds), DEFAULT_GROUP)
 
 
 def markdown_table(summary) -> str:

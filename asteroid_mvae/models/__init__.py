@@ -1,6 +1,14 @@
-"""asteroid models of asteroid-mvae, registered with ``asteroid.models`` (``get("ILRMA")``)."""
+"""asteroid models of asteroid-mvae, registered with ``asteroid.models`` (``get("ILRMA")``).
+
+Importing this package registers every model class of :mod:`asteroid_mvae.catalogue`, the
+baselines' included (``asteroid.models.get("VAEBSS")``), so that ``BaseModel.from_pretrained``
+and :func:`load_model` load any saved model of the package.
+"""
+import importlib
+
 from asteroid import models as _asteroid_models
 
+from .. import catalogue
 from .base import IterativeSeparator, SeparationOutput
 from .gass import GASS, FramePriorIVA, SupervisedNMFSeparator
 from .iva import ILRMA, AuxIVA
@@ -20,5 +28,11 @@ def _register(cls):
         _asteroid_models.register_model(cls)
 
 
-for _cls in (AuxIVA, ILRMA, MVAE, FastMVAE, FastMVAE2, SupervisedILRMA, GASS, FramePriorIVA, SupervisedNMFSeparator):
-    _register(_cls)
+def _register_catalogue():
+    """Register the class of every catalogue entry of this package (imported now)."""
+    for target in catalogue.model_classes():
+        module, _, name = target.partition(":")
+        _register(getattr(importlib.import_module(module), name))
+
+
+_register_catalogue()

@@ -14,6 +14,8 @@ from typing import Any, Optional
 
 import numpy as np
 
+from .. import catalogue
+
 #: upper bounds that keep a typo (``--n-iter 1000000000``) from starting hours of work or a
 #: huge allocation; far above any useful setting.
 MAX_ITERATIONS = 100_000
@@ -221,7 +223,7 @@ RULES = {
     "assign_steps": _STEPS,
     # oracles
     "floor": Real(0),
-    "kind": Choice("ibm", "irm"),
+    "kind": Choice(*(e.args["kind"] for e in catalogue.entries("oracle") if "kind" in e.args)),  # IdealMask
 }
 _resolved = False
 

@@ -17,6 +17,7 @@ so with ``needs_references = True`` (the evaluation passes the references).
 """
 import torch
 
+from .. import catalogue
 from ..separation import FixedVariance, istft, stft
 from .arguments import check_args
 from .base import IterativeSeparator, as_batch, by_length, check_lengths
@@ -92,7 +93,7 @@ class IdealMask(IterativeSeparator):
     """
 
     needs_references = True
-    KINDS = ("ibm", "irm")
+    KINDS = tuple(e.args["kind"] for e in catalogue.entries("oracle") if "kind" in e.args)  #: the catalogue's masks
 
     def __init__(self, kind: str = "irm", **kwargs):
         a = check_args(type(self), kind=kind)

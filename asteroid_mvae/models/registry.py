@@ -1,45 +1,61 @@
 """Build a separator from a short name, a saved model, a network package or a hub id."""
 import os
 
-#: name -> (module, class); extended as models are added.
-MODEL_NAMES = {
-    "auxiva": ("asteroid_mvae.models.iva", "AuxIVA"),
-    "ilrma": ("asteroid_mvae.models.iva", "ILRMA"),
-    "mvae": ("asteroid_mvae.models.mvae", "MVAE"),
-    "fastmvae": ("asteroid_mvae.models.mvae", "FastMVAE"),
-    "fastmvae2": ("asteroid_mvae.models.mvae", "FastMVAE2"),
-    "gass": ("asteroid_mvae.models.gass", "GASS"),
-    "frame_prior_iva": ("asteroid_mvae.models.gass", "FramePriorIVA"),
-}
-#: deep separators: name -> the ``asteroid-mvae train --model`` network they need.
-NEEDS_WEIGHTS = {"mvae": "cvae", "fastmvae": "acvae", "fastmvae2": "chimera", "gass": "wgan", "frame_prior_iva": "wgan"}
-#: network package class -> separator name.
-SEPARATOR_OF_NETWORK = {"CVAE": "mvae", "ACVAE": "fastmvae", "ChimeraACVAE": "fastmvae2",
-                        "FrameGAN": "gass", "FrameVAE": "gass", "FrameDAE": "gass"}  # frame priors: single channel
+from .. import catalogue
+
+#: Separators known by name (:data:`asteroid_mvae.catalogue.MODEL_KINDS`): name -> (module, class).
+MODEL_NAMES = {e.name: (e.module, e.class_name) for e in catalogue.entries(*catalogue.MODEL_KINDS)}
+#: Those of them that need trained weights: name -> the ``asteroid-mvae train --model`` network
+#: they need (``None``: parameters fitted in Python, e.g. ``fit_bases``).
+NEEDS_WEIGHTS = {e.name: e.network for e in catalogue.entries(*catalogue.MODEL_KINDS) if e.needs_weights}
+#: Network package class -> separator name (``CVAE`` -> ``mvae``; frame priors -> ``gass``, single channel).
+SEPARATOR_OF_NETWORK = {name: catalogue.separator_of_network(name) for name in catalogue.network_classes()}
+
+
+def _weights_hint(entry) -> str:
+    """How to get weights for ``entry``: the network to train, or a saved model."""
+    if entry.kind in catalogue.MIXTURE_KINDS:
+        return f"the best_model.pth of `asteroid-mvae train --model {entry.name}`"
+    if entry.network is not None:
+        return f"the network package of `asteroid-mvae train --model {entry.network}` (network.pt)"
+    return "a model saved after fit_bases"
+
+
+def _named(name: str):
+    """The catalogue entry ``load_model`` builds for ``name``: a separator of
+    :data:`~asteroid_mvae.catalogue.MODEL_KINDS` (names win over paths, as always), or, when no
+    such path exists, a network's separator (``cvae`` -> ``mvae``) or a network trained on
+    mixtures (only to say how to get its weights). ``None``: not a name."""
+    entry = catalogue.find(name)
+    if entry is None or entry.kind in catalogue.MODEL_KINDS:
+        return entry
+    if os.path.exists(name):
+        return None
+    if entry.kind == "network":
+        return catalogue.find(entry.separator)
+    return entry if entry.kind in catalogue.MIXTURE_KINDS else None
 
 
 def load_model(name_or_path: str, allow_untrained: bool = False, **overrides):
     """A separator, with ``overrides`` as (separation) arguments, from:
 
-    - a name that needs no weights (``"auxiva"``, ``"ilrma"``); the deep names (``"mvae"``,
-      ``"fastmvae"``, ``"fastmvae2"``) only with ``allow_untrained=True`` (a random network:
-      tests), else ``FileNotFoundError`` saying how to get weights;
+    - a catalogue name (:data:`MODEL_NAMES`; any spelling :func:`asteroid_mvae.catalogue.find`
+      accepts) that needs no weights (``"auxiva"``, ``"ilrma"``); the ones that need weights
+      (``"mvae"``, ``"fastmvae"``, ``"fastmvae2"``, ...) only with ``allow_untrained=True`` (a
+      random network: tests), else ``FileNotFoundError`` saying how to get weights;
     - a saved model (``serialize()`` file or publish folder), a network package
       (``asteroid-mvae train`` output) or a hub id ``owner/name[@revision]``.
     """
-    import importlib
-
     from .base import model_from_conf
 
-    key = name_or_path.lower()
-    if key in NEEDS_WEIGHTS and not allow_untrained:
+    entry = _named(name_or_path)
+    if entry is not None and entry.needs_weights and not (allow_untrained and entry.kind in catalogue.MODEL_KINDS):
         raise FileNotFoundError(
-            f"{key!r} needs trained weights: pass a saved model (model.pth, a publish folder or a hub id) or the "
-            f"network package of `asteroid-mvae train --model {NEEDS_WEIGHTS[key]}` (network.pt)."
+            f"{entry.name!r} needs trained weights: pass a saved model (model.pth, a publish folder or a hub id) or "
+            f"{_weights_hint(entry)}."
         )
-    if key in MODEL_NAMES:
-        module, cls = MODEL_NAMES[key]
-        return getattr(importlib.import_module(module), cls)(**overrides)
+    if entry is not None:
+        return entry.load()(**entry.args, **overrides)
     path = name_or_path
     if os.path.isdir(path):
         path = os.path.join(path, "model.pth")
@@ -59,8 +75,7 @@ def load_model(name_or_path: str, allow_untrained: bool = False, **overrides):
         if not isinstance(conf["network"], str) or conf["network"] not in SEPARATOR_OF_NETWORK:
             raise ValueError(f"{path}: a network package of an unknown network {conf['network']!r:.60}; expected one "
                              f"of {sorted(SEPARATOR_OF_NETWORK)}.")
-        module, cls = MODEL_NAMES[SEPARATOR_OF_NETWORK[conf["network"]]]
-        return getattr(importlib.import_module(module), cls).from_network_package(path, **overrides)
+        return catalogue.find(SEPARATOR_OF_NETWORK[conf["network"]]).load().from_network_package(path, **overrides)
     return model_from_conf(conf, None, str(path), **overrides)  # ValueError: unknown class, bad arguments, weights
 
 

@@ -2,7 +2,7 @@
 
 A package is a ``torch.save``-d dict of plain types (loadable with ``weights_only=True``)::
 
-    {"network": "CVAE" | "ACVAE" | "ChimeraACVAE" | "FrameGAN" | "FrameVAE" | "FrameDAE",
+    {"network": a key of NETWORKS: "CVAE" | "ACVAE" | "ChimeraACVAE" | "FrameGAN" | "FrameVAE" | "FrameDAE",
      "network_args": {"n_labels": int, "n_freq": int, ...},
      "state_dict": {name: tensor},
      "input_scale": float,
@@ -19,13 +19,11 @@ Separation models must apply the same scaling.
 """
 import torch
 
-from .. import compat
+from .. import catalogue, compat
 from ..utils.io import save_torch
-from .chimera import ChimeraACVAE
-from .cvae import ACVAE, CVAE
-from .frame_priors import FRAME_PRIORS
 
-NETWORKS = {**{cls.network_name: cls for cls in (CVAE, ACVAE, ChimeraACVAE)}, **FRAME_PRIORS}
+#: Class name -> class of every network a package may hold: the catalogue's networks.
+NETWORKS = {name: catalogue.network_of_class(name).load() for name in catalogue.network_classes()}
 REQUIRED_KEYS = ("network", "network_args", "state_dict", "input_scale", "label_map")
 #: Validation NLL (eval mode) this far above the training NLL (nats per bin) triggers a warning.
 NLL_GAP_WARNING = 1.0

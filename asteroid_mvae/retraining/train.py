@@ -19,16 +19,13 @@ from typing import List, Optional
 import torch
 
 from ..compat import plain
-from ..training.run import best_checkpoint, last_checkpoint, quiet_lightning, record_fit_time
+from ..training.run import build_trainer, fit, quiet_lightning, record_fit_time
 from ..training.sampling import EpochShuffleSampler, ResumableLoader
 from ..training.systems import exact_resume_callback
 from ..utils.io import save_torch, write_text
-from ..utils.progress import on_terminal, training_progress_callback
 from ..utils.safe_load import load_tensors
 from .data import RetrainingDataset, read_index, split_items
 from .system import EncoderRetrainingSystem, add_encoder_dropout, mean_validation_loss
-
-LAST_CHECKPOINT = "last.ckpt"
 
 
 @dataclass
@@ -79,29 +76,17 @@ def _loaders(data_dir, config: RetrainConfig):
 
 
 def _trainer(config: RetrainConfig, out_dir: Path, has_val: bool, progress: bool):
-    import pytorch_lightning as pl
-    from pytorch_lightning.callbacks import EarlyStopping
-    from pytorch_lightning.loggers import CSVLogger
-
     every = max(1, min(config.val_every_n_steps, config.max_steps))
     options = dict(max_steps=config.max_steps, max_epochs=config.max_epochs, accelerator=config.accelerator,
                    devices=config.devices, log_every_n_steps=min(10, every), enable_model_summary=False,
-                   num_sanity_val_steps=0, enable_progress_bar=progress and on_terminal())
-    folder = out_dir / "checkpoints"
+                   num_sanity_val_steps=0)
     if has_val:  # after each validation: best.ckpt, then last.ckpt holding the updated best score
-        checkpoints = [best_checkpoint(folder), last_checkpoint(folder)]
         options.update(val_check_interval=every, check_val_every_n_epoch=None)
-    else:
-        checkpoints = [last_checkpoint(folder, every_n_train_steps=every)]
-        options["limit_val_batches"] = 0
-    callbacks = [*checkpoints, exact_resume_callback(config.seed)]  # order and noise from (seed, epoch, batch)
-    if progress and not on_terminal():  # log files: a line per 10 %
-        callbacks.append(training_progress_callback("re-train encoder"))
-    if has_val and config.patience > 0:
-        callbacks.append(EarlyStopping(monitor="val_loss", mode="min", patience=config.patience))
     options.update(config.extra_trainer)
-    return pl.Trainer(default_root_dir=str(out_dir), logger=CSVLogger(str(out_dir), name="logs"),
-                      callbacks=callbacks, **options)
+    return build_trainer(out_dir, options, has_val=has_val,
+                         last_schedule={} if has_val else dict(every_n_train_steps=every),
+                         progress="re-train encoder" if progress else None, early_stop=("val_loss", config.patience),
+                         callbacks=[exact_resume_callback(config.seed)])  # order and noise from (seed, epoch, batch)
 
 
 def _best_encoder_state(out_dir: Path) -> Optional[dict]:
@@ -148,9 +133,8 @@ def retrain(network_package, data_dir, out_dir, config: Optional[RetrainConfig] 
     optimizer = torch.optim.Adam(network.encoder.parameters(), lr=config.lr)
     system = EncoderRetrainingSystem(network, optimizer, train_loader, val_loader, config=config.to_dict())
     trainer = _trainer(config, out_dir, val_loader is not None, progress)
-    last = out_dir / "checkpoints" / LAST_CHECKPOINT
     start = time.time()
-    trainer.fit(system, ckpt_path=str(last) if last.exists() else None, weights_only=True)  # never run code from a file
+    fit(trainer, system, out_dir)
     for handle in handles:
         handle.remove()
     best = _best_encoder_state(out_dir)

@@ -20,7 +20,7 @@ loss sees detached generated frames, the generator's term a detached copy of the
 import torch
 import torch.nn.functional as F
 
-from ..networks.frame_priors import FrameDAE, FrameGAN, FrameVAE, frames_first, log_power_of
+from ..networks.frame_priors import FrameGAN, frames_first, log_power_of
 from . import losses
 from .systems import SourceModelSystem
 
@@ -150,7 +150,3 @@ def wasserstein_estimate(gan: FrameGAN, log_power: torch.Tensor, label: torch.Te
         h = torch.randn(label.shape[0], gan.latent_dim, log_power.shape[-1], generator=generator)
         return float(judge.critic(log_power, label).mean() - judge.critic(gan.decode(h, label), label).mean())
 
-
-#: ``asteroid-mvae train --model`` names of the frame priors -> (network class, system class).
-FRAME_PRIOR_MODELS = {"gan": (FrameGAN, GANSystem), "wgan": (FrameGAN, WGANSystem),
-                      "frame_vae": (FrameVAE, FrameVAESystem), "frame_dae": (FrameDAE, FrameDAESystem)}

@@ -2,12 +2,17 @@
 and a long CPU one (``cpu_long``: the real-speech zoo, hours on one or two cores).
 
 A configuration is a nested dict of plain types (YAML-able). :func:`make_config` merges a
-preset with user overrides; every key is documented in :data:`BASE`.
+preset with user overrides (:func:`asteroid_mvae.utils.config.merge`); every key is documented in
+:data:`BASE`. The networks are the catalogue's of kind ``"network"``
+(:mod:`asteroid_mvae.catalogue`); :data:`MODEL_DEFAULTS` holds the settings that differ per network.
 """
-import copy
+from .. import catalogue
+from ..utils.config import merge
+
+__all__ = ["BASE", "PRESETS", "MODEL_DEFAULTS", "make_config", "merge", "network_name"]
 
 BASE = {
-    "model": "cvae",  # cvae | acvae | chimera | gan | wgan | frame_vae | frame_dae
+    "model": "cvae",  # a network of the catalogue: catalogue.names("network")
     "exp_dir": "exp/train",  # checkpoints/, logs/ and the network package go here
     "package_name": "network.pt",  # network package file written in exp_dir
     "seed": 0,  # seeds Lightning, the split, the sampler and the scale statistic
@@ -107,25 +112,24 @@ CPU_MODEL_DEFAULTS = {  # measured s/step at batch 8: quiet 2 cores / 2 cores sh
 }
 
 
-def merge(base: dict, override: dict) -> dict:
-    """Deep-merge ``override`` into a copy of ``base`` (dicts merged, other values replaced)."""
-    out = copy.deepcopy(base)
-    for key, value in (override or {}).items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict) and key != "weights":
-            out[key] = merge(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
+def network_name(name: str) -> str:
+    """The catalogue name of the source-model network ``name`` stands for (``CVAE`` -> ``cvae``;
+    a separator: the network it needs, ``fastmvae2`` -> ``chimera``); ``ValueError`` otherwise."""
+    key = catalogue.training_key(name)
+    if catalogue.find(key).kind != "network":
+        raise ValueError(f"{name!r} is trained on mixtures (asteroid_mvae.baselines.train_pit), not a source-model "
+                         f"network; expected one of {', '.join(catalogue.names('network'))}")
+    return key
 
 
 def make_config(model: str = "cvae", preset: str = "paper", overrides: dict | None = None) -> dict:
-    """Full configuration for ``model`` (cvae | acvae | chimera) from ``preset`` (paper | cpu) + overrides."""
-    if model not in MODEL_DEFAULTS:
-        raise ValueError(f"unknown model {model!r}; expected one of {sorted(MODEL_DEFAULTS)}")
+    """Full configuration for ``model`` (see :func:`network_name`) from ``preset`` (paper | cpu |
+    cpu_long) + overrides; ``config["model"]`` is the network's catalogue name."""
+    model = network_name(model)
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; expected one of {sorted(PRESETS)}")
     config = merge(BASE, {"model": model})
-    config = merge(config, MODEL_DEFAULTS[model])
+    config = merge(config, MODEL_DEFAULTS.get(model, {}))
     config = merge(config, PRESETS[preset])
     if preset == "cpu":
         config = merge(config, CPU_MODEL_DEFAULTS.get(model, {}))
@@ -135,4 +139,5 @@ def make_config(model: str = "cvae", preset: str = "paper", overrides: dict | No
     unknown = set(config) - set(BASE)
     if unknown:
         raise ValueError(f"unknown configuration keys {sorted(unknown)}; expected {sorted(BASE)}")
+    config["model"] = network_name(config["model"])
     return config

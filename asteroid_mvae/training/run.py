@@ -16,20 +16,18 @@ from pathlib import Path
 import torch
 import yaml
 
-from .. import compat
-from ..networks import ACVAE, CVAE, ChimeraACVAE, load_network_package, save_network_package
+from .. import catalogue, compat
+from ..networks import CVAE, load_network_package, save_network_package
 from ..networks.package import nll_gap_warning
 from ..utils.io import write_text
 from ..utils.progress import on_terminal, training_progress_callback
 from .batchnorm import batchnorm_layers, recalibrate_batchnorm
 from .data import build_dataset, check_dataset, compute_input_scale, make_loaders, split_per_speaker
 from .presets import make_config
-from .frame_priors import FRAME_PRIOR_MODELS
-from .systems import ACVAESystem, CVAESystem, ChimeraSystem, seed_epoch
+from .systems import seed_epoch
 
-#: ``asteroid-mvae train --model`` names -> (network class, system class).
-MODELS = {"cvae": (CVAE, CVAESystem), "acvae": (ACVAE, ACVAESystem), "chimera": (ChimeraACVAE, ChimeraSystem),
-          **FRAME_PRIOR_MODELS}
+#: The catalogue's networks (``asteroid-mvae train --model`` names) -> (network class, system class).
+MODELS = {entry.name: (entry.load(), entry.load("system")) for entry in catalogue.entries("network")}
 LAST_CHECKPOINT = "last.ckpt"
 log = logging.getLogger(__name__)
 
@@ -46,10 +44,16 @@ def load_teacher(path, label_map):
     return teacher, package
 
 
-def make_loggers(exp_dir: Path):
-    from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
+def _csv_logger(exp_dir: Path):
+    from pytorch_lightning.loggers import CSVLogger
 
-    loggers = [CSVLogger(str(exp_dir), name="logs")]
+    return CSVLogger(str(exp_dir), name="logs")
+
+
+def make_loggers(exp_dir: Path):
+    from pytorch_lightning.loggers import TensorBoardLogger
+
+    loggers = [_csv_logger(exp_dir)]
     if importlib.util.find_spec("tensorboard") or importlib.util.find_spec("tensorboardX"):
         loggers.append(TensorBoardLogger(str(exp_dir), name="logs_tb"))
     return loggers
@@ -74,28 +78,65 @@ def quiet_lightning() -> None:
         warnings.filterwarnings("ignore", message=pattern)
 
 
-def make_trainer(config: dict, exp_dir: Path, has_val: bool):
+def build_trainer(exp_dir, options: dict, *, has_val: bool, last_schedule: dict, progress=None,
+                  early_stop=None, callbacks=(), tensorboard: bool = False):
+    """The Lightning trainer of every training of the package, writing into ``exp_dir``.
+
+    - ``checkpoints/last.ckpt`` on ``last_schedule`` (``ModelCheckpoint`` timing arguments, see
+      :func:`last_checkpoint`); with validation also ``checkpoints/best.ckpt`` (lowest ``val_loss``),
+      placed before it so that ``last.ckpt`` holds that validation's best score; resume with
+      :func:`fit`;
+    - ``early_stop=(monitor, patience)``: stop after ``patience`` validations without a lower
+      ``monitor`` (with validation and ``patience`` > 0 only);
+    - no validation: ``limit_val_batches=0``;
+    - ``progress``: a label; without a progress bar (not on a terminal, or
+      ``enable_progress_bar=False``) a log line per 10 % instead. ``None``: no progress at all;
+    - loggers: CSV in ``logs/``, and TensorBoard in ``logs_tb/`` when ``tensorboard`` and installed;
+    - ``callbacks``: more callbacks (after the checkpoints); ``options``: ``pl.Trainer``
+      arguments, ``None`` values left out.
+    """
     import pytorch_lightning as pl
 
     quiet_lightning()
+    exp_dir = Path(exp_dir)
+    options = {k: v for k, v in options.items() if v is not None}
+    folder = exp_dir / "checkpoints"
+    all_callbacks = ([best_checkpoint(folder)] if has_val else []) + [last_checkpoint(folder, **last_schedule)]
+    all_callbacks += list(callbacks)
+    if has_val and early_stop and int(early_stop[1] or 0) > 0:
+        all_callbacks.append(pl.callbacks.EarlyStopping(monitor=early_stop[0], mode="min", patience=int(early_stop[1])))
+    if not has_val:
+        options["limit_val_batches"] = 0
+    if progress is None:
+        options["enable_progress_bar"] = False
+    elif not (options.get("enable_progress_bar", True) and on_terminal()):  # log files: a line per 10 %
+        options["enable_progress_bar"] = False
+        all_callbacks.append(training_progress_callback(progress))
+    loggers = make_loggers(exp_dir) if tensorboard else [_csv_logger(exp_dir)]
+    return pl.Trainer(default_root_dir=str(exp_dir), logger=loggers, callbacks=all_callbacks, **options)
 
+
+def fit(trainer, system, exp_dir) -> float:
+    """``trainer.fit(system)``, resumed from ``exp_dir/checkpoints/last.ckpt`` when there is one
+    (loaded with ``weights_only``: never run code from a file); returns the seconds it took."""
+    last = Path(exp_dir) / "checkpoints" / LAST_CHECKPOINT
+    if last.exists():
+        log.info("resuming %s from %s", exp_dir, last)
+    start = time.time()
+    trainer.fit(system, ckpt_path=str(last) if last.exists() else None, weights_only=True)
+    return time.time() - start
+
+
+def make_trainer(config: dict, exp_dir: Path, has_val: bool):
+    """The trainer of a source-model network: ``config["trainer"]`` options, of which
+    ``ckpt_every_n_steps`` (see :func:`checkpoint_schedule`) and ``early_stop_patience`` (on the
+    validation NLL) are ours; TensorBoard logs when installed."""
     options = dict(config["trainer"])
     ckpt_every = options.pop("ckpt_every_n_steps", None)
     patience = options.pop("early_stop_patience", None)
-    checkpoint_dir = exp_dir / "checkpoints"
-    callbacks = [last_checkpoint(checkpoint_dir, **checkpoint_schedule(ckpt_every, options.get("limit_train_batches")))]
-    if has_val:  # before last: last.ckpt then holds this validation's best score
-        callbacks.insert(0, best_checkpoint(checkpoint_dir))
-    if has_val and patience:  # stop once the validation NLL has not fallen for `patience` validations
-        callbacks.append(pl.callbacks.EarlyStopping(monitor="val_nll", mode="min", patience=int(patience)))
-    if not has_val:
-        options["limit_val_batches"] = 0
-    if not (options.get("enable_progress_bar", True) and on_terminal()):  # log files: a line per 10 %
-        options["enable_progress_bar"] = False
-        callbacks.append(training_progress_callback(f"train {config['model']}"))
-    options = {k: v for k, v in options.items() if v is not None}
-    return pl.Trainer(default_root_dir=str(exp_dir), logger=make_loggers(exp_dir), callbacks=callbacks,
-                      deterministic=False, **options)
+    return build_trainer(exp_dir, {**options, "deterministic": False}, has_val=has_val,
+                         last_schedule=checkpoint_schedule(ckpt_every, options.get("limit_train_batches")),
+                         progress=f"train {config['model']}", early_stop=("val_nll", patience), tensorboard=True)
 
 
 def _epoch_metrics(trainer) -> dict:
@@ -148,11 +189,8 @@ def train(config: dict, dataset=None) -> Path:
     system = system_class(net, optimizer, train_loader, val_loader, **system_args)
 
     trainer = make_trainer(config, exp_dir, has_val=val_loader is not None)
-    last = exp_dir / "checkpoints" / LAST_CHECKPOINT
     start = time.time()
-    if last.exists():
-        log.info("resuming %s from %s", model_name, last)
-    trainer.fit(system, ckpt_path=str(last) if last.exists() else None, weights_only=True)  # never run code from a file
+    fit(trainer, system, exp_dir)
 
     info = {
         "model": model_name,
