@@ -38,6 +38,8 @@ def parse_args(argv=None):
     parser.add_argument("--taps", type=int, default=3)
     parser.add_argument("--delay", type=int, default=1)
     parser.add_argument("--n-iter", type=int, default=60)
+    parser.add_argument("--updates", nargs="+", default=["ip1", "ip2"], choices=["ip1", "ip2", "iss"],
+                        help="spatial updates to run every separator with (names other than ip1's get @update)")
     parser.add_argument("--seed", type=int, default=1000)
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     return parser.parse_args(argv)
@@ -72,13 +74,20 @@ def separators(args):
     from asteroid_mvae.models import ILRMA, AuxIVA
     from asteroid_mvae.models.oracle import OracleLS
 
-    common = dict(n_src=args.n_src, n_iter=args.n_iter)
+    models = {}
     prediction = dict(taps=args.taps, delay=args.delay)
-    return {"ilrma": ILRMA(**common), "ilrma_t": ILRMA(**common, **prediction),
-            "auxiva": AuxIVA(**common), "auxiva_t": AuxIVA(**common, **prediction), "oracle_ls": OracleLS(**common)}
+    for update in args.updates:
+        common = dict(n_src=args.n_src, n_iter=args.n_iter, update=update)
+        suffix = "" if update == "ip1" else f"@{update}"
+        models.update({f"ilrma{suffix}": ILRMA(**common), f"ilrma_t{suffix}": ILRMA(**common, **prediction),
+                       f"auxiva{suffix}": AuxIVA(**common), f"auxiva_t{suffix}": AuxIVA(**common, **prediction)})
+    models["oracle_ls"] = OracleLS(n_src=args.n_src)
+    return models
 
 
-PAIRS = (("ilrma_t", "ilrma"), ("auxiva_t", "auxiva"))
+def pairs(methods):
+    """(dereverberating, plain) name pairs among ``methods``."""
+    return [(m, m.replace("_t", "", 1)) for m in methods if "_t" in m and m.replace("_t", "", 1) in methods]
 
 
 def table(df, args, load: str = "") -> str:
@@ -86,10 +95,12 @@ def table(df, args, load: str = "") -> str:
              f"M = {args.n_mics or args.n_src}, {args.seconds:g}-s mixtures, {df['mixture'].nunique()} mixtures; "
              f"prediction taps L = {args.taps}, delay D = {args.delay} (STFT 2048 / 1024), {args.n_iter} iterations, "
              f"{args.threads} torch thread(s); {load}.", "",
+             "Names: ``_t`` with the prediction filter; ``@ip2`` with the pairwise IP update (N = 2) instead of IP1.",
+             "",
              "| method | SI-SDRi direct (dB) | minus plain, paired (dB) | better | SI-SDRi image (dB) | s/mixture | "
              "time / plain |", "|---|---|---|---|---|---|---|"]
     means = df.groupby("method").mean(numeric_only=True)
-    for method, plain in PAIRS:
+    for method, plain in pairs(list(dict.fromkeys(df["method"]))):
         for name in (plain, method):
             row = means.loc[name]
             paired, wins, ratio = "", "", ""
