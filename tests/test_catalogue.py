@@ -17,6 +17,7 @@ ALLOWED_LITERALS = {
     ("training/presets.py", "MODEL_DEFAULTS"),
     ("training/presets.py", "CPU_LONG_MODEL_DEFAULTS"),
     ("training/presets.py", "CPU_MODEL_DEFAULTS"),
+    ("training/presets.py", "SPEAKER_OPEN_MODEL_DEFAULTS"),
     ("cli/separate.py", None),  # helper B's files, merged separately
     ("cli/infer.py", None),
 }
@@ -125,7 +126,8 @@ def test_every_registry_derives_from_the_catalogue():
     assert set(SEPARATOR_OF_NETWORK.values()) <= set(MODEL_NAMES)
     assert set(FRAME_PRIORS) == {n for n, s in SEPARATOR_OF_NETWORK.items() if s == "gass"}
     assert list(MODELS) == list(networks)
-    for settings in (presets.MODEL_DEFAULTS, presets.CPU_MODEL_DEFAULTS, presets.CPU_LONG_MODEL_DEFAULTS):
+    assert set(presets.PRESET_MODEL_DEFAULTS) <= set(presets.PRESETS)
+    for settings in (presets.MODEL_DEFAULTS, *presets.PRESET_MODEL_DEFAULTS.values()):
         assert set(settings) <= set(networks)
     assert MIXTURE_MODELS == catalogue.names(*catalogue.MIXTURE_KINDS) and set(SIZES) == set(PIT_MODELS)
     assert PIT_MODELS == catalogue.names("pit")

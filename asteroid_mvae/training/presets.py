@@ -1,15 +1,18 @@
-"""Training configurations: the paper's (GPU, 1000 epochs), a small CPU one (< 1 hour on 2 cores)
-and a long CPU one (``cpu_long``: the real-speech zoo, hours on one or two cores).
+"""Training configurations: the paper's (GPU, 1000 epochs), a small CPU one (< 1 hour on 2 cores),
+a long CPU one (``cpu_long``: the real-speech zoo, hours on one or two cores) and
+``speaker_open``, the setting of the speaker-disjoint zoo (``egs/folder_reverb``'s default: the
+user's speakers are never the training speakers).
 
 A configuration is a nested dict of plain types (YAML-able). :func:`make_config` merges a
 preset with user overrides (:func:`asteroid_mvae.utils.config.merge`); every key is documented in
 :data:`BASE`. The networks are the catalogue's of kind ``"network"``
-(:mod:`asteroid_mvae.catalogue`); :data:`MODEL_DEFAULTS` holds the settings that differ per network.
+(:mod:`asteroid_mvae.catalogue`); :data:`MODEL_DEFAULTS` holds the settings that differ per network
+and :data:`PRESET_MODEL_DEFAULTS` those that differ per preset and network.
 """
 from .. import catalogue
 from ..utils.config import merge
 
-__all__ = ["BASE", "PRESETS", "MODEL_DEFAULTS", "make_config", "merge", "network_name"]
+__all__ = ["BASE", "PRESETS", "MODEL_DEFAULTS", "PRESET_MODEL_DEFAULTS", "make_config", "merge", "network_name"]
 
 BASE = {
     "model": "cvae",  # a network of the catalogue: catalogue.names("network")
@@ -112,6 +115,20 @@ CPU_MODEL_DEFAULTS = {  # measured s/step at batch 8: quiet 2 cores / 2 cores sh
 }
 
 
+# The speaker-disjoint zoo's setting (egs/vcc2018, zoo "open": LibriSpeech plus the VCC2018
+# speakers that are not in the test mixtures): cpu_long's batches and rate, the ChimeraACVAE
+# trained as long as the CVAE at the CVAE's rate. Results: egs/vcc2018/results (zoo_open).
+PRESETS["speaker_open"] = PRESETS["cpu_long"]
+SPEAKER_OPEN_MODEL_DEFAULTS = {
+    "cvae": {"trainer": {"max_steps": 1200}},
+    "acvae": {"trainer": {"max_steps": 600}},
+    "chimera": {"optim": {"lr": 3e-4}, "trainer": {"max_steps": 1200}},
+}
+
+#: preset -> {network: settings merged after the preset}.
+PRESET_MODEL_DEFAULTS = {"cpu": CPU_MODEL_DEFAULTS, "cpu_long": CPU_LONG_MODEL_DEFAULTS,
+                         "speaker_open": SPEAKER_OPEN_MODEL_DEFAULTS}
+
 def network_name(name: str) -> str:
     """The catalogue name of the source-model network ``name`` stands for (``CVAE`` -> ``cvae``;
     a separator: the network it needs, ``fastmvae2`` -> ``chimera``); ``ValueError`` otherwise."""
@@ -123,18 +140,15 @@ def network_name(name: str) -> str:
 
 
 def make_config(model: str = "cvae", preset: str = "paper", overrides: dict | None = None) -> dict:
-    """Full configuration for ``model`` (see :func:`network_name`) from ``preset`` (paper | cpu |
-    cpu_long) + overrides; ``config["model"]`` is the network's catalogue name."""
+    """Full configuration for ``model`` (see :func:`network_name`) from ``preset`` (a key of
+    :data:`PRESETS`) + overrides; ``config["model"]`` is the network's catalogue name."""
     model = network_name(model)
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; expected one of {sorted(PRESETS)}")
     config = merge(BASE, {"model": model})
     config = merge(config, MODEL_DEFAULTS.get(model, {}))
     config = merge(config, PRESETS[preset])
-    if preset == "cpu":
-        config = merge(config, CPU_MODEL_DEFAULTS.get(model, {}))
-    if preset == "cpu_long":
-        config = merge(config, CPU_LONG_MODEL_DEFAULTS.get(model, {}))
+    config = merge(config, PRESET_MODEL_DEFAULTS.get(preset, {}).get(model, {}))
     config = merge(config, overrides or {})
     unknown = set(config) - set(BASE)
     if unknown:

@@ -1,0 +1,29 @@
+"""The named training presets resolve per network, and the folder recipe trains speaker-open."""
+from pathlib import Path
+
+import pytest
+import yaml
+
+from asteroid_mvae.training.presets import PRESETS, make_config
+
+
+def test_speaker_open_preset_is_the_speaker_disjoint_zoos_setting():
+    cvae, chimera = make_config("cvae", "speaker_open"), make_config("fastmvae2", "speaker_open")
+    assert chimera["model"] == "chimera"
+    assert (cvae["optim"]["lr"], chimera["optim"]["lr"]) == (3e-4, 3e-4)
+    assert cvae["trainer"]["max_steps"] == chimera["trainer"]["max_steps"] == 1200
+    assert cvae["data"]["dataset_args"]["segment_frames"] == 64
+    # the preset's per-network steps differ from cpu_long's (the ChimeraACVAE trains twice as long)
+    assert make_config("chimera", "cpu_long")["trainer"]["max_steps"] == 600
+    # user overrides still win over the preset's per-network settings
+    assert make_config("chimera", "speaker_open", {"trainer": {"max_steps": 5}})["trainer"]["max_steps"] == 5
+
+
+def test_unknown_preset_names_the_presets():
+    with pytest.raises(ValueError, match="speaker_open"):
+        make_config("cvae", "speaker-closed")
+
+
+def test_folder_recipe_defaults_to_the_speaker_open_preset():
+    conf = yaml.safe_load((Path(__file__).parents[2] / "egs/folder_reverb/local/conf.yml").read_text())
+    assert conf["train"]["preset"] == "speaker_open" and "speaker_open" in PRESETS
