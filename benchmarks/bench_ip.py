@@ -9,7 +9,7 @@ estimates are the same).
 
     python benchmarks/bench_ip.py [--corpus-dir ../shared/data/vcc2018] [--n-src 2 3 6]
 
-Target (issue 13): ours at least 5x faster than pyroomacoustics on the CPU at equal SI-SDR (0.3 dB),
+Target: ours at least 5x faster than pyroomacoustics on the CPU at equal SI-SDR (0.3 dB),
 N = 2, 3 and 6, ``--threads 1`` and 2.
 """
 import argparse

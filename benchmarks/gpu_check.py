@@ -1,4 +1,4 @@
-"""GPU check (issue 13): the separators and training steps on a real device, against the CPU.
+"""GPU check: the separators and training steps on a real device, against the CPU.
 
 Prints two markdown tables:
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# GPU check (issue 13), one prepared script for a machine with a CUDA GPU (under 8 minutes):
+# GPU check, one prepared script for a machine with a CUDA GPU (under 8 minutes):
 #   1. the fake-CUDA tests, then the same separator cores for real on the GPU;
 #   2. benchmarks/gpu_check.py: mixtures/s (batches 1, 16, 64 of 10-s mixtures, N = 2, 3) for
 #      AuxIVA, ILRMA, FastMVAE2, CPU/GPU agreement, and training steps/s of the three networks.

@@ -1,4 +1,4 @@
-"""Long recordings in bounded memory (issue 13): peak RSS and seconds of AuxIVA, ILRMA and
+"""Long recordings in bounded memory: peak RSS and seconds of AuxIVA, ILRMA and
 FastMVAE2 on 1, 10 and 60 minutes of 4- and 8-channel audio at N = M::
 
     python benchmarks/long_recordings.py [--minutes 1 10 60] [--mics 4 8] [--n-iter 2]

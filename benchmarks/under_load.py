@@ -5,11 +5,11 @@ threads; all processes of a load level run one method at a time (a barrier betwe
 ours and pyroomacoustics meet the same load. Two thread policies of ours, measured in the same run:
 ``adapt`` (the default: threads lowered to the cores other processes leave free,
 ``asteroid_mvae.separation.threads``) and ``fixed`` (``ASTEROID_MVAE_THREADS=fixed``: torch's
-count whatever the load, the behaviour before issue 26).
+count whatever the load, the earlier behaviour).
 
     python benchmarks/under_load.py [--loads 1 2 4] [--n-mixtures 3]
 
-Target (issue 26.7): ours degrade no worse than in proportion to the load, i.e. the speed-up over
+Target: ours degrade no worse than in proportion to the load, i.e. the speed-up over
 pyroomacoustics at every load stays near its value with one process. Run on a quiet machine.
 """
 import argparse

@@ -7,7 +7,7 @@ recalibrated running BatchNorm statistics against per-source statistics. FastMVA
 FastMVAE2: also from an ILRMA start (half the iterations ILRMA, then the deep model). Prints one table
 per N (and writes ``<out>/protocols.md``)::
 
-    python benchmarks/deep_protocols.py --test-csv exp/demo/data/n2/test/metadata.csv \
+    python egs/vcc2018/local/deep_protocols.py --test-csv exp/demo/data/n2/test/metadata.csv \
         --cvae exp/demo/cvae/network.pt --acvae exp/demo/acvae/network.pt --chimera exp/demo/chimera/network.pt \
         --out exp/protocols_demo --n-iter 60 --mvae-steps 30
 """

@@ -1,4 +1,4 @@
-"""Joint dereverberation on real speech: ILRMA vs ILRMA-T, AuxIVA vs AuxIVA-T (issue 28, item 2).
+"""Joint dereverberation on real speech: ILRMA vs ILRMA-T, AuxIVA vs AuxIVA-T.
 
 Mixtures: VCC2018 test sentences 30021-30025 (every speaker), the package's room protocol
 (:mod:`asteroid_mvae.data.rooms`: 8 x 6 x 3 m shoebox, sources on a 2.5 m circle around a circular
@@ -47,11 +47,9 @@ def parse_args(argv=None):
 
 def make_mixture(corpus, index: int, args):
     """``(mixture [mics, time], direct [src, time], images_ref [src, time], speakers)`` of item ``index``."""
-    from scipy.signal import fftconvolve
-
     from asteroid_mvae.data import RoomConfig
-    from asteroid_mvae.data.rooms import (_level, item_seed, reverberant_images, room_impulse_responses,
-                                          sample_geometry, speaker_signal)
+    from asteroid_mvae.data.rooms import (_level, direct_path_images, item_seed, reverberant_images,
+                                          room_impulse_responses, sample_geometry, speaker_signal)
 
     config = RoomConfig(duration=args.seconds, rt60=args.rt60, n_mics=args.n_mics)
     rng = np.random.default_rng(item_seed(args.seed, index))
@@ -62,8 +60,7 @@ def make_mixture(corpus, index: int, args):
     rirs, _ = room_impulse_responses(config, geometry, args.rt60)
     images = reverberant_images(dry, rirs)
     mixture = images.sum(0)
-    cut = lambda h: h[: int(np.argmax(np.abs(h))) + int(args.early * config.sample_rate)]
-    direct = np.stack([fftconvolve(dry[k], cut(rirs[0][k]))[:n_samples] for k in range(args.n_src)])
+    direct = direct_path_images(dry, rirs[:1], config.sample_rate, args.early)[:, 0]
     scale = config.peak / np.abs(mixture).max()
     return (scale * mixture).astype(np.float32), scale * direct, scale * images[:, 0], speakers
 

@@ -1,5 +1,5 @@
-"""Frame priors as the IP engine's source model on reverberant rooms (issue 14, beyond the paper):
-``FramePriorIVA`` with the GASS benchmark's priors (``benchmarks/gass_vcc2018.py``: dry VCC2018
+"""Frame priors as the IP engine's source model on reverberant rooms (beyond the paper):
+``FramePriorIVA`` with the GASS benchmark's priors (``gass_vcc2018.py``: dry VCC2018
 training sentences 30001-30009 of the 12 speakers) on the real-speech zoo's test mixtures
 (sentences 30021-30025 of the same speakers), blind (the mixture's speakers chosen among the 12
 by least J) and supervised (``_known``: the speakers of the mixture's metadata, as the
@@ -7,7 +7,7 @@ evaluation gives them), beside supervised ILRMA (fixed NMF bases of the mixture'
 the same training sentences; 30 ILRMA + 30 iterations) and the zoo's MVAE (CVAE trained on the same 12 speakers, STFT
 2048: paired against ILRMA at its own STFT), each paired against ILRMA at the same STFT::
 
-    python benchmarks/frame_prior_rooms.py --mixtures exp/zoo/mix_test_2src --priors exp/gass
+    python egs/vcc2018/local/frame_prior_rooms.py --mixtures exp/zoo/mix_test_2src --priors exp/gass
 """
 import argparse
 import time
@@ -26,7 +26,7 @@ def parse_args(argv=None):
     parser.add_argument("--n-mixtures", type=int, default=24)
     parser.add_argument("--hop", type=int, default=512)
     parser.add_argument("--n-steps", type=int, default=10, help="Adam steps on the latents per iteration")
-    parser.add_argument("--out", default="benchmarks/results/frame_prior_rooms")
+    parser.add_argument("--out", default="egs/vcc2018/results/frame_prior_rooms")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--corpus", default="../shared/data/vcc2018", help="the priors' training sentences (NMF bases)")
     parser.add_argument("--train-sentences", type=int, nargs="+", default=list(range(30001, 30010)))

@@ -3,7 +3,7 @@ male-female VCC2018 pairs at 0 dB; supervised NMF, GASS with GAN / WGAN generato
 frame VAE / DAE decoders used the same way (latents optimised), all of one MLP size; IBM and IRM
 as ceilings. SDR, SIR, SAR and SI-SDR per method in one table::
 
-    python benchmarks/gass_vcc2018.py --corpus ../shared/data/vcc2018 --out exp/gass
+    python egs/vcc2018/local/gass_vcc2018.py --corpus ../shared/data/vcc2018 --out exp/gass
 
 Protocol: 9 training sentences per speaker (30001-30009, as the paper's 9 utterances), all 12
 speakers in one training per prior (one MLP per speaker inside it, the paper's per-source
@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-log = logging.getLogger("asteroid_mvae.benchmarks.gass_vcc2018")  # shown by show_package_logs
+log = logging.getLogger("asteroid_mvae.egs.vcc2018.gass_vcc2018")  # shown by show_package_logs
 FEMALE = ("VCC2SF1", "VCC2SF2", "VCC2SF3", "VCC2SF4", "VCC2TF1", "VCC2TF2")
 MALE = ("VCC2SM1", "VCC2SM2", "VCC2SM3", "VCC2SM4", "VCC2TM1", "VCC2TM2")
 PRIORS = ("wgan", "gan", "frame_vae", "frame_dae")
@@ -32,7 +32,7 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", default="../shared/data/vcc2018")
     parser.add_argument("--out", default="exp/gass")
-    parser.add_argument("--results", default="benchmarks/results/gass_vcc2018")
+    parser.add_argument("--results", default="egs/vcc2018/results/gass_vcc2018")
     parser.add_argument("--n-fft", type=int, default=1024)
     parser.add_argument("--hop", type=int, default=256)
     parser.add_argument("--train-sentences", type=int, default=9)

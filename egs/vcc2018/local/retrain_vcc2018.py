@@ -12,7 +12,7 @@ Stages (each resumable; a rerun skips finished work):
 5. ``compare``: N = 2 and 3 mixtures of HELD-OUT utterances; ILRMA, FastMVAE2, re-trained
    FastMVAE2: J-increase fraction, SI-SDR improvement against iteration and at the end.
 
-Run: ``python benchmarks/retrain_vcc2018.py --out exp/retrain_vcc2018 [--until networks]``.
+Run: ``python egs/vcc2018/local/retrain_vcc2018.py --out exp/retrain_vcc2018 [--until networks]``.
 The 2048-point STFT of the papers is ``--n-fft 2048`` (slow on CPU). The default 512 is a
 smoke-test size only: at RT60 0.3 s, 32-ms frames are far shorter than the reverberation and
 no frequency-domain BSS separates (ILRMA ~0 dB); use ``--n-fft 1024 --seconds 8`` or more for

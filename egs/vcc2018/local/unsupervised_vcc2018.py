@@ -1,10 +1,10 @@
-"""Unsupervised and mask-based single-channel separation on real speech (issue 15): VAE-BSS
+"""Unsupervised and mask-based single-channel separation on real speech: VAE-BSS
 (plain decoder output and VAEM masks), MixIT, deep clustering, ConvTasNet (PIT), supervised NMF,
 IBM and IRM on two-speaker VCC2018 mixtures, dry and at the reference microphone of a simulated
 room; SI-SDR improvement, SDR, SIR, SAR; and the over-separation check (K = 3 on 2-source
 mixtures: the weakest output's share of the estimates' energy)::
 
-    python benchmarks/unsupervised_vcc2018.py --corpus ../shared/data/vcc2018 --out exp/unsupervised
+    python egs/vcc2018/local/unsupervised_vcc2018.py --corpus ../shared/data/vcc2018 --out exp/unsupervised
 
 Protocol: all 12 speakers; training mixtures of two different speakers at 0 dB from sentences
 30001-30020 (half dry, half reverberant: RT60 0.3 s, ``evaluation.toy`` room, images at
@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-log = logging.getLogger("asteroid_mvae.benchmarks.unsupervised_vcc2018")  # shown by show_package_logs
+log = logging.getLogger("asteroid_mvae.egs.vcc2018.unsupervised_vcc2018")  # shown by show_package_logs
 SPEAKERS = ("VCC2SF1", "VCC2SF2", "VCC2SF3", "VCC2SF4", "VCC2TF1", "VCC2TF2",
             "VCC2SM1", "VCC2SM2", "VCC2SM3", "VCC2SM4", "VCC2TM1", "VCC2TM2")
 TRAIN_SENTENCES, TEST_SENTENCES = range(30001, 30021), range(30021, 30026)
@@ -47,7 +47,7 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", default="../shared/data/vcc2018")
     parser.add_argument("--out", default="exp/unsupervised")
-    parser.add_argument("--results", default="benchmarks/results/unsupervised_vcc2018")
+    parser.add_argument("--results", default="egs/vcc2018/results/unsupervised_vcc2018")
     parser.add_argument("--train-mixtures", type=int, default=480)
     parser.add_argument("--test-mixtures", type=int, default=24, help="per condition")
     parser.add_argument("--seconds", type=float, default=4.0, help="longest mixture")
@@ -153,7 +153,7 @@ def separators(args, paths):
     """name -> callable(mixture [1, 1, time], speaker labels, references [2, time]) -> estimates [K, time]."""
     from asteroid_mvae.models import SupervisedNMFSeparator, load_model
 
-    from gass_vcc2018 import ideal_mask  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
+    from gass_vcc2018 import ideal_mask  # noqa: E402  (this folder is on sys.path when run as a script)
     from asteroid_mvae.separation.stft import StftConfig
 
     corpus = Path(args.corpus)

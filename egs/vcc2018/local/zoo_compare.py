@@ -4,7 +4,7 @@ Both zoos simulate their test mixtures from the same corpus, sentences and seeds
 mixture id is the same signal in both; this prints, per room, N and method, the mean SI-SDR
 improvement in each zoo and their paired difference (B minus A) with its standard error::
 
-    python benchmarks/zoo_compare.py --a exp/zoo --b exp/zoo_open --names closed open
+    python egs/vcc2018/local/zoo_compare.py --a exp/zoo --b exp/zoo_open --names closed open
 """
 import argparse
 from pathlib import Path

@@ -8,7 +8,7 @@ mixture's SI-SDR improvement at that iteration from the test curves (``curves.js
 ``zoo_vcc2018.py --stages evaluate``) and prints paired differences against ILRMA (whose own
 count is chosen the same way)::
 
-    python benchmarks/zoo_iterations.py --zoo exp/zoo --out exp/zoo/iterations
+    python egs/vcc2018/local/zoo_iterations.py --zoo exp/zoo --out exp/zoo/iterations
 """
 import argparse
 import json

@@ -21,9 +21,9 @@ with ``--train-corpus`` there, speaker-open):
 
 Example::
 
-    python benchmarks/zoo_refine.py --zoo exp/zoo --stages select evaluate --threads 1
-    python benchmarks/zoo_refine.py --zoo exp/zoo --stages timing --threads 2
-    python benchmarks/zoo_refine.py --zoo exp/zoo --open-zoo exp/zoo_open --stages report
+    python egs/vcc2018/local/zoo_refine.py --zoo exp/zoo --stages select evaluate --threads 1
+    python egs/vcc2018/local/zoo_refine.py --zoo exp/zoo --stages timing --threads 2
+    python egs/vcc2018/local/zoo_refine.py --zoo exp/zoo --open-zoo exp/zoo_open --stages report
 """
 import argparse
 import itertools
@@ -59,7 +59,7 @@ def parse_args(argv=None):
     parser.add_argument("--select-mixtures", type=int, default=8, help="training mixtures per N for the choice")
     parser.add_argument("--test-mixtures", type=int, default=24)
     parser.add_argument("--timing-mixtures", type=int, default=3)
-    parser.add_argument("--results", default="benchmarks/results/zoo_refine")
+    parser.add_argument("--results", default="egs/vcc2018/results/zoo_refine")
     return parser.parse_args(argv)
 
 

@@ -6,8 +6,8 @@ lr 1e-4 as the zoo's re-training), evaluate each re-trained FastMVAE2 on the zoo
 mixtures, and print the paired table against ILRMA and against the plain FastMVAE2 (rows
 ``fastmvae2_retrained_k<K>`` join the zoo's evaluation folders). Every stage resumes.
 
-    python benchmarks/zoo_retrain_scale.py --zoo exp/zoo --sizes 12 48
-    python benchmarks/zoo_retrain_scale.py --zoo exp/zoo --sizes 48 --steps 1200 --tag _s1200
+    python egs/vcc2018/local/zoo_retrain_scale.py --zoo exp/zoo --sizes 12 48
+    python egs/vcc2018/local/zoo_retrain_scale.py --zoo exp/zoo --sizes 48 --steps 1200 --tag _s1200
 """
 import argparse
 import logging

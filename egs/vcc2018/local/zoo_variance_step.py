@@ -7,7 +7,7 @@ improvement there is applied to the test mixtures, whose rows come from ``zoo_vc
 --stages evaluate --variance-steps ...`` (run that first), paired against ILRMA and against
 the paper's update::
 
-    python benchmarks/zoo_variance_step.py --zoo exp/zoo --steps 0.5 0.25 0.1
+    python egs/vcc2018/local/zoo_variance_step.py --zoo exp/zoo --steps 0.5 0.25 0.1
 """
 import argparse
 import logging

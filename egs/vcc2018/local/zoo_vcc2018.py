@@ -1,6 +1,6 @@
 """Real-speech model zoo on VCC2018 (speaker-closed) and the table of every separator.
 
-Protocol (issue 10): all 12 VCC2018 speakers; sentences 30001-30020 train the networks and
+Protocol: all 12 VCC2018 speakers; sentences 30001-30020 train the networks and
 make the re-training mixtures, sentences 30021-30025 make the test mixtures. Paper STFT
 (Hamming 2048 / hop 1024), RT60 0.3 s (and an easier 0.15 s test room), 10-s signals.
 
@@ -23,13 +23,13 @@ Speaker-open zoo: ``--train-corpus ../shared/data/librispeech_tc100_1utt`` train
 speakers); the test mixtures stay VCC2018 sentences 30021-30025, whose speakers the networks
 never heard::
 
-    python benchmarks/zoo_vcc2018.py --out exp/zoo_open --train-corpus ../shared/data/librispeech_tc100_1utt \
-        --per-speaker 2 --results benchmarks/results/zoo_open
+    python egs/vcc2018/local/zoo_vcc2018.py --out exp/zoo_open --train-corpus ../shared/data/librispeech_tc100_1utt \
+        --per-speaker 2 --results egs/vcc2018/results/zoo_open
 
 Run one stage (or a range) with ``--stages``; ``--threads`` sets torch's threads (run two
 trainings side by side with ``--threads 1`` each). Example::
 
-    python benchmarks/zoo_vcc2018.py --out exp/zoo --stages speakers cvae
+    python egs/vcc2018/local/zoo_vcc2018.py --out exp/zoo --stages speakers cvae
 """
 import argparse
 import json
@@ -86,7 +86,7 @@ def parse_args(argv=None):
     parser.add_argument("--variance-steps", type=float, nargs="*", default=[0.5, 0.25],
                         help="FastMVAE2 rows with damped variance updates (variance_step)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--results", default="benchmarks/results/zoo_vcc2018", help="report stage output")
+    parser.add_argument("--results", default="egs/vcc2018/results/zoo_vcc2018", help="report stage output")
     return parser.parse_args(argv)
 
 

@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# Real-speech studies on VCC2018: every separator of the package on the same mixtures, the
+# speaker-open zoo, semi-amortized inference, GASS and frame priors, unsupervised single-channel
+# separation, encoder re-training, joint dereverberation. Each stage is one study and writes one
+# folder of egs/vcc2018/results/ (the tables docs/results.md is generated from); see README.md.
+#
+# Usage: ./run.sh [--option value ...]   (paths are taken relative to the directory you call from)
+#   e.g. bash egs/vcc2018/run.sh --python .venv/bin/python --stage 1 --stop_stage 1
+#        bash egs/vcc2018/run.sh --stage 9 --stop_stage 9 --threads 1
+#
+# Stages (CPU hours each unless noted; finished work is skipped, trainings resume):
+#   1 zoo           CVAE, ACVAE, ChimeraACVAE, re-training; every separator   -> results/zoo_vcc2018
+#   2 zoo_rebuild   interference-augmented encoder, re-training data/steps    -> results/zoo_vcc2018_rebuild
+#   3 zoo_open      networks trained on LibriSpeech speakers (speaker-open)   -> results/zoo_open
+#   4 zoo_refine    semi-amortized inference; speaker-disjoint open zoo        -> results/zoo_refine
+#   5 gass          GASS and frame priors, single channel, dry                 -> results/gass_vcc2018
+#   6 frame_priors  frame priors as the IP engine's source model (needs 1, 5)  -> results/frame_prior_rooms
+#   7 unsupervised  VAE-BSS, MixIT, deep clustering, ConvTasNet, NMF           -> results/unsupervised_vcc2018
+#   8 retrain       encoder re-training chain, 1024-point STFT                 -> results/retrain_vcc2018
+#   9 dereverb      ILRMA-T / AuxIVA-T at RT60 0.6 s (minutes)                 -> results/dereverb
+#  10 publish       the zoo's FastMVAE2 as a hub folder (asteroid-mvae publish) -> exp_dir/publish
+#  11 docs          regenerate docs/results.md from every results folder (seconds)
+#
+# Options (default):
+#   --stage (1) --stop_stage (11)   run stages stage..stop_stage
+#   --python (python)               interpreter with asteroid_mvae installed
+#   --corpus (../shared/data/vcc2018, from the repository root)   VCC2018: <speaker>/<sentence>.wav|flac
+#   --librispeech (../shared/data/librispeech_tc100_1utt)         speaker-folder corpus of stages 3-4
+#   --exp_dir (egs/vcc2018/exp)     experiment folders (networks, mixtures, evaluations)
+#   --results (egs/vcc2018/results) where the tables go (committed)
+#   --threads (2)                   torch threads of every stage
+
+recipe_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo_root=$(cd "$recipe_dir/../.." && pwd)
+
+stage=1
+stop_stage=11
+python=${python:-python}
+corpus=$repo_root/../shared/data/vcc2018
+librispeech=$repo_root/../shared/data/librispeech_tc100_1utt
+exp_dir=$recipe_dir/exp
+results=$recipe_dir/results
+threads=2
+
+. "$recipe_dir/../utils/parse_options.sh"
+
+set -euo pipefail
+if [[ $stage -gt $stop_stage ]]; then
+  echo "run.sh: --stage $stage is after --stop_stage $stop_stage: nothing to run" >&2
+  exit 1
+fi
+abs() { realpath -m -- "$1"; }
+corpus=$(abs "$corpus"); librispeech=$(abs "$librispeech"); exp_dir=$(abs "$exp_dir"); results=$(abs "$results")
+if [[ $python == */* ]]; then python=$(abs "$python"); fi
+cd "$repo_root"
+scripts=egs/vcc2018/local
+open_speakers="VCC2SF1 VCC2SF2 VCC2SM1 VCC2SM2 VCC2TF1 VCC2TM1"
+zoo() { "$python" $scripts/zoo_vcc2018.py --corpus "$corpus" --threads "$threads" "$@"; }
+run_stage() { [[ $1 -ge $stage && $1 -le $stop_stage ]] && echo "== stage $1: $2"; }
+
+if run_stage 1 "zoo"; then
+  zoo --out "$exp_dir/zoo" --chimera-steps 2000 --variance-steps 0.5 0.25 0.1 --results "$results/zoo_vcc2018"
+  "$python" $scripts/zoo_iterations.py --zoo "$exp_dir/zoo" --out "$exp_dir/zoo/iterations" --threads "$threads"
+  "$python" $scripts/zoo_variance_step.py --zoo "$exp_dir/zoo" --out "$exp_dir/zoo/variance_step" --steps 0.5 0.25 0.1 \
+    --threads "$threads"
+  cp "$exp_dir/zoo/iterations/iterations.md" "$exp_dir/zoo/variance_step/variance_step.md" "$results/zoo_vcc2018/"
+fi
+
+if run_stage 2 "zoo_rebuild"; then
+  zoo --out "$exp_dir/zoo_rebuild" --stages speakers cvae chimera chimera_interf --chimera-steps 2000
+  zoo --out "$exp_dir/zoo_rebuild" --stages evaluate --rt60 0.3 0.15 --n-src 2 3 \
+    --methods ilrma auxiva oracle_ip fastmvae2 fastmvae2_interf --variance-steps
+  for sizes_steps in "12 48:300:" "48:1200:_s1200" "48:3000:_s3000"; do
+    IFS=: read -r sizes steps tag <<< "$sizes_steps"
+    "$python" $scripts/zoo_retrain_scale.py --zoo "$exp_dir/zoo_rebuild" --sizes $sizes --steps "$steps" --tag "$tag" \
+      --threads "$threads" > "$exp_dir/zoo_rebuild/retrain_scale${tag}.md"
+  done
+  zoo --out "$exp_dir/zoo_rebuild" --stages report --results "$results/zoo_vcc2018_rebuild"
+fi
+
+if run_stage 3 "zoo_open"; then
+  zoo --out "$exp_dir/zoo_open" --train-corpus "$librispeech" --per-speaker 2 --rt60 0.3 --cvae-steps 1200 \
+    --chimera-steps 1200 --acvae-steps 300 --stages speakers cvae acvae chimera evaluate report \
+    --results "$results/zoo_open"
+  if [[ -d $exp_dir/zoo ]]; then
+    "$python" $scripts/zoo_compare.py --a "$exp_dir/zoo" --b "$exp_dir/zoo_open" --names closed open \
+      > "$results/zoo_open/compare_closed.md"
+  fi
+fi
+
+if run_stage 4 "zoo_refine"; then
+  closed=$exp_dir/zoo_refine_closed; open=$exp_dir/zoo_refine_open
+  zoo --out "$closed" --cvae-steps 1200 --chimera-steps 1200 --stages speakers cvae chimera
+  zoo --out "$closed" --stages evaluate --rt60 0.3 --methods ilrma auxiva oracle_ip fastmvae2 --variance-steps
+  zoo --out "$open" --train-corpus "$librispeech" --open-test-speakers $open_speakers --per-speaker 2 \
+    --cvae-steps 1200 --chimera-steps 1200 --stages speakers cvae chimera
+  zoo --out "$open" --train-corpus "$librispeech" --open-test-speakers $open_speakers --per-speaker 2 \
+    --stages evaluate --rt60 0.3 --methods ilrma auxiva oracle_ip fastmvae2 --variance-steps
+  "$python" $scripts/zoo_refine.py --zoo "$closed" --stages select evaluate timing --threads "$threads"
+  # the open zoo takes the setting chosen on the closed zoo's training mixtures
+  "$python" -c 'import json, sys; c = json.load(open(sys.argv[1])); c["chosen_on"] = sys.argv[3]
+import pathlib; p = pathlib.Path(sys.argv[2]); p.parent.mkdir(parents=True, exist_ok=True); p.write_text(json.dumps(c, indent=1))' \
+    "$closed/refine/chosen.json" "$open/refine/chosen.json" "the speaker-closed zoo's training mixtures"
+  "$python" $scripts/zoo_refine.py --zoo "$open" --stages evaluate --threads "$threads"
+  "$python" $scripts/zoo_refine.py --zoo "$closed" --open-zoo "$open" --stages report --results "$results/zoo_refine"
+fi
+
+if run_stage 5 "gass"; then
+  "$python" $scripts/gass_vcc2018.py --corpus "$corpus" --out "$exp_dir/gass" --results "$results/gass_vcc2018" \
+    --threads "$threads"
+fi
+
+if run_stage 6 "frame_priors"; then
+  "$python" $scripts/frame_prior_rooms.py --mixtures "$exp_dir/zoo/mix_test_2src" --priors "$exp_dir/gass" \
+    --corpus "$corpus" --zoo-eval "$exp_dir/zoo/eval/rt300_n2/all_metrics.csv" --n-mixtures 8 \
+    --out "$results/frame_prior_rooms" --threads "$threads"
+fi
+
+if run_stage 7 "unsupervised"; then
+  "$python" $scripts/unsupervised_vcc2018.py --corpus "$corpus" --out "$exp_dir/unsupervised" \
+    --results "$results/unsupervised_vcc2018" --threads "$threads"
+fi
+
+if run_stage 8 "retrain"; then
+  "$python" $scripts/retrain_vcc2018.py --corpus "$corpus" --out "$exp_dir/retrain_vcc2018" --n-fft 1024 --seconds 8 \
+    --cvae-steps 800 --chimera-steps 500 --train-mixtures 48 --test-mixtures 48 --test-iter 100 --dropout 0.3 \
+    --max-steps 300 --lr 1e-4
+  mkdir -p "$results/retrain_vcc2018"
+  cp "$exp_dir/retrain_vcc2018/compare/claims.md" "$results/retrain_vcc2018/claims.md"
+fi
+
+if run_stage 9 "dereverb"; then
+  "$python" $scripts/dereverb_vcc2018.py --corpus "$corpus" --n-mixtures 8 --out "$results/dereverb" --threads 1
+fi
+
+if run_stage 10 "publish"; then
+  asteroid_mvae=$(dirname "$python")/asteroid-mvae
+  [[ -x $asteroid_mvae ]] || asteroid_mvae=asteroid-mvae
+  "$asteroid_mvae" publish "$exp_dir/zoo/chimera/network.pt" --out "$exp_dir/publish/fastmvae2_vcc2018" \
+    --metrics "$exp_dir/zoo/eval/rt300_n2/final_metrics.json" --method fastmvae2 --n-src 2 --dataset vcc2018 --recipe vcc2018
+fi
+
+if run_stage 11 "docs"; then
+  "$python" docs/make_results.py
+fi
