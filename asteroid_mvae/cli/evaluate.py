@@ -22,6 +22,9 @@ def add_arguments(parser):
     parser.add_argument("--n-fft", type=int, default=2048)
     parser.add_argument("--hop-length", type=int, default=1024)
     parser.add_argument("--ref-mic", type=int, default=0)
+    parser.add_argument("--reference", choices=("image", "direct"), default="image",
+                        help="score against each source's reverberant image at --ref-mic (default) or its direct "
+                             "path plus early reflections there (datasets simulated with direct_<k>_path files)")
     parser.add_argument("--no-track", action="store_true", help="do not record per-iteration curves")
     parser.add_argument("--n-examples", type=int, default=2, help="mixtures whose wavs are written")
     parser.add_argument("--device", default="cpu")
@@ -37,6 +40,9 @@ def _dataset(args):
     if args.toy:
         from ..evaluation.toy import ToyMixtureDataset
 
+        if args.reference != "image":
+            raise CliError("--toy mixtures have no direct-path references; use --reference image or a simulated "
+                           "--test-csv")
         return ToyMixtureDataset(n_mixtures=args.toy)
     if not args.test_csv:
         raise CliError("give --test-csv PATH (a mixture list) or --toy N")
@@ -46,7 +52,12 @@ def _dataset(args):
         from ..data.datasets import MixtureDataset
     except ImportError as err:
         raise CliError(f"asteroid_mvae.data.datasets.MixtureDataset is not available: {err}")
-    return MixtureDataset(args.test_csv)
+    from ..data import DataError
+
+    try:
+        return MixtureDataset(args.test_csv, ref_mic=args.ref_mic, reference=args.reference)
+    except DataError as err:
+        raise CliError(str(err)) from None
 
 
 def _separators(args):

@@ -31,6 +31,9 @@ def _add_common(parser):
     room.add_argument("--duration", type=float, default=10.0, help="seconds per signal")
     room.add_argument("--snr", type=float, help="add diffuse noise at this SNR (dB)")
     room.add_argument("--max-order", type=int, help="image source order (default: from inverse Sabine)")
+    room.add_argument("--early-ms", type=float, default=50.0,
+                      help="mixtures: the direct-path references keep each impulse response up to this many ms "
+                           "after its peak (direct path plus early reflections; default 50)")
 
     run = parser.add_argument_group("run")
     run.add_argument("--out", required=True, help="output folder (rerun to resume)")
@@ -74,7 +77,7 @@ def _build(args):
             array_center=tuple(args.array_center) if args.array_center else None, array_height=args.array_height,
             source_height=args.source_height, min_separation_deg=args.min_separation,
             min_wall_distance=args.min_wall_distance, duration=args.duration, noise_snr_db=args.snr,
-            max_order=args.max_order)
+            max_order=args.max_order, early_ms=args.early_ms)
     except DataError as err:
         raise CliError(str(err)) from None
     return corpus, config

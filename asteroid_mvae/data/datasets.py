@@ -209,17 +209,27 @@ class MixtureDataset(Dataset):
     """Multichannel mixtures and reverberant references over a ``simulate_mixtures`` CSV.
 
     Item ``i`` is ``(mixture float32 [mics, time], references float32 [src, time])``, the
-    references being each source's reverberant image at ``ref_mic`` (what BSS with
-    projection back to ``ref_mic`` estimates).
+    references being each source's reverberant image at ``ref_mic`` (``reference="image"``: what
+    BSS with projection back to ``ref_mic`` estimates) or its direct path plus early reflections
+    there (``reference="direct"``: the target of dereverberation; the ``direct_<k>_path`` files of
+    ``simulate_mixtures``).
     """
 
     dataset_name = "asteroid-mvae simulated reverberant mixtures"
+    REFERENCES = {"image": "source", "direct": "direct"}  #: reference -> prefix of its CSV columns
 
-    def __init__(self, csv_path, ref_mic: int = 0, sample_rate: int = 16000):
+    def __init__(self, csv_path, ref_mic: int = 0, sample_rate: int = 16000, reference: str = "image"):
+        if reference not in self.REFERENCES:
+            raise DataError(f"reference must be one of {', '.join(self.REFERENCES)}; got {reference!r}")
         self.csv_path = _resolve_csv(csv_path)
         self.root = self.csv_path.parent
         self.frame = _read_csv(self.csv_path, ["mixture_path", "source_1_path"])
         self.n_src = sum(1 for c in self.frame.columns if c.startswith("source_") and c.endswith("_path"))
+        missing = [f"direct_{k}_path" for k in range(1, self.n_src + 1) if f"direct_{k}_path" not in self.frame.columns]
+        if reference == "direct" and missing:
+            raise DataError(f"{self.csv_path} has no direct-path references (no {missing[0]} column); simulate it "
+                            f"again with asteroid-mvae simulate, or score against the images (--reference image)")
+        self.reference = reference
         self.ref_mic, self.sample_rate = int(ref_mic), int(sample_rate)
         settings = self.root / "settings.json"
         self.settings = json.loads(settings.read_text(encoding="utf-8")) if settings.is_file() else {}
@@ -259,7 +269,7 @@ class MixtureDataset(Dataset):
             raise DataError(f"ref_mic {self.ref_mic} is out of range: {mix_path} has {mixture.shape[0]} channel(s)")
         references = []
         for k in range(1, self.n_src + 1):
-            path = self.root / row[f"source_{k}_path"]
+            path = self.root / row[f"{self.REFERENCES[self.reference]}_{k}_path"]
             image = read_wav(path, self.sample_rate)
             if image.shape != mixture.shape:
                 raise DataError(f"{path} has shape {image.shape}; the mixture {mix_path} has {mixture.shape}")
@@ -275,6 +285,7 @@ class MixtureDataset(Dataset):
             "corpus": corpus,
             "n_src": self.n_src,
             "ref_mic": self.ref_mic,
+            "reference": self.reference,
             "licenses": [CORPUS_LICENSES.get(corpus, UNKNOWN_LICENSE)],
         }
 

@@ -16,6 +16,9 @@ Outputs of :func:`simulate_mixtures` (all paths in the CSV are relative to its f
     out/settings.json       the settings; a rerun with other settings in the same folder is refused
     out/mix/<id>.wav        the mixture, [mics, time]
     out/s<k>/<id>.wav       source k's reverberant image at every microphone, [mics, time]
+    out/direct<k>/<id>.wav  source k's direct path plus early reflections (its impulse responses cut
+                            ``early_ms`` after their direct-path peak) at every microphone, [mics, time]:
+                            the target of dereverberation (``evaluate --reference direct``)
     out/dry<k>/<id>.wav     source k's dry signal, [time]
     out/noise/<id>.wav      the diffuse noise, [mics, time] (only with noise_snr_db)
     out/rows/<id>.json      per-item completion record (resume: finished items are skipped)
@@ -53,9 +56,11 @@ CLI_FLAGS = {"room_dim": "--room", "rt60": "--rt60", "n_mics": "--n-mics", "mic_
              "source_distance": "--source-distance", "array_center": "--array-center",
              "array_height": "--array-height", "source_height": "--source-height",
              "min_separation_deg": "--min-separation", "min_wall_distance": "--min-wall-distance",
-             "duration": "--duration", "noise_snr_db": "--snr", "max_order": "--max-order"}  #: simulate's options
+             "duration": "--duration", "noise_snr_db": "--snr", "max_order": "--max-order",
+             "early_ms": "--early-ms"}  #: simulate's options
 MIN_DURATION_S = 0.1  #: shortest simulated signal (seconds)
 MAX_DURATION_S = 3600.0  #: longest simulated signal: an hour per item already needs GBs per mixture
+MAX_EARLY_MS = 1000.0  #: longest early part of the direct-path references (milliseconds)
 
 
 @dataclass(frozen=True)
@@ -79,6 +84,7 @@ class RoomConfig:
     min_utterance_s: float = 0.5  #: shorter utterances are skipped
     max_order: Optional[int] = None  #: image source order; None: from inverse Sabine
     peak: float = 0.9  #: each item is scaled so that its mixture peaks here
+    early_ms: float = 50.0  #: the direct-path references keep this much of each RIR after its peak
 
     def __post_init__(self):
         object.__setattr__(self, "room_dim", tuple(float(v) for v in self.room_dim))
@@ -140,6 +146,8 @@ class RoomConfig:
                             f"got {self.noise_snr_db}")
         if self.max_order is not None and (int(self.max_order) != self.max_order or self.max_order < 0):
             raise DataError(f"max_order (--max-order) must be an image-source order >= 0; got {self.max_order}")
+        if not 0 <= self.early_ms <= MAX_EARLY_MS:
+            raise DataError(f"early_ms (--early-ms) must be within [0, {MAX_EARLY_MS:g}] ms; got {self.early_ms}")
         if self.source_gain_db[0] > self.source_gain_db[1]:
             raise DataError(f"source_gain_db must be (low, high); got {self.source_gain_db}")
         self._check_inside(n_src)
@@ -239,6 +247,26 @@ def reverberant_images(dry: np.ndarray, rirs: List[List[np.ndarray]]) -> np.ndar
         for s in range(n_src):
             images[s, m] = fftconvolve(dry[s], mic_rirs[s])[:n_samples]
     return images
+
+
+def early_part(rir: np.ndarray, early_samples: int) -> np.ndarray:
+    """An impulse response up to ``early_samples`` after its direct-path peak (its largest
+    magnitude): the direct path plus the early reflections. ``[taps]`` -> ``[taps']``."""
+    return rir[: int(np.argmax(np.abs(rir))) + int(early_samples)]
+
+
+def direct_path_images(dry: np.ndarray, rirs: List[List[np.ndarray]], sample_rate: int,
+                       early_s: float = 0.05) -> np.ndarray:
+    """Each source's direct path plus early reflections at every microphone: the dry sources
+    ``[src, time]`` convolved with ``rirs[mic][src]`` cut ``early_s`` seconds after their peak
+    (:func:`early_part`). Returns ``[src, mics, time]``, aligned with :func:`reverberant_images`."""
+    n_src, n_samples = dry.shape
+    early = int(round(early_s * sample_rate))
+    out = np.zeros((n_src, len(rirs), n_samples))
+    for m, mic_rirs in enumerate(rirs):
+        for s in range(n_src):
+            out[s, m] = fftconvolve(dry[s], early_part(mic_rirs[s], early))[:n_samples]
+    return out
 
 
 def diffuse_noise(mics: np.ndarray, n_samples: int, sample_rate: int, rng: np.random.Generator,
@@ -341,6 +369,7 @@ def _simulate_mixture_item(index: int, corpus: Corpus, out_dir: Path, n_src: int
     rt60 = float(rng.uniform(*config.rt60_range))
     rirs, room_info = room_impulse_responses(config, geometry, rt60)
     images = reverberant_images(dry, rirs)
+    direct = direct_path_images(dry, rirs, config.sample_rate, config.early_ms / 1000)
     mixture = images.sum(axis=0)
     noise = None
     if config.noise_snr_db is not None:
@@ -354,6 +383,9 @@ def _simulate_mixture_item(index: int, corpus: Corpus, out_dir: Path, n_src: int
     for k in range(n_src):
         row[f"source_{k + 1}_path"] = f"s{k + 1}/{item_id}.wav"
         write_wav(out_dir / row[f"source_{k + 1}_path"], (scale * images[k]).astype(np.float32), config.sample_rate)
+    for k in range(n_src):
+        row[f"direct_{k + 1}_path"] = f"direct{k + 1}/{item_id}.wav"
+        write_wav(out_dir / row[f"direct_{k + 1}_path"], (scale * direct[k]).astype(np.float32), config.sample_rate)
     for k in range(n_src):
         row[f"dry_{k + 1}_path"] = f"dry{k + 1}/{item_id}.wav"
         write_wav(out_dir / row[f"dry_{k + 1}_path"], (scale * dry[k]).astype(np.float32), config.sample_rate)

@@ -74,10 +74,11 @@ def _finished_pairs(csv_path: Path) -> set:
         return {(row["method"], row["mixture_id"]) for row in csv.DictReader(f)}
 
 
-def method_fingerprint(spec, options: dict, metrics_list, ref_mic: int) -> str:
+def method_fingerprint(spec, options: dict, metrics_list, ref_mic: int, reference: str = "image") -> str:
     """A short hash of what produces a method's rows: its name or model (class, arguments and
     weights; other callables count by their options only), the separator options (STFT,
-    iterations...), the metrics and the reference mic."""
+    iterations...), the metrics, the reference mic and the references scored against (``"image"``
+    or ``"direct"``; image hashes as before the option existed)."""
     import hashlib
 
     digest = hashlib.sha1()
@@ -93,6 +94,8 @@ def method_fingerprint(spec, options: dict, metrics_list, ref_mic: int) -> str:
     digest.update(json.dumps({k: v for k, v in options.items() if k != "sample_rate"}, sort_keys=True,
                              default=str).encode())
     digest.update(json.dumps([list(metrics_list), int(ref_mic)]).encode())
+    if reference != "image":
+        digest.update(f"reference={reference}".encode())
     return digest.hexdigest()[:16]
 
 
@@ -296,7 +299,9 @@ def evaluate(
             with ``n_src`` = the mixture's number of sources), an asteroid
             BaseModel, or a callable ``[batch, mics, time] -> [batch, n_src, time]``.
         dataset: items ``(mixture [mics, time], references [src, time])``, references being
-            the source images at ``ref_mic``.
+            the source images at ``ref_mic`` or, for a dataset whose ``reference`` is
+            ``"direct"`` (``MixtureDataset(..., reference="direct")``), their direct path plus early
+            reflections (the oracles then get those); a changed reference recomputes the rows.
         metrics_list: metrics for :func:`~asteroid_mvae.evaluation.metrics.compute_metrics`.
         track_iterations: record per-iteration SI-SDR improvement and ``J`` for separators
             whose ``forward_wav`` accepts ``callback`` (the tracker's time is not counted).
@@ -322,7 +327,8 @@ def evaluate(
     csv_path, curves_path = shard_paths(out_dir, shard_index, num_shards)
     csv_path.parent.mkdir(parents=True, exist_ok=True)
     _forget_changed_methods(csv_path, curves_path,
-                            {name: method_fingerprint(sep, options, metrics_list, ref_mic) for name, sep in separators.items()})
+                            {name: method_fingerprint(sep, options, metrics_list, ref_mic, dataset_reference(dataset))
+                             for name, sep in separators.items()})
     done = _finished_pairs(csv_path)
     writer = _RowWriter(csv_path)
     indices = range(shard_index, len(dataset), num_shards)
@@ -346,6 +352,12 @@ def evaluate(
         bar.set_postfix(method=name, si_sdr_imp=f"{row.get('si_sdr_imp', float('nan')):.2f}")
     bar.close()
     return csv_path
+
+
+def dataset_reference(dataset) -> str:
+    """What a dataset's references are: ``"image"`` (default) or ``"direct"`` (its ``reference``,
+    or that of the dataset a subset wraps)."""
+    return getattr(dataset, "reference", getattr(getattr(dataset, "dataset", None), "reference", "image"))
 
 
 class _SeparatorsByNSrc:
