@@ -134,7 +134,7 @@ def main(argv=None):
           f"{args.cpu_batch}) | max |CPU - device| / peak |\n|---|---|---|---|---|---|")
     for name, n_src, batch, rate, cpu_rate, diff in separation_rows(args):
         print(f"| {name} | {n_src} | {batch} | {rate:.2f} | {cpu_rate:.3f} | {diff:.1e} |", flush=True)
-    print(f"\n| network | steps/s on device | steps/s on CPU |\n|---|---|---|")
+    print("\n| network | steps/s on device | steps/s on CPU |\n|---|---|---|")
     for name, rate, cpu_rate in training_rows(args):
         print(f"| {name} | {rate:.2f} | {cpu_rate:.2f} |", flush=True)
 

@@ -5,7 +5,6 @@ For every draw: a correct output or exit 2 with one error line (never a tracebac
 any output, no file created or changed outside the output folder, no input changed, no
 temporary file left behind. Seeded (``derandomize``): the same examples on every run.
 """
-import os
 from pathlib import Path
 
 import numpy as np

@@ -11,7 +11,7 @@ from asteroid.models.base_models import BaseModel
 
 from ..compat import plain
 from .arguments import check_args
-from ..separation import SeparationResult, StftConfig, istft, separate, stft
+from ..separation import SeparationResult, StftConfig, istft, stft
 from ..separation import spatial
 from ..separation.dereverb import separate_dereverb
 from ..separation.threads import load_adapted_threads

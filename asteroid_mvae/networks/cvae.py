@@ -19,7 +19,6 @@ from torch import nn
 from .layers import (
     SourceNetwork,
     GatedConv1d,
-    SiLUConv1d,
     check_label,
     check_spectrogram,
     init_weights,

@@ -47,7 +47,6 @@ def compare(network_package, retrained_model, test_csvs: Sequence, out_dir, n_it
             metrics: Sequence[str] = ("si_sdr",), max_mixtures: Optional[int] = None, progress: bool = True) -> Path:
     """Evaluate ``methods`` on every test CSV and write the claim report; returns ``claims.md``."""
     import pandas as pd
-    from torch.utils.data import Subset
 
     from ..data.datasets import MixtureDataset
     from ..evaluation import evaluate, make_report

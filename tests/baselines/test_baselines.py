@@ -1,5 +1,4 @@
 """pyroomacoustics wrappers separate a tiny room; PIT baselines train (loss goes down), resume and reload."""
-import numpy as np
 import pytest
 import torch
 from asteroid.losses import PITLossWrapper, pairwise_neg_sisdr

@@ -1,6 +1,5 @@
 """Multichannel file separation: model.separate, chunked overlap-add, asteroid.separate, and the infer command."""
 import numpy as np
-import pytest
 import soundfile as sf
 import torch
 

@@ -132,7 +132,7 @@ def test_mvae_protocol_options_lower_the_objective(room, options):
 
 
 def test_mvae_initial_steps_move_the_latent_before_the_first_demixing_update(room):
-    from asteroid_mvae.separation.deep import CVAESource, network_input
+    from asteroid_mvae.separation.deep import CVAESource
     from asteroid_mvae.separation import stft
 
     mixture, _ = room(2, 0.3, seconds=3.0)

@@ -251,7 +251,7 @@ def stage_evaluate(args, out):
     from asteroid_mvae.data import MixtureDataset
     from asteroid_mvae.data.datasets import MixtureSubset
     from asteroid_mvae.evaluation import evaluate
-    
+
     tables = []
     for rt60 in args.rt60:
         for n_src in args.n_src:
