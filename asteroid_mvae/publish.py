@@ -10,6 +10,13 @@ YAML front matter: what the model is, its data and training, its measured metric
 licences and how to load it by hub id). The folder is
 built beside the target and renamed into place, so it is complete or absent.
 
+Like asteroid's and ESPnet's hub cards, the card carries the measured metrics, the training
+configuration and an environment block (package versions, Python, the training command when
+known). Nothing published names the training machine: every string of the configuration and
+of the training summary that is an absolute path (or starts with ``~``) becomes relative to the
+published folder or to the folder publish runs from (the recipe's), or is left out and listed
+by key (:func:`portable`).
+
 An existing ``out_dir`` is replaced only when publish wrote it (the marker file
 ``.asteroid-mvae-publish`` lists its files; folders of earlier versions are recognised by their
 exact file set) and it does not hold the model being published; anything else (a training
@@ -20,10 +27,14 @@ import io
 import json
 import logging
 import os
+import platform
+import re
 import shutil
 import tempfile
+import time
+from importlib import metadata
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
 
 from .compat import plain
 from .utils.io import current_umask
@@ -132,14 +143,147 @@ estimates = model.forward_wav(mixture)  # [batch, mics, time] at {sample_rate} H
 
 Command line: `asteroid-mvae separate mix.wav --model {hub_id}`.
 
+## Metrics
+
+{metrics}
+
+## Configuration
+
+{configuration}
+
 ## Training
 
 {training}
 
-## Measured metrics
+## Environment
 
-{metrics}
+{environment}
 """
+
+#: a token of free text that is an absolute POSIX or Windows path, or starts with ``~``.
+_PATH_TOKEN = re.compile(r"(?<![\w.~:/\\])(?:~[\w.-]*/|/|[A-Za-z]:[\\/])[^\s,;'\"()\[\]{}]*")
+
+
+def _is_machine_path(text: str) -> bool:
+    """Whether ``text`` (one string) is an absolute path on some machine or starts with ``~/``."""
+    home_relative = text == "~" or bool(re.match(r"~[\w.-]*/", text))
+    windows = bool(re.match(r"[A-Za-z]:[\\/]", text))
+    return (home_relative or os.path.isabs(text) or windows) and "\n" not in text and "://" not in text
+
+
+def _portable_bases(relative_to: Sequence) -> list:
+    """Absolute, normalised folders that paths may be made relative to: never the filesystem root,
+    the home folder or a folder above it (a path relative to those still says where it was)."""
+    home = os.path.normpath(os.path.expanduser("~"))
+    bases = []
+    for folder in relative_to:
+        base = os.path.normpath(os.path.abspath(os.path.expanduser(str(folder))))
+        if base == os.path.dirname(base) or os.path.commonpath([base, home]) == base:
+            continue
+        bases.append(base)
+    return bases
+
+
+def _relative_path(text: str, bases: list) -> Optional[str]:
+    """``text`` (a machine path) relative to the first of ``bases`` holding it (POSIX separators),
+    or ``None`` when none holds it."""
+    if re.match(r"[A-Za-z]:[\\/]", text) and os.sep == "/":
+        return None  # a Windows path seen on POSIX: under none of our folders
+    path = os.path.normpath(os.path.abspath(os.path.expanduser(text)))
+    for base in bases:
+        if os.path.commonpath([path, base]) == base:
+            return Path(os.path.relpath(path, base)).as_posix()
+    return None
+
+
+def _portable_text(text: str, bases: list) -> str:
+    """Free text with each absolute-path token made relative (or replaced by ``<local path>``)."""
+    def replace(match):
+        token = match.group(0)
+        if not _is_machine_path(token) or token == "/":
+            return token
+        return _relative_path(token, bases) or "<local path>"
+
+    return _PATH_TOKEN.sub(replace, text)
+
+
+def portable(value, relative_to: Sequence = (), _key: str = ""):
+    """``value`` (nested dicts, lists, strings, numbers) without machine paths -> ``(clean, dropped)``.
+
+    A string that is an absolute path or starts with ``~`` becomes relative to the first folder
+    of ``relative_to`` holding it (e.g. ``exp/train_cvae`` for ``<recipe>/exp/train_cvae``), or is
+    dropped (its dict key or list item removed) and its dotted key listed in ``dropped``
+    (``["data.root", "teacher"]``). Path tokens inside longer text are made relative or replaced by
+    ``<local path>``. Tuples become lists, other objects their ``str``; the result is plain JSON.
+    """
+    bases = _portable_bases(relative_to)
+    dropped: list = []
+    clean = _portable(value, bases, _key, dropped)
+    return clean, dropped
+
+
+def _portable(value, bases: list, key: str, dropped: list):
+    """The recursion of :func:`portable`; a dropped value comes back as ``_DROPPED``."""
+    if isinstance(value, Path):
+        value = str(value)
+    if isinstance(value, dict):
+        out = {}
+        for name, item in value.items():
+            clean = _portable(item, bases, f"{key}.{name}" if key else str(name), dropped)
+            if clean is not _DROPPED:
+                out[name] = clean
+        return out
+    if isinstance(value, (list, tuple)):
+        items = [_portable(item, bases, f"{key}[{i}]", dropped) for i, item in enumerate(value)]
+        return [item for item in items if item is not _DROPPED]
+    if isinstance(value, str):
+        value = str(value)
+        if _is_machine_path(value.strip()):
+            relative = _relative_path(value.strip(), bases)
+            if relative is None:
+                dropped.append(key or "(value)")
+                return _DROPPED
+            return relative
+        return _portable_text(value, bases) if ("/" in value or "~" in value or "\\" in value) else value
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    return _portable(str(value), bases, key, dropped)
+
+
+_DROPPED = object()
+
+
+def environment(train_command: Optional[str] = None) -> dict:
+    """The environment block of a card: versions of asteroid-mvae, asteroid, torch, Lightning and
+    Python, the date, and the training command when known (``None`` entries are left out)."""
+    def version(name):
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            return None
+
+    from . import __version__
+
+    env = {"asteroid-mvae": __version__, "asteroid": version("asteroid"), "torch": version("torch"),
+           "pytorch-lightning": version("pytorch-lightning"), "python": platform.python_version(),
+           "date": time.strftime("%Y-%m-%d", time.gmtime()), "training command": train_command}
+    return {k: v for k, v in env.items() if v}
+
+
+def _yaml_block(value) -> str:
+    """A fenced YAML block of plain data (keys in their order)."""
+    import yaml
+
+    text = yaml.safe_dump(json.loads(json.dumps(plain(value), default=str)), sort_keys=False,
+                          default_flow_style=False, allow_unicode=True)
+    return "```yaml\n" + text + "```"
+
+
+def _dropped_note(dropped: list) -> str:
+    if not dropped:
+        return ""
+    return ("\n\nLeft out (paths on the training machine): " + ", ".join(f"`{key}`" for key in dropped)
+            + ".")
 
 
 def licenses_for(dataset: str, extra: Optional[list] = None) -> list:
@@ -169,12 +313,24 @@ def _markdown_metrics(metrics: dict, test_set: str = "") -> str:
     return head + "\n".join(rows)
 
 
-def _training_text(info: dict, train_conf: Optional[dict] = None) -> str:
+def _configuration_text(train_conf: Optional[dict], dropped: Sequence = ()) -> str:
+    """The card's configuration block (``train_conf`` already path-free)."""
+    if not train_conf:
+        return "(no training configuration given: publish with --train-conf to include it)"
+    return "Training configuration:\n\n" + _yaml_block(train_conf) + _dropped_note(list(dropped))
+
+
+def _training_text(info: dict, trained: bool, dropped: Sequence = ()) -> str:
+    """The card's training block: the model's training summary (already path-free)."""
     if info:
-        return "```json\n" + json.dumps(plain(info), indent=2, default=str) + "\n```"
-    if train_conf:
-        return "Trained with this configuration:\n\n```json\n" + json.dumps(plain(train_conf), indent=2, default=str) + "\n```"
-    return "(no training information recorded)"
+        return "Training summary recorded with the model:\n\n" + _yaml_block(info) + _dropped_note(list(dropped))
+    if trained:
+        return "(no training summary recorded with the model)"
+    return "(not trained: a statistical separator such as AuxIVA or ILRMA)"
+
+
+def _environment_text(env: dict) -> str:
+    return "\n".join(f"- {key}: `{value}`" for key, value in env.items())
 
 
 def _card_data(licenses: list, dataset: str, task: str):
@@ -189,26 +345,30 @@ def _card_data(licenses: list, dataset: str, task: str):
 
 def model_card(model, name: str, dataset: str, licenses: list, metrics: dict, description: str = "",
                hub_id: str = "<owner>/<name>", task: str = DEFAULT_TASK, train_conf: Optional[dict] = None,
-               test_set: str = "") -> str:
+               test_set: str = "", train_command: Optional[str] = None, relative_to: Sequence = ()) -> str:
     """The README.md text of a published model: ``huggingface_hub.ModelCard`` with YAML front
-    matter (library, tags, licence, datasets), no machine paths."""
+    matter (library, tags, licence, datasets), then usage, metrics, configuration, training
+    summary and environment; no machine paths (:func:`portable` against ``relative_to``)."""
     from huggingface_hub import ModelCard
 
     args = model.get_model_args()
     settings = ", ".join(f"{k}={args[k]}" for k in ("n_src", "n_iter", "n_fft", "hop_length", "update", "ref_mic") if k in args)
     doc = (type(model).__doc__ or "").strip().splitlines()
-    trained = any(True for _ in model.parameters())
-    info = getattr(model, "training_info", {}) or {}
-    training = _training_text(info, train_conf) if (info or train_conf or trained) else \
-        "(not trained: a statistical separator such as AuxIVA or ILRMA)"
+    conf, conf_dropped = portable(train_conf or {}, relative_to)
+    info, info_dropped = portable(getattr(model, "training_info", {}) or {}, relative_to)
+    command, _ = portable(train_command or "", relative_to)
+    metrics, _ = portable(dict(metrics or {}), relative_to)
     body = CARD.format(
         name=name, description=description or (doc[0] if doc else type(model).__name__),
         cls=f"{type(model).__module__}.{type(model).__qualname__}",
         n_params=sum(p.numel() for p in model.parameters()), settings=settings, dataset=dataset, task=task,
         licenses="; ".join(f"{e['title']}: {e['license']}" + (" (research only)" if e.get("non_commercial") else "")
                            for e in licenses),
-        hub_id=hub_id, sample_rate=int(model.sample_rate), training=training,
+        hub_id=hub_id, sample_rate=int(model.sample_rate),
         metrics=_markdown_metrics(metrics, test_set),
+        configuration=_configuration_text(conf, conf_dropped),
+        training=_training_text(info, any(True for _ in model.parameters()), info_dropped),
+        environment=_environment_text(environment(command or None)),
     )
     return str(ModelCard("---\n" + _card_data(licenses, dataset, task).to_yaml() + "\n---\n" + body))
 
@@ -216,12 +376,17 @@ def model_card(model, name: str, dataset: str, licenses: list, metrics: dict, de
 def publish_model(model, out_dir, metrics: dict, dataset: str = "unknown", licenses: Optional[list] = None,
                   train_conf: Optional[dict] = None, recipe: str = "Unknown", name: Optional[str] = None,
                   description: str = "", task: str = DEFAULT_TASK, hub_id: Optional[str] = None,
-                  test_set: str = "", source=None) -> Path:
+                  test_set: str = "", source=None, train_command: Optional[str] = None,
+                  relative_to: Optional[Sequence] = None) -> Path:
     """Write the publishable folder of ``model`` (see the module docstring) and return it.
 
     ``licenses``: extra licence entries (dicts in asteroid's format, or titles) beside the
     code's and the corpus's (from ``dataset``); ``hub_id``: the id the card's usage shows;
-    ``source``: the file or folder the model was loaded from (never replaced).
+    ``source``: the file or folder the model was loaded from (never replaced);
+    ``train_command``: the command that trained the model (the card's environment block);
+    ``relative_to``: folders that paths in ``train_conf`` and the model's training summary are
+    made relative to (default: the current folder, e.g. the recipe's); the published folder
+    itself comes first. Other absolute paths are left out of the card and of ``model.pth``.
     :class:`PublishError` (nothing touched) if ``out_dir`` exists and may not be replaced
     (:func:`check_publish_target`).
     """
@@ -229,21 +394,25 @@ def publish_model(model, out_dir, metrics: dict, dataset: str = "unknown", licen
 
     check_publish_target(out_dir, source)
     given, out_dir = Path(out_dir), Path(os.path.abspath(out_dir))
+    bases = [out_dir, *(relative_to if relative_to is not None else [Path.cwd()])]
     entries = licenses_for(dataset, licenses)
+    stored_conf = portable(train_conf, bases)[0] if train_conf is not None else None
     model_dict = model.serialize()
     model_dict.update(dataset=dataset, licenses=entries, task=task)
+    if model_dict["model_args"].get("training_info"):  # the loaded model's training_info: path-free too
+        model_dict["model_args"]["training_info"], _ = portable(model_dict["model_args"]["training_info"], bases)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}."))
     os.chmod(tmp, 0o777 & ~current_umask())  # mkdtemp makes 0700; the folder follows the user's umask
     try:
         (tmp / "recipe_name.txt").write_text(recipe + "\n", encoding="utf-8")
         with contextlib.redirect_stdout(io.StringIO()):  # its upload hint names this temporary folder
-            save_publishable(str(tmp), plain(model_dict), metrics=plain(dict(metrics)), train_conf=plain(train_conf),
+            save_publishable(str(tmp), plain(model_dict), metrics=plain(dict(metrics)), train_conf=stored_conf,
                              recipe=recipe)
         shutil.copyfile(tmp / "model.pth", tmp / HUB_WEIGHTS)  # asteroid-upload reads model.pth, the hub this
         card = model_card(model, name or type(model).__name__, dataset, entries, metrics, description,
                           hub_id=hub_id or f"<owner>/{out_dir.name}", task=task, train_conf=train_conf,
-                          test_set=test_set)
+                          test_set=test_set, train_command=train_command, relative_to=bases)
         (tmp / "README.md").write_text(card, encoding="utf-8")
         (tmp / PUBLISH_MARKER).write_text(json.dumps({"files": sorted(p.name for p in tmp.iterdir())}) + "\n",
                                           encoding="utf-8")

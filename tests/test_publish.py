@@ -1,5 +1,6 @@
 """Publishing (asteroid's save_publishable layout + model card) and loading by path or hub id."""
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -73,7 +74,7 @@ def test_model_card_front_matter_names_library_licences_and_data(tmp_path, datas
 
 
 def test_recipe_publish_puts_each_n_own_metrics_in_its_card(tmp_path):
-    from recipes.publish import publish
+    from asteroid_mvae.recipes.publish import publish
 
     torch.save(ILRMA(n_iter=3).serialize(), tmp_path / "ilrma.pth")
     metrics = {"ilrma": {"N=2": {"si_sdr_imp": {"mean": 5.0}}, "N=3": {"si_sdr_imp": {"mean": 3.0}}}}
@@ -130,3 +131,103 @@ def test_published_folder_served_by_the_hub_cache_loads_by_id(tmp_path, monkeypa
                    BaseModel.from_pretrained("lab/fastmvae2-demo")):
         assert isinstance(loaded, FastMVAE2)
         assert torch.equal(loaded.forward_wav(wav), expected)
+
+
+def _machine_config(home, recipe):
+    """A training configuration and summary as a training run on this machine writes them."""
+    conf = {"exp_dir": str(recipe / "exp" / "train_chimera"), "teacher": str(recipe / "exp" / "cvae" / "network.pt"),
+            "data": {"root": "/corpora/vcc2018", "csv": [str(recipe / "data" / "train.csv"), "~/lists/extra.csv"],
+                     "sample_rate": 16000},
+            "notes": f"started from {home}/checkpoints/last.ckpt on 2 GPUs", "lr": 1e-3, "n_src": [2, 3],
+            "cache": str(home / ".cache" / "asteroid"), "link": "https://example.org/a/b"}
+    info = {"retrained": True, "base_network": str(home / "models" / "cvae.pt"),
+            "config": {"exp_dir": str(recipe / "exp" / "retrain"), "steps": 100}}
+    return conf, info
+
+
+def test_published_card_and_model_carry_no_machine_path(tmp_path, monkeypatch):
+    """Absolute paths of the configuration and of the training summary become relative to the
+    recipe (the current folder) or are left out and listed; the card has metrics, configuration
+    and environment blocks; model.pth holds the same path-free configuration."""
+    import platform
+
+    import asteroid
+    import yaml
+
+    import asteroid_mvae
+    from asteroid_mvae.publish import portable
+
+    home = tmp_path / "home" / "alice"
+    monkeypatch.setenv("HOME", str(home))
+    recipe = tmp_path / "work" / "egs" / "vcc2018"
+    recipe.mkdir(parents=True)
+    monkeypatch.chdir(recipe)
+    conf, info = _machine_config(home, recipe)
+    model = FastMVAE2(n_labels=2, n_freq=128, n_fft=256, hop_length=128, n_src=2, n_iter=3, label_map={"a": 0, "b": 1},
+                      training_info=info)
+    folder = publish_model(model, recipe / "exp" / "publish" / "fastmvae2", {"si_sdr_imp": 6.25}, dataset="vcc2018",
+                           train_conf=conf, test_set="the vcc2018 test mixtures",
+                           train_command=f"asteroid-mvae train chimera --conf {recipe}/local/conf.yml --teacher {home}/cvae.pt")
+    card = (folder / "README.md").read_text()
+    stored = torch.load(folder / "model.pth", weights_only=True)
+    for text in (card, json.dumps(stored["infos"]["training_config"]), json.dumps(stored["model_args"]["training_info"])):
+        assert str(tmp_path) not in text and "alice" not in text and "~/" not in text and "/corpora" not in text
+    # relative to the recipe where they lie inside it; left out (and named) where they do not
+    expected, dropped = portable(conf, [folder, recipe])
+    assert expected == {"exp_dir": "exp/train_chimera", "teacher": "exp/cvae/network.pt",
+                        "data": {"csv": ["data/train.csv"], "sample_rate": 16000},
+                        "notes": "started from <local path> on 2 GPUs", "lr": 1e-3, "n_src": [2, 3],
+                        "link": "https://example.org/a/b"}
+    assert dropped == ["data.root", "data.csv[1]", "cache"]
+    assert stored["infos"]["training_config"] == expected
+    assert stored["model_args"]["training_info"] == {"retrained": True, "config": {"exp_dir": "exp/retrain", "steps": 100}}
+    assert load_model(str(folder)).training_info == stored["model_args"]["training_info"]
+    # the sections, as asteroid's and ESPnet's cards have them
+    sections = [line for line in card.splitlines() if line.startswith("## ")]
+    assert sections == ["## Use", "## Metrics", "## Configuration", "## Training", "## Environment"]
+    metrics = card.split("## Metrics")[1].split("## Configuration")[0]
+    assert "the vcc2018 test mixtures" in metrics and "| si_sdr_imp | 6.250 |" in metrics
+    config_block = card.split("## Configuration")[1].split("```yaml\n")[1].split("```")[0]
+    assert yaml.safe_load(config_block) == expected
+    assert "`data.root`, `data.csv[1]`, `cache`" in card
+    environment = card.split("## Environment")[1]
+    for name, version in (("asteroid-mvae", asteroid_mvae.__version__), ("asteroid", asteroid.__version__),
+                          ("torch", torch.__version__.split("+")[0]), ("python", platform.python_version())):
+        assert f"- {name}: `{version}" in environment, name
+    assert "asteroid-mvae train chimera --conf local/conf.yml --teacher <local path>" in environment
+
+
+def test_portable_keeps_what_is_not_a_path(tmp_path):
+    from asteroid_mvae.publish import portable
+
+    value = {"ratio": "1/2", "rate": "steps/s", "approx": "~3 dB", "url": "http://host/x/y", "n": 3, "none": None,
+             "multi": "a\n/b", "empty": "", "nested": [("x", 1)], "key": {1: "/abs/a"}}
+    clean, dropped = portable(value, [tmp_path])
+    assert clean == {"ratio": "1/2", "rate": "steps/s", "approx": "~3 dB", "url": "http://host/x/y", "n": 3,
+                     "none": None, "multi": "a\n<local path>", "empty": "", "nested": [["x", 1]], "key": {}}
+    assert dropped == ["key.1"]
+    # never relative to the root or the home folder: that would keep the path's meaning
+    assert portable({"p": "/etc/hosts"}, ["/"]) == ({}, ["p"])
+    home = str(Path.home())
+    assert portable({"p": home + "/data"}, [home]) == ({}, ["p"])
+
+
+def test_publish_cli_train_command_and_relative_to(tmp_path, monkeypatch):
+    import yaml
+
+    recipe = tmp_path / "recipe"
+    recipe.mkdir()
+    monkeypatch.chdir(tmp_path)
+    torch.save(ILRMA(n_iter=3).serialize(), tmp_path / "model.pth")
+    (tmp_path / "conf.yml").write_text(yaml.safe_dump({"exp_dir": str(recipe / "exp"), "root": "/data/x", "n_iter": 3}))
+    code = main(["publish", str(tmp_path / "model.pth"), "--out", str(tmp_path / "pub"), "--train-conf",
+                 str(tmp_path / "conf.yml"), "--relative-to", str(recipe), "--train-command",
+                 f"asteroid-mvae train cvae --conf {recipe}/conf.yml"])
+    assert code == 0
+    card = (tmp_path / "pub" / "README.md").read_text()
+    assert str(tmp_path) not in card
+    assert "exp_dir: exp\n" in card and "`root`" in card and "train cvae --conf conf.yml" in card
+    (tmp_path / "list.yml").write_text("- 1\n- 2\n")
+    assert main(["publish", str(tmp_path / "model.pth"), "--out", str(tmp_path / "pub2"), "--train-conf",
+                 str(tmp_path / "list.yml")]) == 2
+    assert not (tmp_path / "pub2").exists()

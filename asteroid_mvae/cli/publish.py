@@ -21,7 +21,11 @@ def add_parser(subparsers):
     parser.add_argument("--license", action="append", dest="licenses", help="extra licence(s) (repeatable)")
     parser.add_argument("--task", default="sep_reverb", help="asteroid task name (default: sep_reverb)")
     parser.add_argument("--hub-id", help="owner/name the model will have on the hub (shown in the card's usage)")
-    parser.add_argument("--train-conf", help="training configuration YAML to embed")
+    parser.add_argument("--train-conf", help="training configuration YAML to embed (machine paths made relative or left out)")
+    parser.add_argument("--train-command", help="the command that trained the model, for the card's environment block")
+    parser.add_argument("--relative-to", action="append", metavar="DIR",
+                        help="folder that absolute paths in the card are made relative to (repeatable; default: the "
+                             "current folder); paths outside it and the published folder are left out")
     parser.add_argument("--recipe", default="Unknown", help="recipe name")
     parser.add_argument("--name", help="model name in the card")
     parser.set_defaults(func=run)
@@ -79,10 +83,13 @@ def run(args):
             train_conf = yaml.safe_load(Path(args.train_conf).read_text(encoding="utf-8"))
         except (OSError, yaml.YAMLError) as err:
             raise CliError(f"cannot read {args.train_conf}: {err}") from None
+        if train_conf is not None and not isinstance(train_conf, dict):
+            raise CliError(f"--train-conf {args.train_conf}: expected a YAML mapping, got {type(train_conf).__name__}")
     try:
         folder = publish_model(model, args.out, metrics, dataset=args.dataset, licenses=args.licenses,
                                train_conf=train_conf, recipe=args.recipe, name=args.name, task=args.task,
-                               hub_id=args.hub_id, test_set=args.test_set, source=args.model)
+                               hub_id=args.hub_id, test_set=args.test_set, source=args.model,
+                               train_command=args.train_command, relative_to=args.relative_to)
     except PublishError as err:  # --out changed while the model was written
         raise CliError(f"--out {err}") from None
     print(f"published {folder} (model.pth, pytorch_model.bin, README.md)")
