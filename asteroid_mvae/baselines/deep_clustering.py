@@ -50,6 +50,10 @@ class DeepClustering(SafeLoadingModel):
         emb_dim: embedding dimension D. vad_db: bins more than this below the mixture's loudest
             bin are silent (left out of the loss and of the centroid fit).
         kmeans_iter, seed: k-means at separation (seeded k-means++ start).
+
+    References:
+        [1] J. R. Hershey, Z. Chen, J. Le Roux, S. Watanabe, "Deep clustering: Discriminative embeddings for
+            segmentation and separation", in Proc. IEEE ICASSP, 2016.
     """
 
     single_channel = True

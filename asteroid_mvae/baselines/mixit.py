@@ -22,6 +22,12 @@ class MixIT(SafeLoadingModel):
     Args:
         n_src: outputs kept at separation. n_outputs: network outputs (MixIT: at least ``2 n_src``).
         ref_mic: channel used from multichannel input. network: ConvTasNet arguments.
+
+    References:
+        [1] S. Wisdom, E. Tzinis, H. Erdogan, R. J. Weiss, K. Wilson, J. R. Hershey, "Unsupervised sound
+            separation using mixture invariant training", in Proc. NeurIPS, 2020.
+        [2] Y. Luo, N. Mesgarani, "Conv-TasNet: Surpassing ideal time-frequency magnitude masking for speech
+            separation", IEEE/ACM Trans. Audio, Speech, Lang. Process., vol. 27, no. 8, 2019.
     """
 
     single_channel = True

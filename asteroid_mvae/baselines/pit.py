@@ -45,6 +45,10 @@ class SepFormer(SafeLoadingModel):
         n_src: sources. n_filters: encoder channels (= transformer width).
         kernel_size: encoder kernel (stride is half of it). n_layers, n_heads, d_ffn: each
         transformer block. n_blocks: dual-path repeats. chunk_size: chunk length ``K``.
+
+    References:
+        [1] C. Subakan, M. Ravanelli, S. Cornell, M. Bronzi, J. Zhong, "Attention is all you need in speech
+            separation", in Proc. IEEE ICASSP, 2021.
     """
 
     single_channel = True

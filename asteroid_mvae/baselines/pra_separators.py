@@ -25,6 +25,19 @@ class PraSeparator(SafeLoadingModel):
         n_src: number of sources (the number of microphones when ``None``).
         ref_mic: microphone the outputs are projected to.
         method_kwargs: passed on, e.g. ``n_components`` (ILRMA, FastMNMF2), ``model`` (AuxIVA).
+
+    References:
+        [1] R. Scheibler, E. Bezzam, I. Dokmanic, "Pyroomacoustics: A Python package for audio room
+            simulations and array processing algorithms", in Proc. IEEE ICASSP, 2018.
+        [2] N. Ono, "Stable and fast update rules for independent vector analysis based on auxiliary
+            function technique", in Proc. IEEE WASPAA, 2011 (AuxIVA).
+        [3] D. Kitamura, N. Ono, H. Sawada, H. Kameoka, H. Saruwatari, "Determined blind source separation
+            unifying independent vector analysis and nonnegative matrix factorization", IEEE/ACM Trans.
+            Audio, Speech, Lang. Process., vol. 24, no. 9, 2016 (ILRMA).
+        [4] K. Sekiguchi, Y. Bando, A. A. Nugraha, K. Yoshii, T. Kawahara, "Fast multichannel nonnegative
+            matrix factorization with directivity-aware jointly-diagonalizable spatial covariance matrices
+            for blind source separation", IEEE/ACM Trans. Audio, Speech, Lang. Process., vol. 28, 2020
+            (FastMNMF2).
     """
 
     single_channel = False

@@ -1,4 +1,4 @@
-"""Unsupervised separation with a variational autoencoder (VAE-BSS; Neri, Depalle, Badeau,
+"""Unsupervised separation with a variational autoencoder (VAE-BSS; Neri, Badeau, Depalle,
 EUSIPCO 2021), single channel, trained on mixtures only.
 
 The encoder maps a mixture magnitude segment (``n_freq x frames``, scaled to [0, 1] by its
@@ -43,6 +43,10 @@ class VAEBSS(SafeLoadingModel):
         frames: frames per segment. hidden: encoder widths (the decoder mirrors them).
         latent: latent dimension per source. beta: weight of the KL term.
         vaem: VAEM masking at separation (else the decoded magnitudes, mixture phase).
+
+    References:
+        [1] J. Neri, R. Badeau, P. Depalle, "Unsupervised blind source separation with variational
+            auto-encoders", in Proc. EUSIPCO, 2021.
     """
 
     single_channel = True

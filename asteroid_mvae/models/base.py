@@ -284,7 +284,7 @@ class IterativeSeparator(SafeLoadingModel):
             the sources' power; OverIVA would also need a background model) and the estimates
             are least-squares images at ``ref_mic``; ``"first"``: the first ``n_src`` only.
         track_objective: record ``J`` after every iteration (``False``: first and last only, the
-            estimates unchanged; J costs 25-40 % of ILRMA's CPU time, about 15 % of AuxIVA's).
+            estimates unchanged; J's share of the CPU time: ``benchmarks/results/bench_ip``).
         taps, delay: joint dereverberation: each output also subtracts a linear prediction from
             ``taps`` past frames starting ``delay`` frames back (AuxIVA-T, ILRMA-T, FastMVAE2-T,
             MVAE-T; :func:`~asteroid_mvae.separation.dereverb.separate_dereverb`); ``taps=0``

@@ -190,6 +190,9 @@ class GASS(FramePriorPackage, SingleChannelSeparator):
         seed: seed of the latents' start (N(0, I), drawn on the CPU).
         speakers, n_fft, hop_length, window, label_map, sample_rate: :class:`SingleChannelSeparator`
             (``n_fft`` defaults to the network's ``2 * n_freq``; hop ``n_fft // 4``).
+
+    References:
+        [1] Y. C. Subakan, P. Smaragdis, "Generative adversarial source separation", in Proc. IEEE ICASSP, 2018.
     """
 
     def __init__(self, network: str = "FrameGAN", network_args: Optional[dict] = None, input_scale: float = 1.0,
@@ -273,6 +276,11 @@ class SupervisedNMFSeparator(SingleChannelSeparator):
         n_labels: speakers with bases (buffer ``[n_labels, n_fft // 2 + 1, n_basis]``; fill it with
             :meth:`fit_bases`). n_basis: bases per speaker. n_iter: updates at separation.
         seed: seed of the activations' start. Others: :class:`SingleChannelSeparator`.
+
+    References:
+        [1] Y. C. Subakan, P. Smaragdis, "Generative adversarial source separation", in Proc. IEEE ICASSP, 2018.
+        [2] C. Fevotte, N. Bertin, J.-L. Durrieu, "Nonnegative matrix factorization with the Itakura-Saito
+            divergence: With application to music analysis", Neural Computation, vol. 21, no. 3, 2009.
     """
 
     def __init__(self, n_labels: int = 2, n_basis: int = 20, n_iter: int = 100, seed: int = 0,
@@ -331,6 +339,14 @@ class FramePriorIVA(FramePriorPackage, IterativeSeparator):
         assign_steps: steps of the speaker-to-output assignment. init_ilrma: ILRMA iterations first
             (default 30, as MVAE); ``n_iter`` (default 30) prior iterations follow.
         seed: seed of the latents' start. **kwargs: :class:`~asteroid_mvae.models.base.IterativeSeparator`.
+
+    References:
+        [1] Y. C. Subakan, P. Smaragdis, "Generative adversarial source separation", in Proc. IEEE ICASSP, 2018. (the frame priors)
+        [2] H. Kameoka, L. Li, S. Inoue, S. Makino, "Supervised determined source separation with
+            multichannel variational autoencoder", Neural Computation, vol. 31, no. 9, 2019. (the engine with a trained source model)
+        [3] D. Kitamura, N. Ono, H. Sawada, H. Kameoka, H. Saruwatari, "Determined blind source separation
+            unifying independent vector analysis and nonnegative matrix factorization", IEEE/ACM Trans.
+            Audio, Speech, Lang. Process., vol. 24, no. 9, 2016.
     """
 
     def __init__(self, network: str = "FrameGAN", network_args: Optional[dict] = None, input_scale: float = 1.0,

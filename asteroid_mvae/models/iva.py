@@ -12,6 +12,14 @@ class AuxIVA(IterativeSeparator):
     Args:
         contrast: ``"laplace"`` (default) or ``"gauss"``.
         **kwargs: see :class:`IterativeSeparator` (``n_src``, ``n_iter``, ``n_fft``, ...).
+
+    References:
+        [1] N. Ono, "Stable and fast update rules for independent vector analysis based on auxiliary
+            function technique", in Proc. IEEE WASPAA, 2011.
+        [2] N. Ono, "Fast stereo independent vector analysis and its implementation on mobile phone", in
+            Proc. IWAENC, 2012 (IP2).
+        [3] R. Scheibler, N. Ono, "Fast and stable blind source separation with rank-1 updates", in Proc.
+            IEEE ICASSP, 2020 (ISS).
     """
 
     def __init__(self, contrast: str = "laplace", **kwargs):
@@ -36,6 +44,13 @@ class ILRMA(IterativeSeparator):
             ``pyroomacoustics.bss.ilrma`` after ``np.random.seed(seed)``); see
             :class:`~asteroid_mvae.separation.source_models.NMF`.
         **kwargs: see :class:`IterativeSeparator`.
+
+    References:
+        [1] D. Kitamura, N. Ono, H. Sawada, H. Kameoka, H. Saruwatari, "Determined blind source separation
+            unifying independent vector analysis and nonnegative matrix factorization", IEEE/ACM Trans.
+            Audio, Speech, Lang. Process., vol. 24, no. 9, 2016.
+        [2] N. Ono, "Stable and fast update rules for independent vector analysis based on auxiliary
+            function technique", in Proc. IEEE WASPAA, 2011.
     """
 
     def __init__(self, n_basis: int = 2, seed: int = 0, init: str = "uniform", **kwargs):

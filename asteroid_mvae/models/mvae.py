@@ -28,7 +28,8 @@ class DeepSeparator(IterativeSeparator):
         label_map: training speaker -> label index.
         training_info: how the network was trained (plain types; the model card's data).
         precision: ``"float32"`` (default, exact) or ``"bfloat16"`` (autocast network passes:
-            about 2x faster on CPUs with AMX and on GPUs; log-power differences ~0.01).
+            faster on CPUs with AMX and on GPUs, at a small log-power difference; timings in
+            ``benchmarks/results/bench_mvae``).
         bn_mode: BatchNorm statistics at separation (CVAE, ACVAE): ``"running"`` (eval mode,
             default; training recalibrates them) or ``"per_source"`` (each source's own, as the
             authors' code).
@@ -112,7 +113,17 @@ class DeepSeparator(IterativeSeparator):
 
 
 class FastMVAE2(DeepSeparator):
-    """FastMVAE2 (Li et al. 2021): ChimeraACVAE source model, one network pass per iteration."""
+    """FastMVAE2: ChimeraACVAE source model, one network pass per iteration.
+
+    The ChimeraACVAE's encoder infers each output's latent and speaker posterior in one pass and
+    its decoder gives the variance; the IP update follows. Encoder re-training with mixture signals
+    (:mod:`asteroid_mvae.retraining`) returns a model of this class.
+
+    References:
+        [1] L. Li, H. Kameoka, S. Makino, "FastMVAE2: On improving and accelerating the fast variational
+            autoencoder-based source separation algorithm for determined mixtures", IEEE/ACM Trans. Audio,
+            Speech, Lang. Process., vol. 31, 2023.
+    """
 
     network_class = ChimeraACVAE
 
@@ -122,7 +133,12 @@ class FastMVAE2(DeepSeparator):
 
 
 class FastMVAE(DeepSeparator):
-    """FastMVAE (Li et al. 2019): ACVAE classifier -> label, encoder -> latent, decoder."""
+    """FastMVAE: ACVAE classifier -> label, encoder -> latent, decoder -> variance.
+
+    References:
+        [1] L. Li, H. Kameoka, S. Inoue, S. Makino, "FastMVAE: A fast optimization algorithm for the
+            multichannel variational autoencoder method", IEEE Access, vol. 8, 2020.
+    """
 
     network_class = ACVAE
 
@@ -132,12 +148,11 @@ class FastMVAE(DeepSeparator):
 
 
 class MVAE(DeepSeparator):
-    """MVAE (Kameoka et al. 2018): CVAE latent and label optimised by backpropagation.
+    """MVAE: CVAE latent and label optimised by backpropagation.
 
     Default protocol, the MVAE paper's: 30 ILRMA iterations initialise the demixing matrices,
-    then ``n_iter = 30`` MVAE iterations of ``n_steps = 100`` Adam steps (lr 0.01). On the demo
-    mixtures it separated as well as 60 iterations from the identity at a sixth of the cost
-    (README, "Deep separators").
+    then ``n_iter = 30`` MVAE iterations of ``n_steps = 100`` Adam steps (lr 0.01); the authors'
+    other choices are options (``docs/source_models.md``).
 
     Args:
         n_steps: Adam steps on the latent per iteration (default 100, the authors').
@@ -152,6 +167,13 @@ class MVAE(DeepSeparator):
             ``"chimera"``: at the latent and label logits of a ChimeraACVAE encoder of the same
             speakers, held by the model as ``start_network`` (ours, not the papers'; build it with
             ``from_network_package(cvae, start_package=chimera)``).
+
+    References:
+        [1] H. Kameoka, L. Li, S. Inoue, S. Makino, "Supervised determined source separation with
+            multichannel variational autoencoder", Neural Computation, vol. 31, no. 9, 2019.
+        [2] D. Kitamura, N. Ono, H. Sawada, H. Kameoka, H. Saruwatari, "Determined blind source separation
+            unifying independent vector analysis and nonnegative matrix factorization", IEEE/ACM Trans.
+            Audio, Speech, Lang. Process., vol. 24, no. 9, 2016 (the ILRMA start).
     """
 
     network_class = CVAE

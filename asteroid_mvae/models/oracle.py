@@ -37,6 +37,10 @@ class OracleIP(IterativeSeparator):
     Args:
         floor: relative floor of the true powers (``FixedVariance``; 1e-6 for the raw powers).
         **kwargs: see :class:`IterativeSeparator`.
+
+    References:
+        [1] N. Ono, "Stable and fast update rules for independent vector analysis based on auxiliary
+            function technique", in Proc. IEEE WASPAA, 2011. (the IP update; the variances here are the true ones)
     """
 
     needs_references = True
@@ -90,6 +94,12 @@ class IdealMask(IterativeSeparator):
     Args:
         kind: ``"ibm"`` or ``"irm"``.
         **kwargs: see :class:`IterativeSeparator` (its STFT and ``ref_mic``; no iterations).
+
+    References:
+        [1] D. Wang, "On ideal binary mask as the computational goal of auditory scene analysis", in Speech
+            Separation by Humans and Machines, P. Divenyi, Ed., Springer, 2005.
+        [2] Y. Wang, A. Narayanan, D. Wang, "On training targets for supervised speech separation", IEEE/ACM
+            Trans. Audio, Speech, Lang. Process., vol. 22, no. 12, 2014.
     """
 
     needs_references = True

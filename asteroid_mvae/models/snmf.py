@@ -21,8 +21,15 @@ class SupervisedILRMA(IterativeSeparator):
         init_ilrma: ILRMA iterations first (2 free bases per source, as the deep separators'
             ``init_ilrma``); 0 (default): the identity start. On reverberant real speech the
             identity start with fixed bases learned on dry speech separated worse than the
-            mixture (README, GASS section).
+            mixture (``docs/gass.md``).
         **kwargs: see :class:`IterativeSeparator`.
+
+    References:
+        [1] D. Kitamura, N. Ono, H. Sawada, H. Kameoka, H. Saruwatari, "Determined blind source separation
+            unifying independent vector analysis and nonnegative matrix factorization", IEEE/ACM Trans.
+            Audio, Speech, Lang. Process., vol. 24, no. 9, 2016.
+        [2] C. Fevotte, N. Bertin, J.-L. Durrieu, "Nonnegative matrix factorization with the Itakura-Saito
+            divergence: With application to music analysis", Neural Computation, vol. 21, no. 3, 2009. (the bases)
     """
 
     def __init__(self, n_src: int = 2, n_freq=None, n_basis: int = 20, seed: int = 0, init_ilrma: int = 0, **kwargs):

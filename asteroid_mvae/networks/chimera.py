@@ -1,4 +1,4 @@
-"""ChimeraACVAE (FastMVAE2, Li et al. 2021): a label-free encoder with latent and class heads.
+"""ChimeraACVAE (FastMVAE2, Li et al. 2023): a label-free encoder with latent and class heads.
 
 Same tensor conventions as :mod:`asteroid_mvae.networks.cvae`. The encoder takes no label:
 it returns the latent posterior and the speaker-class logits; the decoder is the CVAE's with
@@ -44,6 +44,11 @@ class ChimeraACVAE(SourceNetwork):
     Args:
         n_labels: number of speaker labels L.
         n_freq: frequency bins F (DC dropped), divisible by 8.
+
+    References:
+        [1] L. Li, H. Kameoka, S. Makino, "FastMVAE2: On improving and accelerating the fast variational
+            autoencoder-based source separation algorithm for determined mixtures", IEEE/ACM Trans. Audio,
+            Speech, Lang. Process., vol. 31, 2023.
     """
 
     network_name = "ChimeraACVAE"

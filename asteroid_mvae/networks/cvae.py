@@ -90,6 +90,12 @@ class CVAE(SourceNetwork):
     Args:
         n_labels: number of speaker labels L.
         n_freq: frequency bins F (DC dropped), divisible by 8.
+
+    References:
+        [1] H. Kameoka, L. Li, S. Inoue, S. Makino, "Supervised determined source separation with
+            multichannel variational autoencoder", Neural Computation, vol. 31, no. 9, 2019.
+        [2] D. P. Kingma, D. J. Rezende, S. Mohamed, M. Welling, "Semi-supervised learning with deep
+            generative models", in Proc. NeurIPS, 2014 (the conditional VAE).
     """
 
     network_name = "CVAE"
@@ -136,7 +142,15 @@ class FrameClassifier(nn.Module):
 
 
 class ACVAE(CVAE):
-    """CVAE with an auxiliary speaker classifier (Kameoka et al., ACVAE-VC / MVAE with ACVAE)."""
+    """CVAE with an auxiliary speaker classifier (FastMVAE's source model).
+
+    References:
+        [1] H. Kameoka, T. Kaneko, K. Tanaka, N. Hojo, "ACVAE-VC: Non-parallel voice conversion with
+            auxiliary classifier variational autoencoder", IEEE/ACM Trans. Audio, Speech, Lang. Process.,
+            vol. 27, no. 9, 2019.
+        [2] L. Li, H. Kameoka, S. Inoue, S. Makino, "FastMVAE: A fast optimization algorithm for the
+            multichannel variational autoencoder method", IEEE Access, vol. 8, 2020.
+    """
 
     network_name = "ACVAE"
 

@@ -4,9 +4,8 @@ An IP sweep solves ``B * F * N`` tiny systems (``M <= 8``). Through torch each r
 LAPACK call plus a dozen batched elementwise ops, and at ``M = 2`` the per-op overhead is most of
 the time. Here one compiled loop over frequencies does a row's whole update in registers, in
 double precision whatever the input dtype, with ``M`` a compile-time constant (one specialisation
-per ``M``): measured 4.2x / 3.4x faster than the batched solves at ``M = 2, 3`` (closed forms),
-1.7x, 2.2x and 1.3x at ``M = 4, 6, 8`` (``w = V_n^{-1} W^{-1} e_n`` by LU and Cholesky), one
-thread, 1025 frequencies. ILRMA's NMF update runs in three fused passes; the covariance, output
+per ``M``): faster than the batched solves at every ``M`` up to 8 (closed forms at ``M = 2, 3``,
+``w = V_n^{-1} W^{-1} e_n`` by LU and Cholesky beyond; ``docs/benchmarks.md``). ILRMA's NMF update runs in three fused passes; the covariance, output
 power and Hermitian unpacking loops replace torch's ``B * F`` tiny matrix products where that
 pays. The torch code stays the reference and runs everywhere else (GPU, fake tensors, autograd,
 ``M > 8``); tests hold the two to the same results. The kernels themselves live in
@@ -156,8 +155,7 @@ def applies_to_nmf(basis: torch.Tensor, activation: torch.Tensor, power: torch.T
 def nmf_update(basis: torch.Tensor, activation: torch.Tensor, power: torch.Tensor, eps: float,
                update_bases: bool = True) -> torch.Tensor:
     """One multiplicative IS-NMF update of ILRMA's model in three passes over the spectrogram
-    (check :func:`applies_to_nmf` first; measured 2.2x / 1.8x faster than torch's dozen passes at
-    N = 2 / 3).
+    (check :func:`applies_to_nmf` first; faster than torch's dozen passes).
 
     The same steps as :meth:`~asteroid_mvae.separation.source_models.NMF.update`: the bases (unless
     ``update_bases`` is False), then the activations with the new bases, each floored at ``eps``.

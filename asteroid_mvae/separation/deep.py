@@ -236,7 +236,7 @@ class ACVAESource(NetworkSource):
 
     The label is the softmax over labels of the classifier's summed per-frame log-posteriors;
     the authors' code uses the clamped product of the per-frame posteriors itself (not
-    renormalised), which changed SI-SDR by under 0.05 dB on the demo mixtures. Their
+    renormalised), a small difference on the demo mixtures (``docs/source_models.md``). Their
     product-of-experts option (latent shrunk towards 0 with weight ``alpha``) defaults to
     ``alpha = 0``, the posterior mean used here.
     """

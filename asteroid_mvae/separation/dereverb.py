@@ -30,6 +30,17 @@ variables (so ``J`` never rises for the majorisation-minimisation source models)
 
 At the end the outputs are projected back to ``ref_mic`` with ``W`` (the dereverberated image at
 that microphone: ``y_n <- (W^{-1})_{ref, n} y_n``).
+
+References:
+    [1] R. Ikeshita, N. Ito, T. Nakatani, H. Sawada, "Independent low-rank matrix analysis with
+        decorrelation learning", in Proc. IEEE WASPAA, 2019 (ILRMA-T, the unified filter).
+    [2] T. Nakashima, R. Scheibler, M. Togami, N. Ono, "Joint dereverberation and separation with
+        iterative source steering", in Proc. IEEE ICASSP, 2021 (T-ISS).
+    [3] S. Inoue, H. Kameoka, L. Li, S. Seki, S. Makino, "Joint separation and dereverberation of
+        reverberant mixtures with multichannel variational autoencoder", in Proc. IEEE ICASSP, 2019.
+    [4] T. Yoshioka, T. Nakatani, "Generalization of multi-channel linear prediction methods for blind
+        MIMO impulse response shortening", IEEE Trans. Audio, Speech, Lang. Process., vol. 20, no. 10,
+        2012 (the delayed multichannel linear prediction).
 """
 from typing import Callable, Optional
 
@@ -41,10 +52,8 @@ from .source_models import SourceModel
 
 #: defaults for the package's STFT (2048 / 1024 at 16 kHz: 128-ms frames, 64-ms hop): the
 #: prediction uses the frames 64 to 192 ms back (torchiva's T-ISS examples also use delay 1, at
-#: 50 % and 75 % overlap, with 5 or 10 taps). Chosen on 4 VCC2018 tuning mixtures (RT60 0.6 s, N = M = 2, ILRMA-T, direct-path
-#: reference; not the mixtures of egs/vcc2018/results/dereverb): SI-SDRi 4.63 dB for (L, D) = (3, 1),
-#: 4.42 for (2, 1), 4.21 for (5, 1), 4.54 for (8, 1), 2.30 for (4, 2), against ILRMA's 1.87; time
-#: 2.8x ILRMA's at L = 3, 6.6x at L = 5 (the covariances grow with (M (1 + L))^2).
+#: 50 % and 75 % overlap, with 5 or 10 taps). Chosen on VCC2018 tuning mixtures, not the test ones
+#: (egs/vcc2018/results/dereverb/tuning.md); the covariances grow with (M (1 + L))^2.
 DEFAULT_DELAY = 1
 DEFAULT_TAPS = 3
 
@@ -166,8 +175,8 @@ def separate_dereverb(
             without taps: with them the outputs never fit in the mixture's place). With prediction taps the iterations run in
             complex128 whatever ``dtype`` (the estimates and filter come back in ``dtype``): the Schur
             complement ``A - C Q^{-1} C^H`` cancels most of ``A`` once the prediction explains the
-            tail, and float32 covariances then gave indefinite complements and NaN estimates (measured:
-            2 of 12 runs on simulated rooms at RT60 0.5 s, and lower SI-SDR in the others).
+            tail, and float32 covariances then gave indefinite complements and NaN estimates on
+            simulated rooms (and lower SI-SDR where they did not).
 
     Returns:
         :class:`~asteroid_mvae.separation.engine.SeparationResult`: ``estimates [batch, src, freq,

@@ -105,7 +105,8 @@ def separate(
             (when ``mix`` is contiguous and has the working dtype): no copy of the STFT, for long recordings; the
             returned ``estimates`` are then ``mix`` itself.
         track_objective: compute ``J`` after every iteration (``False``: before the first and after
-            the last only, NaN between; the separation is the same; J costs up to 40 % of ILRMA's CPU time).
+            the last only, NaN between; the separation is the same; J's logarithms are a sizable share
+            of ILRMA's CPU time: ``benchmarks/results/bench_ip``).
 
     Returns:
         :class:`SeparationResult`; ``estimates`` are ``[batch, src, freq, frames]``.

@@ -218,7 +218,7 @@ class FixedVariance(SourceModel):
         target: the variance shapes, output ``n`` modelled by ``target[:, n]``.
         floor: floor of ``target``, relative to its mean over frames in each frequency bin.
             With true source powers, a floor of 0.1 separated better than the raw powers
-            (floor 1e-6) by 1.3-3.9 dB SI-SDR on three simulated rooms (RT60 0.15-0.3 s): tiny
+            (floor 1e-6) on simulated rooms (``docs/evaluation.md``, oracle ceilings): tiny
             variances over-weight the frames where only the reverberation of other sources remains.
     """
 

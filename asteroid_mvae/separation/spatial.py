@@ -53,7 +53,7 @@ def outer_products(X: torch.Tensor) -> torch.Tensor:
         ``[batch * freq, M^2, frames]`` real, rows in the order of :func:`hermitian_layout`.
     """
     B, F, M, T = X.shape
-    # row by row: slices, not gathers (1.3-2x faster); the order of hermitian_layout's upper triangle
+    # row by row: slices, not gathers (faster); the order of hermitian_layout's upper triangle
     upper = torch.cat([X[:, :, i : i + 1] * X[:, :, i + 1 :].conj() for i in range(M - 1)], dim=2)
     packed = torch.cat([power(X), upper.real, upper.imag], dim=2)  # [B, F, M^2, T]
     return packed.reshape(B * F, M * M, T)
@@ -146,7 +146,7 @@ class MixtureFrames:
     @property
     def packed_power(self) -> bool:
         """Output powers from the packed products (up to 4 microphones; beyond, ``|W X|^2`` reads
-        less memory: 2M reals per bin and frame against M^2, measured 1.5-2x faster at M = 6, 8)."""
+        less memory: 2M reals per bin and frame against M^2, faster at M = 6, 8)."""
         return self.xx is not None and self.n_mics <= 4
 
     def output_power(self, W: torch.Tensor) -> torch.Tensor:
@@ -263,7 +263,7 @@ def ip1_sweep(W: torch.Tensor, V: torch.Tensor) -> torch.Tensor:
     """One iterative-projection sweep (Ono 2011), row by row.
 
     ``w_n <- (W V_n)^{-1} e_n``, then ``w_n <- w_n / sqrt(w_n^H V_n w_n)``. CPU tensors go through the
-    compiled kernel of :mod:`.cpu_kernels` (3.4-4.2x faster at ``M = 2, 3``), everything else (GPU,
+    compiled kernel of :mod:`.cpu_kernels` (faster on the CPU), everything else (GPU,
     fake tensors, autograd, ``M > 8``) through :func:`ip1_sweep_batched`; the two agree to rounding.
 
     Args:
@@ -278,7 +278,7 @@ def ip1_sweep(W: torch.Tensor, V: torch.Tensor) -> torch.Tensor:
 
 def ip1_sweep_batched(W: torch.Tensor, V: torch.Tensor) -> torch.Tensor:
     """:func:`ip1_sweep` in batched torch ops: one batched solve per row (closed forms for two and
-    three microphones in torch's complex arithmetic measured 1.5x slower than these solves)."""
+    three microphones in torch's complex arithmetic were slower than these solves)."""
     W = W.clone()
     N, M = W.shape[-2:]
     eye = torch.eye(M, dtype=W.dtype, device=W.device)

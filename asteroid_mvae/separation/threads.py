@@ -2,9 +2,8 @@
 
 The engine's iterations are many short parallel steps (IP kernels split over frequencies, torch's
 OpenMP products): each step waits for its slowest thread. When other processes hold the cores,
-a second thread is descheduled most of the time and every step waits for it. Measured on a 2-core
-VM with two single-threaded trainings running: AuxIVA (N = 2, 10 s, 60 iterations) took 0.12 s
-with one torch thread and 1.08 s with two (pyroomacoustics 0.65-0.77 s), ILRMA 0.15 s and 1.42 s.
+a second thread is descheduled most of the time and every step waits for it, so two threads can
+be several times slower than one (``benchmarks/under_load.py``, ``benchmarks/results/under_load``).
 
 :func:`load_adapted_threads` lowers (never raises) torch's thread count for the duration of a
 separation to the cores not used by other processes, measured from ``/proc/stat`` (all CPU time)

@@ -60,9 +60,8 @@ BASE = {
 PRESETS = {
     # The authors' setting: 1000 epochs, batch 16 x 128 frames, Adam 1e-4 (CVAE/ACVAE), 1e-5 (Chimera).
     "paper": {},
-    # 2 CPU cores, < 1 hour: batch 8 x 128 frames; measured fwd+bwd per step of 16 segments on
-    # 2 busy cores: CVAE 2.5 s, ACVAE 4.6 s, ChimeraACVAE net 2.6 s (x ~2.5 with the teacher and
-    # the extra passes of its loss). Steps per model in CPU_MODEL_DEFAULTS.
+    # 2 CPU cores, < 1 hour: batch 8 x 128 frames (seconds per step on your machine:
+    # `python benchmarks/bench_networks.py`). Steps per model in CPU_MODEL_DEFAULTS.
     "cpu": {
         "optim": {"lr": 1e-3, "batch_size": 8},
         "data": {"scale_items": 500},
@@ -71,9 +70,8 @@ PRESETS = {
     },
 }
 
-# 2 CPU cores, hours in the background (the real-speech zoo, benchmarks/zoo_vcc2018.py): batch
-# 16 x 64 frames, Adam 3e-4 for every network (1e-3 made the CVAE's NLL spike to 1e16 at
-# 1024 bins); ~1.5 s (CVAE), ~3 s (ACVAE) and ~2.5 s (ChimeraACVAE) per step on one core.
+# 2 CPU cores, hours in the background (the real-speech zoo, egs/vcc2018): batch 16 x 64 frames,
+# Adam 3e-4 for every network (1e-3 made the CVAE's NLL diverge at 1024 bins).
 PRESETS["cpu_long"] = {
     "optim": {"lr": 3e-4, "batch_size": 16},
     "data": {"val_fraction": 0.1, "scale_items": 500,
@@ -102,11 +100,11 @@ CPU_LONG_MODEL_DEFAULTS = {  # what the zoo's 3-hour session could afford on a s
     "chimera": {"optim": {"lr": 3e-4}, "trainer": {"max_steps": 600}},
 }
 
-CPU_MODEL_DEFAULTS = {  # measured s/step at batch 8: quiet 2 cores / 2 cores shared by ~8 processes
-    "cvae": {"trainer": {"max_steps": 1200}},  # 1.45 / 2.6 s -> 29 / 52 min
-    "acvae": {"trainer": {"max_steps": 700}},  # ~2.4 / ~4.5 s (from the benchmark) -> 28 / 53 min
-    "chimera": {"optim": {"lr": 3e-4}, "trainer": {"max_steps": 450}},  # ~3.5 / 7.0 s -> 26 / 53 min
-    # frame priors, ~0.05 s/step at 1024 bins: WGAN RMSprop 5e-4 (10x the paper's 5e-5 for runs of
+CPU_MODEL_DEFAULTS = {  # steps sized for under an hour each on 2 CPU cores (benchmarks/bench_networks.py)
+    "cvae": {"trainer": {"max_steps": 1200}},
+    "acvae": {"trainer": {"max_steps": 700}},
+    "chimera": {"optim": {"lr": 3e-4}, "trainer": {"max_steps": 450}},
+    # frame priors, much cheaper steps: WGAN RMSprop 5e-4 (10x the paper's 5e-5 for runs of
     # minutes; it lowered the fresh-critic Wasserstein estimate in the tests), GAN Adam 2e-4
     "wgan": {"optim": {"lr": 5e-4}, "trainer": {"max_steps": 6000}},
     "gan": {"optim": {"lr": 2e-4}, "trainer": {"max_steps": 6000}},
