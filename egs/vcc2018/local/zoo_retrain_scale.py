@@ -17,8 +17,7 @@ from pathlib import Path
 import zoo_vcc2018 as zoo
 
 
-def main(argv=None):
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--zoo", default="exp/zoo")
     parser.add_argument("--sizes", type=int, nargs="+", default=[12, 48], help="training mixtures per N")
@@ -27,7 +26,12 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--lr", type=float, default=1e-4)
     parser.add_argument("--tag", default="", help="suffix of the re-trained folders and rows (e.g. _s1200)")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    args = parse_args(argv)
     import torch
 
     from asteroid_mvae.data import MixtureDataset
