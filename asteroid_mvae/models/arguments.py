@@ -190,7 +190,7 @@ RULES = {
     "dtype": Choice("complex64", "complex128"),
     "sample_rate": Real(0, low_open=True, high=10_000_000),
     "ip_sweeps": Int(1, 1000),
-    "mics": Choice("all", "first"),
+    "mics": Choice("all", "pca", "first"),
     "block_frames": Optional_(Int(1)),
     "track_objective": Bool(),
     "taps": Int(0, MAX_TAPS),  # joint dereverberation (separation.dereverb)

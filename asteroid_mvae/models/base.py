@@ -11,7 +11,7 @@ from asteroid.models.base_models import BaseModel
 
 from ..compat import plain
 from .arguments import check_args
-from ..separation import SeparationResult, StftConfig, istft, stft
+from ..separation import SeparationResult, StftConfig, istft, separate, stft
 from ..separation import spatial
 from ..separation.dereverb import separate_dereverb
 from ..separation.threads import load_adapted_threads
@@ -176,13 +176,20 @@ def by_length(separate_batch: Callable, wav: torch.Tensor, lengths: torch.Tensor
     return out
 
 
-def ilrma_start(mix_stft: torch.Tensor, n_iter: int, taps: int = 0, delay: int = 1) -> Optional[torch.Tensor]:
+def ilrma_start(mix_stft: torch.Tensor, n_iter: int, taps: int = 0, delay: int = 1,
+                n_src: Optional[int] = None) -> Optional[torch.Tensor]:
     """Demixing matrices after ``n_iter`` ILRMA iterations (2 bases, seed 0) ``[batch, freq, src, mics]``,
     the start of the deep separators' ``init_ilrma`` (``None`` for 0 iterations: the identity); with
-    prediction ``taps``, ILRMA-T's filters ``[batch, freq, src, mics * (1 + taps)]``."""
+    prediction ``taps``, ILRMA-T's filters ``[batch, freq, src, mics * (1 + taps)]``; with fewer
+    sources ``n_src`` than microphones, OverIVA-ILRMA's source rows (the engine's ``n_src``)."""
     if not n_iter:
         return None
     from ..separation import NMF
+
+    if n_src is not None and n_src < mix_stft.shape[1]:
+        if taps:
+            raise ValueError(f"ILRMA-T has no form with more microphones ({mix_stft.shape[1]}) than sources ({n_src}).")
+        return separate(mix_stft, NMF(n_basis=2, seed=0), n_iter=n_iter, n_src=n_src, proj_back=False).demix
 
     return separate_dereverb(mix_stft, NMF(n_basis=2, seed=0), n_iter=n_iter, taps=taps, delay=delay,
                              proj_back=False).demix
@@ -279,10 +286,14 @@ class IterativeSeparator(SafeLoadingModel):
         block_frames: frames per block of the engine's covariance passes (``None``: automatic,
             whole unless the packed outer products exceed 1 GiB: long recordings then run in
             memory that stays a few times the STFT's; see ``spatial.MixtureFrames``).
-        mics: ``"all"`` (default): with more microphones than sources the engine runs on the
-            ``n_src`` principal components of each frequency's spatial covariance (PCA keeps
-            the sources' power; OverIVA would also need a background model) and the estimates
-            are least-squares images at ``ref_mic``; ``"first"``: the first ``n_src`` only.
+        mics: with more microphones than sources: ``"all"`` (default): every microphone, through
+            OverIVA's spatial update (:mod:`~asteroid_mvae.separation.overiva`: ``n_src`` demixing
+            rows by IP with the source model's variances, the other ``M - n_src`` rows a Gaussian
+            background), for every source model; ``"pca"``: the engine runs on the ``n_src``
+            principal components of each frequency's spatial covariance and the estimates are
+            least-squares images at ``ref_mic``; ``"first"``: the first ``n_src`` microphones only.
+            OverIVA has no ISS and no prediction (``taps``) form here: with ``update="iss"`` or
+            ``taps > 0``, ``"all"`` reduces by PCA.
         track_objective: record ``J`` after every iteration (``False``: first and last only, the
             estimates unchanged; J's share of the CPU time: ``benchmarks/results/bench_ip``).
         taps, delay: joint dereverberation: each output also subtracts a linear prediction from
@@ -326,6 +337,10 @@ class IterativeSeparator(SafeLoadingModel):
         self.taps, self.delay = a["taps"], a["delay"]
         self.stft_config = StftConfig(a["n_fft"], a["hop_length"], a["window"])
 
+    def uses_overiva(self, n_mics: int) -> bool:
+        """Whether ``n_mics`` microphones go through OverIVA's update (see ``mics``)."""
+        return n_mics > self.n_src and self.mics == "all" and self.update != "iss" and not self.taps
+
     def make_source_model(self) -> SourceModel:
         """A fresh source model for one separation call."""
         raise NotImplementedError
@@ -348,7 +363,7 @@ class IterativeSeparator(SafeLoadingModel):
             )
         if wav.shape[-1] < self.stft_config.n_fft:
             raise ValueError(f"Input too short: {wav.shape[-1]} samples < n_fft={self.stft_config.n_fft}.")
-        wav = wav if self.mics == "all" else wav[:, : self.n_src]
+        wav = wav if self.mics != "first" else wav[:, : self.n_src]
         check_independent_channels(wav, self.n_src)
         return wav
 
@@ -372,17 +387,20 @@ class IterativeSeparator(SafeLoadingModel):
             wav = wav / level
         with torch.no_grad():
             X = X_all = stft(wav, self.stft_config)  # [batch, mics, freq, frames]
-            reduce = X_all.shape[1] > self.n_src
+            over = self.uses_overiva(X_all.shape[1])
+            reduce = X_all.shape[1] > self.n_src and not over
             if reduce:  # more microphones than sources: the engine runs on the principal subspace
                 X = torch.einsum("bfnm,bmft->bnft", spatial.pca_reduction(X_all, self.n_src), X_all)
-            result = separate_dereverb(  # taps = 0: the plain engine
-                X, source_model or self.make_source_model(), n_iter=self.n_iter, taps=self.taps, delay=self.delay,
-                update=self.update,
-                ref_mic=self.ref_mic, W0=self.initial_demix(X), callback=callback, dtype=DTYPES[self.dtype],
-                ip_sweeps=self.ip_sweeps, proj_back=not reduce, block_frames=self.block_frames,
-                overwrite_mix=True,  # X is this call's own: the estimates take its place
-                track_objective=self.track_objective,
-            )
+            options = dict(update=self.update, ref_mic=self.ref_mic, W0=self.initial_demix(X), callback=callback,
+                           dtype=DTYPES[self.dtype], ip_sweeps=self.ip_sweeps, proj_back=not reduce,
+                           block_frames=self.block_frames, track_objective=self.track_objective,
+                           overwrite_mix=True)  # X is this call's own: the estimates take its place
+            source_model = source_model or self.make_source_model()
+            if over:  # every microphone: OverIVA's spatial update
+                result = separate(X, source_model, n_iter=self.n_iter, n_src=self.n_src, **options)
+            else:  # taps = 0: the plain engine
+                result = separate_dereverb(X, source_model, n_iter=self.n_iter, taps=self.taps, delay=self.delay,
+                                           **options)
             if reduce:
                 result.estimates = spatial.least_squares_images(result.estimates, X_all[:, self.ref_mic].to(result.estimates.dtype))
             estimates = restore_level(istft(result.estimates, wav.shape[-1], self.stft_config).to(real_dtype), level,

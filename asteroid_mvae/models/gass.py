@@ -407,7 +407,7 @@ class FramePriorIVA(FramePriorPackage, IterativeSeparator):
                                 assign_steps=self.assign_steps, seed=self.seed)
 
     def initial_demix(self, mix_stft):
-        return ilrma_start(mix_stft, self.init_ilrma)
+        return ilrma_start(mix_stft, self.init_ilrma, n_src=self.n_src)
 
     def get_model_args(self):
         return {**super().get_model_args(), "network": self.network.network_name,

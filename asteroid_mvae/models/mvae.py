@@ -109,7 +109,7 @@ class DeepSeparator(IterativeSeparator):
                 "variance_step": self.variance_step, **self.refinement.as_model_args()}
 
     def initial_demix(self, mix_stft):
-        return ilrma_start(mix_stft, self.init_ilrma, self.taps, self.delay)  # with taps: ILRMA-T
+        return ilrma_start(mix_stft, self.init_ilrma, self.taps, self.delay, self.n_src)  # with taps: ILRMA-T
 
 
 class FastMVAE2(DeepSeparator):

@@ -65,7 +65,7 @@ class SupervisedILRMA(IterativeSeparator):
         return SupervisedNMF(self.bases, seed=self.seed)
 
     def initial_demix(self, mix_stft):
-        return ilrma_start(mix_stft, self.init_ilrma)
+        return ilrma_start(mix_stft, self.init_ilrma, n_src=self.n_src)
 
     def get_model_args(self):
         return {**super().get_model_args(), "n_freq": self.bases.shape[1], "n_basis": self.n_basis, "seed": self.seed,

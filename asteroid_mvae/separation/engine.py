@@ -10,6 +10,11 @@ Each iteration:
    recorded (models with another contrast, e.g. Laplace, supply their own source part).
 
 At the end the outputs are projected back to a reference microphone.
+
+With more microphones than sources (``n_src < M``) the spatial update is OverIVA's
+(:mod:`.overiva`, Scheibler and Ono 2019): ``N`` source rows by IP with the source model's
+variances and ``M - N`` background rows at the optimum the orthogonality constraint gives, so
+every source model uses every microphone; ``J`` then includes the background's part.
 """
 import functools
 from dataclasses import dataclass
@@ -17,7 +22,7 @@ from typing import Callable, Optional
 
 import torch
 
-from . import spatial
+from . import overiva, spatial
 from .source_models import SourceModel
 from .threads import load_adapted_threads
 
@@ -33,9 +38,14 @@ class IterationState:
     demix: torch.Tensor  #: ``[batch, freq, src, mics]``, for the input's scale
     objective: torch.Tensor  #: ``[batch]``
     _mix: torch.Tensor
+    _background: Optional[torch.Tensor] = None  #: OverIVA's background rows ``[batch, freq, M - N, mics]``
 
     def estimates(self, ref_mic: int = 0) -> torch.Tensor:
         """Current outputs projected back to ``ref_mic``: ``[batch, src, freq, frames]``."""
+        if self._background is not None:
+            full = torch.cat([self.demix, self._background], dim=-2)
+            G = spatial.projection_back(full, full, ref_mic)[..., : self.demix.shape[-2], :]
+            return (G @ self._mix).transpose(1, 2)
         Y = self.demix @ self._mix
         return spatial.projection_back(Y, self.demix, ref_mic).transpose(1, 2)
 
@@ -80,16 +90,20 @@ def separate(
     block_frames: Optional[int] = None,
     overwrite_mix: bool = False,
     track_objective: bool = True,
+    n_src: Optional[int] = None,
 ) -> SeparationResult:
-    """Separate determined mixtures with a pluggable source model.
+    """Separate determined or overdetermined mixtures with a pluggable source model.
 
     Args:
-        mix: mixture STFT ``[batch, mics, freq, frames]`` complex; ``n_src = mics``.
+        mix: mixture STFT ``[batch, mics, freq, frames]`` complex.
+        n_src: sources ``N`` (``None``: as many as microphones); ``N < M``: OverIVA's update
+            (:mod:`.overiva`; ``update`` ``"ip1"`` or ``"ip2"``), every microphone used.
         source_model: a fresh :class:`SourceModel` (it keeps state during the call).
         n_iter: number of iterations.
         update: spatial update, ``"ip1"`` (row by row), ``"ip2"`` (pairwise) or ``"iss"``.
         proj_back: rescale the outputs to their image at ``ref_mic``.
-        W0: initial demixing ``[batch, freq, src, mics]`` (identity when ``None``).
+        W0: initial demixing ``[batch, freq, src, mics]`` (``None``: the identity, for ``N < M`` its
+            first ``N`` rows).
         normalize: normalise each output to unit power every iteration; by default
             whenever the source model's objective is scale invariant.
         callback: called with an :class:`IterationState` after every iteration.
@@ -121,6 +135,15 @@ def separate(
     B, M, F, T = mix.shape
     if not 0 <= ref_mic < M:
         raise ValueError(f"ref_mic={ref_mic} but the mixture has {M} microphones.")
+    N = M if n_src is None else n_src
+    if isinstance(N, bool) or not isinstance(N, int) or not 1 <= N <= M:
+        raise ValueError(f"n_src must be an integer in [1, {M}] (the microphones); got {n_src!r}.")
+    over = N < M
+    if over and update not in overiva.SWEEPS:
+        raise ValueError(f"update {update!r} needs as many microphones as sources; with {M} microphones for {N} "
+                         f"sources use {' or '.join(overiva.SWEEPS)} (OverIVA), or reduce the microphones first.")
+    if W0 is not None and tuple(W0.shape) != (B, F, N, M):
+        raise ValueError(f"W0 must be [batch, freq, src, mics] = {[B, F, N, M]}; got {list(W0.shape)}.")
     normalize = source_model.scale_invariant if normalize is None else normalize
     diag_load = default_diag_load(dtype) if diag_load is None else diag_load
 
@@ -137,9 +160,11 @@ def separate(
     J_offset = 2 * T * F * M * torch.log(scale.real.to(torch.float64))
     frames = spatial.MixtureFrames(X, block_frames)
     mix_cov = frames.covariances(torch.ones_like(X[:, None, :1, 0].real))[:, :, 0]  # [B, F, M, M]
+    if over:  # OverIVA's background from the loaded covariance (finite on silent bins), J with it
+        back_cov = frames.covariances(torch.ones_like(X[:, None, :1, 0].real), diag_load, floor=1e-20)[:, :, 0]
 
     if W0 is None:
-        W = torch.eye(M, dtype=dtype, device=X.device).expand(B, F, M, M).clone()
+        W = torch.eye(M, dtype=dtype, device=X.device)[:N].expand(B, F, N, M).clone()
     else:
         W = W0.to(dtype) * scale[:, None, None, None]
     Y = W @ X if update == "iss" else None  # IP updates only need |Y|^2, from W and xx
@@ -152,12 +177,16 @@ def separate(
 
     def objective(power, W, r):
         source_part = source_model.nll(power, r).to(torch.float64)
+        if over:  # the background's part at its optimum (overiva's module docstring)
+            return -2 * T * overiva.overdetermined_log_det(W, back_cov) + T * F * (M - N) + source_part + J_offset
         return -2 * T * spatial.log_abs_det(W).to(torch.float64) + source_part + J_offset
 
     def report(it, W, J):
         if callback is not None:
             Y = W @ X
-            callback(IterationState(it, Y.transpose(1, 2), W / scale[:, None, None, None], J, X * scale[:, None, None, None]))
+            background = overiva.background_rows(W, back_cov) / scale[:, None, None, None] if over else None
+            callback(IterationState(it, Y.transpose(1, 2), W / scale[:, None, None, None], J,
+                                    X * scale[:, None, None, None], background))
 
     power = current_power(W, Y)
     source_model.reset(power)
@@ -172,6 +201,10 @@ def separate(
         if update == "iss":
             for _ in range(ip_sweeps):
                 W, Y = spatial.iss_sweep(W, Y, weights.transpose(1, 2))
+        elif over:  # OverIVA: the source rows, the background at its optimum
+            V = frames.covariances(weights, diag_load, floor=1e-20)
+            for _ in range(ip_sweeps):
+                W = overiva.SWEEPS[update](W, V, back_cov)
         else:  # V depends on the variances only: one for all sweeps
             V = frames.covariances(weights, diag_load, floor=1e-20)
             for _ in range(ip_sweeps):
@@ -191,8 +224,12 @@ def separate(
         report(it, W, history[-1])
 
     if Y is None:  # one product per block of frames: projection back folded into the demixing matrices
-        G = spatial.projection_back(W, W, ref_mic) * scale[:, None, None, None] if proj_back else W
-        Y = frames.demix(G, out=X if in_place else None)
+        if proj_back:
+            G = overiva.projection_back(W, back_cov, ref_mic) if over else spatial.projection_back(W, W, ref_mic)
+            G = G * scale[:, None, None, None]
+        else:
+            G = W
+        Y = frames.demix(G, out=X[:, :, :N] if in_place else None)
     elif proj_back:
         Y = spatial.projection_back(Y, W, ref_mic) * scale[:, None, None, None]
     W = W / scale[:, None, None, None]
