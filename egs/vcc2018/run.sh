@@ -8,7 +8,7 @@
 #   e.g. bash egs/vcc2018/run.sh --python .venv/bin/python --stage 1 --stop_stage 1
 #        bash egs/vcc2018/run.sh --stage 9 --stop_stage 9 --threads 1
 #
-# Stages (CPU hours each unless noted; finished work is skipped, trainings resume):
+# Stages: one study each (CPU hours unless noted; finished work is skipped, trainings resume)
 #   1 zoo           CVAE, ACVAE, ChimeraACVAE, re-training; every separator   -> results/zoo_vcc2018
 #   2 zoo_rebuild   interference-augmented encoder, re-training data/steps    -> results/zoo_vcc2018_rebuild
 #   3 zoo_open      networks trained on LibriSpeech speakers (speaker-open)   -> results/zoo_open
@@ -42,7 +42,7 @@ exp_dir=$recipe_dir/exp
 results=$recipe_dir/results
 threads=2
 
-. "$recipe_dir/../utils/parse_options.sh"
+. "$recipe_dir/utils/parse_options.sh"
 
 set -euo pipefail
 if [[ $stage -gt $stop_stage ]]; then

@@ -33,8 +33,9 @@ def test_help_and_unknown_option(recipe):
     assert not done.stdout.startswith("!")  # the shebang is not part of the help
     bad = bash(str(recipe / "run.sh"), "--no_such_option", "1")
     assert bad.returncode == 1 and "unknown option --no_such_option" in bad.stderr
-    bad_bool = bash(str(recipe / "run.sh"), "--tiny", "maybe")
-    assert bad_bool.returncode == 1 and "takes true or false" in bad_bool.stderr
+    if "\ntiny=" in (recipe / "run.sh").read_text():  # the chain recipes' quick check (not egs/vcc2018's studies)
+        bad_bool = bash(str(recipe / "run.sh"), "--tiny", "maybe")
+        assert bad_bool.returncode == 1 and "takes true or false" in bad_bool.stderr
 
 
 @pytest.mark.parametrize("recipe", RECIPES, ids=lambda p: p.name)
