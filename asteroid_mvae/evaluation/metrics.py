@@ -83,7 +83,7 @@ def compute_metrics(
     metrics_list: Union[str, Sequence[str]] = ALL_METRICS,
 ) -> Dict[str, float]:
     """Solve the permutation, then SI-SDR (ours), SDR/SIR/SAR (``fast_bss_eval``, the values of
-    asteroid's ``get_metrics`` to 1e-3 dB, several times faster) and STOI/PESQ (``get_metrics``).
+    asteroid's ``get_metrics`` to 1e-3 dB, tested; faster) and STOI/PESQ (``get_metrics``).
 
     Args:
         mixture: reference-microphone mixture ``[time]``.
