@@ -102,8 +102,8 @@ def separate(
         n_iter: number of iterations.
         update: spatial update, ``"ip1"`` (row by row), ``"ip2"`` (pairwise) or ``"iss"``.
         proj_back: rescale the outputs to their image at ``ref_mic``.
-        W0: initial demixing ``[batch, freq, src, mics]`` (``None``: the identity, for ``N < M`` its
-            first ``N`` rows).
+        W0: initial demixing ``[batch, freq, src, mics]`` (``None``: the identity; for ``N < M`` the
+            ``N`` principal axes of each frequency's mixture covariance, :func:`.overiva.principal_rows`).
         normalize: normalise each output to unit power every iteration; by default
             whenever the source model's objective is scale invariant.
         callback: called with an :class:`IterationState` after every iteration.
@@ -163,8 +163,10 @@ def separate(
     if over:  # OverIVA's background from the loaded covariance (finite on silent bins), J with it
         back_cov = frames.covariances(torch.ones_like(X[:, None, :1, 0].real), diag_load, floor=1e-20)[:, :, 0]
 
-    if W0 is None:
-        W = torch.eye(M, dtype=dtype, device=X.device)[:N].expand(B, F, N, M).clone()
+    if W0 is None and over:
+        W = overiva.principal_rows(mix_cov, N)
+    elif W0 is None:
+        W = torch.eye(M, dtype=dtype, device=X.device).expand(B, F, M, M).clone()
     else:
         W = W0.to(dtype) * scale[:, None, None, None]
     Y = W @ X if update == "iss" else None  # IP updates only need |Y|^2, from W and xx

@@ -27,6 +27,19 @@ import torch
 from . import spatial
 
 
+def principal_rows(C: torch.Tensor, n_src: int) -> torch.Tensor:
+    """OverIVA's start: the ``n_src`` principal axes of each frequency's mixture covariance as rows,
+    strongest first (the signal subspace; pyroomacoustics' ``init_eig``). On 3 VCC2018 mixtures
+    (RT60 0.3 s, N = 2, M = 4) the identity's first rows gave ILRMA -5.2, 1.0 and 5.4 dB SI-SDRi,
+    these 8.6, 4.8 and 8.4 dB (AuxIVA: 1.3, -0.6, -2.2 against 2.1, 1.7, 0.4).
+
+    Args:
+        C: ``[batch, freq, M, M]`` Hermitian. Returns ``[batch, freq, n_src, M]`` orthonormal rows.
+    """
+    _, vectors = torch.linalg.eigh(C)  # ascending eigenvalues
+    return vectors[..., -n_src:].flip(-1).mH.resolve_conj().contiguous()
+
+
 def background_rows(W: torch.Tensor, C: torch.Tensor) -> torch.Tensor:
     """Background rows ``J0 = [((W C)_{:, :N}^{-1} (W C)_{:, N:})^H, -I]`` with ``W C J0^H = 0``.
 
