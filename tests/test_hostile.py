@@ -1,5 +1,5 @@
 """Hostile-input suite (issue 26): drawn formats, lengths, levels, channel counts, argument values
-and file layouts for ``separate``, ``infer`` and ``publish``.
+and file layouts for ``separate`` (and its deprecated alias ``infer``) and ``publish``.
 
 For every draw: a correct output or exit 2 with one error line (never a traceback), no NaN in
 any output, no file created or changed outside the output folder, no input changed, no

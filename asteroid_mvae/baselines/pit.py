@@ -122,7 +122,7 @@ def sepformer_from_hub(source=HUB_SEPFORMER, savedir="pretrained_models/sepforme
     except Exception as err:  # network, missing files or hub errors
         raise RuntimeError(f"Could not load the pretrained SepFormer {source!r} into {savedir} "
                            f"(offline, or the hub is unreachable?): {err}. Train one with "
-                           "`python -m recipes.train_pit --model sepformer` instead.") from err
+                           "`asteroid-mvae train --model sepformer` instead.") from err
     return HubSepFormer(separator, sample_rate=sample_rate)
 
 

@@ -1,9 +1,11 @@
 """``asteroid-mvae`` command line.
 
-Every module of this package that defines ``add_parser(subparsers)`` contributes one
-subcommand (found automatically, so a new command is a new file). ``add_parser`` must
-register the handler with ``parser.set_defaults(func=...)``; the handler takes the parsed
-``argparse.Namespace`` and returns an exit code (or ``None`` for 0).
+Every module of this package that defines ``add_parser(subparsers)`` contributes its
+subcommands, listed in :data:`COMMANDS` (a test checks the list against the modules).
+``add_parser`` must register each handler with ``parser.set_defaults(func=...)``; a handler
+takes the parsed ``argparse.Namespace`` and returns an exit code (or ``None`` for 0). A
+command imports only its own module (``asteroid-mvae recipe conf`` stays quick); ``--help``
+and unknown commands import them all.
 """
 import argparse
 import contextlib
@@ -69,16 +71,35 @@ def show_package_logs() -> None:
     package.setLevel(logging.INFO)
 
 
-def build_parser() -> argparse.ArgumentParser:
+#: command -> the module of this package whose ``add_parser`` defines it.
+COMMANDS = {
+    "evaluate": "evaluate", "report": "report", "publish": "publish", "recalibrate": "recalibrate",
+    "recipe": "recipe", "retrain-data": "retrain", "retrain": "retrain", "retrain-compare": "retrain",
+    "separate": "separate", "infer": "separate", "simulate": "simulate", "simulate-speakers": "simulate",
+    "train": "train",
+}
+
+
+def command_modules() -> list:
+    """Names of the modules of this package that define commands (``add_parser``), sorted."""
+    names = []
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        if hasattr(importlib.import_module(f"{__name__}.{info.name}"), "add_parser"):
+            names.append(info.name)
+    return names
+
+
+def build_parser(command: str = None) -> argparse.ArgumentParser:
+    """The parser of every command, or of ``command`` only (importing only its module) when it
+    is one of :data:`COMMANDS`."""
     parser = OneLineParser(
         prog="asteroid-mvae",
         description="Multichannel source separation with deep generative source models (asteroid plugin).",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        module = importlib.import_module(f"{__name__}.{info.name}")
-        if hasattr(module, "add_parser"):
-            module.add_parser(subparsers)
+    modules = [COMMANDS[command]] if command in COMMANDS else command_modules()
+    for name in modules:
+        importlib.import_module(f"{__name__}.{name}").add_parser(subparsers)
     return parser
 
 
@@ -89,7 +110,8 @@ def first_line(err: BaseException) -> str:
 
 
 def main(argv=None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(next((a for a in argv if not a.startswith("-")), None))
     try:
         args = parser.parse_args(argv)
     except SystemExit as done:  # --help (0) or a usage error (2, its one line already printed)
@@ -98,30 +120,31 @@ def main(argv=None) -> int:
         parser.print_help()
         return 2
     show_package_logs()
+    name = " ".join(filter(None, (args.command, getattr(args, "step", None))))  # recipe steps: both words
     try:
         with sigterm_as_interrupt():  # inside the try: the previous handler is back before any report
             return args.func(args) or 0
     except CliError as err:
-        print(f"asteroid-mvae {args.command}: error: {first_line(err)}", file=sys.stderr)
+        print(f"asteroid-mvae {name}: error: {first_line(err)}", file=sys.stderr)
         return 2
     except OSError as err:  # disk full, permission denied, a vanished file: the system's words, one line
         where = f" ({err.filename})" if getattr(err, "filename", None) else ""
-        print(f"asteroid-mvae {args.command}: error: {err.strerror or err}{where}", file=sys.stderr)
+        print(f"asteroid-mvae {name}: error: {err.strerror or err}{where}", file=sys.stderr)
         return 2
     except Terminated:
-        print(f"asteroid-mvae {args.command}: terminated; finished outputs are complete, rerun to resume", file=sys.stderr)
+        print(f"asteroid-mvae {name}: terminated; finished outputs are complete, rerun to resume", file=sys.stderr)
         return 143  # 128 + SIGTERM, what a shell reports for a process killed by it
     except KeyboardInterrupt:
-        print(f"asteroid-mvae {args.command}: interrupted; finished outputs are complete, rerun to resume", file=sys.stderr)
+        print(f"asteroid-mvae {name}: interrupted; finished outputs are complete, rerun to resume", file=sys.stderr)
         return 130
     except (ValueError, TypeError) as err:  # the library's own words for bad input: one line
-        print(f"asteroid-mvae {args.command}: error: {first_line(err)}", file=sys.stderr)
+        print(f"asteroid-mvae {name}: error: {first_line(err)}", file=sys.stderr)
         return 2
     except Exception as err:  # anything else: still one line naming it, never a traceback
         import logging
 
-        logging.getLogger(__name__).debug("%s failed", args.command, exc_info=True)
-        print(f"asteroid-mvae {args.command}: error: {type(err).__name__}: {first_line(err)}", file=sys.stderr)
+        logging.getLogger(__name__).debug("%s failed", name, exc_info=True)
+        print(f"asteroid-mvae {name}: error: {type(err).__name__}: {first_line(err)}", file=sys.stderr)
         return 2
 
 

@@ -1,6 +1,7 @@
 """``asteroid-mvae evaluate``: evaluate separators on a mixture CSV, then write the report.
 
-Shared with ``python -m recipes.evaluate`` (same arguments).
+Sharded over K processes: ``torchrun --nproc_per_node K -m asteroid_mvae evaluate --shard-from-env ...``,
+then ``asteroid-mvae report --out OUT --num-shards K`` (or rank 0 merges when every shard is done).
 """
 from pathlib import Path
 

@@ -1,32 +1,107 @@
-"""``asteroid-mvae separate``: multichannel wav files in, one wav per estimated source out."""
+"""``asteroid-mvae separate``: multichannel audio files in, one wav per estimated source out.
+
+Inputs are files, folders (their audio files, recursively) and globs; every channel is read,
+resampled with ``-r`` and separated whole or in overlapping chunks of all channels (``-w``), at
+the reference microphone's scale (asteroid-infer keeps one channel and rescales). Outputs:
+``<stem>_s<k>.wav`` in ``--out-dir`` (``<parent>_<stem>_s<k>.wav`` where two inputs would share
+a name), written all together or not at all; an output never replaces an input, and every input
+is checked before the first output is written. ``infer`` is a deprecated alias taking
+asteroid-infer's arguments (outputs beside each file by default, existing outputs kept).
+"""
+import glob
 import logging
+import re
+from argparse import Namespace
 from pathlib import Path
 
 from . import CliError, first_line
 
 log = logging.getLogger(__name__)
+AUDIO_SUFFIXES = (".wav", ".flac")
+
+
+def add_chunk_arguments(parser):
+    """The options ``separate`` shares with the deprecated ``infer``."""
+    parser.add_argument("-r", "--resample", action="store_true",
+                        help="resample files at another sample rate (all channels), and the outputs back")
+    parser.add_argument("-w", "--ola-window", type=int, help="separate in overlapping chunks of this many samples")
+    parser.add_argument("--ola-hop", type=int, help="chunk hop in samples (default: window // 2)")
+    parser.add_argument("--ola-window-type", default="hann", help="chunk window (scipy name; default hann)")
+    parser.add_argument("--ola-no-reorder", action="store_true", help="do not align the sources of successive chunks")
+    parser.add_argument("-d", "--device", default="cpu", help="torch device, e.g. cpu or cuda:0 (default cpu)")
 
 
 def add_parser(subparsers):
     parser = subparsers.add_parser(
         "separate",
-        help="separate multichannel wav files",
-        description="Separate multichannel recordings; writes <out-dir>/<name>_s<k>.wav for each source.",
+        help="separate multichannel audio files (files, folders, globs)",
+        description="Separate multichannel recordings; writes <out-dir>/<stem>_s<k>.wav for each source.",
     )
-    parser.add_argument("files", nargs="+", help="multichannel audio files (wav/flac), [time, mics]")
-    parser.add_argument("--model", default="ilrma", help="a model name (auxiva, ilrma, ...) or a saved model path")
-    parser.add_argument("--out-dir", default="separated", help="output folder (default: separated)")
+    parser.add_argument("files", nargs="+", help="multichannel audio files (wav/flac) [time, mics], folders or globs")
+    parser.add_argument("--model", default="ilrma",
+                        help="a model name (auxiva, ilrma, ...), a saved model (model.pth, publish folder, network.pt) "
+                             "or a hub id")
+    parser.add_argument("-o", "--out-dir", default="separated", help="output folder (default: separated)")
     parser.add_argument("--n-src", type=int, default=None, help="number of sources (default: the model's)")
     parser.add_argument("--n-iter", type=int, default=None, help="iterations (default: the model's)")
     parser.add_argument("--refine-steps", type=int, default=None,
                         help="FastMVAE/FastMVAE2: Adam steps refining the encoder's answer at every iteration "
                              "(semi-amortized inference; default: the model's)")
-    parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda:0")
+    add_chunk_arguments(parser)
     parser.add_argument("--keep-going", action="store_true",
                         help="on a file that fails, go on with the others; report the failures at the end (exit 2)")
     parser.add_argument("-f", "--force", action="store_true",
                         help="replace outputs of an earlier run (default: refuse, before any work, if one exists)")
+    parser.add_argument("--skip-existing", action="store_true",
+                        help="keep the outputs of an earlier run and skip their inputs (resume a folder)")
     parser.set_defaults(func=run)
+
+    infer = subparsers.add_parser(
+        "infer", help="deprecated alias of separate, with asteroid-infer's arguments",
+        description="Deprecated: use `asteroid-mvae separate FILES --model MODEL`. The same code as separate, with "
+                    "asteroid-infer's arguments: outputs <stem>_s<k>.wav beside each file (or in -o), existing "
+                    "outputs kept unless -f.")
+    infer.add_argument("url_or_path", help="saved model (model.pth, publish folder, network.pt) or hub id")
+    infer.add_argument("--files", nargs="+", required=True, help="audio files, folders or globs")
+    infer.add_argument("-f", "--force-overwrite", action="store_true", help="overwrite existing outputs")
+    infer.add_argument("-o", "--output-dir", help="output folder (default: beside each file)")
+    add_chunk_arguments(infer)
+    infer.set_defaults(func=run_infer)
+
+
+def run_infer(args):
+    """``infer``: :func:`run` with asteroid-infer's defaults."""
+    return run(Namespace(**{**vars(args), "files": args.files, "model": args.url_or_path, "out_dir": args.output_dir,
+                            "n_src": None, "n_iter": None, "refine_steps": None, "keep_going": False,
+                            "force": args.force_overwrite, "skip_existing": True}))
+
+
+def expand_files(specs) -> list:
+    """Files from paths, folders (their audio files, recursively) and globs, in order, once each;
+    in a folder or glob, files named like another one's outputs (:func:`is_output_of`) are left out."""
+    files = []
+    for spec in specs:
+        path = Path(spec)
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES)
+        elif path.is_file():
+            found = [path]
+        else:
+            found = sorted(Path(p) for p in glob.glob(spec, recursive=True) if Path(p).is_file())
+        if not found:
+            raise CliError(f"no such file, folder with audio, or matching glob: {spec}")
+        if not path.is_file():  # a folder or glob: an earlier run's outputs beside their inputs are not inputs
+            found = [p for p in found if not is_output_of(p, found)]
+        files += [p for p in found if p not in files]
+    return files
+
+
+def is_output_of(path: Path, others) -> bool:
+    """Whether ``path`` is named like the output ``<stem>_s<k>.wav`` of another file among
+    ``others`` in its folder."""
+    match = re.fullmatch(r"(.+)_s\d+", path.stem)
+    return bool(match) and path.suffix.lower() == ".wav" and any(
+        o.parent == path.parent and o.stem == match.group(1) and o != path for o in others)
 
 
 def check_device(name: str):
@@ -130,34 +205,36 @@ def audio_problem(path: Path, sample_rate: int, n_src: int, resample: bool = Fal
     return None
 
 
-def read_multichannel(path: Path, sample_rate: int, n_src: int):
-    """``[mics, time]`` float32 array; raises :class:`CliError` naming the problem."""
-    import soundfile as sf
-
-    problem = audio_problem(path, sample_rate, n_src)
-    if problem:
-        raise CliError(problem)
-    try:
-        audio, _ = sf.read(str(path), dtype="float32", always_2d=True)  # rate and channels checked above
-    except Exception as err:  # soundfile raises several types for unreadable files
-        raise CliError(f"cannot read {path}: {first_line(err)}") from None
-    return audio.T
-
-
-def run(args):
-    from ..models import load_model
-    from ..utils.io import write_wavs
-
-    device = check_device(args.device)
-    for name, value in (("--n-src", args.n_src), ("--n-iter", args.n_iter)):
+def check_numbers(args):
+    """:class:`CliError` for a count or length below its minimum."""
+    for name, value, low in (("--n-src", args.n_src, 1), ("--n-iter", args.n_iter, 1),
+                             ("--refine-steps", args.refine_steps, 0)):
+        if value is not None and value < low:
+            raise CliError(f"{name} must be at least {low}, got {value}.")
+    for name, value in (("--ola-window", args.ola_window), ("--ola-hop", args.ola_hop)):
         if value is not None and value < 1:
-            raise CliError(f"{name} must be at least 1, got {value}.")
-    if args.refine_steps is not None and args.refine_steps < 0:
-        raise CliError(f"--refine-steps must be at least 0, got {args.refine_steps}.")
-    paths = [Path(f) for f in args.files]
-    for path in paths:
-        if not path.is_file():
-            raise CliError(f"no such file: {path}")
+            raise CliError(f"{name} must be a positive number of samples; got {value}")
+    if args.ola_hop is not None and args.ola_window is None:
+        raise CliError("--ola-hop needs --ola-window (-w)")
+
+
+def check_chunks(args, model):
+    """Chunks no shorter than the model's STFT, and a hop between its STFT hop and the window
+    (bounded work: a chunk per sample would run for hours)."""
+    stft = getattr(model, "stft_config", None)
+    if args.ola_window is None or stft is None:
+        return
+    if args.ola_window < stft.n_fft:
+        raise CliError(f"--ola-window {args.ola_window} is shorter than the model's STFT ({stft.n_fft})")
+    if args.ola_hop is not None and not stft.hop_length <= args.ola_hop <= args.ola_window:
+        raise CliError(f"--ola-hop must be between the model's STFT hop ({stft.hop_length}) and --ola-window "
+                       f"({args.ola_window}); got {args.ola_hop}")
+
+
+def load(args, device):
+    """The model of ``--model`` with the overrides of the command line, on ``device``, in eval mode."""
+    from ..models import load_model
+
     overrides = {k: v for k, v in (("n_src", args.n_src), ("n_iter", args.n_iter)) if v is not None}
     try:
         model = load_model(args.model, **overrides)
@@ -165,37 +242,60 @@ def run(args):
             model = with_refine_steps(model, args.refine_steps)
     except (FileNotFoundError, ValueError) as err:
         raise CliError(str(err)) from None
-    model = model.to(device).eval()
-    n_src = getattr(model, "n_src", 2)
-    out_dir = Path(args.out_dir)
-    # everything that can be known before separating is checked before the first output is written
-    outputs = output_paths(paths, out_dir, n_src)
-    check_existing_outputs(outputs, args.force)
-    failures = []
-    for path in paths:  # headers only: no file is loaded twice
-        problem = audio_problem(path, model.sample_rate, n_src)
+    return model.to(device).eval()
+
+
+def plan(args, files, outputs, model, n_src):
+    """``(todo, failures)``: the inputs to separate (those with an earlier run's outputs left out
+    with ``--skip-existing``) and, with ``--keep-going``, those whose header shows a problem."""
+    todo, failures = [], []
+    for path in files:  # headers only: no file is loaded twice
+        existing = [out for out in outputs[path] if out.exists()]
+        if existing and args.skip_existing and not args.force:
+            log.warning("%s exists; skipping %s (pass -f to replace it)", existing[0], path)
+            continue
+        problem = audio_problem(path, model.sample_rate, n_src, resample=args.resample, rate_hint="pass -r/--resample")
         if problem:
             if not args.keep_going:
                 raise CliError(problem)
             log.error("%s", problem)
             failures.append(path)
-    check_out_dir(out_dir)
-    for path in paths:  # a line per file is the progress
-        if path in failures:
             continue
+        todo.append(path)
+    return todo, failures
+
+
+def run(args):
+    from ..models.chunked import FileSeparation
+
+    device = check_device(args.device)
+    check_numbers(args)
+    files = expand_files(args.files)
+    model = load(args, device)
+    check_chunks(args, model)
+    n_src = getattr(model, "n_src", 2)
+    out_dir = Path(args.out_dir) if args.out_dir is not None else None  # None: beside each input
+    # everything that can be known before separating is checked before the first output is written
+    outputs = output_paths(files, out_dir, n_src)
+    check_existing_outputs(outputs, args.force or args.skip_existing)  # folders and links: never replaced
+    todo, failures = plan(args, files, outputs, model, n_src)
+    if out_dir is not None and todo:
+        check_out_dir(out_dir)
+    runner = FileSeparation(model, args.ola_window, args.ola_hop, args.ola_window_type, not args.ola_no_reorder, device)
+    for path in todo:  # a line per file is the progress
         try:
-            estimates = separate_file(model, path, device)
-        except CliError as err:
+            written = runner.separate_file(path, force_overwrite=True, resample=args.resample, outputs=outputs[path])
+        except ValueError as err:  # e.g. a non-finite sample, too short a file, non-finite estimates
+            message = str(err) if str(path) in str(err) else f"{path}: {err}"
             if not args.keep_going:
-                raise
-            log.error("%s", err)
+                raise CliError(message) from None
+            log.error("%s", message)
             failures.append(path)
             continue
-        write_wavs(outputs[path], estimates[: len(outputs[path])], int(model.sample_rate))  # all sources or none
-        print(f"{path} -> {', '.join(map(str, outputs[path]))}")
+        print(f"{path} -> {', '.join(map(str, written))}")
     if failures:
-        failures = [p for p in paths if p in failures]
-        raise CliError(f"{len(failures)} of {len(paths)} files failed: {', '.join(map(str, failures))}")
+        failures = [p for p in files if p in failures]
+        raise CliError(f"{len(failures)} of {len(files)} files failed: {', '.join(map(str, failures))}")
 
 
 def with_refine_steps(model, steps: int):
@@ -208,19 +308,3 @@ def with_refine_steps(model, steps: int):
         raise ValueError(f"--refine-steps applies to FastMVAE and FastMVAE2 models, not to {type(model).__name__}.")
     model.refinement = replace(model.refinement, steps=steps)
     return model
-
-
-def separate_file(model, path: Path, device):
-    """``[n_src, time]`` finite estimates of one file; :class:`CliError` naming the problem."""
-    import numpy as np
-    import torch
-
-    mix = torch.from_numpy(read_multichannel(path, model.sample_rate, getattr(model, "n_src", 2))).to(device)
-    try:
-        with torch.no_grad():
-            estimates = model.forward_wav(mix[None])[0].cpu().numpy()
-    except ValueError as err:  # e.g. a non-finite sample, too short a file
-        raise CliError(f"{path}: {err}") from None
-    if not np.isfinite(estimates).all():  # never write unusable output with exit code 0
-        raise CliError(f"{path}: the separation gave non-finite samples; nothing written for this file")
-    return estimates

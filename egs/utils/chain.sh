@@ -13,8 +13,6 @@ die() { log "error: $*"; exit 1; }
 repo_root=$(cd "$recipe_dir/../.." && pwd)
 export PYTHONPATH="$repo_root${PYTHONPATH:+:$PYTHONPATH}"
 command -v "$python" > /dev/null 2>&1 || die "python interpreter '$python' not found (use --python PATH)"
-"$python" -c "import asteroid_mvae" > /dev/null 2>&1 ||
-  die "'$python' cannot import asteroid_mvae; pass the project's interpreter, e.g. --python $repo_root/.venv/bin/python (make test builds it)"
 [[ -f $conf ]] || die "configuration $conf not found"
 [[ $stage =~ ^[0-9]+$ && $stop_stage =~ ^[0-9]+$ ]] || die "--stage and --stop_stage take integers"
 [[ $stage -le $stop_stage ]] || die "empty stage range: --stage $stage is after --stop_stage $stop_stage"
@@ -23,21 +21,44 @@ if [[ -n ${tag:-} ]]; then
   exp_dir=${exp_dir}_$tag
 fi
 
+# Every step is a command of the one command line, run by --python's interpreter
+# (`python -m asteroid_mvae` is the `asteroid-mvae` of that environment, also from a checkout).
+asteroid-mvae() { "$python" -m asteroid_mvae "$@"; }
+
+# The configuration of this run, read once: local/conf.yml with its `tiny` section (--tiny true)
+# and the --set overrides (checked against the keys the steps read), kept as $exp_dir/conf.yml;
+# conf_value[KEY] and conf_flag_lines[SECTION] hold its values for the stages below.
 tiny_flag=()
 if $tiny; then tiny_flag=(--tiny); fi
-if [[ -n ${set_overrides:-} ]]; then  # the configuration with --set overrides, kept with the experiment
+set_args=()
+if [[ -n ${set_overrides:-} ]]; then
   mapfile -t __overrides <<< "$set_overrides"  # one KEY=VALUE per line (values may hold spaces)
-  mkdir -p "$exp_dir"
-  "$python" -m recipes.conf --conf "$conf" "${tiny_flag[@]}" --section . --set "${__overrides[@]}" \
-    --out "$exp_dir/conf.yml" || die "--set: could not apply ${__overrides[*]@Q} to $conf"
-  conf=$exp_dir/conf.yml
-  tiny_flag=()  # already merged into $exp_dir/conf.yml
+  set_args=(--set "${__overrides[@]}")
 fi
-conf_get() { "$python" -m recipes.conf --conf "$conf" "${tiny_flag[@]}" --get "$1" ${2+--default "$2"}; }
+mkdir -p "$exp_dir"
+if ! conf_shell=$(asteroid-mvae recipe conf --conf "$conf" "${tiny_flag[@]}" "${set_args[@]}" \
+    --out "$exp_dir/conf.yml" --shell 2> "$exp_dir/.conf_error"); then
+  "$python" -c "import asteroid_mvae" > /dev/null 2>&1 ||
+    die "'$python' cannot import asteroid_mvae; pass the project's interpreter, e.g. --python $repo_root/.venv/bin/python (make test builds it)"
+  cat "$exp_dir/.conf_error" >&2
+  rm -f "$exp_dir/.conf_error"
+  die "could not read the configuration $conf${set_args[*]:+ with ${__overrides[*]@Q}}"
+fi
+rm -f "$exp_dir/.conf_error"
+eval "$conf_shell"
+conf=$exp_dir/conf.yml  # the steps below read this one (tiny and --set merged in)
+conf_get() {  # conf_get KEY [DEFAULT]: a value of the configuration (lists space separated)
+  if [[ -v "conf_value[$1]" ]]; then
+    echo "${conf_value[$1]}"
+  elif [[ $# -ge 2 ]]; then
+    echo "$2"
+  else
+    die "configuration key '$1' is missing in $conf"
+  fi
+}
 conf_flags() {  # conf_flags SECTION: the array `flags` from a flat configuration mapping (--key value ...)
-  local text
-  text=$("$python" -m recipes.conf --conf "$conf" "${tiny_flag[@]}" --flags "$1")
   flags=()
+  local text=${conf_flag_lines[$1]:-}
   [[ -z $text ]] || mapfile -t flags <<< "$text"
 }
 
@@ -97,20 +118,20 @@ has_word() { [[ " $2 " == *" $1 "* ]]; }
 log "recipe $recipe_name: exp_dir=$exp_dir n_src='$n_src' tiny=$tiny device=$device stages $stage..$stop_stage"
 
 if run_stage 0 prepare; then
-  logged "$python" -m recipes.prepare --conf "$conf" "${tiny_flag[@]}" "${root_args[@]}" --out "$data_dir"
+  logged asteroid-mvae recipe prepare --conf "$conf" "${root_args[@]}" --out "$data_dir"
   stage_done 0
 fi
 
 if run_stage 1 simulate; then
   # shellcheck disable=SC2086  # n_src is a list
-  logged "$python" -m recipes.simulate --conf "$conf" "${tiny_flag[@]}" "${root_args[@]}" "${seed_args[@]}" \
+  logged asteroid-mvae recipe simulate --conf "$conf" "${root_args[@]}" "${seed_args[@]}" \
     --out "$data_dir" --n-src $n_src --jobs "$jobs"
   stage_done 1
 fi
 
 train_model() {  # train_model MODEL [--teacher PKG]
   local model=$1; shift
-  logged "$python" -m recipes.train --model "$model" --conf "$conf" "${tiny_flag[@]}" "${seed_args[@]}" \
+  logged asteroid-mvae recipe train --model "$model" --conf "$conf" "${seed_args[@]}" \
     --data "$data_dir/speakers" --out "$exp_dir/$model" --accelerator "$accelerator" "$@"
 }
 
@@ -132,7 +153,7 @@ if run_stage 4 separators; then
   done
   if [[ ${#builds[@]} -gt 0 ]]; then
     # shellcheck disable=SC2086
-    logged "$python" -m recipes.build_separators --conf "$conf" "${tiny_flag[@]}" --out-dir "$exp_dir/separators" \
+    logged asteroid-mvae recipe build-separators --conf "$conf" --out-dir "$exp_dir/separators" \
       --n-src $n_src --build "${builds[@]}"
   else
     log "no MVAE-family method in '$methods'; nothing to build"
@@ -144,7 +165,7 @@ if run_stage 5 retrain_data; then
   conf_flags retrain_data
   csvs=()
   for n in $n_src; do csvs+=("$data_dir/n$n/train/metadata.csv"); done
-  logged "$python" -m asteroid_mvae retrain-data --network "$exp_dir/chimera/network.pt" --mixtures "${csvs[@]}" \
+  logged asteroid-mvae retrain-data --network "$exp_dir/chimera/network.pt" --mixtures "${csvs[@]}" \
     --out "$exp_dir/retrain_data" --jobs "$jobs" "${seed_args[@]}" "${flags[@]}"
   stage_done 5
 fi
@@ -154,11 +175,11 @@ if run_stage 6 retrain; then
     log "$exp_dir/chimera_retrained/model.pth exists; skipping the re-training (delete it to retrain)"
   else
     conf_flags retrain
-    logged "$python" -m asteroid_mvae retrain --network "$exp_dir/chimera/network.pt" --data "$exp_dir/retrain_data" \
+    logged asteroid-mvae retrain --network "$exp_dir/chimera/network.pt" --data "$exp_dir/retrain_data" \
       --out "$exp_dir/chimera_retrained" --accelerator "$accelerator" "${seed_args[@]}" "${flags[@]}"
   fi
   # shellcheck disable=SC2086
-  logged "$python" -m recipes.build_separators --conf "$conf" "${tiny_flag[@]}" --out-dir "$exp_dir/separators" \
+  logged asteroid-mvae recipe build-separators --conf "$conf" --out-dir "$exp_dir/separators" \
     --n-src $n_src --build "fastmvae2_retrained=fastmvae2:$(network_of fastmvae2_retrained)"
   stage_done 6
 fi
@@ -172,9 +193,9 @@ if run_stage 7 train_pit; then
         continue
       fi
       pit_conf=$exp_dir/conf/pit_${model}_n$n.yml
-      "$python" -m recipes.conf --conf "$conf" "${tiny_flag[@]}" --section "pit.$model" --set "n_src=$n" --out "$pit_conf"
-      logged "$python" -m recipes.train_pit --model "$model" --train-csv "$data_dir/n$n/train/metadata.csv" \
-        --valid-csv "$data_dir/n$n/valid/metadata.csv" --out "$out" --conf "$pit_conf"
+      asteroid-mvae recipe conf --conf "$conf" --set "pit.$model.n_src=$n" --section "pit.$model" --out "$pit_conf"
+      logged asteroid-mvae train --model "$model" --data "$data_dir/n$n/train" --valid-data "$data_dir/n$n/valid" \
+        --conf "$pit_conf" --accelerator "$accelerator" --out "$out"
     done
   done
   stage_done 7
@@ -190,7 +211,7 @@ if run_stage 8 evaluate; then
     specs=()
     for name in $methods; do specs+=("$(method_spec "$name" "$n")"); done
     # shellcheck disable=SC2086
-    logged "$python" -m recipes.evaluate --test-csv "$data_dir/n$n/test/metadata.csv" --out "$exp_dir/eval/n$n" \
+    logged asteroid-mvae evaluate --test-csv "$data_dir/n$n/test/metadata.csv" --out "$exp_dir/eval/n$n" \
       --methods "${specs[@]}" --metrics $metrics --n-iter "$n_iter" --n-examples "$n_examples" \
       --device "$device" --no-report "${track_args[@]}"
   done
@@ -200,7 +221,7 @@ fi
 if run_stage 9 report; then
   eval_dirs=()
   for n in $n_src; do eval_dirs+=("$exp_dir/eval/n$n"); done
-  logged "$python" -m recipes.collect --eval-dirs "${eval_dirs[@]}" --out "$exp_dir/eval/all" --print-table
+  logged asteroid-mvae recipe collect --eval-dirs "${eval_dirs[@]}" --out "$exp_dir/eval/all" --print-table
   cp "$exp_dir/eval/all/results.md" "$exp_dir/results.md.tmp" && mv "$exp_dir/results.md.tmp" "$exp_dir/results.md"
   log "comparison table: $exp_dir/results.md"
   stage_done 9
@@ -220,7 +241,7 @@ if run_stage 10 publish; then
     results=()
     [[ -f $exp_dir/results.md ]] && results=(--results "$exp_dir/results.md")
     [[ -f $exp_dir/eval/all/final_metrics.json ]] && results+=(--metrics "$exp_dir/eval/all/final_metrics.json")
-    logged "$python" -m recipes.publish --models "${models[@]}" --networks "${networks[@]}" --conf "$conf" \
+    logged asteroid-mvae recipe publish --models "${models[@]}" --networks "${networks[@]}" --conf "$conf" \
       "${results[@]}" --recipe "$recipe_name" --dataset "$recipe_name recipe training set" --out "$exp_dir/publish"
   else
     log "no trained method in '$methods'; nothing to publish"

@@ -1,6 +1,6 @@
 """Hostile-input report, sections 1 and 4: no command destroys data it did not write.
 
-publish replaces only a folder it wrote itself; infer and separate never overwrite an input,
+publish replaces only a folder it wrote itself; separate (and its alias infer) never overwrites an input,
 check every input before the first output and write each mixture's sources all or none;
 separate needs -f to replace an earlier run's outputs; SIGTERM removes temporary files as
 Ctrl-C does; mixture ids are read one way (simulate's ``mixture_ID``) and must be unique.
@@ -147,7 +147,7 @@ def test_publish_model_library_call_refuses_too(tmp_path):
 
 def test_infer_never_overwrites_an_input(tmp_path, capsys, ilrma_pth):
     mix = _noise_wav(tmp_path / "in" / "mix.wav", seed=1)
-    victim = _noise_wav(tmp_path / "in" / "mix_est1.wav", seed=2)  # also an input, named like mix's output
+    victim = _noise_wav(tmp_path / "in" / "mix_s1.wav", seed=2)  # also an input, named like mix's output
     before = _tree(tmp_path / "in")
     assert main(["infer", str(ilrma_pth), "--files", str(mix), str(victim), "-f"]) == 2
     _one_error_line(capsys, "would overwrite the input", str(victim))
@@ -155,8 +155,8 @@ def test_infer_never_overwrites_an_input(tmp_path, capsys, ilrma_pth):
     # a folder: files named like another file's outputs are an earlier run's outputs, not inputs; without -f
     # they are kept (skipped, as asteroid-infer does), and never separated themselves
     assert main(["infer", str(ilrma_pth), "--files", str(tmp_path / "in")]) == 0
-    assert (tmp_path / "in" / "mix_est1.wav").read_bytes() == before["mix_est1.wav"]
-    assert not list((tmp_path / "in").glob("*_est1_est*"))
+    assert (tmp_path / "in" / "mix_s1.wav").read_bytes() == before["mix_s1.wav"]
+    assert not list((tmp_path / "in").glob("*_s1_s*"))
 
 
 @pytest.mark.parametrize("force", [[], ["-f"]])
@@ -165,8 +165,8 @@ def test_infer_inputs_sharing_a_stem_get_their_own_outputs(tmp_path, capsys, ilr
     second = _noise_wav(tmp_path / "b" / "mix.wav", seed=2)
     out = tmp_path / "out"
     assert main(["infer", str(ilrma_pth), "--files", str(first), str(second), "-o", str(out), *force]) == 0
-    assert sorted(p.name for p in out.iterdir()) == ["a_mix_est1.wav", "a_mix_est2.wav", "b_mix_est1.wav", "b_mix_est2.wav"]
-    assert not np.array_equal(sf.read(out / "a_mix_est1.wav")[0], sf.read(out / "b_mix_est1.wav")[0])
+    assert sorted(p.name for p in out.iterdir()) == ["a_mix_s1.wav", "a_mix_s2.wav", "b_mix_s1.wav", "b_mix_s2.wav"]
+    assert not np.array_equal(sf.read(out / "a_mix_s1.wav")[0], sf.read(out / "b_mix_s1.wav")[0])
 
 
 @pytest.mark.parametrize("bad", ["text", "truncated", "mono"])

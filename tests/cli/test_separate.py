@@ -257,3 +257,60 @@ def test_a_crafted_model_file_is_refused_in_one_line_and_runs_nothing(tmp_path, 
     err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     assert len(err) == 1 and "refused" in err[0] and "weights_only=False" not in err[0], err
     assert not (tmp_path / "PWNED").exists()
+
+
+def test_one_command_for_folders_resampling_chunks_and_resuming(tmp_path, capsys, caplog):
+    """``separate`` takes a folder, resamples (-r), separates in chunks (-w) and resumes
+    (--skip-existing): outputs <stem>_s<k>.wav at each input's rate, an earlier run's outputs
+    beside the inputs are not inputs, and a rerun without -f or --skip-existing is refused."""
+    folder = tmp_path / "in"
+    _noise_wav(folder / "a.wav", seconds=1.5, seed=1)
+    low = folder / "sub" / "b.wav"
+    low.parent.mkdir()
+    sf.write(low, np.random.default_rng(2).standard_normal((12000, 2)).astype(np.float32) * 0.1, 8000)
+    _noise_wav(folder / "a_s1.wav", seed=3)  # named like a.wav's output: an earlier run's, not an input
+    out = tmp_path / "out"
+    argv = ["separate", str(folder), "--out-dir", str(out), "--n-iter", "2", "-w", "8192", "--ola-hop", "4096"]
+    assert main(argv) == 2  # b.wav is at 8 kHz: refused before any output
+    _one_error_line(capsys, str(low), "8000 Hz", "-r/--resample")
+    assert not out.exists() or not list(out.iterdir())
+    assert main(argv + ["-r"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["a_s1.wav", "a_s2.wav", "b_s1.wav", "b_s2.wav"]
+    assert sf.info(str(out / "b_s1.wav")).samplerate == 8000 and sf.info(str(out / "a_s1.wav")).samplerate == 16000
+    assert sf.info(str(out / "a_s1.wav")).frames == 24000
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    capsys.readouterr()
+    assert main(argv + ["-r"]) == 2  # an earlier run's outputs: refused without -f
+    _one_error_line(capsys, "exists already", "--force")
+    (out / "b_s1.wav").unlink()
+    (out / "b_s2.wav").unlink()
+    assert main(argv + ["-r", "--skip-existing"]) == 0  # only b.wav again
+    assert "skipping" in caplog.text and str(folder / "a.wav") in caplog.text
+    assert (out / "a_s1.wav").read_bytes() == before["a_s1.wav"] and (out / "b_s2.wav").read_bytes() == before["b_s2.wav"]
+
+
+def test_chunked_separation_without_overlap_reorder_matches_whole_file_when_the_window_covers_it(tmp_path):
+    """A window longer than the file is one chunk: the same samples as no chunking."""
+    path = _noise_wav(tmp_path / "mix.wav", seconds=1.0)
+    assert main(["separate", str(path), "--out-dir", str(tmp_path / "whole"), "--n-iter", "3"]) == 0
+    assert main(["separate", str(path), "--out-dir", str(tmp_path / "chunk"), "--n-iter", "3", "-w", "32000"]) == 0
+    for k in (1, 2):
+        np.testing.assert_array_equal(sf.read(tmp_path / "whole" / f"mix_s{k}.wav")[0],
+                                      sf.read(tmp_path / "chunk" / f"mix_s{k}.wav")[0])
+
+
+def test_infer_is_a_deprecated_alias_writing_the_same_files(tmp_path, capsys):
+    from asteroid_mvae.cli import build_parser
+    from asteroid_mvae.models import load_model
+    import torch
+
+    torch.save(load_model("ilrma", n_iter=2).serialize(), tmp_path / "ilrma.pth")
+    path = _noise_wav(tmp_path / "data" / "mix.wav")
+    assert main(["separate", str(path), "--model", str(tmp_path / "ilrma.pth"), "-o", str(tmp_path / "sep")]) == 0
+    assert main(["infer", str(tmp_path / "ilrma.pth"), "--files", str(path)]) == 0  # beside the input
+    for k in (1, 2):
+        assert (tmp_path / "data" / f"mix_s{k}.wav").read_bytes() == (tmp_path / "sep" / f"mix_s{k}.wav").read_bytes()
+    assert main(["infer", str(tmp_path / "ilrma.pth"), "--files", str(tmp_path / "data")]) == 0  # outputs kept
+    assert sorted(p.name for p in (tmp_path / "data").iterdir()) == ["mix.wav", "mix_s1.wav", "mix_s2.wav"]
+    infer_help = build_parser("infer")._subparsers._group_actions[0].choices["infer"]
+    assert infer_help.description.startswith("Deprecated: use `asteroid-mvae separate")

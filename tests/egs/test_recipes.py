@@ -1,10 +1,17 @@
-"""The shared python steps of the recipes (``recipes/``): configuration, corpora, training skip, publishing."""
+"""The steps of the recipes (``asteroid_mvae.recipes``, ``asteroid-mvae recipe <step>``): configuration
+and its checked overrides, corpora, training skip, publishing."""
 import json
+import subprocess
 
 import pytest
 import yaml
 
-from recipes import build_separators, conf, prepare, publish, simulate, train
+from asteroid_mvae.cli import main
+from asteroid_mvae.recipes import build_separators, collect, conf, prepare, publish, simulate, train
+
+
+def recipe(*argv):
+    return main(["recipe", *map(str, argv)])
 
 
 @pytest.fixture
@@ -31,18 +38,72 @@ def test_tiny_section_is_deep_merged(conf_file):
 
 
 def test_get_flags_and_set(conf_file, capsys, tmp_path):
-    assert conf.main(["--conf", str(conf_file), "--get", "n_src"]) == 0
+    assert recipe("conf", "--conf", conf_file, "--get", "n_src") == 0
     assert capsys.readouterr().out == "2 3\n"
-    assert conf.main(["--conf", str(conf_file), "--get", "eval.metrics", "--default", "si_sdr"]) == 0
+    assert recipe("conf", "--conf", conf_file, "--get", "eval.metrics", "--default", "si_sdr") == 0
     assert capsys.readouterr().out == "si_sdr\n"
-    assert conf.main(["--conf", str(conf_file), "--get", "no.such"]) == 2
+    assert recipe("conf", "--conf", conf_file, "--get", "no.such") == 2
     assert "'no.such' is missing" in capsys.readouterr().err
-    assert conf.main(["--conf", str(conf_file), "--flags", "retrain"]) == 0
+    assert recipe("conf", "--conf", conf_file, "--flags", "retrain") == 0
     assert capsys.readouterr().out.split() == ["--max-steps", "7", "--oracle", "--iterations", "1", "2"]
     out = tmp_path / "pit.yml"
-    assert conf.main(["--conf", str(conf_file), "--section", "room", "--set", "n_src=3", "a.b=[1, 2]",
-                      "--out", str(out)]) == 0
-    assert yaml.safe_load(out.read_text()) == {"duration": 2.0, "n_src": 3, "a": {"b": [1, 2]}}
+    assert recipe("conf", "--conf", conf_file, "--set", "pit.convtasnet.n_src=3", "pit.convtasnet.network={x: [1, 2]}",
+                  "--section", "pit.convtasnet", "--out", out) == 0
+    assert yaml.safe_load(out.read_text()) == {"n_src": 3, "network": {"x": [1, 2]}}
+    assert recipe("conf", "--conf", conf_file, "--tiny", "--set", "room.rt60=[0.2, 0.4]", "--out", out) == 0
+    written = yaml.safe_load(out.read_text())
+    assert written["room"] == {"duration": 2.0, "rt60": [0.2, 0.4]} and written["n_src"] == [2] and "tiny" not in written
+
+
+@pytest.mark.parametrize("assignment, needles", [
+    ("eval.n_iterr=3", ["eval.n_iterr", "unknown key 'n_iterr' in eval", "accepted keys: methods, metrics, n_examples, n_iter, track"]),
+    ("tiny.n_src=3", ["unknown key 'tiny'", "accepted keys: corpora, eval, n_src"]),
+    ("train.chimera.optim.lrr=0.1", ["unknown key 'lrr' in train.chimera.optim", "accepted keys: batch_size, lr, weight_decay"]),
+    ("train.cvae.trainer.max_stepz=5", ["unknown key 'max_stepz' in train.cvae.trainer", "max_steps"]),
+    ("train.common.optim={lr: 0.1, bogus: 1}", ["train.common.optim.bogus", "unknown key 'bogus'"]),
+    ("corpora.train.rot=/data", ["unknown key 'rot' in corpora.train", "root"]),
+    ("separators.fastmvae2.n_itre=3", ["unknown key 'n_itre' in separators.fastmvae2", "n_iter"]),
+    ("eval.n_iter=many", ["eval.n_iter: expects a number value, got text 'many'"]),
+    ("retrain.oracle=3", ["retrain.oracle: expects a boolean value"]),
+    ("train.cvae.optim=0.1", ["train.cvae.optim: expects a mapping value"]),
+    ("room.duration.x=1", ["room.duration is a value, not a mapping"]),
+    ("novalue", ["--set takes KEY=VALUE"]),
+])
+def test_set_names_the_unknown_key_or_the_bad_value_in_one_line(conf_file, capsys, tmp_path, assignment, needles):
+    out = tmp_path / "written.yml"
+    assert recipe("conf", "--conf", conf_file, "--set", assignment, "--out", out) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(err) == 1 and err[0].startswith("asteroid-mvae recipe conf: error: "), err
+    assert all(n in err[0] for n in needles), err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("assignment, key, value", [
+    ("train.cvae.trainer.max_steps=3000", "train.cvae.trainer.max_steps", 3000),  # a key of the training config
+    ("train.cvae.trainer.accumulate_grad_batches=2", "train.cvae.trainer.accumulate_grad_batches", 2),  # Lightning's
+    ("train.common.trainer.devices=1", "train.common.trainer.devices", 1),  # a number where text ("auto") stands
+    ("train.common.trainer.max_steps=null", "train.common.trainer.max_steps", None),  # null: not given
+    ("retrain.dropout=0.3", "retrain.dropout", 0.3),  # a flag of asteroid-mvae retrain
+    ("separators.mvae.n_steps=4", "separators.mvae.n_steps", 4),  # a constructor argument
+    ("simulate.valid.rt60=[0.2, 0.6]", "simulate.valid.rt60", [0.2, 0.6]),  # a RoomConfig field
+    ("pit.dprnn.network={n_blocks: 2}", "pit.dprnn.network", {"n_blocks": 2}),  # a free mapping
+    ("n_src=3", "n_src", 3),
+])
+def test_set_accepts_the_keys_the_steps_read(conf_file, assignment, key, value):
+    loaded = conf.apply_overrides(conf.load_conf(conf_file), [assignment])
+    assert conf.section(loaded, key) == value
+
+
+def test_shell_arrays_hold_every_value_and_flat_section(conf_file, tmp_path):
+    """``--shell`` output, evaluated by bash, gives what ``--get`` and ``--flags`` print."""
+    code = conf.shell_arrays(conf.load_conf(conf_file, tiny=True))
+    script = tmp_path / "s.sh"
+    script.write_text(code + 'echo "${conf_value[n_src]}|${conf_value[train.chimera.optim.lr]}|'
+                      '${conf_value[room.duration]}"\nmapfile -t f <<< "${conf_flag_lines[retrain]}"\n'
+                      'printf "%s," "${f[@]}"\n')
+    done = subprocess.run(["bash", str(script)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["2|0.5|2.0", "--max-steps,7,--oracle,--iterations,1,2,"]
 
 
 def test_corpora_and_room_config(conf_file):
@@ -115,12 +176,10 @@ def test_publish_cards_hold_their_rows(tmp_path):
     assert published["infos"]["recipe_name"] == "demo" and published["licenses"]
     assert published["infos"]["final_metrics"] == {"N=3 si_sdr_imp": 2.0}
     assert (tmp_path / "pub" / "results.md").read_text() == table
-    assert publish.main(["--models", f"x={tmp_path / 'missing.pth'}", "--out", str(tmp_path)]) == 2
+    assert recipe("publish", "--models", f"x={tmp_path / 'missing.pth'}", "--out", tmp_path) == 2
 
 
 def test_collect_prefixes_mixture_ids(tmp_path):
-    from recipes import collect
-
     for n in (2, 3):
         folder = tmp_path / f"n{n}"
         folder.mkdir()

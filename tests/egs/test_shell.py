@@ -87,6 +87,10 @@ def test_set_overrides_configuration_keys_and_tag_names_the_experiment(tmp_path)
     bad = bash(str(EGS / "demo" / "run.sh"), "--python", sys.executable, "--exp_dir", str(tmp_path / "x"),
                "--set", "novalue", "--stage", "99", "--stop_stage", "99")
     assert bad.returncode != 0 and "KEY=VALUE" in bad.stderr
+    typo = bash(str(EGS / "demo" / "run.sh"), "--python", sys.executable, "--exp_dir", str(tmp_path / "y"),
+                "--set", "eval.n_iterr=7", "--stage", "99", "--stop_stage", "99")
+    assert typo.returncode != 0 and "Traceback" not in typo.stderr
+    assert "--set eval.n_iterr: unknown key 'n_iterr' in eval; accepted keys: methods, metrics" in typo.stderr
 
 
 def test_an_interpreter_without_the_package_is_one_clear_line(tmp_path):

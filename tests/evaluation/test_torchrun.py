@@ -21,10 +21,10 @@ def test_torchrun_shards_merge_into_the_single_process_table(tmp_path):
     from pathlib import Path
 
     repo = Path(__file__).resolve().parents[2]
-    _run(["-m", "recipes.evaluate", *COMMON, "--out", str(tmp_path / "single")], repo)
-    _run(["-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29631", "-m", "recipes.evaluate",
-          "--shard-from-env", *COMMON, "--out", str(tmp_path / "sharded"), "--no-report"], repo)
-    _run(["-m", "recipes.report", "--out", str(tmp_path / "sharded"), "--num-shards", "2"], repo)
+    _run(["-m", "asteroid_mvae", "evaluate", *COMMON, "--out", str(tmp_path / "single")], repo)
+    _run(["-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29631", "-m", "asteroid_mvae",
+          "evaluate", "--shard-from-env", *COMMON, "--out", str(tmp_path / "sharded"), "--no-report"], repo)
+    _run(["-m", "asteroid_mvae", "report", "--out", str(tmp_path / "sharded"), "--num-shards", "2"], repo)
     key = ["method", "mixture_id"]
     single = pd.read_csv(tmp_path / "single" / "all_metrics.csv").sort_values(key).reset_index(drop=True)
     merged = pd.read_csv(tmp_path / "sharded" / "all_metrics.csv").sort_values(key).reset_index(drop=True)

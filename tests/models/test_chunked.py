@@ -51,11 +51,11 @@ def test_infer_command_multichannel_resample_and_chunks(tmp_path, room, sisdri):
     torch.save(load_model("ilrma", n_iter=30).serialize(), tmp_path / "ilrma.pth")
     out = tmp_path / "out"
     assert main(["infer", str(tmp_path / "ilrma.pth"), "--files", str(path.parent), "-o", str(out)]) == 0
-    estimates = np.stack([sf.read(out / f"mix_est{k}.wav")[0] for k in (1, 2)])
+    estimates = np.stack([sf.read(out / f"mix_s{k}.wav")[0] for k in (1, 2)])
     assert sisdri(estimates, references, mixture[0]) > 3.0
     assert main(["infer", str(tmp_path / "ilrma.pth"), "--files", str(path), "-o", str(out), "-w", "48000",
                  "-f"]) == 0
-    chunked = np.stack([sf.read(out / f"mix_est{k}.wav")[0] for k in (1, 2)])
+    chunked = np.stack([sf.read(out / f"mix_s{k}.wav")[0] for k in (1, 2)])
     assert np.isfinite(chunked).all() and sisdri(chunked, references, mixture[0]) > 1.0
     low = tmp_path / "low.wav"
     import torchaudio
@@ -63,7 +63,7 @@ def test_infer_command_multichannel_resample_and_chunks(tmp_path, room, sisdri):
     sf.write(low, torchaudio.functional.resample(torch.from_numpy(mixture), 16000, 8000).numpy().T, 8000)
     assert main(["infer", str(tmp_path / "ilrma.pth"), "--files", str(low), "-o", str(out)]) == 2
     assert main(["infer", str(tmp_path / "ilrma.pth"), "--files", str(low), "-o", str(out), "-r"]) == 0
-    info = sf.info(str(out / "low_est1.wav"))
+    info = sf.info(str(out / "low_s1.wav"))
     assert info.samplerate == 8000 and info.channels == 1
 
 
@@ -74,6 +74,6 @@ def test_infer_refuses_missing_files_and_skips_existing_outputs(tmp_path, capsys
     wav = tmp_path / "a.wav"
     sf.write(wav, np.random.default_rng(0).standard_normal((8000, 2)).astype(np.float32) * 0.1, 16000)
     assert main(["infer", str(tmp_path / "ilrma.pth"), "--files", str(wav)]) == 0
-    before = (tmp_path / "a_est1.wav").read_bytes()
+    before = (tmp_path / "a_s1.wav").read_bytes()
     assert main(["infer", str(tmp_path / "ilrma.pth"), "--files", str(wav)]) == 0  # exists: kept
-    assert (tmp_path / "a_est1.wav").read_bytes() == before
+    assert (tmp_path / "a_s1.wav").read_bytes() == before

@@ -1,6 +1,6 @@
-"""Gather a recipe's trained separators for sharing: ``python -m recipes.publish --models NAME=PATH ... --out P``.
+"""Gather a recipe's trained separators for sharing: ``asteroid-mvae recipe publish --models NAME=PATH ... --out P``.
 
-For each ``NAME=PATH`` (a saved separator: ``recipes.build_separators`` or ``train_pit``
+For each ``NAME=PATH`` (a saved separator: ``recipe build-separators`` or ``asteroid-mvae train``
 output) writes ``P/NAME/``::
 
     model.pth      the separator in asteroid's save_publishable layout (asteroid_mvae.publish):
@@ -13,10 +13,8 @@ output) writes ``P/NAME/``::
 and ``P/results.md`` (the recipe's comparison table, --results). Every file is written
 atomically; rerunning replaces them.
 """
-import argparse
 import re
 import shutil
-import sys
 from pathlib import Path
 
 RESULTS = """
@@ -51,7 +49,7 @@ def method_rows(table: str, name: str) -> str:
 
 
 def copy_atomic(src: Path, dst: Path) -> None:
-    from asteroid_mvae.utils.io import atomic_path
+    from ..utils.io import atomic_path
 
     with atomic_path(dst) as tmp:
         shutil.copyfile(src, tmp)
@@ -62,10 +60,10 @@ def publish(models: dict, out_dir, networks=None, conf=None, results=None, recip
     """Write one folder per model (see the module docstring); return the folders."""
     import yaml
 
-    from asteroid_mvae.cli.publish import read_metrics
-    from asteroid_mvae.models import load_model
-    from asteroid_mvae.publish import publish_model
-    from asteroid_mvae.utils.io import write_text
+    from ..cli.publish import read_metrics
+    from ..models import load_model
+    from ..publish import publish_model
+    from ..utils.io import write_text
 
     out_dir = Path(out_dir)
     table = Path(results).read_text(encoding="utf-8") if results else ""
@@ -90,8 +88,7 @@ def publish(models: dict, out_dir, networks=None, conf=None, results=None, recip
     return folders
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_arguments(parser):
     parser.add_argument("--models", nargs="+", required=True, metavar="NAME=PATH")
     parser.add_argument("--networks", nargs="*", metavar="NAME=PACKAGE")
     parser.add_argument("--conf", help="recipe configuration to ship beside each model")
@@ -100,23 +97,15 @@ def main(argv=None) -> int:
     parser.add_argument("--metrics", help="final_metrics.json of the evaluation (measured metrics in the cards)")
     parser.add_argument("--dataset", default="unknown", help="training data, for the cards")
     parser.add_argument("--out", required=True, help="publish folder")
-    args = parser.parse_args(argv)
-    try:
-        models = parse_pairs(args.models, "--models")
-        networks = parse_pairs(args.networks, "--networks")
-        for label, path in (("--conf", args.conf), ("--results", args.results), ("--metrics", args.metrics)):
-            if path and not Path(path).is_file():
-                raise ValueError(f"{label} file {path} not found")
-    except ValueError as err:
-        print(f"recipes.publish: error: {err}", file=sys.stderr)
-        return 2
+    return parser
+
+
+def run(args) -> int:
+    models = parse_pairs(args.models, "--models")
+    networks = parse_pairs(args.networks, "--networks")
+    for label, path in (("--conf", args.conf), ("--results", args.results), ("--metrics", args.metrics)):
+        if path and not Path(path).is_file():
+            raise ValueError(f"{label} file {path} not found")
     for folder in publish(models, args.out, networks, args.conf, args.results, args.recipe, args.metrics, args.dataset):
         print(f"published {folder}")
     return 0
-
-
-if __name__ == "__main__":
-    from asteroid_mvae.cli import show_package_logs
-
-    show_package_logs()  # progress lines in the stage logs
-    sys.exit(main())

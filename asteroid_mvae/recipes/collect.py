@@ -1,4 +1,4 @@
-"""One report over several evaluation folders: ``python -m recipes.collect --eval-dirs A B --out C``.
+"""One report over several evaluation folders: ``asteroid-mvae recipe collect --eval-dirs A B --out C``.
 
 The recipes evaluate each number of sources in its own folder (``eval/n2``, ``eval/n3``:
 their mixture ids overlap). This step concatenates their ``all_metrics.csv`` and
@@ -7,9 +7,7 @@ writes the report there (``results.md``, ``final_metrics.json``, curves and PNGs
 :func:`asteroid_mvae.evaluation.make_report`) and, with ``--print-table``, prints the table.
 Rerunning rewrites ``C`` from the current folders.
 """
-import argparse
 import json
-import sys
 from pathlib import Path
 
 
@@ -17,9 +15,9 @@ def merge_folders(eval_dirs, out_dir) -> Path:
     """Write ``out_dir/all_metrics.csv`` and ``out_dir/curves.jsonl`` from ``eval_dirs``; return the CSV."""
     import pandas as pd
 
-    from asteroid_mvae.evaluation.evaluate import CURVES_JSONL, METRICS_CSV
-    from asteroid_mvae.evaluation.report import load_curves
-    from asteroid_mvae.utils.io import atomic_path, write_text
+    from ..evaluation.evaluate import CURVES_JSONL, METRICS_CSV
+    from ..evaluation.report import load_curves
+    from ..utils.io import atomic_path, write_text
 
     frames, curve_lines = [], []
     for folder in map(Path, eval_dirs):
@@ -40,30 +38,21 @@ def merge_folders(eval_dirs, out_dir) -> Path:
     return out_dir / METRICS_CSV
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_arguments(parser):
     parser.add_argument("--eval-dirs", nargs="+", required=True, help="evaluation folders (one per N)")
     parser.add_argument("--out", required=True, help="folder of the combined report")
     parser.add_argument("--print-table", action="store_true", help="print the comparison table")
-    args = parser.parse_args(argv)
-    from asteroid_mvae.evaluation import make_report
+    return parser
 
-    try:
-        merge_folders(args.eval_dirs, args.out)
-        paths = make_report(args.out)
-    except (FileNotFoundError, ValueError) as err:
-        print(f"recipes.collect: error: {err}", file=sys.stderr)
-        return 2
+
+def run(args) -> int:
+    from ..evaluation import make_report
+
+    merge_folders(args.eval_dirs, args.out)  # FileNotFoundError / ValueError: one line from the command line
+    paths = make_report(args.out)
     for kind, path in paths.items():
         print(f"{kind}: {path}")
     if args.print_table:
         print()
         print(Path(paths["table"]).read_text(encoding="utf-8"))
     return 0
-
-
-if __name__ == "__main__":
-    from asteroid_mvae.cli import show_package_logs
-
-    show_package_logs()  # progress lines in the stage logs
-    sys.exit(main())

@@ -1,4 +1,4 @@
-"""Simulate every data set of a recipe: ``python -m recipes.simulate --conf C --out D --n-src 2 3``.
+"""Simulate every data set of a recipe: ``asteroid-mvae recipe simulate --conf C --out D --n-src 2 3``.
 
 Sets (folders of ``D``), each an ``asteroid_mvae.data`` output with ``metadata.csv``:
 
@@ -22,9 +22,7 @@ set; ``simulate.<set>`` holds the set size (``n_per_speaker`` or ``n_mixtures``)
 Set ``k`` of :data:`SETS` uses seed ``seed + k`` (independent sets). Reruns skip finished
 items (the simulation functions resume); a set whose size is 0 is skipped.
 """
-import argparse
 import dataclasses
-import sys
 import time
 from pathlib import Path
 
@@ -37,7 +35,7 @@ SIZE_KEYS = {"speakers": "n_per_speaker", "train": "n_mixtures", "valid": "n_mix
 
 def room_config(conf: dict, set_name: str):
     """``RoomConfig`` from ``room`` updated by the RoomConfig fields of ``simulate.<set_name>``."""
-    from asteroid_mvae.data import RoomConfig
+    from ..data import RoomConfig
 
     fields = {f.name for f in dataclasses.fields(RoomConfig)}
     values = dict(section(conf, "room", default={}) or {})
@@ -62,7 +60,7 @@ def simulate_all(conf: dict, corpora: dict, out_dir, n_src_list, sets=SETS, jobs
     """Simulate the requested sets; return ``{folder name: metadata CSV path}``.
 
     ``seed`` (default: ``simulate.seed`` of the configuration) is the base seed of the sets."""
-    from asteroid_mvae.data import simulate_mixtures, simulate_speakers
+    from ..data import simulate_mixtures, simulate_speakers
 
     out_dir = Path(out_dir)
     seed = int(section(conf, "simulate.seed", default=0) if seed is None else seed)
@@ -82,32 +80,27 @@ def simulate_all(conf: dict, corpora: dict, out_dir, n_src_list, sets=SETS, jobs
     return written
 
 
-def main(argv=None) -> int:
-    parser = add_corpus_arguments(argparse.ArgumentParser(description=__doc__.splitlines()[0]))
+def add_arguments(parser):
+    add_corpus_arguments(parser)
     parser.add_argument("--out", required=True, help="data folder of the experiment")
     parser.add_argument("--n-src", type=int, nargs="+", default=[2], help="numbers of sources of the mixture sets")
     parser.add_argument("--sets", nargs="+", choices=SETS, default=list(SETS))
     parser.add_argument("--jobs", type=int, default=1, help="parallel simulation processes")
     parser.add_argument("--seed", type=int, help="base seed (overrides simulate.seed)")
-    args = parser.parse_args(argv)
-    from asteroid_mvae.data import DataError
+    return parser
+
+
+def run(args) -> int:
+    from ..data import DataError
 
     start = time.time()
     try:
         conf = load_conf(args.conf, args.tiny)
         written = simulate_all(conf, corpora_from_conf(conf, args.train_root, args.test_root), args.out,
                                args.n_src, args.sets, args.jobs, args.seed)
-    except (ConfError, DataError) as err:
-        print(f"recipes.simulate: error: {err}", file=sys.stderr)
-        return 2
+    except DataError as err:
+        raise ConfError(str(err)) from None
     for name, path in written.items():
         print(f"{name}: {path}")
     print(f"simulation done in {time.time() - start:.1f} s")
     return 0
-
-
-if __name__ == "__main__":
-    from asteroid_mvae.cli import show_package_logs
-
-    show_package_logs()  # progress lines in the stage logs
-    sys.exit(main())

@@ -1,4 +1,4 @@
-"""Check the recipe's corpora and write their description: ``python -m recipes.prepare --conf C --out D``.
+"""Check the recipe's corpora and write their description: ``asteroid-mvae recipe prepare --conf C --out D``.
 
 The ``corpora`` section of the configuration names two corpora, ``train`` (source models,
 encoder re-training, PIT baselines) and ``test`` (evaluation)::
@@ -14,20 +14,26 @@ recipes entries with the same root and opposite sides give disjoint speakers).
 ``--train-root``/``--test-root`` override the roots (the ``run.sh`` corpus variables).
 Writes ``D/corpora.json`` (speakers and utterance counts per role); reruns rewrite it.
 """
-import argparse
 import json
-import sys
 from pathlib import Path
 
-from .conf import ConfError, load_conf, section, write_text
+from .conf import ConfError, load_conf, section
 
 ROLES = ("train", "test")
 BUILTIN_KEYS = ("n_speakers", "utterances_per_speaker", "seed", "utterance_seconds")
 
 
+def corpus_schema() -> dict:
+    """The keys of a ``corpora.<role>`` entry and their kinds (:mod:`.schema`)."""
+    number, text = frozenset({"number"}), frozenset({"text"})
+    return {"name": text, "root": text, "side": text, "test_fraction": number, "split_seed": number,
+            "subsets": frozenset({"list", "text"}), "n_speakers": number, "utterances_per_speaker": number,
+            "seed": number, "utterance_seconds": frozenset({"list"})}
+
+
 def build_corpus(spec: dict, root_override=None):
     """A corpus of :mod:`asteroid_mvae.data.corpora` from one ``corpora.<role>`` mapping."""
-    from asteroid_mvae.data import get_corpus, split_by_speaker
+    from ..data import get_corpus, split_by_speaker
 
     spec = dict(spec or {})
     name = spec.pop("name", None)
@@ -84,17 +90,20 @@ def add_corpus_arguments(parser):
     return parser
 
 
-def main(argv=None) -> int:
-    parser = add_corpus_arguments(argparse.ArgumentParser(description=__doc__.splitlines()[0]))
+def add_arguments(parser):
+    add_corpus_arguments(parser)
     parser.add_argument("--out", required=True, help="data folder of the experiment")
-    args = parser.parse_args(argv)
-    from asteroid_mvae.data import DataError
+    return parser
+
+
+def run(args) -> int:
+    from ..data import DataError
+    from ..utils.io import write_text
 
     try:
         corpora = corpora_from_conf(load_conf(args.conf, args.tiny), args.train_root, args.test_root)
-    except (ConfError, DataError) as err:
-        print(f"recipes.prepare: error: {err}", file=sys.stderr)
-        return 2
+    except DataError as err:
+        raise ConfError(str(err)) from None
     info = describe(corpora)
     path = Path(args.out) / "corpora.json"
     write_text(path, json.dumps(info, indent=2) + "\n")
@@ -105,10 +114,3 @@ def main(argv=None) -> int:
         print("warning: train and test share speakers of the same corpus (not speaker-open)")
     print(f"wrote {path}")
     return 0
-
-
-if __name__ == "__main__":
-    from asteroid_mvae.cli import show_package_logs
-
-    show_package_logs()  # progress lines in the stage logs
-    sys.exit(main())

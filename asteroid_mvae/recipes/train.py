@@ -1,4 +1,4 @@
-"""Train one source model of a recipe: ``python -m recipes.train --model cvae --conf C --data D --out E``.
+"""Train one source model of a recipe: ``asteroid-mvae recipe train --model cvae --conf C --data D --out E``.
 
 The configuration's ``train`` section gives the preset and the overrides of
 :func:`asteroid_mvae.training.make_config`, shared (``common``) and per model::
@@ -15,21 +15,21 @@ Precedence: preset < ``common`` < ``<model>`` < command line (``--data``, ``--ou
 and the same configuration in ``E/config.yml``) is skipped; an interrupted or changed run
 resumes from ``E/checkpoints/last.ckpt``.
 """
-import argparse
-import sys
 from pathlib import Path
 
 import yaml
 
-from .conf import ConfError, load_conf, merge, section
+from .. import catalogue
+from ..utils.config import merge, parse_devices
+from .conf import ConfError, load_conf, section
 
-MODELS = ("cvae", "acvae", "chimera")
+MODELS = catalogue.names("network")  # source-model networks (cvae, acvae, chimera, the frame priors)
 
 
 def build_config(conf: dict, model: str, data, out, teacher=None, accelerator=None, devices=None,
                  seed=None) -> dict:
     """The full training configuration of ``model`` (see the module docstring)."""
-    from asteroid_mvae.training import make_config
+    from ..training import make_config
 
     train_conf = section(conf, "train", default={}) or {}
     unknown = set(train_conf) - {"preset", "common", *MODELS}
@@ -59,51 +59,32 @@ def is_finished(config: dict) -> bool:
     return yaml.safe_load(saved.read_text(encoding="utf-8")) == yaml.safe_load(yaml.safe_dump(config))
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_arguments(parser):
     parser.add_argument("--model", choices=MODELS, required=True)
     parser.add_argument("--conf", required=True, help="recipe configuration (local/conf.yml)")
     parser.add_argument("--tiny", action="store_true", help="merge the configuration's 'tiny' section")
-    parser.add_argument("--data", required=True, help="simulate-speakers folder (recipes.simulate: DATA/speakers)")
+    parser.add_argument("--data", required=True, help="simulate-speakers folder (recipe simulate: DATA/speakers)")
     parser.add_argument("--out", required=True, help="experiment folder of this model")
     parser.add_argument("--teacher", help="chimera: the CVAE network package (network.pt)")
     parser.add_argument("--seed", type=int, help="overrides the configuration's seed")
     parser.add_argument("--accelerator", help="Lightning accelerator (cpu, gpu, auto)")
     parser.add_argument("--devices", help="Lightning devices (auto, 1, ...)")
-    args = parser.parse_args(argv)
-    try:
-        config = build_config(load_conf(args.conf, args.tiny), args.model, args.data, args.out, args.teacher,
-                              args.accelerator, _devices(args.devices), args.seed)
-        for label, path in (("--data", args.data), ("--teacher", args.teacher)):
-            if path and not Path(path).exists():
-                raise ConfError(f"{label} path not found: {path}")
-        if args.model == "chimera" and not config["teacher"]:
-            raise ConfError("--model chimera needs --teacher PATH (the CVAE network package)")
-    except ConfError as err:
-        print(f"recipes.train: error: {err}", file=sys.stderr)
-        return 2
+    return parser
+
+
+def run(args) -> int:
+    config = build_config(load_conf(args.conf, args.tiny), args.model, args.data, args.out, args.teacher,
+                          args.accelerator, parse_devices(args.devices), args.seed)
+    for label, path in (("--data", args.data), ("--teacher", args.teacher)):
+        if path and not Path(path).exists():
+            raise ConfError(f"{label} path not found: {path}")
+    if args.model == "chimera" and not config["teacher"]:
+        raise ConfError("--model chimera needs --teacher PATH (the CVAE network package)")
     if is_finished(config):
         print(f"{args.model}: finished run in {args.out} (same configuration); skipping")
         return 0
-    from asteroid_mvae.training import train
+    from ..training import train
 
-    try:
-        package = train(config)
-    except (ValueError, FileNotFoundError) as err:
-        print(f"recipes.train: error: {err}", file=sys.stderr)
-        return 2
+    package = train(config)  # its ValueError / FileNotFoundError: one line from the command line
     print(f"network package: {package}")
     return 0
-
-
-def _devices(value):
-    if value is None or value == "auto":
-        return value
-    return int(value) if value.isdigit() else value
-
-
-if __name__ == "__main__":
-    from asteroid_mvae.cli import show_package_logs
-
-    show_package_logs()  # progress lines in the stage logs
-    sys.exit(main())
