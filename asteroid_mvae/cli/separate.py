@@ -219,16 +219,19 @@ def check_numbers(args):
 
 
 def check_chunks(args, model):
-    """Chunks no shorter than the model's STFT, and a hop between its STFT hop and the window
-    (bounded work: a chunk per sample would run for hours)."""
-    stft = getattr(model, "stft_config", None)
-    if args.ola_window is None or stft is None:
+    """Chunks no shorter than the model's STFT, and a hop between the model's STFT hop (models
+    without an STFT: 1/64 of the window) and the window: bounded work, a chunk per sample
+    would run for hours."""
+    if args.ola_window is None:
         return
-    if args.ola_window < stft.n_fft:
+    stft = getattr(model, "stft_config", None)
+    if stft is not None and args.ola_window < stft.n_fft:
         raise CliError(f"--ola-window {args.ola_window} is shorter than the model's STFT ({stft.n_fft})")
-    if args.ola_hop is not None and not stft.hop_length <= args.ola_hop <= args.ola_window:
-        raise CliError(f"--ola-hop must be between the model's STFT hop ({stft.hop_length}) and --ola-window "
-                       f"({args.ola_window}); got {args.ola_hop}")
+    low = stft.hop_length if stft is not None else max(1, args.ola_window // 64)
+    if args.ola_hop is not None and not low <= args.ola_hop <= args.ola_window:
+        what = "the model's STFT hop" if stft is not None else "1/64 of --ola-window"
+        raise CliError(f"--ola-hop must be between {what} ({low}) and --ola-window ({args.ola_window}); "
+                       f"got {args.ola_hop}")
 
 
 def load(args, device):

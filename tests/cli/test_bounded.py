@@ -108,3 +108,25 @@ def test_recipe_malformed_set_is_one_line(tmp_path, value):
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert done.returncode == 1 and len(lines) == 1 and "--set takes KEY=VALUE" in lines[0], done.stderr
     assert not (tmp_path / "exp").exists()
+
+
+def test_chunk_hop_is_bounded_for_models_with_and_without_an_stft():
+    """--ola-hop below the model's STFT hop, or below 1/64 of the window for a model without an
+    STFT (a PIT network), is refused before any work."""
+    from argparse import Namespace
+    from types import SimpleNamespace
+
+    import pytest
+
+    from asteroid_mvae.cli import CliError
+    from asteroid_mvae.cli.separate import check_chunks
+
+    with_stft = SimpleNamespace(stft_config=SimpleNamespace(n_fft=2048, hop_length=512))
+    without = SimpleNamespace()
+    check_chunks(Namespace(ola_window=16000, ola_hop=512), with_stft)
+    check_chunks(Namespace(ola_window=16000, ola_hop=250), without)
+    for model, hop, needle in ((with_stft, 511, "STFT hop (512)"), (without, 249, "1/64 of --ola-window (250)")):
+        with pytest.raises(CliError, match=needle.replace("(", r"\(").replace(")", r"\)")):
+            check_chunks(Namespace(ola_window=16000, ola_hop=hop), model)
+    with pytest.raises(CliError, match="shorter than the model's STFT"):
+        check_chunks(Namespace(ola_window=1000, ola_hop=None), with_stft)
