@@ -19,6 +19,13 @@ source row with ``J`` at its optimum (the row update is the same for any ``J0`` 
 followed by the new optimum of ``J`` never increases ``L``: the spatial sweeps below are
 majorisation-minimisation steps for every source model the engine takes.
 
+Measured on real speech (egs/vcc2018/results/arrays: VCC2018, RT60 0.3 s, 24 mixtures, M = 2N
+against M = N, paired SI-SDRi against the images): the oracle variances gain +4.6 dB (N = 2) and
++5.1 dB (N = 3) with OverIVA, ILRMA +1.3 and +0.7 dB (PCA to N: +1.1, +0.4), AuxIVA's
+time-varying Gaussian contrast +0.7 and -0.6 dB (PCA: +1.4, +0.2), and AuxIVA's Laplace contrast
+loses 3.2 and 2.6 dB (PCA: +0.1, +0.3; pyroomacoustics' OverIVA loses the same 3.2 dB): with a
+weak source model the source rows drift into the background subspace.
+
 Axis order as in :mod:`.spatial`: ``W [batch, freq, src, mics]``, ``V [batch, freq, src, mics, mics]``,
 ``C [batch, freq, mics, mics]``.
 """

@@ -1,0 +1,180 @@
+"""More microphones than sources on real speech: M = N against M = 2N by PCA and by OverIVA.
+
+Mixtures: VCC2018 test sentences 30021-30025 (every speaker), the package's room protocol
+(:mod:`asteroid_mvae.data.rooms`: 8 x 6 x 3 m shoebox, sources on a 2.5 m circle around a circular
+array of radius 0.1 m), RT60 ``--rt60``, N sources, a uniform circular array of M = 2N microphones.
+The M = N array is every other microphone of it (again a uniform circle of radius 0.1 m, in the
+same room and with the same sources), so every comparison is paired. Separators: AuxIVA and
+ILRMA at M = N, at M = 2N reduced to N by PCA (``mics="pca"``) and at M = 2N with OverIVA
+(``mics="all"``, the default), and the oracles ``oracle_ip`` (the engine with the true variances;
+OverIVA at M = 2N) and ``oracle_ls`` (the best time-invariant linear demixer) at each M.
+AuxIVA runs with its default Laplace contrast and with the time-varying Gaussian one
+(``auxiva_gauss``, ``contrast="gauss"``). SI-SDR improvements at microphone 0 against the reverberant images (the separators' target)
+and against the direct path plus ``--early`` s of early reflections.
+
+Writes ``per_mixture.csv`` and ``table.md`` (paired differences, s/mixture with ``--threads``
+torch threads) to ``--out``. Run from the repository root::
+
+    .venv/bin/python egs/vcc2018/local/arrays_vcc2018.py --corpus ../shared/data/vcc2018 \\
+        --n-mixtures 24 --out egs/vcc2018/results/arrays
+"""
+import argparse
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from dereverb_vcc2018 import TEST_SENTENCES, make_mixture  # noqa: E402  (same mixtures' recipe)
+
+log = logging.getLogger("arrays_vcc2018")
+SEPARATORS = ("auxiva", "auxiva_gauss", "ilrma")
+FORMS = ("m_n", "pca", "overiva")  #: M = N; M = 2N by PCA; M = 2N by OverIVA
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--corpus", default="../shared/data/vcc2018", help="VCC2018 folder (speaker/utterance.flac)")
+    parser.add_argument("--out", default="egs/vcc2018/results/arrays")
+    parser.add_argument("--n-mixtures", type=int, default=8)
+    parser.add_argument("--n-src", type=int, nargs="+", default=[2], help="one table section per number of sources")
+    parser.add_argument("--rt60", type=float, default=0.3)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--early", type=float, default=0.05, help="seconds of early reflections in the direct reference")
+    parser.add_argument("--n-iter", type=int, default=60)
+    parser.add_argument("--seed", type=int, default=1000)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads")
+    return parser.parse_args(argv)
+
+
+def separators(n_src: int, n_iter: int) -> dict:
+    """``(name, microphones) -> separator``: ``"n"`` (every other microphone) or ``"2n"`` (all)."""
+    from asteroid_mvae.models import ILRMA, AuxIVA
+    from asteroid_mvae.models.oracle import OracleIP, OracleLS
+
+    models = {}
+    for name, cls, extra in (("auxiva", AuxIVA, {}), ("auxiva_gauss", AuxIVA, {"contrast": "gauss"}), ("ilrma", ILRMA, {})):
+        models[(f"{name}", "n")] = cls(n_src=n_src, n_iter=n_iter, **extra)
+        models[(f"{name}_pca", "2n")] = cls(n_src=n_src, n_iter=n_iter, mics="pca", **extra)
+        models[(f"{name}_overiva", "2n")] = cls(n_src=n_src, n_iter=n_iter, mics="all", **extra)
+    for mics in ("n", "2n"):
+        models[(f"oracle_ip@{mics.upper()}", mics)] = OracleIP(n_src=n_src, n_iter=n_iter)
+        models[(f"oracle_ls@{mics.upper()}", mics)] = OracleLS(n_src=n_src)
+    return models
+
+
+def paired(df, a: str, b: str, column: str = "si_sdri_image"):
+    """``(mean, standard error, wins, count)`` of ``a - b`` over the mixtures both have."""
+    x = df[df.method == a].set_index("mixture")[column]
+    y = df[df.method == b].set_index("mixture")[column]
+    diff = (x - y).dropna()
+    return diff.mean(), diff.std(ddof=1) / np.sqrt(len(diff)), int((diff > 0).sum()), len(diff)
+
+
+def section(df, n_src: int) -> list:
+    df = df[df.n_src == n_src]
+    means = df.groupby("method").mean(numeric_only=True)
+    lines = [f"### N = {n_src}, M = {n_src} and {2 * n_src} ({df['mixture'].nunique()} mixtures)", "",
+             "| method | M | SI-SDRi image (dB) | SI-SDRi direct (dB) | s/mixture |", "|---|---|---|---|---|"]
+    for method in dict.fromkeys(df["method"]):
+        row = means.loc[method]
+        lines.append(f"| {method} | {int(row['n_mics'])} | {row['si_sdri_image']:.2f} | {row['si_sdri_direct']:.2f} | "
+                     f"{row['seconds']:.2f} |")
+    lines += ["", "Paired differences (SI-SDRi against the images; mean ± standard error, mixtures where the "
+              "first wins):", "", "| comparison | image (dB) | better | direct (dB) |", "|---|---|---|---|"]
+    comparisons = [(f"{s}_overiva", s) for s in SEPARATORS] + [(f"{s}_pca", s) for s in SEPARATORS] + \
+        [(f"{s}_overiva", f"{s}_pca") for s in SEPARATORS] + \
+        [("oracle_ip@2N", "oracle_ip@N"), ("oracle_ls@2N", "oracle_ls@N")]
+    for a, b in comparisons:
+        if a in means.index and b in means.index:
+            m, se, wins, count = paired(df, a, b)
+            md, sed, _, _ = paired(df, a, b, "si_sdri_direct")
+            lines.append(f"| {a} - {b} | {m:+.2f} ± {se:.2f} | {wins}/{count} | {md:+.2f} ± {sed:.2f} |")
+    return lines
+
+
+def table(df, args, load: str) -> str:
+    lines = [f"More microphones than sources on VCC2018 test sentences (30021-30025), RT60 {args.rt60} s, "
+             f"{args.seconds:g}-s mixtures, uniform circular arrays of radius 0.1 m (M = N: every other microphone "
+             f"of the M = 2N array), STFT 2048 / 1024, {args.n_iter} iterations, {args.threads} torch thread(s); "
+             f"{load}.", "",
+             "Names: ``auxiva``: Laplace contrast, ``auxiva_gauss``: time-varying Gaussian contrast; plain: M = N; ``_pca``: M = 2N reduced to N by PCA (``mics=\"pca\"``); ``_overiva``: M = 2N "
+             "with OverIVA (``mics=\"all\"``, the default); oracles at each M (``oracle_ip`` at 2N runs OverIVA "
+             "with the true variances).", ""]
+    for n_src in sorted(df.n_src.unique()):
+        lines += section(df, int(n_src)) + [""]
+    lines += ["SI-SDRi image: against each source's reverberant image at microphone 0; direct: against its direct "
+              f"path plus the first {int(args.early * 1000)} ms of its impulse response there."]
+    return "\n".join(lines) + "\n"
+
+
+def run_mixture(corpus, index: int, n_src: int, models: dict, args) -> list:
+    """Rows of every separator on mixture ``index`` with ``n_src`` sources."""
+    import torch
+
+    from asteroid_mvae.evaluation.metrics import si_sdr_improvement
+
+    options = argparse.Namespace(**{**vars(args), "n_src": n_src, "n_mics": 2 * n_src})
+    mixture, direct, image, speakers = make_mixture(corpus, index, options)
+    rows = []
+    for (name, mics), model in models.items():
+        wav = torch.from_numpy(mixture if mics == "2n" else mixture[::2])[None]
+        start = time.perf_counter()
+        if getattr(model, "needs_references", False):
+            estimates = model.forward_wav(wav, torch.from_numpy(image.astype(np.float32))[None])
+        else:
+            estimates = model(wav)
+        seconds = time.perf_counter() - start
+        estimates = estimates[0].double().numpy()
+        rows.append(dict(n_src=n_src, mixture=index, speakers="+".join(speakers), method=name, n_mics=wav.shape[1],
+                         seconds=seconds,
+                         si_sdri_image=float(si_sdr_improvement(mixture[0], image, estimates).mean()),
+                         si_sdri_direct=float(si_sdr_improvement(mixture[0], direct, estimates).mean())))
+        log.info("N=%d mixture %d %s (M=%d): %.2f dB image, %.2f dB direct, %.2f s", n_src, index, name, wav.shape[1],
+                 rows[-1]["si_sdri_image"], rows[-1]["si_sdri_direct"], seconds)
+    return rows
+
+
+def main(argv=None):
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    args = parse_args(argv)
+    import pandas as pd
+    import torch
+
+    from asteroid_mvae.data import DataError, FolderCorpus
+
+    torch.set_num_threads(args.threads)
+    try:
+        corpus = FolderCorpus(args.corpus)
+        corpus = corpus.subset(utterances={spk: [u for u in corpus.utterances(spk) if int(u) in TEST_SENTENCES]
+                                           for spk in corpus.speakers})
+    except (DataError, OSError, ValueError) as err:
+        sys.exit(f"error: corpus {args.corpus}: {err}")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for n_src in args.n_src:
+        models = separators(n_src, args.n_iter)
+        warm = torch.randn(1, 2 * n_src, 32000, generator=torch.Generator().manual_seed(0))
+        for (_, mics), model in models.items():  # compiled kernels load (or compile) on first use: not timed
+            w = warm if mics == "2n" else warm[:, ::2]
+            model.forward_wav(w, w[:, :n_src]) if getattr(model, "needs_references", False) else model(w)
+        for index in range(args.n_mixtures):
+            rows += run_mixture(corpus, index, n_src, models, args)
+            frame = pd.DataFrame(rows)
+            tmp = out / ".per_mixture.csv.tmp"
+            frame.to_csv(tmp, index=False)
+            os.replace(tmp, out / "per_mixture.csv")  # after every mixture: a killed run keeps its rows
+    df = pd.DataFrame(rows)
+    text = table(df, args, "load average %.1f / %.1f / %.1f at the end, %d cores" % (*os.getloadavg(), os.cpu_count()))
+    tmp = out / ".table.md.tmp"
+    tmp.write_text(text)
+    os.replace(tmp, out / "table.md")
+    log.info("\n%s", text)
+
+
+if __name__ == "__main__":
+    main()
