@@ -169,3 +169,37 @@ def test_stays_on_the_gpu(update, model):
                 assert tensor.device.type == "cuda"
         fixed = FixedVariance(torch.rand(2, 2, 33, 24, device="cuda"), 0.1)
         assert separate(X, fixed, n_iter=2, n_src=2).estimates.device.type == "cuda"
+
+
+def test_wiener_post_filter_on_all_microphones_improves_the_separation(room, sisdri):
+    """ILRMA at M = 4 (PCA to 2), then the multichannel Wiener filters its outputs imply on all 4
+    microphones: better on average over 4 simulated rooms (measured: -0.44, -0.23, +1.26, +1.90 dB:
+    it helps where the separation is poor and costs a little where it is already good)."""
+    from asteroid_mvae.separation import istft
+    from asteroid_mvae.separation.postfilter import multichannel_wiener
+
+    cfg = StftConfig(2048, 1024)
+    gains = []
+    for seed in (0, 1, 2, 3):
+        mixture, references = room(2, 0.3, seconds=6.0, seed=seed, n_mics=4)
+        wav = torch.from_numpy(mixture)[None]
+        estimates = load_model("ilrma", n_iter=60, mics="pca")(wav)
+        filtered = istft(multichannel_wiener(stft(wav, cfg), stft(estimates, cfg)), wav.shape[-1], cfg)
+        gains.append(sisdri(filtered[0], references, mixture[0]) - sisdri(estimates[0], references, mixture[0]))
+    assert min(gains) > -1.0 and np.mean(gains) > 0.3, gains
+
+
+def test_wiener_post_filter_shapes_and_errors():
+    from asteroid_mvae.separation.postfilter import multichannel_wiener
+
+    X = torch.randn(2, 4, 9, 30, dtype=torch.complex128)
+    S = torch.randn(2, 3, 9, 30, dtype=torch.complex128)
+    whole = multichannel_wiener(X, S, ref_mic=1)
+    assert whole.shape == (2, 3, 9, 30)
+    assert torch.allclose(multichannel_wiener(X, S, ref_mic=1, block_frames=7), whole, rtol=1e-9, atol=1e-12)
+    # the filters share the mixture among the sources: their sum is the loaded identity's ref row
+    assert torch.allclose(whole.sum(1), X[:, 1], rtol=1e-4, atol=1e-4)
+    with pytest.raises(ValueError, match="ref_mic=4"):
+        multichannel_wiener(X, S, ref_mic=4)
+    with pytest.raises(ValueError, match="alike"):
+        multichannel_wiener(X, S[..., :5])
