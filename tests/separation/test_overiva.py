@@ -203,3 +203,13 @@ def test_wiener_post_filter_shapes_and_errors():
         multichannel_wiener(X, S, ref_mic=4)
     with pytest.raises(ValueError, match="alike"):
         multichannel_wiener(X, S[..., :5])
+
+
+@pytest.mark.usefixtures("fresh_layout_cache")
+def test_wiener_post_filter_stays_on_the_gpu():
+    from asteroid_mvae.separation.postfilter import multichannel_wiener
+
+    with FakeTensorMode():
+        X = torch.randn(2, 4, 33, 24, dtype=torch.complex64, device="cuda")
+        S = torch.randn(2, 2, 33, 24, dtype=torch.complex64, device="cuda")
+        assert multichannel_wiener(X, S, block_frames=5).device.type == "cuda"
