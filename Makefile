@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format bench clean
+.PHONY: demo test lint format test-lowest bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,8 +28,20 @@ format: $(STAMP)
 	$(BIN)/ruff check --select I --fix .
 	$(BIN)/ruff format .
 
+# The lowest versions pyproject.toml allows (constraints-lowest.txt) in their own venv, and the
+# tests of the code that uses them (publish, catalogue, separate, metrics, rooms, CPU kernels,
+# training, PIT baselines: a few minutes).
+LOWEST := .venv-lowest
+LOWEST_TESTS := tests/test_publish.py tests/test_catalogue.py tests/cli/test_separate.py \
+	tests/evaluation/test_metrics.py tests/data/test_rooms.py tests/separation/test_cpu_kernels.py \
+	tests/training/test_training.py tests/baselines/test_baselines.py
+test-lowest:
+	test -x $(LOWEST)/bin/python || $(PYTHON) -m venv $(LOWEST)
+	$(LOWEST)/bin/python -m pip install -q -e ".[test]" -c constraints-lowest.txt
+	$(LOWEST)/bin/python -m pytest -q $(LOWEST_TESTS)
+
 bench: $(STAMP)
 	cd benchmarks && ../$(BIN)/python bench_ip.py && ../$(BIN)/python bench_mvae.py
 
 clean:
-	rm -rf $(VENV) exp
+	rm -rf $(VENV) $(LOWEST) exp

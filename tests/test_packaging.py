@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
+from packaging.version import Version
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -24,9 +25,9 @@ def _requirements(lines) -> list:
     return [Requirement(line) for line in lines if line.strip() and not line.lstrip().startswith("#")]
 
 
-def _constraints() -> list:
-    """Every pin of constraints.txt that applies to this platform, as ``Requirement``."""
-    lines = (ROOT / "constraints.txt").read_text(encoding="utf-8").splitlines()
+def _constraints(name: str = "constraints.txt") -> list:
+    """Every pin of ``name`` that applies to this platform, as ``Requirement``."""
+    lines = (ROOT / name).read_text(encoding="utf-8").splitlines()
     return [req for req in _requirements(lines) if req.marker is None or req.marker.evaluate()]
 
 
@@ -58,6 +59,18 @@ def test_constraints_pin_every_dependency_inside_its_range():
         name = canonicalize_name(req.name)
         assert name in pins, f"{req.name} is declared in pyproject.toml but not pinned in constraints.txt"
         assert req.specifier.contains(pins[name], prereleases=True), f"pin {name}=={pins[name]} outside {req}"
+
+
+def test_lower_bounds_are_the_lowest_tested_versions():
+    """Every ``>=`` bound of the dependencies is pinned in constraints-lowest.txt, the set that
+    `make test-lowest` installs and tests, and that file pins nothing else."""
+    lowest = {canonicalize_name(req.name): Version(_pinned_version(req)) for req in _constraints("constraints-lowest.txt")}
+    project = _pyproject()["project"]
+    bounds = {}
+    for req in _requirements(project["dependencies"]):
+        (floor,) = [Version(spec.version) for spec in req.specifier if spec.operator == ">="]
+        bounds[canonicalize_name(req.name)] = floor
+    assert bounds == lowest
 
 
 def test_constraints_are_installed():
