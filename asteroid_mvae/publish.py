@@ -425,6 +425,22 @@ def publish_model(model, out_dir, metrics: dict, dataset: str = "unknown", licen
     return given
 
 
+def publish_network_package(src, dst, relative_to: Optional[Sequence] = None) -> Path:
+    """Write the network package ``src`` to ``dst`` (atomically) with its ``training`` summary
+    path-free (:func:`portable` against the folder of ``dst`` and ``relative_to``, default: the
+    current folder): the copy a publish folder ships beside ``model.pth``. Returns ``dst``."""
+    from .utils.io import save_torch
+    from .utils.safe_load import load_tensors
+
+    package = load_tensors(src, map_location="cpu", what="network package")
+    dst = Path(dst)
+    bases = [Path(os.path.abspath(dst)).parent, *(relative_to if relative_to is not None else [Path.cwd()])]
+    if isinstance(package, dict) and isinstance(package.get("training"), dict):
+        package["training"] = portable(package["training"], bases)[0]
+    save_torch(package, dst)
+    return dst
+
+
 def _move_into_place(tmp: Path, out_dir: Path, source=None) -> None:
     """Rename the finished folder ``tmp`` onto ``out_dir``; a previous publish folder there is
     checked again (it may have changed while the model was written), set aside, then removed."""

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from asteroid_mvae.cli import main
-from asteroid_mvae.models import FastMVAE2, ILRMA, load_model
+from asteroid_mvae.models import ILRMA, FastMVAE2, load_model
 from asteroid_mvae.publish import publish_model
 
 
@@ -89,9 +89,8 @@ def test_recipe_publish_puts_each_n_own_metrics_in_its_card(tmp_path):
 
 def test_hub_id_loads_from_the_cache_offline(tmp_path, monkeypatch):
     """A hub id that was downloaded once loads without network (the asteroid cache layout)."""
-    import huggingface_hub
-
     import asteroid.utils.hub_utils as hub_utils
+    import huggingface_hub
 
     monkeypatch.setattr(hub_utils, "CACHE_DIR", str(tmp_path))
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
@@ -110,10 +109,9 @@ def test_published_folder_served_by_the_hub_cache_loads_by_id(tmp_path, monkeypa
     and asteroid's ``BaseModel.from_pretrained`` all resolve the hub id offline."""
     import shutil
 
+    import asteroid.utils.hub_utils as hub_utils
     import huggingface_hub
     from asteroid.models.base_models import BaseModel
-
-    import asteroid.utils.hub_utils as hub_utils
 
     model = FastMVAE2(n_labels=2, n_freq=128, n_fft=256, hop_length=128, n_src=2, n_iter=3, label_map={"a": 0, "b": 1})
     folder = publish_model(model, tmp_path / "pub", {}, dataset="builtin")
@@ -231,3 +229,24 @@ def test_publish_cli_train_command_and_relative_to(tmp_path, monkeypatch):
     assert main(["publish", str(tmp_path / "model.pth"), "--out", str(tmp_path / "pub2"), "--train-conf",
                  str(tmp_path / "list.yml")]) == 2
     assert not (tmp_path / "pub2").exists()
+
+
+def test_published_network_package_carries_no_machine_path(tmp_path, monkeypatch):
+    """The network.pt a recipe ships beside model.pth: training summary path-free, weights and
+    every other entry unchanged, still a loadable package."""
+    from asteroid_mvae.networks import CVAE
+    from asteroid_mvae.networks.package import load_network_package, save_network_package
+    from asteroid_mvae.publish import publish_network_package
+
+    monkeypatch.chdir(tmp_path)
+    net = CVAE(n_labels=2, n_freq=16)
+    info = {"config": {"exp_dir": str(tmp_path / "exp" / "cvae"), "data": {"root": "/corpora/x"}}, "steps": 5}
+    save_network_package(tmp_path / "network.pt", net, 2.0, {"a": 0, "b": 1}, info)
+    out = publish_network_package(tmp_path / "network.pt", tmp_path / "pub" / "network.pt")
+    loaded, package = load_network_package(out)
+    assert package["training"] == {"config": {"exp_dir": "exp/cvae", "data": {}}, "steps": 5}
+    assert str(tmp_path) not in json.dumps(package["training"])
+    original = torch.load(tmp_path / "network.pt", weights_only=True)
+    assert {k: v for k, v in package.items() if k not in ("training", "state_dict")} == \
+        {k: v for k, v in original.items() if k not in ("training", "state_dict")}
+    assert all(torch.equal(package["state_dict"][k], v) for k, v in original["state_dict"].items())
