@@ -356,7 +356,8 @@ def model_card(model, name: str, dataset: str, licenses: list, metrics: dict, de
     doc = (type(model).__doc__ or "").strip().splitlines()
     conf, conf_dropped = portable(train_conf or {}, relative_to)
     info, info_dropped = portable(getattr(model, "training_info", {}) or {}, relative_to)
-    command, _ = portable(train_command or "", relative_to)
+    recorded = info.get("command") if isinstance(info.get("command"), str) else ""  # if training recorded it
+    command, _ = portable(train_command or recorded, relative_to)
     metrics, _ = portable(dict(metrics or {}), relative_to)
     body = CARD.format(
         name=name, description=description or (doc[0] if doc else type(model).__name__),
@@ -383,7 +384,8 @@ def publish_model(model, out_dir, metrics: dict, dataset: str = "unknown", licen
     ``licenses``: extra licence entries (dicts in asteroid's format, or titles) beside the
     code's and the corpus's (from ``dataset``); ``hub_id``: the id the card's usage shows;
     ``source``: the file or folder the model was loaded from (never replaced);
-    ``train_command``: the command that trained the model (the card's environment block);
+    ``train_command``: the command that trained the model (the card's environment block;
+    default: the ``command`` entry of the model's training summary, when it has one);
     ``relative_to``: folders that paths in ``train_conf`` and the model's training summary are
     made relative to (default: the current folder, e.g. the recipe's); the published folder
     itself comes first. Other absolute paths are left out of the card and of ``model.pth``.

@@ -193,6 +193,10 @@ def test_published_card_and_model_carry_no_machine_path(tmp_path, monkeypatch):
                           ("torch", torch.__version__.split("+")[0]), ("python", platform.python_version())):
         assert f"- {name}: `{version}" in environment, name
     assert "asteroid-mvae train chimera --conf local/conf.yml --teacher <local path>" in environment
+    # without --train-command, the command the training summary recorded (if any)
+    model.training_info = dict(info, command=f"asteroid-mvae train cvae --conf {recipe}/local/conf.yml")
+    card = (publish_model(model, recipe / "exp" / "publish" / "again", {}) / "README.md").read_text()
+    assert "- training command: `asteroid-mvae train cvae --conf local/conf.yml`" in card
 
 
 def test_portable_keeps_what_is_not_a_path(tmp_path):
