@@ -62,7 +62,7 @@ def publish(models: dict, out_dir, networks=None, conf=None, results=None, recip
 
     from ..cli.publish import read_metrics
     from ..models import load_model
-    from ..publish import publish_model
+    from ..publish import publish_model, publish_network_package
     from ..utils.io import write_text
 
     out_dir = Path(out_dir)
@@ -79,7 +79,7 @@ def publish(models: dict, out_dir, networks=None, conf=None, results=None, recip
                       dataset=dataset, train_conf=train_conf, recipe=recipe or "Unknown", name=name,
                       test_set=f"the {recipe or 'recipe'} test mixtures" + (f", N = {n_src}" if n_src else ""))
         if networks and name in networks:
-            copy_atomic(networks[name], folder / "network.pt")
+            publish_network_package(networks[name], folder / "network.pt")  # training summary path-free
         if conf:
             copy_atomic(Path(conf), folder / "conf.yml")
         card = (folder / "README.md").read_text(encoding="utf-8")

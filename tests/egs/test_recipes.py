@@ -168,8 +168,17 @@ def test_publish_cards_hold_their_rows(tmp_path):
     torch.save(model.serialize(), tmp_path / "m.pth")
     metrics = {"fastmvae2": {"N=3": {"si_sdr_imp": {"mean": 2.0, "std": 1.0}}}}
     (tmp_path / "final_metrics.json").write_text(json.dumps(metrics))
+    from asteroid_mvae.networks import ChimeraACVAE
+    from asteroid_mvae.networks.package import save_network_package
+
+    secret = "/home/someone/corpus/speakers"  # a training machine's path: never published
+    save_network_package(tmp_path / "network.pt", ChimeraACVAE(n_freq=128, n_labels=2), 1.0, {"a": 0, "b": 1},
+                         {"data_root": secret, "steps": 3})
     folders = publish.publish({"fastmvae2_n3": tmp_path / "m.pth"}, tmp_path / "pub", results=tmp_path / "results.md",
-                              recipe="demo", metrics=tmp_path / "final_metrics.json")
+                              recipe="demo", metrics=tmp_path / "final_metrics.json",
+                              networks={"fastmvae2_n3": tmp_path / "network.pt"})
+    shipped = torch.load(folders[0] / "network.pt", weights_only=True)
+    assert secret not in repr(shipped) and shipped["training"]["steps"] == 3
     card = (folders[0] / "README.md").read_text()
     assert "| fastmvae2 | 3 | 3 | 2.00 ± 1.00 |" in card and "| 2 | 3 | 5.00" not in card and "ilrma" not in card
     published = torch.load(folders[0] / "model.pth", weights_only=True)  # asteroid's save_publishable layout
