@@ -213,3 +213,26 @@ def test_wiener_post_filter_stays_on_the_gpu():
         X = torch.randn(2, 4, 33, 24, dtype=torch.complex64, device="cuda")
         S = torch.randn(2, 2, 33, 24, dtype=torch.complex64, device="cuda")
         assert multichannel_wiener(X, S, block_frames=5).device.type == "cuda"
+
+
+@pytest.mark.parametrize("mics", ["all", "pca"])
+def test_models_take_the_post_filter_as_an_option(room, mics):
+    """``postfilter="mwf"``: the model's own estimates through :func:`multichannel_wiener`, and the
+    option survives serialisation."""
+    from asteroid_mvae.models.base import model_from_conf
+    from asteroid_mvae.separation import istft
+    from asteroid_mvae.separation.postfilter import multichannel_wiener
+
+    mixture, _ = room(2, 0.3, seconds=2.0, seed=0, n_mics=4)
+    wav = torch.from_numpy(mixture)[None]
+    options = dict(n_iter=5, n_fft=512, hop_length=256, mics=mics)
+    plain = load_model("ilrma", **options).separate_with_history(wav)
+    model = load_model("ilrma", postfilter="mwf", **options)
+    filtered = model(wav)
+    cfg = model.stft_config
+    expected = istft(multichannel_wiener(stft(wav, cfg), plain.result.estimates), wav.shape[-1], cfg)
+    assert float((filtered - expected).abs().max()) < 1e-4 * float(expected.abs().max())  # float32 rounding
+    assert not torch.allclose(filtered, plain.estimates, atol=1e-3)
+    assert model_from_conf(model.serialize()).postfilter == "mwf"
+    with pytest.raises(ValueError, match="postfilter must be one of"):
+        load_model("ilrma", postfilter="wiener")
