@@ -8,6 +8,8 @@ same room and with the same sources), so every comparison is paired. Separators:
 ILRMA at M = N, at M = 2N reduced to N by PCA (``mics="pca"``) and at M = 2N with OverIVA
 (``mics="all"``, the default), and the oracles ``oracle_ip`` (the engine with the true variances;
 OverIVA at M = 2N) and ``oracle_ls`` (the best time-invariant linear demixer) at each M.
+``+mwf``: the M = 2N separators' outputs post-filtered by the time-invariant multichannel Wiener
+filters their soft masks imply on all M microphones (:mod:`asteroid_mvae.separation.postfilter`).
 AuxIVA runs with its default Laplace contrast and with the time-varying Gaussian one
 (``auxiva_gauss``, ``contrast="gauss"``). SI-SDR improvements at microphone 0 against the reverberant images (the separators' target)
 and against the direct path plus ``--early`` s of early reflections.
@@ -87,6 +89,8 @@ def section(df, n_src: int) -> list:
               "first wins):", "", "| comparison | image (dB) | better | direct (dB) |", "|---|---|---|---|"]
     comparisons = [(f"{s}_overiva", s) for s in SEPARATORS] + [(f"{s}_pca", s) for s in SEPARATORS] + \
         [(f"{s}_overiva", f"{s}_pca") for s in SEPARATORS] + \
+        [(f"{s}_{form}+mwf", s) for s in SEPARATORS for form in ("pca", "overiva")] + \
+        [(f"{s}_{form}+mwf", f"{s}_{form}") for s in SEPARATORS for form in ("pca", "overiva")] + \
         [("oracle_ip@2N", "oracle_ip@N"), ("oracle_ls@2N", "oracle_ls@N")]
     for a, b in comparisons:
         if a in means.index and b in means.index:
@@ -102,7 +106,8 @@ def table(df, args, load: str) -> str:
              f"of the M = 2N array), STFT 2048 / 1024, {args.n_iter} iterations, {args.threads} torch thread(s); "
              f"{load}.", "",
              "Names: ``auxiva``: Laplace contrast, ``auxiva_gauss``: time-varying Gaussian contrast; plain: M = N; ``_pca``: M = 2N reduced to N by PCA (``mics=\"pca\"``); ``_overiva``: M = 2N "
-             "with OverIVA (``mics=\"all\"``, the default); oracles at each M (``oracle_ip`` at 2N runs OverIVA "
+             "with OverIVA (``mics=\"all\"``, the default); ``+mwf``: followed by the multichannel Wiener post-filter "
+             "on all M microphones; oracles at each M (``oracle_ip`` at 2N runs OverIVA "
              "with the true variances).", ""]
     for n_src in sorted(df.n_src.unique()):
         lines += section(df, int(n_src)) + [""]
@@ -135,7 +140,28 @@ def run_mixture(corpus, index: int, n_src: int, models: dict, args) -> list:
                          si_sdri_direct=float(si_sdr_improvement(mixture[0], direct, estimates).mean())))
         log.info("N=%d mixture %d %s (M=%d): %.2f dB image, %.2f dB direct, %.2f s", n_src, index, name, wav.shape[1],
                  rows[-1]["si_sdri_image"], rows[-1]["si_sdri_direct"], seconds)
+        if mics == "2n" and not getattr(model, "needs_references", False):
+            rows.append(postfiltered(rows[-1], wav, torch.from_numpy(estimates)[None], model.stft_config, image, direct))
     return rows
+
+
+def postfiltered(row: dict, wav, estimates, stft_config, image, direct) -> dict:
+    """``row``'s separator followed by the multichannel Wiener post-filter on all microphones."""
+    import torch
+
+    from asteroid_mvae.evaluation.metrics import si_sdr_improvement
+    from asteroid_mvae.separation import istft, stft
+    from asteroid_mvae.separation.postfilter import multichannel_wiener
+
+    start = time.perf_counter()
+    X = stft(wav.double(), stft_config)
+    filtered = istft(multichannel_wiener(X, stft(estimates.double(), stft_config)), wav.shape[-1], stft_config)
+    filtered = filtered[0].numpy()
+    seconds = row["seconds"] + time.perf_counter() - start
+    mixture = wav[0, 0].double().numpy()
+    return {**row, "method": row["method"] + "+mwf", "seconds": seconds,
+            "si_sdri_image": float(si_sdr_improvement(mixture, image, filtered).mean()),
+            "si_sdri_direct": float(si_sdr_improvement(mixture, direct, filtered).mean())}
 
 
 def main(argv=None):
@@ -162,6 +188,8 @@ def main(argv=None):
         for (_, mics), model in models.items():  # compiled kernels load (or compile) on first use: not timed
             w = warm if mics == "2n" else warm[:, ::2]
             model.forward_wav(w, w[:, :n_src]) if getattr(model, "needs_references", False) else model(w)
+        postfiltered(dict(method="warm", seconds=0.0), warm, warm[:, :n_src], models[("ilrma", "n")].stft_config,
+                     warm[0, :n_src].double().numpy(), warm[0, :n_src].double().numpy())
         for index in range(args.n_mixtures):
             rows += run_mixture(corpus, index, n_src, models, args)
             frame = pd.DataFrame(rows)
