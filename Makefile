@@ -16,9 +16,10 @@ $(STAMP): pyproject.toml constraints.txt
 demo: $(STAMP)
 	bash egs/demo/run.sh --python $(CURDIR)/$(BIN)/python
 
-# The linter first (seconds), then the suite.
+# The linter and the formatter's check first (seconds), then the suite.
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 test: lint
 	$(BIN)/python -m pytest -q tests

@@ -1,4 +1,5 @@
 """asteroid-mvae: supervised multichannel BSS with deep generative source models for asteroid."""
+
 from . import compat
 
 compat.apply()

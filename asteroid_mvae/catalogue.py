@@ -14,6 +14,7 @@ one new :class:`Entry` (plus its class).
 
 This module imports nothing heavy (no torch): command-line help and shell helpers can read it.
 """
+
 import importlib
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
@@ -87,39 +88,73 @@ class Entry:
         return getattr(importlib.import_module(module), attr)
 
 
-_KAMEOKA = ("H. Kameoka, L. Li, S. Inoue, S. Makino, \"Supervised determined source separation with multichannel "
-            "variational autoencoder\", Neural Computation 31(9), 2019")
-_LI_2020 = ("L. Li, H. Kameoka, S. Inoue, S. Makino, \"FastMVAE: A fast optimization algorithm for the multichannel "
-            "variational autoencoder method\", IEEE Access 8, 2020")
-_LI_2023 = ("L. Li, H. Kameoka, S. Makino, \"FastMVAE2: On improving and accelerating the fast variational "
-            "autoencoder-based source separation algorithm for determined mixtures\", IEEE/ACM TASLP 31, 2023")
-_GASS = "Y. C. Subakan, P. Smaragdis, \"Generative adversarial source separation\", ICASSP 2018"
-_PRA = ("R. Scheibler, E. Bezzam, I. Dokmanic, \"Pyroomacoustics: A Python package for audio room simulations and "
-        "array processing algorithms\", ICASSP 2018")
-_MASKS = ("D. Wang, \"On ideal binary mask as the computational goal of auditory scene analysis\", 2005; "
-          "Y. Wang, A. Narayanan, D. Wang, \"On training targets for supervised speech separation\", IEEE/ACM TASLP 2014")
+_KAMEOKA = (
+    'H. Kameoka, L. Li, S. Inoue, S. Makino, "Supervised determined source separation with multichannel '
+    'variational autoencoder", Neural Computation 31(9), 2019'
+)
+_LI_2020 = (
+    'L. Li, H. Kameoka, S. Inoue, S. Makino, "FastMVAE: A fast optimization algorithm for the multichannel '
+    'variational autoencoder method", IEEE Access 8, 2020'
+)
+_LI_2023 = (
+    'L. Li, H. Kameoka, S. Makino, "FastMVAE2: On improving and accelerating the fast variational '
+    'autoencoder-based source separation algorithm for determined mixtures", IEEE/ACM TASLP 31, 2023'
+)
+_GASS = 'Y. C. Subakan, P. Smaragdis, "Generative adversarial source separation", ICASSP 2018'
+_PRA = (
+    'R. Scheibler, E. Bezzam, I. Dokmanic, "Pyroomacoustics: A Python package for audio room simulations and '
+    'array processing algorithms", ICASSP 2018'
+)
+_MASKS = (
+    'D. Wang, "On ideal binary mask as the computational goal of auditory scene analysis", 2005; '
+    'Y. Wang, A. Narayanan, D. Wang, "On training targets for supervised speech separation", IEEE/ACM TASLP 2014'
+)
 _M, _B, _N = "asteroid_mvae.models", "asteroid_mvae.baselines", "asteroid_mvae.networks"
 _SYSTEMS, _FRAME_SYSTEMS = "asteroid_mvae.training.systems", "asteroid_mvae.training.frame_priors"
 
 #: The catalogue, in the order lists and reports show it.
 ENTRIES: Tuple[Entry, ...] = (
     # separators built by name
-    Entry("auxiva", "iterative", f"{_M}.iva:AuxIVA",
-          "N. Ono, \"Stable and fast update rules for independent vector analysis based on auxiliary function "
-          "technique\", WASPAA 2011"),
-    Entry("ilrma", "iterative", f"{_M}.iva:ILRMA",
-          "D. Kitamura, N. Ono, H. Sawada, H. Kameoka, H. Saruwatari, \"Determined blind source separation unifying "
-          "independent vector analysis and nonnegative matrix factorization\", IEEE/ACM TASLP 24(9), 2016"),
+    Entry(
+        "auxiva",
+        "iterative",
+        f"{_M}.iva:AuxIVA",
+        'N. Ono, "Stable and fast update rules for independent vector analysis based on auxiliary function '
+        'technique", WASPAA 2011',
+    ),
+    Entry(
+        "ilrma",
+        "iterative",
+        f"{_M}.iva:ILRMA",
+        'D. Kitamura, N. Ono, H. Sawada, H. Kameoka, H. Saruwatari, "Determined blind source separation unifying '
+        'independent vector analysis and nonnegative matrix factorization", IEEE/ACM TASLP 24(9), 2016',
+    ),
     Entry("mvae", "deep", f"{_M}.mvae:MVAE", _KAMEOKA, network="cvae", needs_weights=True),
     Entry("fastmvae", "deep", f"{_M}.mvae:FastMVAE", _LI_2020, network="acvae", needs_weights=True),
     Entry("fastmvae2", "deep", f"{_M}.mvae:FastMVAE2", _LI_2023, network="chimera", needs_weights=True),
     Entry("gass", "frame-prior", f"{_M}.gass:GASS", _GASS, network="wgan", needs_weights=True),
-    Entry("frame_prior_iva", "frame-prior", f"{_M}.gass:FramePriorIVA",
-          "this package: GASS frame priors as the source model of IVA; " + _GASS, network="wgan", needs_weights=True),
-    Entry("supervised_ilrma", "supervised-nmf", f"{_M}.snmf:SupervisedILRMA",
-          "ILRMA with per-speaker NMF bases fixed (supervised ILRMA)", needs_weights=True),
-    Entry("supervised_nmf", "supervised-nmf", f"{_M}.gass:SupervisedNMFSeparator",
-          "single-channel supervised NMF, the NMF baseline of " + _GASS, needs_weights=True),
+    Entry(
+        "frame_prior_iva",
+        "frame-prior",
+        f"{_M}.gass:FramePriorIVA",
+        "this package: GASS frame priors as the source model of IVA; " + _GASS,
+        network="wgan",
+        needs_weights=True,
+    ),
+    Entry(
+        "supervised_ilrma",
+        "supervised-nmf",
+        f"{_M}.snmf:SupervisedILRMA",
+        "ILRMA with per-speaker NMF bases fixed (supervised ILRMA)",
+        needs_weights=True,
+    ),
+    Entry(
+        "supervised_nmf",
+        "supervised-nmf",
+        f"{_M}.gass:SupervisedNMFSeparator",
+        "single-channel supervised NMF, the NMF baseline of " + _GASS,
+        needs_weights=True,
+    ),
     # ceilings
     Entry("oracle_ip", "oracle", f"{_M}.oracle:OracleIP", "this package: IP demixing with the true source powers"),
     Entry("oracle_ls", "oracle", f"{_M}.oracle:OracleLS", "this package: least-squares demixing from the true images"),
@@ -128,55 +163,131 @@ ENTRIES: Tuple[Entry, ...] = (
     # pyroomacoustics
     Entry("pra_auxiva", "pyroomacoustics", f"{_B}.pra_separators:PraSeparator", _PRA, args={"method": "auxiva"}),
     Entry("pra_ilrma", "pyroomacoustics", f"{_B}.pra_separators:PraSeparator", _PRA, args={"method": "ilrma"}),
-    Entry("pra_fastmnmf2", "pyroomacoustics", f"{_B}.pra_separators:PraSeparator",
-          "K. Sekiguchi, Y. Bando, A. A. Nugraha, K. Yoshii, T. Kawahara, \"Fast multichannel nonnegative matrix "
-          "factorization with directivity-aware jointly-diagonalizable spatial covariance matrices for blind source "
-          "separation\", IEEE/ACM TASLP 28, 2020; " + _PRA, args={"method": "fastmnmf2"}),
+    Entry(
+        "pra_fastmnmf2",
+        "pyroomacoustics",
+        f"{_B}.pra_separators:PraSeparator",
+        'K. Sekiguchi, Y. Bando, A. A. Nugraha, K. Yoshii, T. Kawahara, "Fast multichannel nonnegative matrix '
+        "factorization with directivity-aware jointly-diagonalizable spatial covariance matrices for blind source "
+        'separation", IEEE/ACM TASLP 28, 2020; ' + _PRA,
+        args={"method": "fastmnmf2"},
+    ),
     # networks trained on mixtures
-    Entry("convtasnet", "pit", "asteroid.models:ConvTasNet",
-          "Y. Luo, N. Mesgarani, \"Conv-TasNet: Surpassing ideal time-frequency magnitude masking for speech "
-          "separation\", IEEE/ACM TASLP 27(8), 2019", network="convtasnet", needs_weights=True,
-          system="asteroid.engine:System"),
-    Entry("dprnn", "pit", "asteroid.models:DPRNNTasNet",
-          "Y. Luo, Z. Chen, T. Yoshioka, \"Dual-path RNN: efficient long sequence modeling for time-domain "
-          "single-channel speech separation\", ICASSP 2020", network="dprnn", needs_weights=True,
-          system="asteroid.engine:System"),
-    Entry("sepformer", "pit", f"{_B}.pit:SepFormer",
-          "C. Subakan, M. Ravanelli, S. Cornell, M. Bronzi, J. Zhong, \"Attention is all you need in speech "
-          "separation\", ICASSP 2021", network="sepformer", needs_weights=True, system="asteroid.engine:System"),
-    Entry("deep_clustering", "mixture-trained", f"{_B}.deep_clustering:DeepClustering",
-          "J. R. Hershey, Z. Chen, J. Le Roux, S. Watanabe, \"Deep clustering: Discriminative embeddings for "
-          "segmentation and separation\", ICASSP 2016", network="deep_clustering",
-          needs_weights=True, system=f"{_B}.deep_clustering:DeepClusteringSystem",
-          build=f"{_B}.deep_clustering:build_deep_clustering"),
-    Entry("mixit", "mixture-trained", f"{_B}.mixit:MixIT",
-          "S. Wisdom, E. Tzinis, H. Erdogan, R. J. Weiss, K. Wilson, J. R. Hershey, \"Unsupervised sound separation "
-          "using mixture invariant training\", NeurIPS 2020", network="mixit", needs_weights=True,
-          system=f"{_B}.mixit:MixITSystem", build=f"{_B}.mixit:build_mixit"),
-    Entry("vaebss", "mixture-trained", f"{_B}.vaebss:VAEBSS",
-          "J. Neri, R. Badeau, P. Depalle, \"Unsupervised blind source separation with variational auto-encoders\", "
-          "EUSIPCO 2021", network="vaebss", needs_weights=True, system=f"{_B}.vaebss:VAEBSSSystem",
-          build=f"{_B}.vaebss:build_vaebss"),
+    Entry(
+        "convtasnet",
+        "pit",
+        "asteroid.models:ConvTasNet",
+        'Y. Luo, N. Mesgarani, "Conv-TasNet: Surpassing ideal time-frequency magnitude masking for speech '
+        'separation", IEEE/ACM TASLP 27(8), 2019',
+        network="convtasnet",
+        needs_weights=True,
+        system="asteroid.engine:System",
+    ),
+    Entry(
+        "dprnn",
+        "pit",
+        "asteroid.models:DPRNNTasNet",
+        'Y. Luo, Z. Chen, T. Yoshioka, "Dual-path RNN: efficient long sequence modeling for time-domain '
+        'single-channel speech separation", ICASSP 2020',
+        network="dprnn",
+        needs_weights=True,
+        system="asteroid.engine:System",
+    ),
+    Entry(
+        "sepformer",
+        "pit",
+        f"{_B}.pit:SepFormer",
+        'C. Subakan, M. Ravanelli, S. Cornell, M. Bronzi, J. Zhong, "Attention is all you need in speech '
+        'separation", ICASSP 2021',
+        network="sepformer",
+        needs_weights=True,
+        system="asteroid.engine:System",
+    ),
+    Entry(
+        "deep_clustering",
+        "mixture-trained",
+        f"{_B}.deep_clustering:DeepClustering",
+        'J. R. Hershey, Z. Chen, J. Le Roux, S. Watanabe, "Deep clustering: Discriminative embeddings for '
+        'segmentation and separation", ICASSP 2016',
+        network="deep_clustering",
+        needs_weights=True,
+        system=f"{_B}.deep_clustering:DeepClusteringSystem",
+        build=f"{_B}.deep_clustering:build_deep_clustering",
+    ),
+    Entry(
+        "mixit",
+        "mixture-trained",
+        f"{_B}.mixit:MixIT",
+        'S. Wisdom, E. Tzinis, H. Erdogan, R. J. Weiss, K. Wilson, J. R. Hershey, "Unsupervised sound separation '
+        'using mixture invariant training", NeurIPS 2020',
+        network="mixit",
+        needs_weights=True,
+        system=f"{_B}.mixit:MixITSystem",
+        build=f"{_B}.mixit:build_mixit",
+    ),
+    Entry(
+        "vaebss",
+        "mixture-trained",
+        f"{_B}.vaebss:VAEBSS",
+        'J. Neri, R. Badeau, P. Depalle, "Unsupervised blind source separation with variational auto-encoders", '
+        "EUSIPCO 2021",
+        network="vaebss",
+        needs_weights=True,
+        system=f"{_B}.vaebss:VAEBSSSystem",
+        build=f"{_B}.vaebss:build_vaebss",
+    ),
     # source-model networks (``asteroid-mvae train --model NAME`` writes a network package)
     Entry("cvae", "network", f"{_N}.cvae:CVAE", _KAMEOKA, separator="mvae", system=f"{_SYSTEMS}:CVAESystem"),
-    Entry("acvae", "network", f"{_N}.cvae:ACVAE",
-          "H. Kameoka, T. Kaneko, K. Tanaka, N. Hojo, \"ACVAE-VC: Non-parallel voice conversion with auxiliary "
-          "classifier variational autoencoder\", IEEE/ACM TASLP 27(9), 2019; " + _LI_2020,
-          separator="fastmvae", system=f"{_SYSTEMS}:ACVAESystem"),
-    Entry("chimera", "network", f"{_N}.chimera:ChimeraACVAE", _LI_2023, separator="fastmvae2",
-          system=f"{_SYSTEMS}:ChimeraSystem"),
-    Entry("wgan", "network", f"{_N}.frame_priors:FrameGAN",
-          "M. Arjovsky, S. Chintala, L. Bottou, \"Wasserstein generative adversarial networks\", ICML 2017; " + _GASS,
-          separator="gass", system=f"{_FRAME_SYSTEMS}:WGANSystem"),
-    Entry("gan", "network", f"{_N}.frame_priors:FrameGAN",
-          "I. Goodfellow et al., \"Generative adversarial nets\", NeurIPS 2014; " + _GASS,
-          separator="gass", system=f"{_FRAME_SYSTEMS}:GANSystem"),
-    Entry("frame_vae", "network", f"{_N}.frame_priors:FrameVAE",
-          "D. P. Kingma, M. Welling, \"Auto-encoding variational Bayes\", ICLR 2014; " + _GASS,
-          separator="gass", system=f"{_FRAME_SYSTEMS}:FrameVAESystem"),
-    Entry("frame_dae", "network", f"{_N}.frame_priors:FrameDAE",
-          "P. Vincent, H. Larochelle, Y. Bengio, P.-A. Manzagol, \"Extracting and composing robust features with "
-          "denoising autoencoders\", ICML 2008; " + _GASS, separator="gass", system=f"{_FRAME_SYSTEMS}:FrameDAESystem"),
+    Entry(
+        "acvae",
+        "network",
+        f"{_N}.cvae:ACVAE",
+        'H. Kameoka, T. Kaneko, K. Tanaka, N. Hojo, "ACVAE-VC: Non-parallel voice conversion with auxiliary '
+        'classifier variational autoencoder", IEEE/ACM TASLP 27(9), 2019; ' + _LI_2020,
+        separator="fastmvae",
+        system=f"{_SYSTEMS}:ACVAESystem",
+    ),
+    Entry(
+        "chimera",
+        "network",
+        f"{_N}.chimera:ChimeraACVAE",
+        _LI_2023,
+        separator="fastmvae2",
+        system=f"{_SYSTEMS}:ChimeraSystem",
+    ),
+    Entry(
+        "wgan",
+        "network",
+        f"{_N}.frame_priors:FrameGAN",
+        'M. Arjovsky, S. Chintala, L. Bottou, "Wasserstein generative adversarial networks", ICML 2017; ' + _GASS,
+        separator="gass",
+        system=f"{_FRAME_SYSTEMS}:WGANSystem",
+    ),
+    Entry(
+        "gan",
+        "network",
+        f"{_N}.frame_priors:FrameGAN",
+        'I. Goodfellow et al., "Generative adversarial nets", NeurIPS 2014; ' + _GASS,
+        separator="gass",
+        system=f"{_FRAME_SYSTEMS}:GANSystem",
+    ),
+    Entry(
+        "frame_vae",
+        "network",
+        f"{_N}.frame_priors:FrameVAE",
+        'D. P. Kingma, M. Welling, "Auto-encoding variational Bayes", ICLR 2014; ' + _GASS,
+        separator="gass",
+        system=f"{_FRAME_SYSTEMS}:FrameVAESystem",
+    ),
+    Entry(
+        "frame_dae",
+        "network",
+        f"{_N}.frame_priors:FrameDAE",
+        'P. Vincent, H. Larochelle, Y. Bengio, P.-A. Manzagol, "Extracting and composing robust features with '
+        'denoising autoencoders", ICML 2008; ' + _GASS,
+        separator="gass",
+        system=f"{_FRAME_SYSTEMS}:FrameDAESystem",
+    ),
 )
 
 
@@ -244,8 +355,10 @@ def training_key(name: str) -> str:
     if entry is not None and entry.kind not in TRAINABLE_KINDS and entry.network is not None:
         entry = find(entry.network)
     if entry is None or entry.kind not in TRAINABLE_KINDS:
-        raise ValueError(f"nothing to train for {name!r:.60}; expected one of {', '.join(names(*TRAINABLE_KINDS))} "
-                         f"(or a separator that needs one: {', '.join(n for n in names(*MODEL_KINDS) if find(n).network)})")
+        raise ValueError(
+            f"nothing to train for {name!r:.60}; expected one of {', '.join(names(*TRAINABLE_KINDS))} "
+            f"(or a separator that needs one: {', '.join(n for n in names(*MODEL_KINDS) if find(n).network)})"
+        )
     return entry.name
 
 

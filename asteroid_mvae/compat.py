@@ -5,6 +5,7 @@
 - ``System.on_validation_epoch_end`` crashes when the trainer has no logger: guard it.
 - scipy dropped the window name ``"hanning"`` (asteroid issue 678): alias it to ``"hann"``.
 """
+
 import torch
 
 _applied = False

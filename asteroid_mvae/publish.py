@@ -22,6 +22,7 @@ An existing ``out_dir`` is replaced only when publish wrote it (the marker file
 exact file set) and it does not hold the model being published; anything else (a training
 folder, a file, the current folder) is refused with :class:`PublishError` and left untouched.
 """
+
 import contextlib
 import io
 import json
@@ -42,25 +43,52 @@ from .utils.io import current_umask
 log = logging.getLogger(__name__)
 
 #: licence entries in asteroid's format (``make_license_notice``): the code's, then each corpus's.
-CODE_LICENSE = {"title": "asteroid-mvae", "title_link": "", "author": "asteroid-mvae authors", "author_link": "",
-                "license": "MIT", "license_link": "https://opensource.org/licenses/MIT", "non_commercial": False}
+CODE_LICENSE = {
+    "title": "asteroid-mvae",
+    "title_link": "",
+    "author": "asteroid-mvae authors",
+    "author_link": "",
+    "license": "MIT",
+    "license_link": "https://opensource.org/licenses/MIT",
+    "non_commercial": False,
+}
 DATA_LICENSES = {
-    "wsj0": {"title": "CSR-I (WSJ0) Complete", "title_link": "https://catalog.ldc.upenn.edu/LDC93S6A",
-             "author": "LDC", "author_link": "https://www.ldc.upenn.edu/",
-             "license": "LDC User Agreement for Non-Members", "non_commercial": True,
-             "license_link": "https://catalog.ldc.upenn.edu/license/ldc-non-members-agreement.pdf"},
-    "jvs": {"title": "JVS corpus", "title_link": "https://sites.google.com/site/shinnosuketakamichi/research-topics/jvs_corpus",
-            "author": "Takamichi et al.", "author_link": "https://sites.google.com/site/shinnosuketakamichi/",
-            "license": "CC BY-SA 4.0", "license_link": "https://creativecommons.org/licenses/by-sa/4.0/",
-            "non_commercial": False},
-    "vcc2018": {"title": "Voice Conversion Challenge 2018 data", "title_link": "https://doi.org/10.7488/ds/2337",
-                "author": "Lorenzo-Trueba et al.", "author_link": "https://datashare.ed.ac.uk/handle/10283/3061",
-                "license": "CC BY 4.0", "license_link": "https://creativecommons.org/licenses/by/4.0/",
-                "non_commercial": False},
-    "librispeech": {"title": "LibriSpeech", "title_link": "https://www.openslr.org/12",
-                    "author": "Panayotov et al.", "author_link": "https://www.openslr.org/12",
-                    "license": "CC BY 4.0", "license_link": "https://creativecommons.org/licenses/by/4.0/",
-                    "non_commercial": False},
+    "wsj0": {
+        "title": "CSR-I (WSJ0) Complete",
+        "title_link": "https://catalog.ldc.upenn.edu/LDC93S6A",
+        "author": "LDC",
+        "author_link": "https://www.ldc.upenn.edu/",
+        "license": "LDC User Agreement for Non-Members",
+        "non_commercial": True,
+        "license_link": "https://catalog.ldc.upenn.edu/license/ldc-non-members-agreement.pdf",
+    },
+    "jvs": {
+        "title": "JVS corpus",
+        "title_link": "https://sites.google.com/site/shinnosuketakamichi/research-topics/jvs_corpus",
+        "author": "Takamichi et al.",
+        "author_link": "https://sites.google.com/site/shinnosuketakamichi/",
+        "license": "CC BY-SA 4.0",
+        "license_link": "https://creativecommons.org/licenses/by-sa/4.0/",
+        "non_commercial": False,
+    },
+    "vcc2018": {
+        "title": "Voice Conversion Challenge 2018 data",
+        "title_link": "https://doi.org/10.7488/ds/2337",
+        "author": "Lorenzo-Trueba et al.",
+        "author_link": "https://datashare.ed.ac.uk/handle/10283/3061",
+        "license": "CC BY 4.0",
+        "license_link": "https://creativecommons.org/licenses/by/4.0/",
+        "non_commercial": False,
+    },
+    "librispeech": {
+        "title": "LibriSpeech",
+        "title_link": "https://www.openslr.org/12",
+        "author": "Panayotov et al.",
+        "author_link": "https://www.openslr.org/12",
+        "license": "CC BY 4.0",
+        "license_link": "https://creativecommons.org/licenses/by/4.0/",
+        "non_commercial": False,
+    },
 }
 #: Hugging Face licence ids of the entries above (the card's front matter).
 HF_LICENSES = {"MIT": "mit", "CC BY-SA 4.0": "cc-by-sa-4.0", "CC BY 4.0": "cc-by-4.0"}
@@ -118,8 +146,11 @@ def check_publish_target(out_dir, source=None) -> None:
     if cwd == real or real in cwd.parents:
         raise PublishError(f"{out_dir} is or holds the current folder; publish to a new folder")
     if not is_publish_folder(out):
-        raise PublishError(f"{out_dir} exists and is not a folder written by publish; nothing was replaced: "
-                           "choose a new folder (or remove it yourself)")
+        raise PublishError(
+            f"{out_dir} exists and is not a folder written by publish; nothing was replaced: "
+            "choose a new folder (or remove it yourself)"
+        )
+
 
 CARD = """
 # {name}
@@ -198,6 +229,7 @@ def _relative_path(text: str, bases: list) -> Optional[str]:
 
 def _portable_text(text: str, bases: list) -> str:
     """Free text with each absolute-path token made relative (or replaced by ``<local path>``)."""
+
     def replace(match):
         token = match.group(0)
         if not _is_machine_path(token) or token == "/":
@@ -256,6 +288,7 @@ _DROPPED = object()
 def environment(train_command: Optional[str] = None) -> dict:
     """The environment block of a card: versions of asteroid-mvae, asteroid, torch, Lightning and
     Python, the date, and the training command when known (``None`` entries are left out)."""
+
     def version(name):
         try:
             return metadata.version(name)
@@ -264,9 +297,15 @@ def environment(train_command: Optional[str] = None) -> dict:
 
     from . import __version__
 
-    env = {"asteroid-mvae": __version__, "asteroid": version("asteroid"), "torch": version("torch"),
-           "pytorch-lightning": version("pytorch-lightning"), "python": platform.python_version(),
-           "date": time.strftime("%Y-%m-%d", time.gmtime()), "training command": train_command}
+    env = {
+        "asteroid-mvae": __version__,
+        "asteroid": version("asteroid"),
+        "torch": version("torch"),
+        "pytorch-lightning": version("pytorch-lightning"),
+        "python": platform.python_version(),
+        "date": time.strftime("%Y-%m-%d", time.gmtime()),
+        "training command": train_command,
+    }
     return {k: v for k, v in env.items() if v}
 
 
@@ -274,16 +313,16 @@ def _yaml_block(value) -> str:
     """A fenced YAML block of plain data (keys in their order)."""
     import yaml
 
-    text = yaml.safe_dump(json.loads(json.dumps(plain(value), default=str)), sort_keys=False,
-                          default_flow_style=False, allow_unicode=True)
+    text = yaml.safe_dump(
+        json.loads(json.dumps(plain(value), default=str)), sort_keys=False, default_flow_style=False, allow_unicode=True
+    )
     return "```yaml\n" + text + "```"
 
 
 def _dropped_note(dropped: list) -> str:
     if not dropped:
         return ""
-    return ("\n\nLeft out (paths on the training machine): " + ", ".join(f"`{key}`" for key in dropped)
-            + ".")
+    return "\n\nLeft out (paths on the training machine): " + ", ".join(f"`{key}`" for key in dropped) + "."
 
 
 def licenses_for(dataset: str, extra: Optional[list] = None) -> list:
@@ -297,8 +336,17 @@ def licenses_for(dataset: str, extra: Optional[list] = None) -> list:
         if isinstance(item, dict):
             entries.append(dict(item))
         else:
-            entries.append({"title": str(item), "title_link": "", "author": "unknown", "author_link": "",
-                            "license": str(item), "license_link": "", "non_commercial": False})
+            entries.append(
+                {
+                    "title": str(item),
+                    "title_link": "",
+                    "author": "unknown",
+                    "author_link": "",
+                    "license": str(item),
+                    "license_link": "",
+                    "non_commercial": False,
+                }
+            )
     return entries
 
 
@@ -338,21 +386,37 @@ def _card_data(licenses: list, dataset: str, task: str):
 
     codes = [HF_LICENSES.get(entry.get("license"), "other") for entry in licenses]
     data_ids = [key for key in DATA_LICENSES if key in str(dataset).lower()]
-    return ModelCardData(library_name="asteroid", license=codes[0] if len(set(codes)) == 1 else "other",
-                         tags=["asteroid", "audio", "speech-separation", "multichannel", "asteroid-mvae", task],
-                         datasets=data_ids or None)
+    return ModelCardData(
+        library_name="asteroid",
+        license=codes[0] if len(set(codes)) == 1 else "other",
+        tags=["asteroid", "audio", "speech-separation", "multichannel", "asteroid-mvae", task],
+        datasets=data_ids or None,
+    )
 
 
-def model_card(model, name: str, dataset: str, licenses: list, metrics: dict, description: str = "",
-               hub_id: str = "<owner>/<name>", task: str = DEFAULT_TASK, train_conf: Optional[dict] = None,
-               test_set: str = "", train_command: Optional[str] = None, relative_to: Sequence = ()) -> str:
+def model_card(
+    model,
+    name: str,
+    dataset: str,
+    licenses: list,
+    metrics: dict,
+    description: str = "",
+    hub_id: str = "<owner>/<name>",
+    task: str = DEFAULT_TASK,
+    train_conf: Optional[dict] = None,
+    test_set: str = "",
+    train_command: Optional[str] = None,
+    relative_to: Sequence = (),
+) -> str:
     """The README.md text of a published model: ``huggingface_hub.ModelCard`` with YAML front
     matter (library, tags, licence, datasets), then usage, metrics, configuration, training
     summary and environment; no machine paths (:func:`portable` against ``relative_to``)."""
     from huggingface_hub import ModelCard
 
     args = model.get_model_args()
-    settings = ", ".join(f"{k}={args[k]}" for k in ("n_src", "n_iter", "n_fft", "hop_length", "update", "ref_mic") if k in args)
+    settings = ", ".join(
+        f"{k}={args[k]}" for k in ("n_src", "n_iter", "n_fft", "hop_length", "update", "ref_mic") if k in args
+    )
     doc = (type(model).__doc__ or "").strip().splitlines()
     conf, conf_dropped = portable(train_conf or {}, relative_to)
     info, info_dropped = portable(getattr(model, "training_info", {}) or {}, relative_to)
@@ -360,12 +424,18 @@ def model_card(model, name: str, dataset: str, licenses: list, metrics: dict, de
     command, _ = portable(train_command or recorded, relative_to)
     metrics, _ = portable(dict(metrics or {}), relative_to)
     body = CARD.format(
-        name=name, description=description or (doc[0] if doc else type(model).__name__),
+        name=name,
+        description=description or (doc[0] if doc else type(model).__name__),
         cls=f"{type(model).__module__}.{type(model).__qualname__}",
-        n_params=sum(p.numel() for p in model.parameters()), settings=settings, dataset=dataset, task=task,
-        licenses="; ".join(f"{e['title']}: {e['license']}" + (" (research only)" if e.get("non_commercial") else "")
-                           for e in licenses),
-        hub_id=hub_id, sample_rate=int(model.sample_rate),
+        n_params=sum(p.numel() for p in model.parameters()),
+        settings=settings,
+        dataset=dataset,
+        task=task,
+        licenses="; ".join(
+            f"{e['title']}: {e['license']}" + (" (research only)" if e.get("non_commercial") else "") for e in licenses
+        ),
+        hub_id=hub_id,
+        sample_rate=int(model.sample_rate),
         metrics=_markdown_metrics(metrics, test_set),
         configuration=_configuration_text(conf, conf_dropped),
         training=_training_text(info, any(True for _ in model.parameters()), info_dropped),
@@ -374,11 +444,23 @@ def model_card(model, name: str, dataset: str, licenses: list, metrics: dict, de
     return str(ModelCard("---\n" + _card_data(licenses, dataset, task).to_yaml() + "\n---\n" + body))
 
 
-def publish_model(model, out_dir, metrics: dict, dataset: str = "unknown", licenses: Optional[list] = None,
-                  train_conf: Optional[dict] = None, recipe: str = "Unknown", name: Optional[str] = None,
-                  description: str = "", task: str = DEFAULT_TASK, hub_id: Optional[str] = None,
-                  test_set: str = "", source=None, train_command: Optional[str] = None,
-                  relative_to: Optional[Sequence] = None) -> Path:
+def publish_model(
+    model,
+    out_dir,
+    metrics: dict,
+    dataset: str = "unknown",
+    licenses: Optional[list] = None,
+    train_conf: Optional[dict] = None,
+    recipe: str = "Unknown",
+    name: Optional[str] = None,
+    description: str = "",
+    task: str = DEFAULT_TASK,
+    hub_id: Optional[str] = None,
+    test_set: str = "",
+    source=None,
+    train_command: Optional[str] = None,
+    relative_to: Optional[Sequence] = None,
+) -> Path:
     """Write the publishable folder of ``model`` (see the module docstring) and return it.
 
     ``licenses``: extra licence entries (dicts in asteroid's format, or titles) beside the
@@ -409,21 +491,34 @@ def publish_model(model, out_dir, metrics: dict, dataset: str = "unknown", licen
     try:
         (tmp / "recipe_name.txt").write_text(recipe + "\n", encoding="utf-8")
         with contextlib.redirect_stdout(io.StringIO()):  # its upload hint names this temporary folder
-            save_publishable(str(tmp), plain(model_dict), metrics=plain(dict(metrics)), train_conf=stored_conf,
-                             recipe=recipe)
+            save_publishable(
+                str(tmp), plain(model_dict), metrics=plain(dict(metrics)), train_conf=stored_conf, recipe=recipe
+            )
         shutil.copyfile(tmp / "model.pth", tmp / HUB_WEIGHTS)  # asteroid-upload reads model.pth, the hub this
-        card = model_card(model, name or type(model).__name__, dataset, entries, metrics, description,
-                          hub_id=hub_id or f"<owner>/{out_dir.name}", task=task, train_conf=train_conf,
-                          test_set=test_set, train_command=train_command, relative_to=bases)
+        card = model_card(
+            model,
+            name or type(model).__name__,
+            dataset,
+            entries,
+            metrics,
+            description,
+            hub_id=hub_id or f"<owner>/{out_dir.name}",
+            task=task,
+            train_conf=train_conf,
+            test_set=test_set,
+            train_command=train_command,
+            relative_to=bases,
+        )
         (tmp / "README.md").write_text(card, encoding="utf-8")
-        (tmp / PUBLISH_MARKER).write_text(json.dumps({"files": sorted(p.name for p in tmp.iterdir())}) + "\n",
-                                          encoding="utf-8")
+        (tmp / PUBLISH_MARKER).write_text(
+            json.dumps({"files": sorted(p.name for p in tmp.iterdir())}) + "\n", encoding="utf-8"
+        )
         for path in tmp.iterdir():
             os.chmod(path, 0o666 & ~current_umask())
         _move_into_place(tmp, out_dir, source)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    log.info("published %s; share it with `asteroid-upload %s --uploader \"Your name\"`", given, given)
+    log.info('published %s; share it with `asteroid-upload %s --uploader "Your name"`', given, given)
     return given
 
 

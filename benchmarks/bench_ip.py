@@ -12,15 +12,16 @@ estimates are the same).
 Target: ours at least 5x faster than pyroomacoustics on the CPU at equal SI-SDR (0.3 dB),
 N = 2, 3 and 6, ``--threads 1`` and 2.
 """
+
 import argparse
 
 import numpy as np
 import torch
+from common import markdown_table, simulated_mixtures, timed
 
 from asteroid_mvae.baselines import PraSeparator
 from asteroid_mvae.evaluation.metrics import si_sdr_improvement
 from asteroid_mvae.models import ILRMA, AuxIVA
-from common import markdown_table, simulated_mixtures, timed
 
 # ILRMA starts from the same random NMF factors as pyroomacoustics (its seeded global NumPy draw)
 ALGORITHMS = {"auxiva": (AuxIVA, {}), "ilrma": (ILRMA, {"n_basis": 2, "init": "pyroomacoustics"})}
@@ -41,7 +42,9 @@ def gpu_throughput(cls, kwargs, mixtures, n_iter, batch):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n-src", type=int, nargs="+", default=[2, 3, 6])
-    parser.add_argument("--n-mixtures", type=int, default=5, help="mixtures per N (ILRMA depends on its random start: average several)")
+    parser.add_argument(
+        "--n-mixtures", type=int, default=5, help="mixtures per N (ILRMA depends on its random start: average several)"
+    )
     parser.add_argument("--n-iter", type=int, default=60)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--corpus-dir", default=None, help="speaker-folder corpus (default: built-in synthetic)")
@@ -69,17 +72,25 @@ def main(argv=None):
                 theirs_s.append(sec)
                 theirs_db.append(si_sdr_improvement(mixture[0], references, est).mean())
             gpu = gpu_throughput(cls, kwargs, mixtures, args.n_iter, args.gpu_batch)
-            rows.append({
-                "method": name, "N": n_src, "ours s/mix": float(np.mean(ours_s)),
-                "pra s/mix": float(np.mean(theirs_s)), "speed-up": float(np.mean(theirs_s) / np.mean(ours_s)),
-                "J off s/mix": float(np.mean(untracked_s)),
-                "speed-up, J off": float(np.mean(theirs_s) / np.mean(untracked_s)),
-                "ours SI-SDRi dB": float(np.mean(ours_db)), "pra SI-SDRi dB": float(np.mean(theirs_db)),
-                "GPU mix/s": "-" if gpu is None else float(gpu),
-            })
+            rows.append(
+                {
+                    "method": name,
+                    "N": n_src,
+                    "ours s/mix": float(np.mean(ours_s)),
+                    "pra s/mix": float(np.mean(theirs_s)),
+                    "speed-up": float(np.mean(theirs_s) / np.mean(ours_s)),
+                    "J off s/mix": float(np.mean(untracked_s)),
+                    "speed-up, J off": float(np.mean(theirs_s) / np.mean(untracked_s)),
+                    "ours SI-SDRi dB": float(np.mean(ours_db)),
+                    "pra SI-SDRi dB": float(np.mean(theirs_db)),
+                    "GPU mix/s": "-" if gpu is None else float(gpu),
+                }
+            )
             print(rows[-1], flush=True)
-    print(f"\n{args.seconds:g}-s mixtures, {args.n_iter} iterations, {args.n_mixtures} mixtures per N, "
-          f"torch threads {torch.get_num_threads()}, device {'cuda' if torch.cuda.is_available() else 'cpu'}\n")
+    print(
+        f"\n{args.seconds:g}-s mixtures, {args.n_iter} iterations, {args.n_mixtures} mixtures per N, "
+        f"torch threads {torch.get_num_threads()}, device {'cuda' if torch.cuda.is_available() else 'cpu'}\n"
+    )
     print(markdown_table(rows, list(rows[0])))
 
 

@@ -14,13 +14,14 @@ with ``track_objective=False``, the objective computed after the last iteration 
 MVAE runs ``--mvae-iter`` iterations (default 5) and its time is scaled to 60 iterations
 (its cost per iteration is constant), to keep the benchmark short.
 """
+
 import argparse
 import time
 
 import torch
+from common import markdown_table, timed
 
 from asteroid_mvae.models import ILRMA, MVAE, FastMVAE, FastMVAE2
-from common import markdown_table, timed
 
 
 def seconds_per_mixture(model, wav, device, repeats=1):
@@ -40,6 +41,7 @@ def outside_network_fraction(model, wav):
                 return fn(*args, **kwargs)
             finally:
                 inside[0] += time.perf_counter() - start
+
         return wrapper
 
     net = model.network
@@ -75,12 +77,17 @@ def main(argv=None):
         models = {
             "ILRMA": (ILRMA(n_src=n_src, n_iter=args.n_iter), 1.0),
             "FastMVAE2": (FastMVAE2(n_labels=args.n_labels, n_src=n_src, n_iter=args.n_iter), 1.0),
-            "FastMVAE2 bf16": (FastMVAE2(n_labels=args.n_labels, n_src=n_src, n_iter=args.n_iter,
-                                         precision="bfloat16"), 1.0),
+            "FastMVAE2 bf16": (
+                FastMVAE2(n_labels=args.n_labels, n_src=n_src, n_iter=args.n_iter, precision="bfloat16"),
+                1.0,
+            ),
             "FastMVAE": (FastMVAE(n_labels=args.n_labels, n_src=n_src, n_iter=args.n_iter), 1.0),
-            "MVAE": (MVAE(n_labels=args.n_labels, n_src=n_src, n_iter=args.mvae_iter, n_steps=args.mvae_steps,
-                          init_ilrma=0),  # MVAE iterations only, scaled to n_iter
-                     args.n_iter / args.mvae_iter),
+            "MVAE": (
+                MVAE(
+                    n_labels=args.n_labels, n_src=n_src, n_iter=args.mvae_iter, n_steps=args.mvae_steps, init_ilrma=0
+                ),  # MVAE iterations only, scaled to n_iter
+                args.n_iter / args.mvae_iter,
+            ),
         }
         for device in devices:
             batch = wav if device == "cpu" else wav.expand(args.gpu_batch, -1, -1).contiguous()
@@ -88,15 +95,19 @@ def main(argv=None):
             for name, (model, scale) in models.items():
                 row[f"{name} s/mix"] = seconds_per_mixture(model.eval(), batch, device) * scale
             row["MVAE / FastMVAE2"] = row["MVAE s/mix"] / row["FastMVAE2 s/mix"]
-            row["FastMVAE2 outside network"] = (outside_network_fraction(models["FastMVAE2"][0], batch)
-                                                if device == "cpu" else "-")  # CPU: the calls are synchronous
+            row["FastMVAE2 outside network"] = (
+                outside_network_fraction(models["FastMVAE2"][0], batch) if device == "cpu" else "-"
+            )  # CPU: the calls are synchronous
             untracked = FastMVAE2(n_labels=args.n_labels, n_src=n_src, n_iter=args.n_iter, track_objective=False).eval()
             untracked.network.load_state_dict(models["FastMVAE2"][0].network.state_dict())
             row["outside network, J off"] = outside_network_fraction(untracked, batch) if device == "cpu" else "-"
             rows.append(row)
             print(row, flush=True)
-    print(f"\n{args.seconds:g}-s mixtures, {args.n_iter} iterations (MVAE: {args.mvae_iter} iterations of "
-          f"{args.mvae_steps} Adam steps, scaled to {args.n_iter}), L = {args.n_labels}, torch threads {torch.get_num_threads()}\n")
+    print(
+        f"\n{args.seconds:g}-s mixtures, {args.n_iter} iterations (MVAE: {args.mvae_iter} iterations of "
+        f"{args.mvae_steps} Adam steps, scaled to {args.n_iter}), L = {args.n_labels}, "
+        f"torch threads {torch.get_num_threads()}\n"
+    )
     print(markdown_table(rows, list(rows[0])))
 
 

@@ -3,6 +3,7 @@
 Usage: python benchmarks/bench_networks.py [--batch 16] [--frames 128] [--labels 101] [--steps 3]
 Prints a markdown table (CPU threads = torch.get_num_threads()).
 """
+
 import argparse
 import time
 

@@ -5,6 +5,7 @@
 Each run writes into a fresh temporary folder (nothing is resumed). Timings for ``--jobs > 1``
 include starting the worker processes (each imports torch through ``asteroid_mvae``).
 """
+
 import argparse
 import tempfile
 import time
@@ -24,15 +25,19 @@ def main():
     args = parser.parse_args()
     corpus = get_corpus(args.corpus, args.corpus_dir, **({"n_speakers": 6} if args.corpus == "builtin" else {}))
     config = RoomConfig(duration=args.duration)
-    print(f"corpus={args.corpus} ({len(corpus.speakers)} speakers), {args.duration:g}-s signals, RT60 {config.rt60} s, "
-          f"room {config.room_dim} m, {args.n_mixtures} mixtures per run")
+    print(
+        f"corpus={args.corpus} ({len(corpus.speakers)} speakers), {args.duration:g}-s signals, RT60 {config.rt60} s, "
+        f"room {config.room_dim} m, {args.n_mixtures} mixtures per run"
+    )
     print(f"{'n_src':>5} {'jobs':>4} {'seconds':>8} {'mixtures/min':>13}")
     for n_src in args.n_src:
         for jobs in args.jobs:
             with tempfile.TemporaryDirectory() as out, warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 start = time.perf_counter()
-                simulate_mixtures(corpus, out, n_src=n_src, n_mixtures=args.n_mixtures, seed=0, jobs=jobs, config=config)
+                simulate_mixtures(
+                    corpus, out, n_src=n_src, n_mixtures=args.n_mixtures, seed=0, jobs=jobs, config=config
+                )
                 seconds = time.perf_counter() - start
             print(f"{n_src:>5} {jobs:>4} {seconds:>8.2f} {60 * args.n_mixtures / seconds:>13.1f}")
 

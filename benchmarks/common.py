@@ -1,4 +1,5 @@
 """Shared helpers of the benchmark scripts: simulated test mixtures and timing."""
+
 import tempfile
 import time
 from pathlib import Path
@@ -18,8 +19,9 @@ def simulated_mixtures(n_src: int, n_mixtures: int, seconds: float, corpus_dir=N
 
     corpus = FolderCorpus(corpus_dir) if corpus_dir else BuiltinCorpus(n_speakers=max(4, n_src), seed=seed)
     out_dir = Path(out_dir or tempfile.mkdtemp(prefix="bench_mix_")) / f"n{n_src}"
-    simulate_mixtures(corpus, out_dir, n_src=n_src, n_mixtures=n_mixtures, seed=seed,
-                      config=RoomConfig(duration=seconds))
+    simulate_mixtures(
+        corpus, out_dir, n_src=n_src, n_mixtures=n_mixtures, seed=seed, config=RoomConfig(duration=seconds)
+    )
     dataset = MixtureDataset(out_dir)
     return [dataset[i] for i in range(len(dataset))]
 

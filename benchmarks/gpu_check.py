@@ -14,6 +14,7 @@ code on the CPU in seconds (the test suite does, so the script cannot rot)::
 
     python benchmarks/gpu_check.py --device cuda --batches 1 16 64
 """
+
 import argparse
 import time
 
@@ -58,8 +59,11 @@ def separators(n_src, n_iter, n_fft):
     from asteroid_mvae.models import load_model
 
     common = dict(n_src=n_src, n_iter=n_iter, n_fft=n_fft, hop_length=n_fft // 2)
-    return {"auxiva": load_model("auxiva", **common), "ilrma": load_model("ilrma", **common),
-            "fastmvae2": load_model("fastmvae2", allow_untrained=True, n_freq=n_fft // 2, **common)}
+    return {
+        "auxiva": load_model("auxiva", **common),
+        "ilrma": load_model("ilrma", **common),
+        "fastmvae2": load_model("fastmvae2", allow_untrained=True, n_freq=n_fft // 2, **common),
+    }
 
 
 def separation_rows(args):
@@ -74,7 +78,9 @@ def separation_rows(args):
             model = model.eval()
             one = mixture[None]
             with torch.no_grad():
-                cpu_time, cpu_out = timed(lambda: model.to("cpu").forward_wav(one.expand(args.cpu_batch, -1, -1)), "cpu", 1)
+                cpu_time, cpu_out = timed(
+                    lambda: model.to("cpu").forward_wav(one.expand(args.cpu_batch, -1, -1)), "cpu", 1
+                )
                 model.to(args.device)
                 _, dev_out = timed(lambda: model.forward_wav(one.to(args.device)), args.device, 1)
                 diff = float((dev_out.cpu()[0] - cpu_out[0]).abs().max() / cpu_out[0].abs().max())
@@ -125,13 +131,19 @@ def main(argv=None):
         args.seconds, args.n_iter, args.batches, args.labels = 1.0, 2, [1, 2], 3
         args.train_batch, args.train_frames = 2, 16
     if torch.device(args.device).type == "cuda" and not torch.cuda.is_available():
-        raise SystemExit(f"gpu_check: --device {args.device} but no CUDA GPU is visible here; use --device cpu "
-                         "--quick for a smoke run")
+        raise SystemExit(
+            f"gpu_check: --device {args.device} but no CUDA GPU is visible here; use --device cpu "
+            "--quick for a smoke run"
+        )
     name = torch.cuda.get_device_name(args.device) if torch.device(args.device).type == "cuda" else "cpu"
-    print(f"device: {args.device} ({name}); torch {torch.__version__}; CPU threads {torch.get_num_threads()}; "
-          f"{args.seconds:g}-s mixtures, {args.n_iter} iterations")
-    print("\n| separator | N | batch | mixtures/s on device | mixtures/s on CPU (batch "
-          f"{args.cpu_batch}) | max |CPU - device| / peak |\n|---|---|---|---|---|---|")
+    print(
+        f"device: {args.device} ({name}); torch {torch.__version__}; CPU threads {torch.get_num_threads()}; "
+        f"{args.seconds:g}-s mixtures, {args.n_iter} iterations"
+    )
+    print(
+        "\n| separator | N | batch | mixtures/s on device | mixtures/s on CPU (batch "
+        f"{args.cpu_batch}) | max |CPU - device| / peak |\n|---|---|---|---|---|---|"
+    )
     for name, n_src, batch, rate, cpu_rate, diff in separation_rows(args):
         print(f"| {name} | {n_src} | {batch} | {rate:.2f} | {cpu_rate:.3f} | {diff:.1e} |", flush=True)
     print("\n| network | steps/s on device | steps/s on CPU |\n|---|---|---|")

@@ -12,6 +12,7 @@ random mix of independent Laplacian noises (content does not change memory or ti
 runs an untrained 1024-bin ChimeraACVAE (the trained one has the same cost). ``--n-iter``
 iterations only: seconds scale linearly with it beyond the STFT.
 """
+
 import argparse
 import json
 import os
@@ -30,8 +31,9 @@ def parse_args(argv=None):
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
     parser.add_argument("--n-iter", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--whole-up-to", type=float, default=10.0,
-                        help="also run the whole-packed reference up to this many minutes")
+    parser.add_argument(
+        "--whole-up-to", type=float, default=10.0, help="also run the whole-packed reference up to this many minutes"
+    )
     parser.add_argument("--child", nargs=4, metavar=("METHOD", "MINUTES", "MICS", "MODE"), help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
@@ -68,24 +70,51 @@ def child(method: str, minutes: float, mics: int, mode: str, n_iter: int, thread
     seconds = time.perf_counter() - start
     assert bool(torch.isfinite(estimates).all())
     frames = wav.shape[-1] // 1024 + 1
-    return {"method": method, "minutes": minutes, "mics": mics, "mode": mode, "seconds": seconds,
-            "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "before_mb": baseline,
-            "stft_mb": mics * 1025 * frames * 8 / 2**20, "wav_mb": wav.numel() * 4 / 2**20}
+    return {
+        "method": method,
+        "minutes": minutes,
+        "mics": mics,
+        "mode": mode,
+        "seconds": seconds,
+        "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "before_mb": baseline,
+        "stft_mb": mics * 1025 * frames * 8 / 2**20,
+        "wav_mb": wav.numel() * 4 / 2**20,
+    }
 
 
 def run_child(args, method, minutes, mics, mode) -> dict:
-    command = [sys.executable, __file__, "--child", method, str(minutes), str(mics), mode,
-               "--n-iter", str(args.n_iter), "--threads", str(args.threads)]
+    command = [
+        sys.executable,
+        __file__,
+        "--child",
+        method,
+        str(minutes),
+        str(mics),
+        mode,
+        "--n-iter",
+        str(args.n_iter),
+        "--threads",
+        str(args.threads),
+    ]
     out = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
     if out.returncode:
-        return {"method": method, "minutes": minutes, "mics": mics, "mode": mode,
-                "error": (out.stderr.strip().splitlines() or ["?"])[-1]}
+        return {
+            "method": method,
+            "minutes": minutes,
+            "mics": mics,
+            "mode": mode,
+            "error": (out.stderr.strip().splitlines() or ["?"])[-1],
+        }
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def table(rows) -> str:
-    lines = ["| method | minutes | mics | STFT (MB) | peak RSS, blocks (MB) | blocks: growth / STFT | s, blocks | "
-             "peak RSS, whole (MB) | whole / blocks, RSS | whole / blocks, s |", "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| method | minutes | mics | STFT (MB) | peak RSS, blocks (MB) | blocks: growth / STFT | s, blocks | "
+        "peak RSS, whole (MB) | whole / blocks, RSS | whole / blocks, s |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     key = lambda r: (r["method"], r["minutes"], r["mics"])
     whole = {key(r): r for r in rows if r["mode"] == "whole" and "error" not in r}
     for r in rows:
@@ -95,10 +124,15 @@ def table(rows) -> str:
             lines.append(f"| {r['method']} | {r['minutes']:g} | {r['mics']} | | failed: {r['error']} | | | | | |")
             continue
         w = whole.get(key(r))
-        ref = (f"{w['peak_mb']:.0f} | {w['peak_mb'] / r['peak_mb']:.2f} | {w['seconds'] / r['seconds']:.2f}"
-               if w else " | | ")
-        lines.append(f"| {r['method']} | {r['minutes']:g} | {r['mics']} | {r['stft_mb']:.0f} | {r['peak_mb']:.0f} | "
-                     f"{(r['peak_mb'] - r['before_mb']) / r['stft_mb']:.2f} | {r['seconds']:.1f} | {ref} |")
+        ref = (
+            f"{w['peak_mb']:.0f} | {w['peak_mb'] / r['peak_mb']:.2f} | {w['seconds'] / r['seconds']:.2f}"
+            if w
+            else " | | "
+        )
+        lines.append(
+            f"| {r['method']} | {r['minutes']:g} | {r['mics']} | {r['stft_mb']:.0f} | {r['peak_mb']:.0f} | "
+            f"{(r['peak_mb'] - r['before_mb']) / r['stft_mb']:.2f} | {r['seconds']:.1f} | {ref} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -118,8 +152,10 @@ def main(argv=None):
                     print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
     print(f"{args.n_iter} iterations, {args.threads} thread(s)\n")
     print(table(rows))
-    print("growth: peak RSS minus the RSS before the audio was made (imports, model), over the STFT's size; "
-          "it includes the audio itself (float32, half the STFT) and the estimates.")
+    print(
+        "growth: peak RSS minus the RSS before the audio was made (imports, model), over the STFT's size; "
+        "it includes the audio itself (float32, half the STFT) and the estimates."
+    )
 
 
 if __name__ == "__main__":

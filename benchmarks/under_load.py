@@ -12,6 +12,7 @@ count whatever the load, the earlier behaviour).
 Target: ours degrade no worse than in proportion to the load, i.e. the speed-up over
 pyroomacoustics at every load stays near its value with one process. Run on a quiet machine.
 """
+
 import argparse
 import multiprocessing as mp
 import os
@@ -30,9 +31,14 @@ def worker(mixtures, policy, n_iter, barrier, queue):
     from asteroid_mvae.baselines import PraSeparator
     from asteroid_mvae.models import ILRMA, AuxIVA
 
-    ours = {"auxiva": AuxIVA(n_src=2, n_iter=n_iter, track_objective=False),
-            "ilrma": ILRMA(n_src=2, n_iter=n_iter, n_basis=2, init="pyroomacoustics", track_objective=False)}
-    theirs = {"auxiva": PraSeparator("auxiva", n_iter=n_iter), "ilrma": PraSeparator("ilrma", n_iter=n_iter, n_components=2)}
+    ours = {
+        "auxiva": AuxIVA(n_src=2, n_iter=n_iter, track_objective=False),
+        "ilrma": ILRMA(n_src=2, n_iter=n_iter, n_basis=2, init="pyroomacoustics", track_objective=False),
+    }
+    theirs = {
+        "auxiva": PraSeparator("auxiva", n_iter=n_iter),
+        "ilrma": PraSeparator("ilrma", n_iter=n_iter, n_components=2),
+    }
     wavs = [torch.from_numpy(m) for m in mixtures]
     times = {}
     for method in METHODS:
@@ -80,12 +86,22 @@ def main(argv=None):
             for method in METHODS:
                 ratio = t[(method, "pra")] / t[(method, "ours")]
                 quiet.setdefault((policy, method), ratio)
-                rows.append({"policy": policy, "processes": load, "method": method,
-                             "ours s/mix": t[(method, "ours")], "pra s/mix": t[(method, "pra")],
-                             "speed-up": ratio, "speed-up / one process's": ratio / quiet[(policy, method)]})
+                rows.append(
+                    {
+                        "policy": policy,
+                        "processes": load,
+                        "method": method,
+                        "ours s/mix": t[(method, "ours")],
+                        "pra s/mix": t[(method, "pra")],
+                        "speed-up": ratio,
+                        "speed-up / one process's": ratio / quiet[(policy, method)],
+                    }
+                )
                 print(rows[-1], flush=True)
-    print(f"\n{args.seconds:g}-s mixtures, N = 2, {args.n_iter} iterations, J off, {args.n_mixtures} mixtures, "
-          f"{os.cpu_count()} cores\n")
+    print(
+        f"\n{args.seconds:g}-s mixtures, N = 2, {args.n_iter} iterations, J off, {args.n_mixtures} mixtures, "
+        f"{os.cpu_count()} cores\n"
+    )
     print(markdown_table(rows, list(rows[0])))
 
 

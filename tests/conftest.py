@@ -3,6 +3,7 @@
 Sources are speech-like: noise shaped by a random spectral envelope and switched on and
 off in syllable-length bursts, so that they are non-stationary and super-Gaussian.
 """
+
 import functools
 
 import numpy as np

@@ -1,4 +1,5 @@
 """The catalogue is the one source of names: every list of the package derives from it."""
+
 import ast
 import inspect
 from pathlib import Path
@@ -102,9 +103,10 @@ def test_entries_are_consistent_with_their_classes():
 
 
 def test_training_keys_resolve_every_vocabulary():
-    assert [catalogue.training_key(n) for n in ("mvae", "CVAE", "fastmvae", "ACVAE", "fastmvae2", "ChimeraACVAE",
-                                                "gass", "Conv-TasNet")] == \
-        ["cvae", "cvae", "acvae", "acvae", "chimera", "chimera", "wgan", "convtasnet"]
+    assert [
+        catalogue.training_key(n)
+        for n in ("mvae", "CVAE", "fastmvae", "ACVAE", "fastmvae2", "ChimeraACVAE", "gass", "Conv-TasNet")
+    ] == ["cvae", "cvae", "acvae", "acvae", "chimera", "chimera", "wgan", "convtasnet"]
     for name in ("ilrma", "oracle_ip", "pra_auxiva", "nope"):
         with pytest.raises(ValueError, match="nothing to train"):
             catalogue.training_key(name)
@@ -131,7 +133,7 @@ def test_every_registry_derives_from_the_catalogue():
         assert set(settings) <= set(networks)
     assert MIXTURE_MODELS == catalogue.names(*catalogue.MIXTURE_KINDS) and set(SIZES) == set(PIT_MODELS)
     assert PIT_MODELS == catalogue.names("pit")
-    assert PRA_METHODS == tuple(n[len("pra_"):] for n in catalogue.names("pyroomacoustics"))
+    assert PRA_METHODS == tuple(n[len("pra_") :] for n in catalogue.names("pyroomacoustics"))
     assert set(available_separators()) == set(catalogue.names(*catalogue.NAMED_KINDS))
     grouped = {kind for _, kinds in GROUPS for kind in kinds}
     assert grouped == set(catalogue.KINDS) - {"network"}

@@ -6,6 +6,7 @@ raises one ``ValueError``; finite, long-enough input with enough independent cha
 separate.
 The CLI exits 0 with finite wavs, or 2 with exactly one error line and no output.
 """
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -17,8 +18,13 @@ from asteroid_mvae.cli import main
 from asteroid_mvae.models import load_model
 
 N_FFT = 512
-FUZZ = settings(max_examples=40, deadline=None, derandomize=True, database=None,
-                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+FUZZ = settings(
+    max_examples=40,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
 
 @pytest.fixture(autouse=True)
@@ -45,7 +51,9 @@ def recordings(draw):
     audio = np.random.default_rng(seed).standard_normal((channels, length)).astype(np.float64) * 0.1
     defect = draw(st.sampled_from(DEFECTS))
     if length and defect in ("nan", "inf"):
-        audio[draw(st.integers(0, channels - 1)), draw(st.integers(0, length - 1))] = np.nan if defect == "nan" else np.inf
+        audio[draw(st.integers(0, channels - 1)), draw(st.integers(0, length - 1))] = (
+            np.nan if defect == "nan" else np.inf
+        )
     elif defect == "silent":
         audio[:] = 0.0
     elif defect == "silent_channel":
@@ -69,13 +77,22 @@ def _independent_channels(audio) -> int:
 
 
 def _expected_to_work(audio, n_src, n_fft):
-    return (np.isfinite(audio).all() and audio.shape[0] >= n_src and audio.shape[1] >= n_fft
-            and _independent_channels(audio) >= n_src)
+    return (
+        np.isfinite(audio).all()
+        and audio.shape[0] >= n_src
+        and audio.shape[1] >= n_fft
+        and _independent_channels(audio) >= n_src
+    )
 
 
 @FUZZ
-@given(recording=recordings(), n_src=st.integers(2, 3), name=st.sampled_from(["ilrma", "auxiva"]),
-       dtype=st.sampled_from([torch.float32, torch.float64]), batched=st.booleans())
+@given(
+    recording=recordings(),
+    n_src=st.integers(2, 3),
+    name=st.sampled_from(["ilrma", "auxiva"]),
+    dtype=st.sampled_from([torch.float32, torch.float64]),
+    batched=st.booleans(),
+)
 def test_api_gives_finite_estimates_or_one_clear_error(recording, n_src, name, dtype, batched):
     audio, _ = recording
     model = load_model(name, n_src=n_src, n_iter=2, n_fft=N_FFT, hop_length=N_FFT // 2)
@@ -94,10 +111,19 @@ def test_api_gives_finite_estimates_or_one_clear_error(recording, n_src, name, d
     assert torch.isfinite(estimates).all()
 
 
-@settings(max_examples=20, deadline=None, derandomize=True, database=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(recording=recordings(), n_src=st.integers(2, 3), rate=st.sampled_from([8000, 16000, 44100]),
-       subtype=st.sampled_from(["FLOAT", "DOUBLE", "PCM_16"]))
+@settings(
+    max_examples=20,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    recording=recordings(),
+    n_src=st.integers(2, 3),
+    rate=st.sampled_from([8000, 16000, 44100]),
+    subtype=st.sampled_from(["FLOAT", "DOUBLE", "PCM_16"]),
+)
 def test_cli_writes_finite_wavs_or_exits_2_with_one_line(tmp_path_factory, capsys, recording, n_src, rate, subtype):
     audio, _ = recording
     folder = tmp_path_factory.mktemp("fuzz")
@@ -108,7 +134,9 @@ def test_cli_writes_finite_wavs_or_exits_2_with_one_line(tmp_path_factory, capsy
         sf.write(path, np.clip(audio, -1, 1).T if subtype == "PCM_16" else audio.T, rate, subtype=subtype)
     out = folder / "out"
     capsys.readouterr()
-    code = main(["separate", str(path), "--model", "ilrma", "--n-src", str(n_src), "--n-iter", "2", "--out-dir", str(out)])
+    code = main(
+        ["separate", str(path), "--model", "ilrma", "--n-src", str(n_src), "--n-iter", "2", "--out-dir", str(out)]
+    )
     err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     if code == 0:
         written = sorted(out.glob("*.wav"))
@@ -123,16 +151,44 @@ def test_cli_writes_finite_wavs_or_exits_2_with_one_line(tmp_path_factory, capsy
 ODD_NUMBERS = ["nan", "inf", "-inf", "-1", "0", "1e9", "1e-9"]
 
 
-@settings(max_examples=60, deadline=None, derandomize=True, database=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(option=st.sampled_from(["--rt60", "--snr", "--max-order", "--duration", "--n-mics", "--n-src", "--mic-radius",
-                               "--source-distance", "--min-separation", "--array-height", "--n-mixtures"]),
-       value=st.sampled_from(ODD_NUMBERS + ["0.2", "2", "3"]))
+@settings(
+    max_examples=60,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    option=st.sampled_from(
+        [
+            "--rt60",
+            "--snr",
+            "--max-order",
+            "--duration",
+            "--n-mics",
+            "--n-src",
+            "--mic-radius",
+            "--source-distance",
+            "--min-separation",
+            "--array-height",
+            "--n-mixtures",
+        ]
+    ),
+    value=st.sampled_from(ODD_NUMBERS + ["0.2", "2", "3"]),
+)
 def test_simulate_cli_numbers_give_finite_mixtures_or_one_line(tmp_path_factory, capsys, option, value):
     """Odd room numbers: a finished simulation of finite audio, or exit 2 with one line and no output."""
     out = tmp_path_factory.mktemp("fuzz_sim") / "sim"
-    args = {"--n-src": "2", "--n-mics": "2", "--n-mixtures": "1", "--duration": "0.5", "--max-order": "3",
-            "--rt60": "0.2", "--builtin-speakers": "2", "--builtin-utterances": "1"}
+    args = {
+        "--n-src": "2",
+        "--n-mics": "2",
+        "--n-mixtures": "1",
+        "--duration": "0.5",
+        "--max-order": "3",
+        "--rt60": "0.2",
+        "--builtin-speakers": "2",
+        "--builtin-utterances": "1",
+    }
     args[option] = value
     capsys.readouterr()
     code = main(["simulate", "--out", str(out), *[x for item in args.items() for x in item]])
@@ -143,7 +199,9 @@ def test_simulate_cli_numbers_give_finite_mixtures_or_one_line(tmp_path_factory,
         rows = list(csv.DictReader(open(out / "metadata.csv")))
         assert rows
         for row in rows:
-            audio, _ = sf.read(out / row["mixture_path"] if not row["mixture_path"].startswith("/") else row["mixture_path"])
+            audio, _ = sf.read(
+                out / row["mixture_path"] if not row["mixture_path"].startswith("/") else row["mixture_path"]
+            )
             assert np.isfinite(audio).all() and audio.ndim == 2 and audio.shape[1] >= int(float(args["--n-src"]))
     else:
         assert code == 2 and len(err) == 1 and "error:" in err[0], err

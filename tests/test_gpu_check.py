@@ -1,4 +1,5 @@
 """benchmarks/gpu_check.py runs end to end (on the CPU, tiny sizes) and refuses a missing GPU in one line."""
+
 import importlib.util
 from pathlib import Path
 
@@ -19,8 +20,11 @@ def gpu_check():
 def test_quick_cpu_run_prints_both_tables(gpu_check, capsys):
     gpu_check.main(["--device", "cpu", "--quick", "--n-src", "2"])
     out = capsys.readouterr().out
-    rows = [line for line in out.splitlines() if line.startswith("| ") and not line.startswith("| separator")
-            and not line.startswith("| network")]
+    rows = [
+        line
+        for line in out.splitlines()
+        if line.startswith("| ") and not line.startswith("| separator") and not line.startswith("| network")
+    ]
     assert len(rows) == 3 * 2 + 3  # 3 separators x 2 batches, 3 networks
     assert "| fastmvae2 | 2 | 2 |" in out and "| ChimeraACVAE |" in out
 

@@ -5,6 +5,7 @@ For every draw: a correct output or exit 2 with one error line (never a tracebac
 any output, no file created or changed outside the output folder, no input changed, no
 temporary file left behind. Seeded (``derandomize``): the same examples on every run.
 """
+
 from pathlib import Path
 
 import numpy as np
@@ -17,8 +18,13 @@ from hypothesis import strategies as st
 from asteroid_mvae.cli import main
 
 pytestmark = pytest.mark.usefixtures("single_thread")
-HOSTILE = settings(max_examples=80, deadline=None, derandomize=True, database=None,
-                   suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+HOSTILE = settings(
+    max_examples=80,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 N_FFT = 512
 
 
@@ -46,8 +52,14 @@ def model_file(tmp_path_factory):
 @st.composite
 def clean_inputs(draw):
     """A usable recording at a drawn level and name (the runs that must succeed)."""
-    return (draw(st.sampled_from(["mix", "a b", "ünï", "-dash", "x.y"])), draw(st.sampled_from(["FLOAT", "PCM_16", "flac"])),
-            draw(st.sampled_from([3, 4])), 4000, draw(st.sampled_from([0.0, 1e-30, 0.1, 3e38])), 16000)
+    return (
+        draw(st.sampled_from(["mix", "a b", "ünï", "-dash", "x.y"])),
+        draw(st.sampled_from(["FLOAT", "PCM_16", "flac"])),
+        draw(st.sampled_from([3, 4])),
+        4000,
+        draw(st.sampled_from([0.0, 1e-30, 0.1, 3e38])),
+        16000,
+    )
 
 
 @st.composite
@@ -55,8 +67,14 @@ def inputs(draw):
     """``(name, kind, channels, samples, level, rate)`` of one input file."""
     kind = draw(st.sampled_from(["FLOAT", "FLOAT", "PCM_16", "flac", "text", "truncated", "empty"]))
     name = draw(st.sampled_from(["mix", "mix", "a b", "ünï", "-dash", "x.y"]))
-    return (name, kind, draw(st.sampled_from([1, 2, 3, 3, 4])), draw(st.sampled_from([10, N_FFT - 1, 1200, 4000, 4000])),
-            draw(st.sampled_from([0.0, 1e-30, 0.1, 1.0, 3e38])), draw(st.sampled_from([16000, 16000, 8000])))
+    return (
+        name,
+        kind,
+        draw(st.sampled_from([1, 2, 3, 3, 4])),
+        draw(st.sampled_from([10, N_FFT - 1, 1200, 4000, 4000])),
+        draw(st.sampled_from([0.0, 1e-30, 0.1, 1.0, 3e38])),
+        draw(st.sampled_from([16000, 16000, 8000])),
+    )
 
 
 def write_input(folder: Path, spec, seed: int) -> Path:
@@ -71,8 +89,12 @@ def write_input(folder: Path, spec, seed: int) -> Path:
     elif kind in ("PCM_16", "flac"):
         sf.write(path, np.clip(audio, -1, 1), rate, subtype="PCM_16")
     else:
-        sf.write(path, audio.astype(np.float32) if level < 3e38 else audio.clip(-3e38, 3e38).astype(np.float32),
-                 rate, subtype="FLOAT")
+        sf.write(
+            path,
+            audio.astype(np.float32) if level < 3e38 else audio.clip(-3e38, 3e38).astype(np.float32),
+            rate,
+            subtype="FLOAT",
+        )
         if kind == "truncated":
             data = path.read_bytes()
             path.write_bytes(data[: max(44, len(data) * 2 // 3)])
@@ -103,17 +125,26 @@ def check_outcome(code, capsys, out_dir: Path, existing=()):
 
 
 @HOSTILE
-@given(specs=st.one_of(st.lists(clean_inputs(), min_size=1, max_size=3), st.lists(inputs(), min_size=1, max_size=3)),
-       n_src=st.sampled_from(["2"] * 5 + ["3", "0", "-1", "2.5", "99999999"]),
-       n_iter=st.sampled_from(["2"] * 4 + ["0", "1e9", "x"]), layout=st.sampled_from(["fresh", "earlier_run", "inputs_folder",
-                                                                               "a_file", "nested"]),
-       force=st.booleans(), keep_going=st.booleans())
-def test_separate_under_hostile_inputs(tmp_path_factory, capsys, model_file, specs, n_src, n_iter, layout, force,
-                                       keep_going):
+@given(
+    specs=st.one_of(st.lists(clean_inputs(), min_size=1, max_size=3), st.lists(inputs(), min_size=1, max_size=3)),
+    n_src=st.sampled_from(["2"] * 5 + ["3", "0", "-1", "2.5", "99999999"]),
+    n_iter=st.sampled_from(["2"] * 4 + ["0", "1e9", "x"]),
+    layout=st.sampled_from(["fresh", "earlier_run", "inputs_folder", "a_file", "nested"]),
+    force=st.booleans(),
+    keep_going=st.booleans(),
+)
+def test_separate_under_hostile_inputs(
+    tmp_path_factory, capsys, model_file, specs, n_src, n_iter, layout, force, keep_going
+):
     root = tmp_path_factory.mktemp("hostile_sep")
     paths = [write_input(root / "in" / str(k % 2), spec, k) for k, spec in enumerate(specs)]
-    out = {"fresh": root / "out", "earlier_run": root / "out", "inputs_folder": root / "in" / "0",
-           "a_file": root / "taken", "nested": root / "out" / "deep" / "er"}[layout]
+    out = {
+        "fresh": root / "out",
+        "earlier_run": root / "out",
+        "inputs_folder": root / "in" / "0",
+        "a_file": root / "taken",
+        "nested": root / "out" / "deep" / "er",
+    }[layout]
     if layout == "earlier_run":
         out.mkdir()
         sf.write(out / f"{paths[0].stem}_s1.wav", np.full(100, 0.25), 16000, subtype="FLOAT")  # an earlier result
@@ -122,8 +153,22 @@ def test_separate_under_hostile_inputs(tmp_path_factory, capsys, model_file, spe
         out.write_bytes(b"the user's file")
     before = snapshot(root, skip=out if out.is_dir() and layout != "inputs_folder" else None)
     inputs_before = {p: p.read_bytes() for p in paths}
-    argv = ["separate", *map(str, paths), "--model", str(model_file), "--n-src", n_src, "--n-iter", n_iter,
-            "--out-dir", str(out)] + (["-f"] if force else []) + (["--keep-going"] if keep_going else [])
+    argv = (
+        [
+            "separate",
+            *map(str, paths),
+            "--model",
+            str(model_file),
+            "--n-src",
+            n_src,
+            "--n-iter",
+            n_iter,
+            "--out-dir",
+            str(out),
+        ]
+        + (["-f"] if force else [])
+        + (["--keep-going"] if keep_going else [])
+    )
     existing = set(root.rglob("*.wav"))
     code = main(argv)
     check_outcome(code, capsys, out if out.is_dir() else root / "none", existing)
@@ -142,9 +187,13 @@ def test_separate_under_hostile_inputs(tmp_path_factory, capsys, model_file, spe
 
 
 @HOSTILE
-@given(specs=st.one_of(st.lists(clean_inputs(), min_size=1, max_size=3), st.lists(inputs(), min_size=1, max_size=3)),
-       use_folder=st.booleans(), force=st.booleans(),
-       hop=st.sampled_from([None, "1", "0", "256"]), window=st.sampled_from([None, "100", "2048"]))
+@given(
+    specs=st.one_of(st.lists(clean_inputs(), min_size=1, max_size=3), st.lists(inputs(), min_size=1, max_size=3)),
+    use_folder=st.booleans(),
+    force=st.booleans(),
+    hop=st.sampled_from([None, "1", "0", "256"]),
+    window=st.sampled_from([None, "100", "2048"]),
+)
 def test_infer_under_hostile_inputs(tmp_path_factory, capsys, model_file, specs, use_folder, force, hop, window):
     root = tmp_path_factory.mktemp("hostile_infer")
     paths = [write_input(root / "in" / str(k % 2), spec, k) for k, spec in enumerate(specs)]
@@ -159,12 +208,20 @@ def test_infer_under_hostile_inputs(tmp_path_factory, capsys, model_file, specs,
     assert snapshot(root, skip=out) == before  # inputs and everything else untouched
 
 
-@settings(max_examples=12, deadline=None, derandomize=True, database=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(target=st.sampled_from(["fresh", "user_folder", "model_folder", "a_file", "cwd", "parent_of_model"]),
-       metrics=st.sampled_from([None, "valid", "broken", "missing"]))
-def test_publish_never_destroys_what_it_did_not_write(tmp_path_factory, capsys, monkeypatch, model_file, target,
-                                                      metrics):
+@settings(
+    max_examples=12,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    target=st.sampled_from(["fresh", "user_folder", "model_folder", "a_file", "cwd", "parent_of_model"]),
+    metrics=st.sampled_from([None, "valid", "broken", "missing"]),
+)
+def test_publish_never_destroys_what_it_did_not_write(
+    tmp_path_factory, capsys, monkeypatch, model_file, target, metrics
+):
     root = tmp_path_factory.mktemp("hostile_pub")
     model_dir = root / "exp" / "train"
     model_dir.mkdir(parents=True)
@@ -175,8 +232,14 @@ def test_publish_never_destroys_what_it_did_not_write(tmp_path_factory, capsys, 
     (root / "user" / "thesis.tex").write_text("years of work")
     (root / "taken").write_text("a file")
     monkeypatch.chdir(root)
-    out = {"fresh": "pub", "user_folder": "user", "model_folder": str(model_dir), "a_file": "taken", "cwd": ".",
-           "parent_of_model": "exp"}[target]
+    out = {
+        "fresh": "pub",
+        "user_folder": "user",
+        "model_folder": str(model_dir),
+        "a_file": "taken",
+        "cwd": ".",
+        "parent_of_model": "exp",
+    }[target]
     argv = ["publish", str(model), "--out", out]
     if metrics:
         path = root / "m.json"

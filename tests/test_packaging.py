@@ -2,6 +2,7 @@
 
 Reads files and installed metadata only (no torch import): runs in well under a second.
 """
+
 import ast
 import re
 import tomllib
@@ -64,7 +65,9 @@ def test_constraints_pin_every_dependency_inside_its_range():
 def test_lower_bounds_are_the_lowest_tested_versions():
     """Every ``>=`` bound of the dependencies is pinned in constraints-lowest.txt, the set that
     `make test-lowest` installs and tests, and that file pins nothing else."""
-    lowest = {canonicalize_name(req.name): Version(_pinned_version(req)) for req in _constraints("constraints-lowest.txt")}
+    lowest = {
+        canonicalize_name(req.name): Version(_pinned_version(req)) for req in _constraints("constraints-lowest.txt")
+    }
     project = _pyproject()["project"]
     bounds = {}
     for req in _requirements(project["dependencies"]):
@@ -98,8 +101,11 @@ def test_version_has_one_source():
     assert "version" in project["project"]["dynamic"]
     assert project["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "asteroid_mvae.__version__"}
     tree = ast.parse((ROOT / "asteroid_mvae" / "__init__.py").read_text(encoding="utf-8"))
-    (version,) = [node.value.value for node in tree.body if isinstance(node, ast.Assign)
-                  and [t.id for t in node.targets if isinstance(t, ast.Name)] == ["__version__"]]
+    (version,) = [
+        node.value.value
+        for node in tree.body
+        if isinstance(node, ast.Assign) and [t.id for t in node.targets if isinstance(t, ast.Name)] == ["__version__"]
+    ]
     assert re.fullmatch(r"\d+\.\d+\.\d+", version)
     assert metadata.version("asteroid-mvae") == version
 
@@ -115,10 +121,11 @@ def test_only_asteroid_mvae_is_packaged():
 def test_ruff_is_configured_and_run_by_make_test():
     ruff = _pyproject()["tool"]["ruff"]
     assert ruff["line-length"] == 120
-    assert {"E", "F", "W"} <= set(ruff["lint"]["select"])
+    assert {"E", "F", "W", "I"} <= set(ruff["lint"]["select"]) and "E501" not in ruff["lint"].get("ignore", [])
     assert "format" in ruff
     makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
     assert re.search(r"^lint:.*\n\t\$\(BIN\)/ruff check \.$", makefile, re.M), "no `ruff check .` target"
+    assert re.search(r"^lint:.*\n(\t.*\n)*\t\$\(BIN\)/ruff format --check \.$", makefile, re.M), "no format check"
     assert re.search(r"^test: .*\blint\b", makefile, re.M), "`make test` does not run the linter"
     assert re.search(r"^format:.*\n(\t.*\n)*\t\$\(BIN\)/ruff format \.", makefile, re.M)
     assert re.search(r"^\$\(STAMP\): pyproject\.toml constraints\.txt$", makefile, re.M)

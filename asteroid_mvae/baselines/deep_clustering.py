@@ -6,16 +6,20 @@ bins dominated by the same source have close embeddings. At test time k-means gr
 embeddings of the active bins into ``n_src`` clusters (any number: the network does not
 know N), each cluster a binary mask on the mixture STFT.
 """
+
 import torch
 from asteroid.engine import System
 from asteroid.losses import deep_clustering_loss
-from ..models.base import SafeLoadingModel
 
+from ..models.base import SafeLoadingModel
 from .pit import sized
 
 #: Network sizes: "standard" is the paper's (2 BLSTM layers of 600 units per direction, D = 40).
-SIZES = {"tiny": dict(hidden=32, n_layers=1, emb_dim=8), "small": dict(hidden=128, n_layers=2, emb_dim=20),
-         "standard": dict(hidden=600, n_layers=2, emb_dim=40)}
+SIZES = {
+    "tiny": dict(hidden=32, n_layers=1, emb_dim=8),
+    "small": dict(hidden=128, n_layers=2, emb_dim=20),
+    "standard": dict(hidden=600, n_layers=2, emb_dim=40),
+}
 
 
 @torch.no_grad()
@@ -58,15 +62,26 @@ class DeepClustering(SafeLoadingModel):
 
     single_channel = True
 
-    def __init__(self, n_src=2, n_fft=512, hop_length=128, hidden=128, n_layers=2, emb_dim=20, vad_db=40.0,
-                 kmeans_iter=30, seed=0, ref_mic=0, sample_rate=16000):
+    def __init__(
+        self,
+        n_src=2,
+        n_fft=512,
+        hop_length=128,
+        hidden=128,
+        n_layers=2,
+        emb_dim=20,
+        vad_db=40.0,
+        kmeans_iter=30,
+        seed=0,
+        ref_mic=0,
+        sample_rate=16000,
+    ):
         super().__init__(sample_rate=sample_rate, in_channels=None)
         self.n_src, self.n_fft, self.hop_length, self.vad_db = int(n_src), int(n_fft), int(hop_length), float(vad_db)
         self.hidden, self.n_layers, self.emb_dim = int(hidden), int(n_layers), int(emb_dim)
         self.kmeans_iter, self.seed, self.ref_mic = int(kmeans_iter), int(seed), int(ref_mic)
         n_freq = self.n_fft // 2 + 1
-        self.blstm = torch.nn.LSTM(n_freq, self.hidden, num_layers=self.n_layers, batch_first=True,
-                                   bidirectional=True)
+        self.blstm = torch.nn.LSTM(n_freq, self.hidden, num_layers=self.n_layers, batch_first=True, bidirectional=True)
         self.project = torch.nn.Linear(2 * self.hidden, n_freq * self.emb_dim)
         self.register_buffer("window", torch.hann_window(self.n_fft), persistent=False)
 
@@ -127,15 +142,29 @@ class DeepClustering(SafeLoadingModel):
         spec = self.stft(mono)
         masks = self.masks(spec)
         batch, n_src = masks.shape[:2]
-        est = torch.istft((masks * spec[:, None]).reshape(batch * n_src, *spec.shape[1:]), self.n_fft,
-                          self.hop_length, window=self.window, length=mono.shape[-1])
+        est = torch.istft(
+            (masks * spec[:, None]).reshape(batch * n_src, *spec.shape[1:]),
+            self.n_fft,
+            self.hop_length,
+            window=self.window,
+            length=mono.shape[-1],
+        )
         return est.reshape(batch, n_src, -1)
 
     def get_model_args(self):
-        return dict(n_src=self.n_src, n_fft=self.n_fft, hop_length=self.hop_length, hidden=self.hidden,
-                    n_layers=self.n_layers, emb_dim=self.emb_dim, vad_db=self.vad_db, kmeans_iter=self.kmeans_iter,
-                    seed=self.seed, ref_mic=self.ref_mic, sample_rate=self.sample_rate)
-
+        return dict(
+            n_src=self.n_src,
+            n_fft=self.n_fft,
+            hop_length=self.hop_length,
+            hidden=self.hidden,
+            n_layers=self.n_layers,
+            emb_dim=self.emb_dim,
+            vad_db=self.vad_db,
+            kmeans_iter=self.kmeans_iter,
+            seed=self.seed,
+            ref_mic=self.ref_mic,
+            sample_rate=self.sample_rate,
+        )
 
 
 def build_deep_clustering(n_src: int = 2, sample_rate: int = 16000, size: str = "small", **overrides) -> DeepClustering:

@@ -7,10 +7,12 @@ match the two mixtures (negative SI-SDR). At separation the ``n_src`` most energ
 are kept (a blind choice: the others are what the network keeps for silence or a second
 mixture's sources).
 """
+
 import torch
 from asteroid.engine import System
 from asteroid.losses import MixITLossWrapper, multisrc_neg_sisdr
 from asteroid.models import ConvTasNet
+
 from ..models.base import SafeLoadingModel
 
 
@@ -54,9 +56,13 @@ class MixIT(SafeLoadingModel):
         return torch.gather(outputs, 1, order[..., None].expand(-1, -1, outputs.shape[-1]))
 
     def get_model_args(self):
-        return dict(n_src=self.n_src, n_outputs=self.n_outputs, ref_mic=self.ref_mic, sample_rate=self.sample_rate,
-                    **self.network_args)
-
+        return dict(
+            n_src=self.n_src,
+            n_outputs=self.n_outputs,
+            ref_mic=self.ref_mic,
+            sample_rate=self.sample_rate,
+            **self.network_args,
+        )
 
 
 def mixtures_of_mixtures(mixture: torch.Tensor):
@@ -71,8 +77,9 @@ class MixITSystem(System):
     ``(mixture [batch, time], references)`` whose references are never used."""
 
     def __init__(self, model, optimizer, loss_func=None, *args, **kwargs):
-        super().__init__(model, optimizer, loss_func or MixITLossWrapper(multisrc_neg_sisdr, generalized=True),
-                         *args, **kwargs)
+        super().__init__(
+            model, optimizer, loss_func or MixITLossWrapper(multisrc_neg_sisdr, generalized=True), *args, **kwargs
+        )
 
     def common_step(self, batch, batch_nb, train=True):
         mixture, _ = batch  # unsupervised: the references stay unused
@@ -87,5 +94,9 @@ def build_mixit(n_src: int = 2, sample_rate: int = 16000, size: str = "tiny", n_
     (``baselines.pit.SIZES``) and ``n_outputs`` (default ``2 n_src``) outputs."""
     from .pit import SIZES, sized
 
-    return MixIT(n_src=n_src, n_outputs=n_outputs or 2 * n_src, sample_rate=sample_rate,
-                 **sized("mixit", SIZES["convtasnet"], size, overrides))
+    return MixIT(
+        n_src=n_src,
+        n_outputs=n_outputs or 2 * n_src,
+        sample_rate=sample_rate,
+        **sized("mixit", SIZES["convtasnet"], size, overrides),
+    )

@@ -5,6 +5,7 @@ microphone's scale. The STFT is ours (Hamming 2048/1024 by default), the iterati
 pyroomacoustics'; AuxIVA and ILRMA are projected back with ``pra.bss.projection_back``,
 FastMNMF2 returns the images at ``mic_index`` itself.
 """
+
 import numpy as np
 import torch
 
@@ -42,8 +43,19 @@ class PraSeparator(SafeLoadingModel):
 
     single_channel = False
 
-    def __init__(self, method="auxiva", n_iter=None, n_src=None, ref_mic=0, n_fft=2048, hop_length=1024,
-                 window="hamming", sample_rate=16000, seed=0, **method_kwargs):
+    def __init__(
+        self,
+        method="auxiva",
+        n_iter=None,
+        n_src=None,
+        ref_mic=0,
+        n_fft=2048,
+        hop_length=1024,
+        window="hamming",
+        sample_rate=16000,
+        seed=0,
+        **method_kwargs,
+    ):
         super().__init__(sample_rate=sample_rate, in_channels=None)
         if method not in PRA_METHODS:
             raise ValueError(f"Unknown pyroomacoustics method {method!r}; choose one of {PRA_METHODS}.")
@@ -56,7 +68,9 @@ class PraSeparator(SafeLoadingModel):
         squeeze = wav.dim() == 2
         wav = wav[None] if squeeze else wav
         if wav.dim() != 3 or wav.shape[1] < 2:
-            raise ValueError(f"{self.method}: expected a multichannel mixture [batch, mics>=2, time]; got {tuple(wav.shape)}.")
+            raise ValueError(
+                f"{self.method}: expected a multichannel mixture [batch, mics>=2, time]; got {tuple(wav.shape)}."
+            )
         if not 0 <= self.ref_mic < wav.shape[1]:
             raise ValueError(f"{self.method}: ref_mic={self.ref_mic} but the mixture has {wav.shape[1]} microphones.")
         out = torch.stack([self._separate_one(w) for w in wav])
@@ -81,6 +95,15 @@ class PraSeparator(SafeLoadingModel):
 
     def get_model_args(self):
         cfg = self.stft_config
-        return dict(method=self.method, n_iter=self.n_iter, n_src=self.n_src, ref_mic=self.ref_mic,
-                    n_fft=cfg.n_fft, hop_length=cfg.hop_length, window=cfg.window,
-                    sample_rate=self.sample_rate, seed=self.seed, **self.method_kwargs)
+        return dict(
+            method=self.method,
+            n_iter=self.n_iter,
+            n_src=self.n_src,
+            ref_mic=self.ref_mic,
+            n_fft=cfg.n_fft,
+            hop_length=cfg.hop_length,
+            window=cfg.window,
+            sample_rate=self.sample_rate,
+            seed=self.seed,
+            **self.method_kwargs,
+        )

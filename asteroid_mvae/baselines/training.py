@@ -7,6 +7,7 @@ Layout of ``exp_dir``::
     exp_dir/logs/             CSV logs (loss, val_loss per epoch)
     exp_dir/best_model.pth    ``model.serialize()``: loads with ``BaseModel.from_pretrained``
 """
+
 from pathlib import Path
 
 import numpy as np
@@ -35,8 +36,14 @@ DEFAULT_CONFIG = {
     "segment_seconds": 2.0,  # training crops; None = whole mixtures (batch_size 1)
     "seed": 0,
     "optim": {"lr": 1e-3, "batch_size": 4, "weight_decay": 0.0, "num_workers": 0},
-    "trainer": {"max_epochs": 50, "max_steps": -1, "accelerator": "auto", "devices": 1,
-                "gradient_clip_val": 5.0, "log_every_n_steps": 10},
+    "trainer": {
+        "max_epochs": 50,
+        "max_steps": -1,
+        "accelerator": "auto",
+        "devices": 1,
+        "gradient_clip_val": 5.0,
+        "log_every_n_steps": 10,
+    },
 }
 
 
@@ -56,7 +63,13 @@ class ReferenceChannelDataset(torch.utils.data.Dataset):
     """
 
     def __init__(self, dataset, ref_mic: int = 0, segment=None, seed: int = 0, random_crop: bool = True):
-        self.dataset, self.ref_mic, self.segment, self.seed, self.random_crop = dataset, ref_mic, segment, seed, random_crop
+        self.dataset, self.ref_mic, self.segment, self.seed, self.random_crop = (
+            dataset,
+            ref_mic,
+            segment,
+            seed,
+            random_crop,
+        )
         self.epoch = 0
 
     def set_epoch(self, epoch: int):
@@ -81,7 +94,7 @@ class ReferenceChannelDataset(torch.utils.data.Dataset):
             start = int(rng.integers(0, length - self.segment + 1))
         else:
             start = (length - self.segment) // 2
-        return mix[start:start + self.segment], references[:, start:start + self.segment]
+        return mix[start : start + self.segment], references[:, start : start + self.segment]
 
 
 def _loaders(train_set, valid_set, config):
@@ -89,14 +102,19 @@ def _loaders(train_set, valid_set, config):
     segment = None if config["segment_seconds"] is None else int(config["segment_seconds"] * config["sample_rate"])
     batch_size = optim["batch_size"] if segment is not None else 1
     train = ReferenceChannelDataset(train_set, config["ref_mic"], segment, config["seed"])
-    train_loader = ResumableLoader(train, batch_size=batch_size, drop_last=False,
-                                               sampler=EpochShuffleSampler(len(train), config["seed"]),
-                                               num_workers=optim["num_workers"])
+    train_loader = ResumableLoader(
+        train,
+        batch_size=batch_size,
+        drop_last=False,
+        sampler=EpochShuffleSampler(len(train), config["seed"]),
+        num_workers=optim["num_workers"],
+    )
     valid_loader = None
     if valid_set is not None:
         valid = ReferenceChannelDataset(valid_set, config["ref_mic"], segment, config["seed"], random_crop=False)
-        valid_loader = torch.utils.data.DataLoader(valid, batch_size=batch_size, shuffle=False,
-                                                   num_workers=optim["num_workers"])
+        valid_loader = torch.utils.data.DataLoader(
+            valid, batch_size=batch_size, shuffle=False, num_workers=optim["num_workers"]
+        )
     return train, train_loader, valid_loader
 
 
@@ -125,25 +143,32 @@ def train_pit(train_set, exp_dir, config=None, valid_set=None) -> Path:
     else:  # deep clustering (embeddings), MixIT and VAE-BSS (unsupervised): their own systems and losses
         model = entry.load("build")(config["n_src"], config["sample_rate"], config["size"], **config["network"])
         system_class, loss = entry.load("system"), None
-    optimizer = torch.optim.Adam(model.parameters(), lr=config["optim"]["lr"],
-                                 weight_decay=config["optim"]["weight_decay"])
+    optimizer = torch.optim.Adam(
+        model.parameters(), lr=config["optim"]["lr"], weight_decay=config["optim"]["weight_decay"]
+    )
     system = system_class(model, optimizer, loss, train_loader, valid_loader, config=compat.plain(config))
 
     # last.ckpt after each validation (after best.ckpt: it then holds the updated best score), or
     # without validation at the end of each epoch's last batch; never in on_train_epoch_end, whose
     # checkpoints Lightning resumes with a stateful loader one epoch off (test_baselines)
-    schedule = (dict(save_on_train_epoch_end=False) if valid_loader is not None
-                else dict(every_n_train_steps=len(train_loader)))
-    trainer = build_trainer(exp_dir, config["trainer"], has_val=valid_loader is not None, last_schedule=schedule,
-                            progress=f"train {config['model']} (PIT)",
-                            callbacks=[exact_resume_callback(config["seed"])])  # the loader gives `train` its epoch
+    schedule = (
+        dict(save_on_train_epoch_end=False) if valid_loader is not None else dict(every_n_train_steps=len(train_loader))
+    )
+    trainer = build_trainer(
+        exp_dir,
+        config["trainer"],
+        has_val=valid_loader is not None,
+        last_schedule=schedule,
+        progress=f"train {config['model']} (PIT)",
+        callbacks=[exact_resume_callback(config["seed"])],
+    )  # the loader gives `train` its epoch
     fit_seconds = fit(trainer, system, exp_dir)
 
     checkpoint_dir = exp_dir / "checkpoints"
     best = checkpoint_dir / "best.ckpt"
     if best.exists():
         state = load_tensors(best, what="checkpoint")["state_dict"]  # never run code from a file
-        model.load_state_dict({k[len("model."):]: v for k, v in state.items() if k.startswith("model.")})
+        model.load_state_dict({k[len("model.") :]: v for k, v in state.items() if k.startswith("model.")})
     package = model.serialize()
     package["training"] = {"steps": int(trainer.global_step), "epochs": int(trainer.current_epoch), "config": config}
     out = exp_dir / "best_model.pth"

@@ -9,17 +9,20 @@ to N(0, I), which pushes the K latents apart. At separation (VAEM, on by default
 magnitudes become masks that sum to one, ``s_k = s^_k * x / sum_j s^_j``, applied to the
 mixture STFT; ``vaem=False`` gives the decoder's magnitudes with the mixture phase.
 """
+
 import torch
 from asteroid.engine import System
-from ..models.base import SafeLoadingModel
 
+from ..models.base import SafeLoadingModel
 from .pit import sized
 
 #: Sizes: "paper" is the slides' (hidden 2560-2048-1536-1024-512, latent 64 per source, 256 x 128
 #: segments at 5.5 kHz); "cpu" trains on 2 CPU cores in minutes.
-SIZES = {"tiny": dict(hidden=(128,), latent=8, frames=16),
-         "cpu": dict(hidden=(1024, 512), latent=32, frames=32),
-         "paper": dict(hidden=(2560, 2048, 1536, 1024, 512), latent=64, frames=128)}
+SIZES = {
+    "tiny": dict(hidden=(128,), latent=8, frames=16),
+    "cpu": dict(hidden=(1024, 512), latent=32, frames=32),
+    "paper": dict(hidden=(2560, 2048, 1536, 1024, 512), latent=64, frames=128),
+}
 
 
 def _mlp(sizes, last_activation=None):
@@ -51,8 +54,19 @@ class VAEBSS(SafeLoadingModel):
 
     single_channel = True
 
-    def __init__(self, n_src=2, n_fft=512, hop_length=256, frames=32, hidden=(1024, 512), latent=32, beta=1.0,
-                 vaem=True, ref_mic=0, sample_rate=16000):
+    def __init__(
+        self,
+        n_src=2,
+        n_fft=512,
+        hop_length=256,
+        frames=32,
+        hidden=(1024, 512),
+        latent=32,
+        beta=1.0,
+        vaem=True,
+        ref_mic=0,
+        sample_rate=16000,
+    ):
         super().__init__(sample_rate=sample_rate, in_channels=None)
         self.n_src, self.n_fft, self.hop_length, self.frames = int(n_src), int(n_fft), int(hop_length), int(frames)
         self.hidden, self.latent, self.beta = tuple(int(h) for h in hidden), int(latent), float(beta)
@@ -134,15 +148,28 @@ class VAEBSS(SafeLoadingModel):
         else:
             est_spec = sources * torch.exp(1j * spec.angle())[:, None]
         batch = spec.shape[0]
-        est = torch.istft(est_spec.reshape(batch * self.n_src, *spec.shape[1:]), self.n_fft, self.hop_length,
-                          window=self.window, length=mono.shape[-1])
+        est = torch.istft(
+            est_spec.reshape(batch * self.n_src, *spec.shape[1:]),
+            self.n_fft,
+            self.hop_length,
+            window=self.window,
+            length=mono.shape[-1],
+        )
         return est.reshape(batch, self.n_src, -1)
 
     def get_model_args(self):
-        return dict(n_src=self.n_src, n_fft=self.n_fft, hop_length=self.hop_length, frames=self.frames,
-                    hidden=list(self.hidden), latent=self.latent, beta=self.beta, vaem=self.vaem,
-                    ref_mic=self.ref_mic, sample_rate=self.sample_rate)
-
+        return dict(
+            n_src=self.n_src,
+            n_fft=self.n_fft,
+            hop_length=self.hop_length,
+            frames=self.frames,
+            hidden=list(self.hidden),
+            latent=self.latent,
+            beta=self.beta,
+            vaem=self.vaem,
+            ref_mic=self.ref_mic,
+            sample_rate=self.sample_rate,
+        )
 
 
 def build_vaebss(n_src: int = 2, sample_rate: int = 16000, size: str = "cpu", **overrides) -> VAEBSS:

@@ -7,6 +7,7 @@ takes the parsed ``argparse.Namespace`` and returns an exit code (or ``None`` fo
 command imports only its own module (``asteroid-mvae recipe conf`` stays quick); ``--help``
 and unknown commands import them all.
 """
+
 import argparse
 import contextlib
 import importlib
@@ -73,9 +74,18 @@ def show_package_logs() -> None:
 
 #: command -> the module of this package whose ``add_parser`` defines it.
 COMMANDS = {
-    "evaluate": "evaluate", "report": "report", "publish": "publish", "recalibrate": "recalibrate",
-    "recipe": "recipe", "retrain-data": "retrain", "retrain": "retrain", "retrain-compare": "retrain",
-    "separate": "separate", "infer": "separate", "simulate": "simulate", "simulate-speakers": "simulate",
+    "evaluate": "evaluate",
+    "report": "report",
+    "publish": "publish",
+    "recalibrate": "recalibrate",
+    "recipe": "recipe",
+    "retrain-data": "retrain",
+    "retrain": "retrain",
+    "retrain-compare": "retrain",
+    "separate": "separate",
+    "infer": "separate",
+    "simulate": "simulate",
+    "simulate-speakers": "simulate",
     "train": "train",
 }
 

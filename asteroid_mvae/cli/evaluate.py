@@ -3,6 +3,7 @@
 Sharded over K processes: ``torchrun --nproc_per_node K -m asteroid_mvae evaluate --shard-from-env ...``,
 then ``asteroid-mvae report --out OUT --num-shards K`` (or rank 0 merges when every shard is done).
 """
+
 from pathlib import Path
 
 from .. import catalogue
@@ -11,28 +12,43 @@ from . import CliError
 
 def add_arguments(parser):
     parser.add_argument("--test-csv", help="mixture list of asteroid_mvae.data MixtureDataset")
-    parser.add_argument("--toy", type=int, default=0, metavar="N",
-                        help="instead of --test-csv: N tiny simulated 2-source rooms (smoke run)")
+    parser.add_argument(
+        "--toy",
+        type=int,
+        default=0,
+        metavar="N",
+        help="instead of --test-csv: N tiny simulated 2-source rooms (smoke run)",
+    )
     parser.add_argument("--out", required=True, help="output folder (rerun to resume)")
     built = catalogue.names(*catalogue.NAMED_KINDS)
-    parser.add_argument("--methods", nargs="+", default=["auxiva", "ilrma", "pra_auxiva", "pra_ilrma"],
-                        help=f"catalogue names ({', '.join(built)}) or NAME=PATH of a saved model (.pth, "
-                             "a publish folder)")
+    parser.add_argument(
+        "--methods",
+        nargs="+",
+        default=["auxiva", "ilrma", "pra_auxiva", "pra_ilrma"],
+        help=f"catalogue names ({', '.join(built)}) or NAME=PATH of a saved model (.pth, a publish folder)",
+    )
     parser.add_argument("--metrics", nargs="+", default=["si_sdr", "sdr", "sir", "sar", "stoi", "pesq"])
     parser.add_argument("--n-iter", type=int, default=None, help="iterations of the iterative methods")
     parser.add_argument("--n-fft", type=int, default=2048)
     parser.add_argument("--hop-length", type=int, default=1024)
     parser.add_argument("--ref-mic", type=int, default=0)
-    parser.add_argument("--reference", choices=("image", "direct"), default="image",
-                        help="score against each source's reverberant image at --ref-mic (default) or its direct "
-                             "path plus early reflections there (datasets simulated with direct_<k>_path files)")
+    parser.add_argument(
+        "--reference",
+        choices=("image", "direct"),
+        default="image",
+        help="score against each source's reverberant image at --ref-mic (default) or its direct "
+        "path plus early reflections there (datasets simulated with direct_<k>_path files)",
+    )
     parser.add_argument("--no-track", action="store_true", help="do not record per-iteration curves")
     parser.add_argument("--n-examples", type=int, default=2, help="mixtures whose wavs are written")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--shard-index", type=int, default=None)
     parser.add_argument("--num-shards", type=int, default=None)
-    parser.add_argument("--shard-from-env", action="store_true",
-                        help="take shard index/count from RANK/WORLD_SIZE (torchrun --nproc_per_node K)")
+    parser.add_argument(
+        "--shard-from-env",
+        action="store_true",
+        help="take shard index/count from RANK/WORLD_SIZE (torchrun --nproc_per_node K)",
+    )
     parser.add_argument("--no-report", action="store_true", help="skip merging and the report")
     return parser
 
@@ -42,8 +58,9 @@ def _dataset(args):
         from ..evaluation.toy import ToyMixtureDataset
 
         if args.reference != "image":
-            raise CliError("--toy mixtures have no direct-path references; use --reference image or a simulated "
-                           "--test-csv")
+            raise CliError(
+                "--toy mixtures have no direct-path references; use --reference image or a simulated --test-csv"
+            )
         return ToyMixtureDataset(n_mixtures=args.toy)
     if not args.test_csv:
         raise CliError("give --test-csv PATH (a mixture list) or --toy N")
@@ -90,10 +107,20 @@ def run(args):
     dataset = _dataset(args)
     separators = _separators(args)
     try:
-        csv_path = evaluate(separators, dataset, args.out, metrics_list=args.metrics, track_iterations=not args.no_track,
-                            n_examples=args.n_examples, ref_mic=args.ref_mic, stft_config=stft_config,
-                            shard_index=shard_index, num_shards=num_shards, device=args.device,
-                            separator_options={"n_iter": args.n_iter} if args.n_iter else None)
+        csv_path = evaluate(
+            separators,
+            dataset,
+            args.out,
+            metrics_list=args.metrics,
+            track_iterations=not args.no_track,
+            n_examples=args.n_examples,
+            ref_mic=args.ref_mic,
+            stft_config=stft_config,
+            shard_index=shard_index,
+            num_shards=num_shards,
+            device=args.device,
+            separator_options={"n_iter": args.n_iter} if args.n_iter else None,
+        )
     except UnsafePathError as err:
         raise CliError(f"{args.out}: {err}") from None
     print(f"metrics: {csv_path}")

@@ -1,4 +1,5 @@
 """``asteroid-mvae publish``: write a shareable folder (asteroid's layout plus a model card)."""
+
 import json
 from pathlib import Path
 
@@ -10,22 +11,34 @@ def add_parser(subparsers):
         "publish", help="write a shareable model folder (asteroid save_publishable layout + model card)"
     )
     parser.add_argument("model", help="a saved separator (model.pth or its folder) or a model name")
-    parser.add_argument("--out", required=True,
-                        help="publish folder: new, or one publish wrote (then replaced); anything else is refused")
+    parser.add_argument(
+        "--out",
+        required=True,
+        help="publish folder: new, or one publish wrote (then replaced); anything else is refused",
+    )
     parser.add_argument("--metrics", help="final_metrics.json of an evaluation, or a flat JSON of metrics")
     parser.add_argument("--method", help="the method's key in --metrics (default: the model file's folder name)")
     parser.add_argument("--n-src", type=int, help="keep only this N's metrics (final_metrics.json holds every N)")
     parser.add_argument("--test-set", default="", help="what the metrics were measured on, for the card")
-    parser.add_argument("--dataset", default="unknown",
-                        help="training data (wsj0, jvs, vcc2018, librispeech, builtin...; known corpora add their licence)")
+    parser.add_argument(
+        "--dataset",
+        default="unknown",
+        help="training data (wsj0, jvs, vcc2018, librispeech, builtin...; known corpora add their licence)",
+    )
     parser.add_argument("--license", action="append", dest="licenses", help="extra licence(s) (repeatable)")
     parser.add_argument("--task", default="sep_reverb", help="asteroid task name (default: sep_reverb)")
     parser.add_argument("--hub-id", help="owner/name the model will have on the hub (shown in the card's usage)")
-    parser.add_argument("--train-conf", help="training configuration YAML to embed (machine paths made relative or left out)")
+    parser.add_argument(
+        "--train-conf", help="training configuration YAML to embed (machine paths made relative or left out)"
+    )
     parser.add_argument("--train-command", help="the command that trained the model, for the card's environment block")
-    parser.add_argument("--relative-to", action="append", metavar="DIR",
-                        help="folder that absolute paths in the card are made relative to (repeatable; default: the "
-                             "current folder); paths outside it and the published folder are left out")
+    parser.add_argument(
+        "--relative-to",
+        action="append",
+        metavar="DIR",
+        help="folder that absolute paths in the card are made relative to (repeatable; default: the "
+        "current folder); paths outside it and the published folder are left out",
+    )
     parser.add_argument("--recipe", default="Unknown", help="recipe name")
     parser.add_argument("--name", help="model name in the card")
     parser.set_defaults(func=run)
@@ -44,8 +57,10 @@ def read_metrics(path, method, n_src=None):
     nested = {k for k, v in data.items() if isinstance(v, dict) and any(isinstance(x, dict) for x in v.values())}
     if nested:
         if method not in data:
-            raise CliError(f"metrics {path} holds the methods {', '.join(sorted(nested))}; "
-                           f"say which one this model is with --method")
+            raise CliError(
+                f"metrics {path} holds the methods {', '.join(sorted(nested))}; "
+                f"say which one this model is with --method"
+            )
         data = data[method]
     flat = {}
     for key, value in data.items():
@@ -86,10 +101,22 @@ def run(args):
         if train_conf is not None and not isinstance(train_conf, dict):
             raise CliError(f"--train-conf {args.train_conf}: expected a YAML mapping, got {type(train_conf).__name__}")
     try:
-        folder = publish_model(model, args.out, metrics, dataset=args.dataset, licenses=args.licenses,
-                               train_conf=train_conf, recipe=args.recipe, name=args.name, task=args.task,
-                               hub_id=args.hub_id, test_set=args.test_set, source=args.model,
-                               train_command=args.train_command, relative_to=args.relative_to)
+        folder = publish_model(
+            model,
+            args.out,
+            metrics,
+            dataset=args.dataset,
+            licenses=args.licenses,
+            train_conf=train_conf,
+            recipe=args.recipe,
+            name=args.name,
+            task=args.task,
+            hub_id=args.hub_id,
+            test_set=args.test_set,
+            source=args.model,
+            train_command=args.train_command,
+            relative_to=args.relative_to,
+        )
     except PublishError as err:  # --out changed while the model was written
         raise CliError(f"--out {err}") from None
     print(f"published {folder} (model.pth, pytorch_model.bin, README.md)")

@@ -4,6 +4,7 @@ For packages trained before training did it (or with ``batchnorm.recalibrate_bat
 one pass of training-mode forward passes over the training data with the final weights
 (see :mod:`asteroid_mvae.training.batchnorm`), then the package is written again.
 """
+
 from pathlib import Path
 
 from . import CliError
@@ -51,8 +52,9 @@ def run(args):
     config = package.get("training", {}).get("config", {})
     data_config = config.get("data", {})
     dataset_args = dict(data_config.get("dataset_args", {}))
-    dataset = SpeakerSpectrogramDataset(args.data, stft=StftConfig(2 * net.n_freq, net.n_freq), seed=args.seed,
-                                        **dataset_args)
+    dataset = SpeakerSpectrogramDataset(
+        args.data, stft=StftConfig(2 * net.n_freq, net.n_freq), seed=args.seed, **dataset_args
+    )
     if dict(dataset.label_map) != dict(package["label_map"]):
         raise CliError(f"{args.data} has other speakers than the package's label map")
     train_idx, val_idx = split_per_speaker(dataset.labels, data_config.get("val_fraction", 0.05), config.get("seed", 0))
@@ -60,8 +62,10 @@ def run(args):
     name = catalogue.network_of_class(package["network"]).name  # one with BatchNorm layers
     system = MODELS[name][1](net, None, train_loader, val_loader, input_scale=package["input_scale"])
     info = dict(package.get("training", {}))
-    metrics = dict(info.get("final_metrics", {}),
-                   **finish_batchnorm(system, train_loader, val_loader, {"recalibrate_batches": args.batches}))
+    metrics = dict(
+        info.get("final_metrics", {}),
+        **finish_batchnorm(system, train_loader, val_loader, {"recalibrate_batches": args.batches}),
+    )
     info["final_metrics"] = metrics
     out = args.out or args.network
     with torch.no_grad():
@@ -69,6 +73,9 @@ def run(args):
     warning = nll_gap_warning(metrics)
     if warning:
         logging.getLogger(__name__).warning("%s: %s", out, warning)
-    print(f"recalibrated {metrics['batchnorm_recalibration_batches']} batches; validation NLL {metrics.get('val_nll')} -> "
-          f"{metrics.get('val_nll_recalibrated')}; package: {out}")
+    print(
+        f"recalibrated {metrics['batchnorm_recalibration_batches']} batches; "
+        f"validation NLL {metrics.get('val_nll')} -> "
+        f"{metrics.get('val_nll_recalibrated')}; package: {out}"
+    )
     return 0

@@ -5,6 +5,7 @@
 2. ``retrain --network chimera/network.pt --data DATA --out EXP`` -> ``EXP/model.pth``;
 3. ``retrain-compare --network chimera/network.pt --retrained EXP/model.pth --test-csv T2.csv T3.csv --out CMP``.
 """
+
 from pathlib import Path
 
 from . import CliError
@@ -15,8 +16,11 @@ def add_parser(subparsers):
     data.add_argument("--network", required=True, help="trained ChimeraACVAE package (network.pt)")
     data.add_argument("--out", required=True, help="output folder (rerun to resume)")
     data.add_argument("--mixtures", nargs="+", help="simulate output CSVs (mixtures of training speakers)")
-    data.add_argument("--corpus", choices=("builtin", "folder", "wsj0", "jvs"),
-                      help="instead of --mixtures: simulate mixtures of the network's training speakers of this corpus")
+    data.add_argument(
+        "--corpus",
+        choices=("builtin", "folder", "wsj0", "jvs"),
+        help="instead of --mixtures: simulate mixtures of the network's training speakers of this corpus",
+    )
     data.add_argument("--corpus-dir", help="corpus folder (folder, wsj0, jvs)")
     data.add_argument("--n-src", type=int, nargs="+", default=[2, 3], help="numbers of sources to simulate")
     data.add_argument("--n-mixtures", type=int, default=100, help="mixtures per number of sources")
@@ -48,8 +52,9 @@ def add_parser(subparsers):
     train.add_argument("--accelerator", default="auto")
     train.set_defaults(func=run_train)
 
-    cmp = subparsers.add_parser("retrain-compare",
-                                help="ILRMA vs FastMVAE2 vs re-trained: J-increase fraction and SI-SDR improvement")
+    cmp = subparsers.add_parser(
+        "retrain-compare", help="ILRMA vs FastMVAE2 vs re-trained: J-increase fraction and SI-SDR improvement"
+    )
     cmp.add_argument("--network", required=True, help="the original ChimeraACVAE package")
     cmp.add_argument("--retrained", required=True, help="retrain output model.pth (or its folder)")
     cmp.add_argument("--test-csv", nargs="+", required=True, help="mixture CSVs (e.g. one with N=2, one with N=3)")
@@ -81,12 +86,24 @@ def _simulate(args):
         raise CliError(f"corpus {args.corpus} ({args.corpus_dir}): {err}")
     speakers = sorted(set(package["label_map"]) & set(corpus.speakers))
     if len(speakers) < max(args.n_src):
-        raise CliError(f"only {len(speakers)} of the network's training speakers are in the {args.corpus} corpus "
-                       f"({args.corpus_dir}); {max(args.n_src)} needed")
+        raise CliError(
+            f"only {len(speakers)} of the network's training speakers are in the {args.corpus} corpus "
+            f"({args.corpus_dir}); {max(args.n_src)} needed"
+        )
     corpus = corpus.subset(speakers)
     config = RoomConfig(duration=args.duration)
-    return [simulate_mixtures(corpus, Path(args.out) / "mixtures" / f"{n}src", n, args.n_mixtures, seed=args.seed,
-                              jobs=args.jobs, config=config) for n in args.n_src]
+    return [
+        simulate_mixtures(
+            corpus,
+            Path(args.out) / "mixtures" / f"{n}src",
+            n,
+            args.n_mixtures,
+            seed=args.seed,
+            jobs=args.jobs,
+            config=config,
+        )
+        for n in args.n_src
+    ]
 
 
 def _check_sizes(args, *names):
@@ -94,8 +111,13 @@ def _check_sizes(args, *names):
     :class:`CliError` naming the flag, its value and the allowed range."""
     from ..models.arguments import MAX_ITERATIONS, MAX_SOURCES
 
-    ranges = {"n_iter": (1, MAX_ITERATIONS), "n_src": (2, MAX_SOURCES), "n_mixtures": (1, 10**6),
-              "jobs": (1, 1024), "max_mixtures": (1, 10**9)}
+    ranges = {
+        "n_iter": (1, MAX_ITERATIONS),
+        "n_src": (2, MAX_SOURCES),
+        "n_mixtures": (1, 10**6),
+        "jobs": (1, 1024),
+        "max_mixtures": (1, 10**9),
+    }
     for name in names:
         low, high = ranges[name]
         value = getattr(args, name)
@@ -117,8 +139,16 @@ def run_data(args):
         _require(csv, "mixture CSV")
     csvs = args.mixtures or _simulate(args)
     try:
-        index = generate_retraining_data(args.network, csvs, args.out, n_iter=args.n_iter, store_clean=args.oracle,
-                                         jobs=args.jobs, seed=args.seed, max_mixtures=args.max_mixtures)
+        index = generate_retraining_data(
+            args.network,
+            csvs,
+            args.out,
+            n_iter=args.n_iter,
+            store_clean=args.oracle,
+            jobs=args.jobs,
+            seed=args.seed,
+            max_mixtures=args.max_mixtures,
+        )
     except ValueError as err:
         raise CliError(str(err))
     print(f"re-training data index: {index}")
@@ -130,11 +160,22 @@ def run_train(args):
 
     _require(args.network, "--network package")
     _require(Path(args.data) / "index.json", "re-training data index")
-    config = RetrainConfig(lr=args.lr, batch_size=args.batch_size, max_steps=args.max_steps,
-                           segment_frames=args.segment_frames or None, val_fraction=args.val_fraction,
-                           val_every_n_steps=args.val_every, patience=args.patience, dropout=args.dropout,
-                           early_iterations=args.early_iterations, early_weight=args.early_weight,
-                           iterations=args.iterations, oracle=args.oracle, seed=args.seed, accelerator=args.accelerator)
+    config = RetrainConfig(
+        lr=args.lr,
+        batch_size=args.batch_size,
+        max_steps=args.max_steps,
+        segment_frames=args.segment_frames or None,
+        val_fraction=args.val_fraction,
+        val_every_n_steps=args.val_every,
+        patience=args.patience,
+        dropout=args.dropout,
+        early_iterations=args.early_iterations,
+        early_weight=args.early_weight,
+        iterations=args.iterations,
+        oracle=args.oracle,
+        seed=args.seed,
+        accelerator=args.accelerator,
+    )
     try:
         model = retrain(args.network, args.data, args.out, config)
     except ValueError as err:
@@ -153,8 +194,16 @@ def run_compare(args):
     for csv in args.test_csv:
         _require(csv, "test CSV")
     try:
-        claims = compare(args.network, args.retrained, args.test_csv, args.out, n_iter=args.n_iter,
-                         methods=args.methods or METHODS, metrics=args.metrics, max_mixtures=args.max_mixtures)
+        claims = compare(
+            args.network,
+            args.retrained,
+            args.test_csv,
+            args.out,
+            n_iter=args.n_iter,
+            methods=args.methods or METHODS,
+            metrics=args.metrics,
+            max_mixtures=args.max_mixtures,
+        )
     except ValueError as err:
         raise CliError(str(err))
     print(Path(claims).read_text())

@@ -8,6 +8,7 @@ a name), written all together or not at all; an output never replaces an input, 
 is checked before the first output is written. ``infer`` is a deprecated alias taking
 asteroid-infer's arguments (outputs beside each file by default, existing outputs kept).
 """
+
 import glob
 import logging
 import re
@@ -22,8 +23,12 @@ AUDIO_SUFFIXES = (".wav", ".flac")
 
 def add_chunk_arguments(parser):
     """The options ``separate`` shares with the deprecated ``infer``."""
-    parser.add_argument("-r", "--resample", action="store_true",
-                        help="resample files at another sample rate (all channels), and the outputs back")
+    parser.add_argument(
+        "-r",
+        "--resample",
+        action="store_true",
+        help="resample files at another sample rate (all channels), and the outputs back",
+    )
     parser.add_argument("-w", "--ola-window", type=int, help="separate in overlapping chunks of this many samples")
     parser.add_argument("--ola-hop", type=int, help="chunk hop in samples (default: window // 2)")
     parser.add_argument("--ola-window-type", default="hann", help="chunk window (scipy name; default hann)")
@@ -38,29 +43,47 @@ def add_parser(subparsers):
         description="Separate multichannel recordings; writes <out-dir>/<stem>_s<k>.wav for each source.",
     )
     parser.add_argument("files", nargs="+", help="multichannel audio files (wav/flac) [time, mics], folders or globs")
-    parser.add_argument("--model", default="ilrma",
-                        help="a model name (auxiva, ilrma, ...), a saved model (model.pth, publish folder, network.pt) "
-                             "or a hub id")
+    parser.add_argument(
+        "--model",
+        default="ilrma",
+        help="a model name (auxiva, ilrma, ...), a saved model (model.pth, publish folder, network.pt) or a hub id",
+    )
     parser.add_argument("-o", "--out-dir", default="separated", help="output folder (default: separated)")
     parser.add_argument("--n-src", type=int, default=None, help="number of sources (default: the model's)")
     parser.add_argument("--n-iter", type=int, default=None, help="iterations (default: the model's)")
-    parser.add_argument("--refine-steps", type=int, default=None,
-                        help="FastMVAE/FastMVAE2: Adam steps refining the encoder's answer at every iteration "
-                             "(semi-amortized inference; default: the model's)")
+    parser.add_argument(
+        "--refine-steps",
+        type=int,
+        default=None,
+        help="FastMVAE/FastMVAE2: Adam steps refining the encoder's answer at every iteration "
+        "(semi-amortized inference; default: the model's)",
+    )
     add_chunk_arguments(parser)
-    parser.add_argument("--keep-going", action="store_true",
-                        help="on a file that fails, go on with the others; report the failures at the end (exit 2)")
-    parser.add_argument("-f", "--force", action="store_true",
-                        help="replace outputs of an earlier run (default: refuse, before any work, if one exists)")
-    parser.add_argument("--skip-existing", action="store_true",
-                        help="keep the outputs of an earlier run and skip their inputs (resume a folder)")
+    parser.add_argument(
+        "--keep-going",
+        action="store_true",
+        help="on a file that fails, go on with the others; report the failures at the end (exit 2)",
+    )
+    parser.add_argument(
+        "-f",
+        "--force",
+        action="store_true",
+        help="replace outputs of an earlier run (default: refuse, before any work, if one exists)",
+    )
+    parser.add_argument(
+        "--skip-existing",
+        action="store_true",
+        help="keep the outputs of an earlier run and skip their inputs (resume a folder)",
+    )
     parser.set_defaults(func=run)
 
     infer = subparsers.add_parser(
-        "infer", help="deprecated alias of separate, with asteroid-infer's arguments",
+        "infer",
+        help="deprecated alias of separate, with asteroid-infer's arguments",
         description="Deprecated: use `asteroid-mvae separate FILES --model MODEL`. The same code as separate, with "
-                    "asteroid-infer's arguments: outputs <stem>_s<k>.wav beside each file (or in -o), existing "
-                    "outputs kept unless -f.")
+        "asteroid-infer's arguments: outputs <stem>_s<k>.wav beside each file (or in -o), existing "
+        "outputs kept unless -f.",
+    )
     infer.add_argument("url_or_path", help="saved model (model.pth, publish folder, network.pt) or hub id")
     infer.add_argument("--files", nargs="+", required=True, help="audio files, folders or globs")
     infer.add_argument("-f", "--force-overwrite", action="store_true", help="overwrite existing outputs")
@@ -71,9 +94,22 @@ def add_parser(subparsers):
 
 def run_infer(args):
     """``infer``: :func:`run` with asteroid-infer's defaults."""
-    return run(Namespace(**{**vars(args), "files": args.files, "model": args.url_or_path, "out_dir": args.output_dir,
-                            "n_src": None, "n_iter": None, "refine_steps": None, "keep_going": False,
-                            "force": args.force_overwrite, "skip_existing": True}))
+    return run(
+        Namespace(
+            **{
+                **vars(args),
+                "files": args.files,
+                "model": args.url_or_path,
+                "out_dir": args.output_dir,
+                "n_src": None,
+                "n_iter": None,
+                "refine_steps": None,
+                "keep_going": False,
+                "force": args.force_overwrite,
+                "skip_existing": True,
+            }
+        )
+    )
 
 
 def expand_files(specs) -> list:
@@ -100,8 +136,11 @@ def is_output_of(path: Path, others) -> bool:
     """Whether ``path`` is named like the output ``<stem>_s<k>.wav`` of another file among
     ``others`` in its folder."""
     match = re.fullmatch(r"(.+)_s\d+", path.stem)
-    return bool(match) and path.suffix.lower() == ".wav" and any(
-        o.parent == path.parent and o.stem == match.group(1) and o != path for o in others)
+    return (
+        bool(match)
+        and path.suffix.lower() == ".wav"
+        and any(o.parent == path.parent and o.stem == match.group(1) and o != path for o in others)
+    )
 
 
 def check_device(name: str):
@@ -128,6 +167,7 @@ def output_paths(inputs, out_dir, n_src: int, tag: str = "s", option: str = "--o
     extension) for every input where two would share a name. :class:`CliError` before any work if
     two inputs would still share an output or an output would overwrite an input (``option`` names
     the output folder's option in the message)."""
+
     def names(path, style):
         stem = (path.stem, path.name, f"{path.parent.name}_{path.stem}", f"{path.parent.name}_{path.name}")[style]
         folder = path.parent if out_dir is None else Path(out_dir)
@@ -144,7 +184,9 @@ def output_paths(inputs, out_dir, n_src: int, tag: str = "s", option: str = "--o
     for outs in outputs.values():
         for out in outs:
             if out.resolve() in sources:
-                raise CliError(f"output {out} would overwrite the input {sources[out.resolve()]}; choose another {option}.")
+                raise CliError(
+                    f"output {out} would overwrite the input {sources[out.resolve()]}; choose another {option}."
+                )
     return outputs
 
 
@@ -177,8 +219,9 @@ def wav_shortfall(path) -> int:
     return shortfall(path)
 
 
-def audio_problem(path: Path, sample_rate: int, n_src: int, resample: bool = False,
-                  rate_hint: str = "resample it first"):
+def audio_problem(
+    path: Path, sample_rate: int, n_src: int, resample: bool = False, rate_hint: str = "resample it first"
+):
     """What makes ``path`` unusable for a separation into ``n_src`` sources at ``sample_rate`` (one
     line naming it), or ``None``: read from its header only (unreadable, truncated wav, mono, too
     few channels, another sample rate unless ``resample``; ``rate_hint`` ends that message)."""
@@ -207,8 +250,11 @@ def audio_problem(path: Path, sample_rate: int, n_src: int, resample: bool = Fal
 
 def check_numbers(args):
     """:class:`CliError` for a count or length below its minimum."""
-    for name, value, low in (("--n-src", args.n_src, 1), ("--n-iter", args.n_iter, 1),
-                             ("--refine-steps", args.refine_steps, 0)):
+    for name, value, low in (
+        ("--n-src", args.n_src, 1),
+        ("--n-iter", args.n_iter, 1),
+        ("--refine-steps", args.refine_steps, 0),
+    ):
         if value is not None and value < low:
             raise CliError(f"{name} must be at least {low}, got {value}.")
     for name, value in (("--ola-window", args.ola_window), ("--ola-hop", args.ola_hop)):
@@ -230,8 +276,9 @@ def check_chunks(args, model):
     low = stft.hop_length if stft is not None else max(1, args.ola_window // 64)
     if args.ola_hop is not None and not low <= args.ola_hop <= args.ola_window:
         what = "the model's STFT hop" if stft is not None else "1/64 of --ola-window"
-        raise CliError(f"--ola-hop must be between {what} ({low}) and --ola-window ({args.ola_window}); "
-                       f"got {args.ola_hop}")
+        raise CliError(
+            f"--ola-hop must be between {what} ({low}) and --ola-window ({args.ola_window}); got {args.ola_hop}"
+        )
 
 
 def load(args, device):

@@ -1,4 +1,5 @@
 """``asteroid-mvae simulate`` (multi-speaker mixtures) and ``simulate-speakers`` (labelled single speakers)."""
+
 from . import CliError
 
 CORPUS_CHOICES = ("wsj0", "jvs", "folder", "builtin")
@@ -8,12 +9,19 @@ def _add_common(parser):
     group = parser.add_argument_group("corpus")
     group.add_argument("--corpus", choices=CORPUS_CHOICES, default="builtin", help="speech corpus (default: builtin)")
     group.add_argument("--corpus-dir", help="corpus root folder (not for builtin)")
-    group.add_argument("--subsets", nargs="+", help="wsj0: subsets such as si_tr_s si_dt_05 si_et_05 (default si_tr_s); "
-                       "jvs: parallel100 nonpara30")
+    group.add_argument(
+        "--subsets",
+        nargs="+",
+        help="wsj0: subsets such as si_tr_s si_dt_05 si_et_05 (default si_tr_s); jvs: parallel100 nonpara30",
+    )
     group.add_argument("--builtin-speakers", type=int, default=4, help="builtin: number of synthetic speakers")
     group.add_argument("--builtin-utterances", type=int, default=20, help="builtin: utterances per speaker")
-    group.add_argument("--speaker-split", choices=("all", "train", "test"), default="all",
-                       help="use all speakers or one side of a seeded speaker-open split")
+    group.add_argument(
+        "--speaker-split",
+        choices=("all", "train", "test"),
+        default="all",
+        help="use all speakers or one side of a seeded speaker-open split",
+    )
     group.add_argument("--test-fraction", type=float, default=0.2, help="speaker fraction of the test side")
     group.add_argument("--split-seed", type=int, default=0)
 
@@ -31,15 +39,21 @@ def _add_common(parser):
     room.add_argument("--duration", type=float, default=10.0, help="seconds per signal")
     room.add_argument("--snr", type=float, help="add diffuse noise at this SNR (dB)")
     room.add_argument("--max-order", type=int, help="image source order (default: from inverse Sabine)")
-    room.add_argument("--early-ms", type=float, default=50.0,
-                      help="mixtures: the direct-path references keep each impulse response up to this many ms "
-                           "after its peak (direct path plus early reflections; default 50)")
+    room.add_argument(
+        "--early-ms",
+        type=float,
+        default=50.0,
+        help="mixtures: the direct-path references keep each impulse response up to this many ms "
+        "after its peak (direct path plus early reflections; default 50)",
+    )
 
     run = parser.add_argument_group("run")
     run.add_argument("--out", required=True, help="output folder (rerun to resume)")
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--jobs", type=int, default=1, help="parallel worker processes")
-    run.add_argument("--strict", action="store_true", help="fail on an unreadable or too short file instead of skipping it")
+    run.add_argument(
+        "--strict", action="store_true", help="fail on an unreadable or too short file instead of skipping it"
+    )
 
 
 def add_parser(subparsers):
@@ -49,8 +63,10 @@ def add_parser(subparsers):
     _add_common(mix)
     mix.set_defaults(func=run_mixtures)
 
-    spk = subparsers.add_parser("simulate-speakers",
-                                help="simulate reverberant single-speaker signals with speaker labels (source-model training)")
+    spk = subparsers.add_parser(
+        "simulate-speakers",
+        help="simulate reverberant single-speaker signals with speaker labels (source-model training)",
+    )
     spk.add_argument("--n-per-speaker", type=int, default=10, help="signals per speaker")
     _add_common(spk)
     spk.set_defaults(func=run_speakers)
@@ -72,12 +88,21 @@ def _build(args):
             train, test = split_by_speaker(corpus, args.test_fraction, seed=args.split_seed)
             corpus = train if args.speaker_split == "train" else test
         config = RoomConfig(
-            room_dim=tuple(args.room), rt60=args.rt60[0] if len(args.rt60) == 1 else tuple(args.rt60),
-            n_mics=args.n_mics, mic_radius=args.mic_radius, source_distance=args.source_distance,
-            array_center=tuple(args.array_center) if args.array_center else None, array_height=args.array_height,
-            source_height=args.source_height, min_separation_deg=args.min_separation,
-            min_wall_distance=args.min_wall_distance, duration=args.duration, noise_snr_db=args.snr,
-            max_order=args.max_order, early_ms=args.early_ms)
+            room_dim=tuple(args.room),
+            rt60=args.rt60[0] if len(args.rt60) == 1 else tuple(args.rt60),
+            n_mics=args.n_mics,
+            mic_radius=args.mic_radius,
+            source_distance=args.source_distance,
+            array_center=tuple(args.array_center) if args.array_center else None,
+            array_height=args.array_height,
+            source_height=args.source_height,
+            min_separation_deg=args.min_separation,
+            min_wall_distance=args.min_wall_distance,
+            duration=args.duration,
+            noise_snr_db=args.snr,
+            max_order=args.max_order,
+            early_ms=args.early_ms,
+        )
     except DataError as err:
         raise CliError(str(err)) from None
     return corpus, config
@@ -97,13 +122,30 @@ def run_mixtures(args):
     from ..data import simulate_mixtures
 
     corpus, config = _build(args)
-    _run(simulate_mixtures, corpus, args.out, n_src=args.n_src, n_mixtures=args.n_mixtures, seed=args.seed,
-         jobs=args.jobs, config=config, strict=args.strict)
+    _run(
+        simulate_mixtures,
+        corpus,
+        args.out,
+        n_src=args.n_src,
+        n_mixtures=args.n_mixtures,
+        seed=args.seed,
+        jobs=args.jobs,
+        config=config,
+        strict=args.strict,
+    )
 
 
 def run_speakers(args):
     from ..data import simulate_speakers
 
     corpus, config = _build(args)
-    _run(simulate_speakers, corpus, args.out, n_per_speaker=args.n_per_speaker, seed=args.seed, jobs=args.jobs,
-         config=config, strict=args.strict)
+    _run(
+        simulate_speakers,
+        corpus,
+        args.out,
+        n_per_speaker=args.n_per_speaker,
+        seed=args.seed,
+        jobs=args.jobs,
+        config=config,
+        strict=args.strict,
+    )

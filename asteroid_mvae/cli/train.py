@@ -8,6 +8,7 @@ Configuration precedence: preset (``paper`` or ``cpu``) < ``--conf`` YAML < comm
 For the mixture-trained networks the preset only picks VAE-BSS's size (``--size`` overrides);
 their configuration is :data:`asteroid_mvae.baselines.DEFAULT_CONFIG`.
 """
+
 import argparse
 from pathlib import Path
 
@@ -27,19 +28,35 @@ def training_name(text: str) -> str:
 def add_parser(subparsers):
     networks, mixture = catalogue.names("network"), catalogue.names(*catalogue.MIXTURE_KINDS)
     separators = [f"{e.name} -> {e.network}" for e in catalogue.entries("deep", "frame-prior")]
-    parser = subparsers.add_parser("train", help=f"train a source-model network ({', '.join(networks)}) or a "
-                                                 f"mixture-trained one ({', '.join(mixture)})")
-    parser.add_argument("--model", type=training_name, required=True, metavar="NAME",
-                        help=f"source-model network: {', '.join(networks)}; trained on mixtures: {', '.join(mixture)}; "
-                             f"or the separator that uses the network ({', '.join(separators)})")
-    parser.add_argument("--data", help="simulate-speakers output folder (or its metadata.csv); "
-                                       "mixture-trained models: simulate output folder (or its metadata.csv)")
+    parser = subparsers.add_parser(
+        "train",
+        help=f"train a source-model network ({', '.join(networks)}) or a mixture-trained one ({', '.join(mixture)})",
+    )
+    parser.add_argument(
+        "--model",
+        type=training_name,
+        required=True,
+        metavar="NAME",
+        help=f"source-model network: {', '.join(networks)}; trained on mixtures: {', '.join(mixture)}; "
+        f"or the separator that uses the network ({', '.join(separators)})",
+    )
+    parser.add_argument(
+        "--data",
+        help="simulate-speakers output folder (or its metadata.csv); "
+        "mixture-trained models: simulate output folder (or its metadata.csv)",
+    )
     parser.add_argument("--valid-data", help="mixture-trained models: validation mixtures (simulate output)")
-    parser.add_argument("--size", help="mixture-trained models: network size (tiny, small, standard; vaebss: tiny, cpu, paper)")
+    parser.add_argument(
+        "--size", help="mixture-trained models: network size (tiny, small, standard; vaebss: tiny, cpu, paper)"
+    )
     parser.add_argument("--out", required=True, help="experiment folder (checkpoints, logs, network.pt)")
     parser.add_argument("--teacher", help="chimera: trained CVAE/ACVAE network package (network.pt)")
-    parser.add_argument("--preset", choices=("paper", "cpu"), default="paper",
-                        help="paper: 1000 epochs (GPU); cpu: < 1 hour on 2 cores (default: paper)")
+    parser.add_argument(
+        "--preset",
+        choices=("paper", "cpu"),
+        default="paper",
+        help="paper: 1000 epochs (GPU); cpu: < 1 hour on 2 cores (default: paper)",
+    )
     parser.add_argument("--conf", help="YAML with configuration overrides (see --print-config)")
     parser.add_argument("--epochs", type=int, help="max epochs")
     parser.add_argument("--max-steps", type=int, help="max optimizer steps (-1: no limit)")
@@ -55,8 +72,13 @@ def add_parser(subparsers):
 
 
 def _flag_overrides(args) -> dict:
-    trainer = {"max_epochs": args.epochs, "max_steps": args.max_steps, "accelerator": args.accelerator,
-               "devices": parse_devices(args.devices), "strategy": args.strategy}
+    trainer = {
+        "max_epochs": args.epochs,
+        "max_steps": args.max_steps,
+        "accelerator": args.accelerator,
+        "devices": parse_devices(args.devices),
+        "strategy": args.strategy,
+    }
     overrides = {
         "exp_dir": args.out,
         "teacher": args.teacher,
@@ -99,11 +121,21 @@ def run_mixture_model(args, conf: dict):
     from ..data import DataError, MixtureDataset
 
     size = args.size or (args.preset if args.model == "vaebss" else None)
-    flags = drop_none({"model": args.model, "size": size, "seed": args.seed,
-                       "optim": {"batch_size": args.batch_size, "lr": args.lr, "num_workers": args.num_workers},
-                       "trainer": {"max_epochs": args.epochs, "max_steps": args.max_steps,
-                                   "accelerator": args.accelerator, "devices": parse_devices(args.devices),
-                                   "strategy": args.strategy}})
+    flags = drop_none(
+        {
+            "model": args.model,
+            "size": size,
+            "seed": args.seed,
+            "optim": {"batch_size": args.batch_size, "lr": args.lr, "num_workers": args.num_workers},
+            "trainer": {
+                "max_epochs": args.epochs,
+                "max_steps": args.max_steps,
+                "accelerator": args.accelerator,
+                "devices": parse_devices(args.devices),
+                "strategy": args.strategy,
+            },
+        }
+    )
     config = make_config(merge(conf, flags))
     if args.print_config:
         print(yaml.safe_dump(config, sort_keys=False), end="")

@@ -1,4 +1,5 @@
 """Reading corpus audio: any format soundfile knows, NIST SPHERE via ``sph2pipe``, resampling."""
+
 import io
 import shutil
 import subprocess

@@ -9,6 +9,7 @@ Every corpus offers the same small interface:
 
 Corpora are plain picklable objects (paths and dicts), so simulation workers can load audio.
 """
+
 import glob
 import os
 from pathlib import Path
@@ -46,15 +47,15 @@ class Corpus:
         """Audio of one utterance: float32 ``[time]`` at :attr:`sample_rate`."""
         return load_resampled(self.path(speaker, utt), self.sample_rate)
 
-    def subset(self, speakers: Optional[Sequence[str]] = None,
-               utterances: Optional[Dict[str, Sequence[str]]] = None) -> "Corpus":
+    def subset(
+        self, speakers: Optional[Sequence[str]] = None, utterances: Optional[Dict[str, Sequence[str]]] = None
+    ) -> "Corpus":
         """A view restricted to ``speakers`` and/or per-speaker ``utterances``."""
         return CorpusSubset(self, speakers, utterances)
 
     def describe(self) -> dict:
         """Plain description for the settings JSON."""
-        return {"name": self.name, "root": str(self.root) if self.root else None,
-                "n_speakers": len(self.speakers)}
+        return {"name": self.name, "root": str(self.root) if self.root else None, "n_speakers": len(self.speakers)}
 
     def _utterance_map(self, speaker: str) -> Dict[str, Path]:
         if speaker not in self._files:
@@ -116,8 +117,10 @@ class CorpusUnion(Corpus):
         for part in self.parts:
             for speaker in part.speakers:
                 if speaker in self._owner:
-                    raise DataError(f"speaker {speaker!r} is in two corpora of the union "
-                                    f"({self._owner[speaker].name} and {part.name})")
+                    raise DataError(
+                        f"speaker {speaker!r} is in two corpora of the union "
+                        f"({self._owner[speaker].name} and {part.name})"
+                    )
                 self._owner[speaker] = part
         self.root = None
 
@@ -188,9 +191,12 @@ class Wsj0Corpus(Corpus):
     def _find_subset_dirs(root: Path, subsets) -> List[Path]:
         found = []
         for subset in subsets:
-            hits = [Path(p) for depth in range(4)
-                    for p in sorted(glob.glob(os.path.join(glob.escape(str(root)), *["*"] * depth, subset)))
-                    if Path(p).parent.name == "wsj0" or Path(p).parent == root]
+            hits = [
+                Path(p)
+                for depth in range(4)
+                for p in sorted(glob.glob(os.path.join(glob.escape(str(root)), *["*"] * depth, subset)))
+                if Path(p).parent.name == "wsj0" or Path(p).parent == root
+            ]
             if not hits:
                 raise DataError(f"WSJ0 layout not found: expected {root}/.../wsj0/{subset}/<speaker>/<utt>.wv1")
             found.extend(hits)
@@ -264,8 +270,14 @@ class BuiltinCorpus(Corpus):
 
     name = "builtin"
 
-    def __init__(self, n_speakers: int = 4, utterances_per_speaker: int = 20, seed: int = 0,
-                 utterance_seconds: Tuple[float, float] = (1.5, 4.0), sample_rate: int = 16000):
+    def __init__(
+        self,
+        n_speakers: int = 4,
+        utterances_per_speaker: int = 20,
+        seed: int = 0,
+        utterance_seconds: Tuple[float, float] = (1.5, 4.0),
+        sample_rate: int = 16000,
+    ):
         if n_speakers < 1 or utterances_per_speaker < 1:
             raise DataError("the builtin corpus needs at least one speaker and one utterance per speaker")
         self.root = None
@@ -297,9 +309,13 @@ class BuiltinCorpus(Corpus):
         return synthesize_utterance(voice, seconds, rng, self.sample_rate)
 
     def describe(self) -> dict:
-        return {"name": self.name, "n_speakers": self.n_speakers, "seed": self.seed,
-                "utterances_per_speaker": self.utterances_per_speaker,
-                "utterance_seconds": list(self.utterance_seconds)}
+        return {
+            "name": self.name,
+            "n_speakers": self.n_speakers,
+            "seed": self.seed,
+            "utterances_per_speaker": self.utterances_per_speaker,
+            "utterance_seconds": list(self.utterance_seconds),
+        }
 
     def _voice(self, speaker: str) -> SpeakerVoice:
         if speaker not in self.voices:
@@ -319,8 +335,9 @@ def get_corpus(name: str, corpus_dir=None, **kwargs) -> Corpus:
     return CORPORA[name](corpus_dir, **kwargs)
 
 
-def split_by_speaker(corpus: Corpus, test_fraction: float = 0.2, n_test: Optional[int] = None,
-                     seed: int = 0) -> Tuple[Corpus, Corpus]:
+def split_by_speaker(
+    corpus: Corpus, test_fraction: float = 0.2, n_test: Optional[int] = None, seed: int = 0
+) -> Tuple[Corpus, Corpus]:
     """Speaker-open split: disjoint speaker sets ``(train, test)``, chosen with ``seed``.
 
     (The paper's protocol, train on WSJ0 and test on JVS, is two corpora: no split needed.)

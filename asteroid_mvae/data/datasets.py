@@ -8,6 +8,7 @@
 
 Paths in the CSVs are relative to the CSV's folder (absolute paths also work).
 """
+
 import json
 from pathlib import Path
 from typing import Dict, Optional, Union
@@ -101,9 +102,18 @@ class SpeakerSpectrogramDataset(Dataset):
         cache: keep magnitude spectrograms in memory after the first read.
     """
 
-    def __init__(self, csv_or_dir, segment_frames: int = 128, stft: StftConfig = StftConfig(), seed: int = 0,
-                 label_map: Union[None, str, Path, Dict[str, int]] = None, column: str = "path",
-                 segments_per_utterance: int = 1, sample_rate: int = 16000, cache: bool = False):
+    def __init__(
+        self,
+        csv_or_dir,
+        segment_frames: int = 128,
+        stft: StftConfig = StftConfig(),
+        seed: int = 0,
+        label_map: Union[None, str, Path, Dict[str, int]] = None,
+        column: str = "path",
+        segments_per_utterance: int = 1,
+        sample_rate: int = 16000,
+        cache: bool = False,
+    ):
         self.csv_path = _resolve_csv(csv_or_dir)
         self.root = self.csv_path.parent
         self.frame = _read_csv(self.csv_path, [column, "speaker"])
@@ -170,7 +180,7 @@ class SpeakerSpectrogramDataset(Dataset):
             reps = -(-self.segment_frames // n_frames)
             mag, n_frames = mag.repeat(1, reps), n_frames * reps
         start = int(rng.integers(0, n_frames - self.segment_frames + 1))
-        segment = mag[:, start:start + self.segment_frames].contiguous()
+        segment = mag[:, start : start + self.segment_frames].contiguous()
         return segment, torch.tensor(self.labels[idx], dtype=torch.int64)
 
 
@@ -184,8 +194,16 @@ class WaveformSpeakerDataset(SpeakerSpectrogramDataset):
         segment_frames, stft, seed, segments_per_utterance: as :class:`SpeakerSpectrogramDataset`.
     """
 
-    def __init__(self, waveforms, speakers, segment_frames: int = 128, stft: StftConfig = StftConfig(),
-                 seed: int = 0, label_map: Optional[Dict[str, int]] = None, segments_per_utterance: int = 1):
+    def __init__(
+        self,
+        waveforms,
+        speakers,
+        segment_frames: int = 128,
+        stft: StftConfig = StftConfig(),
+        seed: int = 0,
+        label_map: Optional[Dict[str, int]] = None,
+        segments_per_utterance: int = 1,
+    ):
         if len(waveforms) != len(speakers) or not waveforms:
             raise DataError(f"need one speaker per waveform; got {len(waveforms)} waveforms, {len(speakers)} speakers")
         if segment_frames < 1 or segments_per_utterance < 1:
@@ -193,13 +211,18 @@ class WaveformSpeakerDataset(SpeakerSpectrogramDataset):
         self.segment_frames, self.stft_config, self.seed = int(segment_frames), stft, int(seed)
         self.segments_per_utterance, self.epoch, self.cache = int(segments_per_utterance), 0, True
         speakers = [str(s) for s in speakers]
-        self.label_map = ({str(k): int(v) for k, v in label_map.items()} if label_map
-                          else {spk: i for i, spk in enumerate(sorted(set(speakers)))})
+        self.label_map = (
+            {str(k): int(v) for k, v in label_map.items()}
+            if label_map
+            else {spk: i for i, spk in enumerate(sorted(set(speakers)))}
+        )
         unknown = sorted(set(speakers) - set(self.label_map))
         if unknown:
             raise DataError(f"speakers {unknown[:5]} are not in the label map")
-        self._cache = {row: _stft(torch.as_tensor(np.asarray(w), dtype=torch.float32), stft).abs()[1:]
-                       for row, w in enumerate(waveforms)}
+        self._cache = {
+            row: _stft(torch.as_tensor(np.asarray(w), dtype=torch.float32), stft).abs()[1:]
+            for row, w in enumerate(waveforms)
+        }
         self.frame = pd.DataFrame({"speaker": speakers})
         self.utterance_labels = np.array([self.label_map[s] for s in speakers], dtype=np.int64)
         self.labels = np.repeat(self.utterance_labels, self.segments_per_utterance)
@@ -227,8 +250,10 @@ class MixtureDataset(Dataset):
         self.n_src = sum(1 for c in self.frame.columns if c.startswith("source_") and c.endswith("_path"))
         missing = [f"direct_{k}_path" for k in range(1, self.n_src + 1) if f"direct_{k}_path" not in self.frame.columns]
         if reference == "direct" and missing:
-            raise DataError(f"{self.csv_path} has no direct-path references (no {missing[0]} column); simulate it "
-                            f"again with asteroid-mvae simulate, or score against the images (--reference image)")
+            raise DataError(
+                f"{self.csv_path} has no direct-path references (no {missing[0]} column); simulate it "
+                f"again with asteroid-mvae simulate, or score against the images (--reference image)"
+            )
         self.reference = reference
         self.ref_mic, self.sample_rate = int(ref_mic), int(sample_rate)
         settings = self.root / "settings.json"
@@ -292,12 +317,26 @@ class MixtureDataset(Dataset):
 
 UNKNOWN_LICENSE = {"title": "user corpus", "license": "see the corpus", "non_commercial": None}
 CORPUS_LICENSES = {
-    "wsj0": {"title": "CSR-I (WSJ0) Complete", "title_link": "https://catalog.ldc.upenn.edu/LDC93S6A",
-             "author": "LDC", "license": "LDC User Agreement for Non-Members", "non_commercial": True},
-    "jvs": {"title": "JVS corpus", "title_link": "https://sites.google.com/site/shinnosuketakamichi/research-topics/jvs_corpus",
-            "author": "Takamichi et al.", "license": "CC BY-SA 4.0 (text), research use (audio)", "non_commercial": True},
-    "builtin": {"title": "asteroid-mvae synthetic speakers", "author": "asteroid-mvae", "license": "MIT",
-                "non_commercial": False},
+    "wsj0": {
+        "title": "CSR-I (WSJ0) Complete",
+        "title_link": "https://catalog.ldc.upenn.edu/LDC93S6A",
+        "author": "LDC",
+        "license": "LDC User Agreement for Non-Members",
+        "non_commercial": True,
+    },
+    "jvs": {
+        "title": "JVS corpus",
+        "title_link": "https://sites.google.com/site/shinnosuketakamichi/research-topics/jvs_corpus",
+        "author": "Takamichi et al.",
+        "license": "CC BY-SA 4.0 (text), research use (audio)",
+        "non_commercial": True,
+    },
+    "builtin": {
+        "title": "asteroid-mvae synthetic speakers",
+        "author": "asteroid-mvae",
+        "license": "MIT",
+        "non_commercial": False,
+    },
 }
 
 

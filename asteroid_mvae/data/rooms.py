@@ -25,10 +25,11 @@ Outputs of :func:`simulate_mixtures` (all paths in the CSV are relative to its f
 
 ``mixture = sum_k s<k> (+ noise)`` exactly up to float32 rounding (files are float32 wav).
 """
+
 import contextlib
 import dataclasses
-import multiprocessing
 import json
+import multiprocessing
 import os
 import warnings
 from dataclasses import dataclass, field
@@ -52,12 +53,22 @@ SPEED_OF_SOUND = 343.0
 MAX_IMAGE_ORDER = 120
 
 
-CLI_FLAGS = {"room_dim": "--room", "rt60": "--rt60", "n_mics": "--n-mics", "mic_radius": "--mic-radius",
-             "source_distance": "--source-distance", "array_center": "--array-center",
-             "array_height": "--array-height", "source_height": "--source-height",
-             "min_separation_deg": "--min-separation", "min_wall_distance": "--min-wall-distance",
-             "duration": "--duration", "noise_snr_db": "--snr", "max_order": "--max-order",
-             "early_ms": "--early-ms"}  #: simulate's options
+CLI_FLAGS = {
+    "room_dim": "--room",
+    "rt60": "--rt60",
+    "n_mics": "--n-mics",
+    "mic_radius": "--mic-radius",
+    "source_distance": "--source-distance",
+    "array_center": "--array-center",
+    "array_height": "--array-height",
+    "source_height": "--source-height",
+    "min_separation_deg": "--min-separation",
+    "min_wall_distance": "--min-wall-distance",
+    "duration": "--duration",
+    "noise_snr_db": "--snr",
+    "max_order": "--max-order",
+    "early_ms": "--early-ms",
+}  #: simulate's options
 MIN_DURATION_S = 0.1  #: shortest simulated signal (seconds)
 MAX_DURATION_S = 3600.0  #: longest simulated signal: an hour per item already needs GBs per mixture
 MAX_EARLY_MS = 1000.0  #: longest early part of the direct-path references (milliseconds)
@@ -89,7 +100,9 @@ class RoomConfig:
     def __post_init__(self):
         object.__setattr__(self, "room_dim", tuple(float(v) for v in self.room_dim))
         rt60 = self.rt60
-        object.__setattr__(self, "rt60", tuple(float(v) for v in rt60) if isinstance(rt60, (list, tuple)) else float(rt60))
+        object.__setattr__(
+            self, "rt60", tuple(float(v) for v in rt60) if isinstance(rt60, (list, tuple)) else float(rt60)
+        )
         if self.array_center is not None:
             object.__setattr__(self, "array_center", tuple(float(v) for v in self.array_center))
         object.__setattr__(self, "source_gain_db", tuple(float(v) for v in self.source_gain_db))
@@ -131,19 +144,25 @@ class RoomConfig:
         if self.sample_rate <= 0:
             raise DataError(f"sample_rate must be positive; got {self.sample_rate} Hz")
         if not MIN_DURATION_S <= self.duration <= MAX_DURATION_S:
-            raise DataError(f"duration (--duration) must be within [{MIN_DURATION_S}, {MAX_DURATION_S}] s per signal; "
-                            f"got {self.duration} s")
+            raise DataError(
+                f"duration (--duration) must be within [{MIN_DURATION_S}, {MAX_DURATION_S}] s per signal; "
+                f"got {self.duration} s"
+            )
         if self.mic_radius < 0 or self.source_distance <= self.mic_radius:
-            raise DataError(f"sources must lie outside the array: source_distance {self.source_distance} m "
-                            f"<= mic_radius {self.mic_radius} m")
+            raise DataError(
+                f"sources must lie outside the array: source_distance {self.source_distance} m "
+                f"<= mic_radius {self.mic_radius} m"
+            )
         if n_src * self.min_separation_deg > 360:
             raise DataError(f"{n_src} sources cannot be {self.min_separation_deg} degrees apart on a circle")
         lo, hi = self.rt60_range
         if not 0 < lo <= hi:
             raise DataError(f"rt60 must be positive (and low <= high for a range); got {self.rt60}")
         if self.noise_snr_db is not None and not -30.0 <= float(self.noise_snr_db) <= 120.0:
-            raise DataError(f"noise_snr_db (--snr) must be a finite SNR in [-30, 120] dB, or None for no noise; "
-                            f"got {self.noise_snr_db}")
+            raise DataError(
+                f"noise_snr_db (--snr) must be a finite SNR in [-30, 120] dB, or None for no noise; "
+                f"got {self.noise_snr_db}"
+            )
         if self.max_order is not None and (int(self.max_order) != self.max_order or self.max_order < 0):
             raise DataError(f"max_order (--max-order) must be an image-source order >= 0; got {self.max_order}")
         if not 0 <= self.early_ms <= MAX_EARLY_MS:
@@ -158,25 +177,32 @@ class RoomConfig:
                 raise DataError(f"RT60 {rt60} s is impossible in a {self.room_dim} m room: {err}") from err
             order = order if self.max_order is None else self.max_order
             if order > MAX_IMAGE_ORDER:
-                raise DataError(f"RT60 {rt60} s in a {self.room_dim} m room needs image-source order {order} "
-                                f"(> {MAX_IMAGE_ORDER}, too costly); lower rt60 or set max_order")
+                raise DataError(
+                    f"RT60 {rt60} s in a {self.room_dim} m room needs image-source order {order} "
+                    f"(> {MAX_IMAGE_ORDER}, too costly); lower rt60 or set max_order"
+                )
 
     def _check_inside(self, n_src: int) -> None:
         dim, centre, margin = np.array(self.room_dim), self.center, self.min_wall_distance
         reach = max(self.mic_radius, self.source_distance)
-        heights = {"array_height": self.array_height,
-                   "source_height": self.array_height if self.source_height is None else self.source_height}
+        heights = {
+            "array_height": self.array_height,
+            "source_height": self.array_height if self.source_height is None else self.source_height,
+        }
         for axis in range(2):
             low, high = centre[axis] - reach, centre[axis] + reach
             if low < margin - 1e-9 or high > dim[axis] - margin + 1e-9:
                 raise DataError(
                     f"impossible geometry: a {reach} m circle around the array at ({centre[0]:g}, {centre[1]:g}) spans "
                     f"{'xy'[axis]} = [{low:g}, {high:g}] m, outside [{margin:g}, {dim[axis] - margin:g}] "
-                    f"(room {self.room_dim} m, min_wall_distance {margin} m)")
+                    f"(room {self.room_dim} m, min_wall_distance {margin} m)"
+                )
         for name, height in heights.items():
             if not margin - 1e-9 <= height <= dim[2] - margin + 1e-9:
-                raise DataError(f"impossible geometry: {name} {height} m is not within [{margin}, {dim[2] - margin}] "
-                                f"of a {dim[2]} m high room")
+                raise DataError(
+                    f"impossible geometry: {name} {height} m is not within [{margin}, {dim[2] - margin}] "
+                    f"of a {dim[2]} m high room"
+                )
 
     def to_dict(self) -> dict:
         return json.loads(json.dumps(dataclasses.asdict(self)))
@@ -204,15 +230,23 @@ def sample_geometry(config: RoomConfig, n_src: int, rng: np.random.Generator, n_
     n_mics = config.mics_for(n_src) if n_mics is None else n_mics
     centre = config.center
     mic_angles = 2 * np.pi * np.arange(n_mics) / n_mics
-    mics = np.stack([centre[0] + config.mic_radius * np.cos(mic_angles),
-                     centre[1] + config.mic_radius * np.sin(mic_angles),
-                     np.full(n_mics, centre[2])])
+    mics = np.stack(
+        [
+            centre[0] + config.mic_radius * np.cos(mic_angles),
+            centre[1] + config.mic_radius * np.sin(mic_angles),
+            np.full(n_mics, centre[2]),
+        ]
+    )
     azimuths = random_azimuths(n_src, config.min_separation_deg, rng)
     rad = np.deg2rad(azimuths)
     height = config.array_height if config.source_height is None else config.source_height
-    sources = np.stack([centre[0] + config.source_distance * np.cos(rad),
-                        centre[1] + config.source_distance * np.sin(rad),
-                        np.full(n_src, height)])
+    sources = np.stack(
+        [
+            centre[0] + config.source_distance * np.cos(rad),
+            centre[1] + config.source_distance * np.sin(rad),
+            np.full(n_src, height),
+        ]
+    )
     return Geometry(mics, sources, azimuths)
 
 
@@ -220,8 +254,9 @@ def room_impulse_responses(config: RoomConfig, geometry: Geometry, rt60: float) 
     """RIRs ``rirs[mic][src]`` of a shoebox with absorption from inverse Sabine, and its parameters."""
     absorption, max_order = pra.inverse_sabine(rt60, config.room_dim)
     max_order = max_order if config.max_order is None else config.max_order
-    room = pra.ShoeBox(list(config.room_dim), fs=config.sample_rate, materials=pra.Material(absorption),
-                       max_order=max_order)
+    room = pra.ShoeBox(
+        list(config.room_dim), fs=config.sample_rate, materials=pra.Material(absorption), max_order=max_order
+    )
     for position in geometry.sources.T:
         room.add_source(position)
     room.add_microphone_array(pra.MicrophoneArray(geometry.mics, config.sample_rate))
@@ -255,8 +290,9 @@ def early_part(rir: np.ndarray, early_samples: int) -> np.ndarray:
     return rir[: int(np.argmax(np.abs(rir))) + int(early_samples)]
 
 
-def direct_path_images(dry: np.ndarray, rirs: List[List[np.ndarray]], sample_rate: int,
-                       early_s: float = 0.05) -> np.ndarray:
+def direct_path_images(
+    dry: np.ndarray, rirs: List[List[np.ndarray]], sample_rate: int, early_s: float = 0.05
+) -> np.ndarray:
     """Each source's direct path plus early reflections at every microphone: the dry sources
     ``[src, time]`` convolved with ``rirs[mic][src]`` cut ``early_s`` seconds after their peak
     (:func:`early_part`). Returns ``[src, mics, time]``, aligned with :func:`reverberant_images`."""
@@ -269,8 +305,9 @@ def direct_path_images(dry: np.ndarray, rirs: List[List[np.ndarray]], sample_rat
     return out
 
 
-def diffuse_noise(mics: np.ndarray, n_samples: int, sample_rate: int, rng: np.random.Generator,
-                  n_fft: int = 512) -> np.ndarray:
+def diffuse_noise(
+    mics: np.ndarray, n_samples: int, sample_rate: int, rng: np.random.Generator, n_fft: int = 512
+) -> np.ndarray:
     """Spherically isotropic white noise at microphones ``[3, mics]``: ``[mics, time]``.
 
     Independent STFT-domain noises are mixed per frequency by the Cholesky factor of the
@@ -296,8 +333,14 @@ class SourceSignal:
     skipped: List[str] = field(default_factory=list)
 
 
-def speaker_signal(corpus: Corpus, speaker: str, n_samples: int, rng: np.random.Generator,
-                   min_utterance_s: float = 0.5, strict: bool = False) -> SourceSignal:
+def speaker_signal(
+    corpus: Corpus,
+    speaker: str,
+    n_samples: int,
+    rng: np.random.Generator,
+    min_utterance_s: float = 0.5,
+    strict: bool = False,
+) -> SourceSignal:
     """Concatenate randomly ordered utterances of ``speaker`` up to ``n_samples`` (cycling if needed).
 
     Unreadable files raise in ``strict`` mode and are skipped (listed) otherwise; utterances
@@ -334,8 +377,9 @@ def speaker_signal(corpus: Corpus, speaker: str, n_samples: int, rng: np.random.
             if total >= n_samples:
                 break
         if total == before:
-            raise DataError(f"speaker {speaker!r} has no readable utterance of at least {min_utterance_s} s "
-                            f"({len(utts)} tried)")
+            raise DataError(
+                f"speaker {speaker!r} has no readable utterance of at least {min_utterance_s} s ({len(utts)} tried)"
+            )
     return SourceSignal(np.concatenate(pieces)[:n_samples].astype(np.float64), used, skipped)
 
 
@@ -355,8 +399,9 @@ def item_seed(seed: int, *index: int) -> int:
 # --------------------------------------------------------------------------- one item
 
 
-def _simulate_mixture_item(index: int, corpus: Corpus, out_dir: Path, n_src: int, seed: int,
-                           config: RoomConfig, strict: bool) -> dict:
+def _simulate_mixture_item(
+    index: int, corpus: Corpus, out_dir: Path, n_src: int, seed: int, config: RoomConfig, strict: bool
+) -> dict:
     item_id = f"mix{index:06d}"
     rng = np.random.default_rng(item_seed(seed, index))
     n_samples = int(round(config.duration * config.sample_rate))
@@ -398,16 +443,24 @@ def _simulate_mixture_item(index: int, corpus: Corpus, out_dir: Path, n_src: int
         row[f"azimuth_{k + 1}"] = round(float(geometry.azimuths[k]), 4)
         row[f"position_{k + 1}"] = _fmt_position(geometry.sources[:, k])
     row["mic_positions"] = ";".join(_fmt_position(p) for p in geometry.mics.T)
-    row.update(rt60=round(rt60, 4), rt60_measured=round(measure_rt60(rirs[0][0], config.sample_rate), 4),
-               absorption=round(room_info["absorption"], 6), max_order=room_info["max_order"],
-               snr_db=config.noise_snr_db, length=n_samples, seed=item_seed(seed, index), index=index)
+    row.update(
+        rt60=round(rt60, 4),
+        rt60_measured=round(measure_rt60(rirs[0][0], config.sample_rate), 4),
+        absorption=round(room_info["absorption"], 6),
+        max_order=room_info["max_order"],
+        snr_db=config.noise_snr_db,
+        length=n_samples,
+        seed=item_seed(seed, index),
+        index=index,
+    )
     record = {"row": row, "skipped": sorted({s for sig in signals for s in sig.skipped})}
     write_text(out_dir / "rows" / f"{item_id}.json", json.dumps(record))
     return record
 
 
-def _simulate_speaker_item(key: Tuple[int, int], corpus: Corpus, out_dir: Path, seed: int,
-                           config: RoomConfig, strict: bool, label_map: dict) -> dict:
+def _simulate_speaker_item(
+    key: Tuple[int, int], corpus: Corpus, out_dir: Path, seed: int, config: RoomConfig, strict: bool, label_map: dict
+) -> dict:
     speaker_index, j = key
     speaker = corpus.speakers[speaker_index]
     item_id = f"{speaker}_{j:05d}"
@@ -421,15 +474,27 @@ def _simulate_speaker_item(key: Tuple[int, int], corpus: Corpus, out_dir: Path, 
     rirs, room_info = room_impulse_responses(config, geometry, rt60)
     image = reverberant_images(dry, rirs)[0, 0]
     scale = config.peak / (np.abs(image).max() + 1e-12)
-    row = {"utterance_ID": item_id, "path": f"reverb/{speaker}/{item_id}.wav", "dry_path": f"dry/{speaker}/{item_id}.wav"}
+    row = {
+        "utterance_ID": item_id,
+        "path": f"reverb/{speaker}/{item_id}.wav",
+        "dry_path": f"dry/{speaker}/{item_id}.wav",
+    }
     write_wav(out_dir / row["path"], (scale * image).astype(np.float32), config.sample_rate)
     write_wav(out_dir / row["dry_path"], (scale * dry[0]).astype(np.float32), config.sample_rate)
-    row.update(speaker=speaker, label=label_map[speaker], utterances="+".join(signal.utterances),
-               azimuth=round(float(geometry.azimuths[0]), 4), position=_fmt_position(geometry.sources[:, 0]),
-               mic_position=_fmt_position(geometry.mics[:, 0]), rt60=round(rt60, 4),
-               rt60_measured=round(measure_rt60(rirs[0][0], config.sample_rate), 4),
-               absorption=round(room_info["absorption"], 6), max_order=room_info["max_order"],
-               length=n_samples, seed=item_seed(seed, label_map[speaker], j))
+    row.update(
+        speaker=speaker,
+        label=label_map[speaker],
+        utterances="+".join(signal.utterances),
+        azimuth=round(float(geometry.azimuths[0]), 4),
+        position=_fmt_position(geometry.sources[:, 0]),
+        mic_position=_fmt_position(geometry.mics[:, 0]),
+        rt60=round(rt60, 4),
+        rt60_measured=round(measure_rt60(rirs[0][0], config.sample_rate), 4),
+        absorption=round(room_info["absorption"], 6),
+        max_order=room_info["max_order"],
+        length=n_samples,
+        seed=item_seed(seed, label_map[speaker], j),
+    )
     record = {"row": row, "skipped": sorted(set(signal.skipped))}
     write_text(out_dir / "rows" / f"{item_id}.json", json.dumps(record))
     return record
@@ -447,8 +512,9 @@ def _prepare_out_dir(out_dir, settings: dict) -> Path:
     text = json.dumps(settings, indent=2, sort_keys=True) + "\n"
     if settings_path.exists():
         if settings_path.read_text(encoding="utf-8") != text:
-            raise DataError(f"{out_dir} holds a simulation with other settings ({settings_path}); "
-                            f"use another --out or delete it")
+            raise DataError(
+                f"{out_dir} holds a simulation with other settings ({settings_path}); use another --out or delete it"
+            )
     try:
         make_writable_folder(out_dir)
     except OSError as err:
@@ -508,9 +574,11 @@ def _finish(records: List[dict], out_dir: Path) -> Path:
     write_text(csv_path, pd.DataFrame([rec["row"] for rec in records]).to_csv(index=False))
     skipped = sorted({s for rec in records for s in rec["skipped"]})
     if skipped:
-        warnings.warn(f"skipped {len(skipped)} unreadable or too short utterance(s), e.g. {skipped[0]} "
-                      f"(listed in {out_dir / 'skipped.txt'}; use strict=True / --strict to fail instead)",
-                      stacklevel=3)
+        warnings.warn(
+            f"skipped {len(skipped)} unreadable or too short utterance(s), e.g. {skipped[0]} "
+            f"(listed in {out_dir / 'skipped.txt'}; use strict=True / --strict to fail instead)",
+            stacklevel=3,
+        )
     skipped_path = out_dir / "skipped.txt"
     if skipped:
         write_text(skipped_path, "\n".join(skipped) + "\n")
@@ -525,8 +593,16 @@ def _check_jobs(jobs: int) -> int:
     return int(jobs)
 
 
-def simulate_mixtures(corpus: Corpus, out_dir, n_src: int, n_mixtures: int, seed: int = 0, jobs: int = 1,
-                      config: RoomConfig = RoomConfig(), strict: bool = False) -> Path:
+def simulate_mixtures(
+    corpus: Corpus,
+    out_dir,
+    n_src: int,
+    n_mixtures: int,
+    seed: int = 0,
+    jobs: int = 1,
+    config: RoomConfig = RoomConfig(),
+    strict: bool = False,
+) -> Path:
     """Simulate ``n_mixtures`` reverberant ``n_src``-speaker mixtures; return the metadata CSV path.
 
     Item ``i`` depends only on ``(seed, i)``, so any ``jobs`` gives identical files, and a
@@ -534,26 +610,42 @@ def simulate_mixtures(corpus: Corpus, out_dir, n_src: int, n_mixtures: int, seed
     """
     config.validate(n_src)
     if config.mics_for(n_src) < n_src:
-        raise DataError(f"{config.mics_for(n_src)} microphone(s) for {n_src} sources is underdetermined; the "
-                        f"separators here are determined (need n_mics >= n_src)")
+        raise DataError(
+            f"{config.mics_for(n_src)} microphone(s) for {n_src} sources is underdetermined; the "
+            f"separators here are determined (need n_mics >= n_src)"
+        )
     jobs = _check_jobs(jobs)
     if n_mixtures < 1:
         raise DataError(f"n_mixtures must be at least 1; got {n_mixtures}")
     if n_src > len(corpus.speakers):
-        raise DataError(f"{n_src} sources requested but the {corpus.name} corpus has only "
-                        f"{len(corpus.speakers)} speaker(s)")
-    settings = {"kind": "mixtures", "n_src": n_src, "seed": seed, "corpus": corpus.describe(),
-                "config": config.to_dict()}
+        raise DataError(
+            f"{n_src} sources requested but the {corpus.name} corpus has only {len(corpus.speakers)} speaker(s)"
+        )
+    settings = {
+        "kind": "mixtures",
+        "n_src": n_src,
+        "seed": seed,
+        "corpus": corpus.describe(),
+        "config": config.to_dict(),
+    }
     out_dir = _prepare_out_dir(out_dir, settings)
-    work = partial(_simulate_mixture_item, corpus=corpus, out_dir=out_dir, n_src=n_src, seed=seed,
-                   config=config, strict=strict)
+    work = partial(
+        _simulate_mixture_item, corpus=corpus, out_dir=out_dir, n_src=n_src, seed=seed, config=config, strict=strict
+    )
     keys = list(range(n_mixtures))
     records = _run(work, keys, [f"mix{i:06d}" for i in keys], out_dir, jobs, f"simulate {n_src}-source mixtures")
     return _finish(records, out_dir)
 
 
-def simulate_speakers(corpus: Corpus, out_dir, n_per_speaker: int, seed: int = 0, jobs: int = 1,
-                      config: RoomConfig = RoomConfig(), strict: bool = False) -> Path:
+def simulate_speakers(
+    corpus: Corpus,
+    out_dir,
+    n_per_speaker: int,
+    seed: int = 0,
+    jobs: int = 1,
+    config: RoomConfig = RoomConfig(),
+    strict: bool = False,
+) -> Path:
     """Single-speaker reverberant signals (reference microphone) with speaker labels.
 
     Writes ``metadata.csv`` (``path``, ``dry_path``, ``speaker``, ``label``, ...) and
@@ -567,8 +659,15 @@ def simulate_speakers(corpus: Corpus, out_dir, n_per_speaker: int, seed: int = 0
     settings = {"kind": "speakers", "seed": seed, "corpus": corpus.describe(), "config": config.to_dict()}
     out_dir = _prepare_out_dir(out_dir, settings)
     write_text(out_dir / "label_map.json", json.dumps(label_map, indent=2) + "\n")
-    work = partial(_simulate_speaker_item, corpus=corpus, out_dir=out_dir, seed=seed, config=config,
-                   strict=strict, label_map=label_map)
+    work = partial(
+        _simulate_speaker_item,
+        corpus=corpus,
+        out_dir=out_dir,
+        seed=seed,
+        config=config,
+        strict=strict,
+        label_map=label_map,
+    )
     keys = [(k, j) for k in range(len(corpus.speakers)) for j in range(n_per_speaker)]
     ids = [f"{corpus.speakers[k]}_{j:05d}" for k, j in keys]
     records = _run(work, keys, ids, out_dir, jobs, "simulate single-speaker signals")

@@ -6,6 +6,7 @@ of syllables (optional unvoiced consonant + voiced vowel) grouped in words separ
 pauses, so it is sparse in time-frequency like speech (what IVA/ILRMA rely on) and its
 spectral envelope and pitch identify the speaker (what the deep source models learn).
 """
+
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -13,15 +14,18 @@ import numpy as np
 from scipy.signal import butter, lfilter, sosfilt
 
 #: Vowel formants F1..F3 in Hz for an adult male vocal tract (Peterson & Barney averages).
-VOWELS = np.array([
-    [730, 1090, 2440],  # a
-    [270, 2290, 3010],  # i
-    [300, 870, 2240],  # u
-    [530, 1840, 2480],  # e
-    [570, 840, 2410],  # o
-    [660, 1720, 2410],  # ae
-    [490, 1350, 1690],  # er
-], dtype=np.float64)
+VOWELS = np.array(
+    [
+        [730, 1090, 2440],  # a
+        [270, 2290, 3010],  # i
+        [300, 870, 2240],  # u
+        [530, 1840, 2480],  # e
+        [570, 840, 2410],  # o
+        [660, 1720, 2410],  # ae
+        [490, 1350, 1690],  # er
+    ],
+    dtype=np.float64,
+)
 
 #: Unvoiced consonants: (name, band in Hz before formant scaling, relative gain, duration s).
 CONSONANTS = (
@@ -78,7 +82,9 @@ class SpeakerVoice:
 @lru_cache(maxsize=256)
 def _bandpass(low: float, high: float, sample_rate: int) -> np.ndarray:
     nyquist = sample_rate / 2
-    return butter(2, [min(low, 0.95 * nyquist), min(high, 0.98 * nyquist)], btype="bandpass", fs=sample_rate, output="sos")
+    return butter(
+        2, [min(low, 0.95 * nyquist), min(high, 0.98 * nyquist)], btype="bandpass", fs=sample_rate, output="sos"
+    )
 
 
 def _resonators(formants, bandwidths, sample_rate: int) -> tuple:
@@ -98,12 +104,19 @@ def _envelope(n: int, ramp: int) -> np.ndarray:
     env = np.ones(n)
     ramp = max(1, min(ramp, n // 2))
     rise = 0.5 - 0.5 * np.cos(np.pi * np.arange(ramp) / ramp)
-    env[:ramp], env[n - ramp:] = rise, rise[::-1]
+    env[:ramp], env[n - ramp :] = rise, rise[::-1]
     return env
 
 
-def _vowel(voice: SpeakerVoice, vowel_index: int, f0_start: float, f0_end: float, n: int,
-           rng: np.random.Generator, sample_rate: int) -> np.ndarray:
+def _vowel(
+    voice: SpeakerVoice,
+    vowel_index: int,
+    f0_start: float,
+    f0_end: float,
+    n: int,
+    rng: np.random.Generator,
+    sample_rate: int,
+) -> np.ndarray:
     f0 = np.geomspace(f0_start, f0_end, n) * (1 + 0.01 * rng.standard_normal(n).cumsum() / np.sqrt(n))
     phase = np.cumsum(f0 / sample_rate) + rng.random()
     excitation = np.diff(np.floor(phase), prepend=np.floor(phase[0]))
@@ -135,8 +148,9 @@ def _colour(wav: np.ndarray, voice: SpeakerVoice, sample_rate: int) -> np.ndarra
     return lfilter(b, a, wav)
 
 
-def synthesize_utterance(voice: SpeakerVoice, seconds: float, rng: np.random.Generator,
-                         sample_rate: int = 16000) -> np.ndarray:
+def synthesize_utterance(
+    voice: SpeakerVoice, seconds: float, rng: np.random.Generator, sample_rate: int = 16000
+) -> np.ndarray:
     """One utterance of about ``seconds`` (words of 1-4 syllables, pauses): float32 ``[time]``."""
     pieces = [np.zeros(int(rng.uniform(0.1, 0.25) * sample_rate))]
     total = len(pieces[0])
@@ -152,7 +166,9 @@ def synthesize_utterance(voice: SpeakerVoice, seconds: float, rng: np.random.Gen
             n = int(rng.uniform(0.09, 0.26) * voice.rate * sample_rate)
             progress = declination[min(63, int(63 * total / max(target, 1)))]
             f0_a, f0_b = voice.f0 * progress * 2 ** (rng.uniform(-1, 1, 2) * voice.f0_spread / 12)
-            pieces.append(rng.uniform(0.4, 1.0) * _vowel(voice, int(rng.integers(len(VOWELS))), f0_a, f0_b, n, rng, sample_rate))
+            pieces.append(
+                rng.uniform(0.4, 1.0) * _vowel(voice, int(rng.integers(len(VOWELS))), f0_a, f0_b, n, rng, sample_rate)
+            )
         pause = np.zeros(int(rng.uniform(0.05, 0.3) * sample_rate))
         pieces.append(pause)
         total = sum(p.size for p in pieces)

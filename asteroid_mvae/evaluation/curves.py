@@ -6,6 +6,7 @@ projected-back estimates, solves the permutation and records the mean SI-SDR imp
 and ``J``. Its own run time is kept in :attr:`IterationTracker.overhead_s` so that the
 evaluation can subtract it from the separator's processing time.
 """
+
 import time
 from typing import List, Optional, Sequence
 
@@ -37,8 +38,9 @@ class IterationTracker:
         self.si_sdr_imp: List[float] = []
         self.objective: List[Optional[float]] = []
         self.overhead_s = 0.0
-        self._input_si_sdr = np.diag(pairwise_si_sdr(
-            np.broadcast_to(self.mixture, self.references.shape), self.references))
+        self._input_si_sdr = np.diag(
+            pairwise_si_sdr(np.broadcast_to(self.mixture, self.references.shape), self.references)
+        )
 
     def __call__(self, state) -> None:
         start = time.perf_counter()

@@ -15,6 +15,7 @@ a Lightning/SLURM job) calls :func:`evaluate` with its ``shard_index``/``num_sha
 (:func:`shard_from_env` reads them from ``RANK``/``WORLD_SIZE``), and :func:`merge_shards`
 combines the shard files once all are done.
 """
+
 import csv
 import io
 import json
@@ -91,8 +92,9 @@ def method_fingerprint(spec, options: dict, metrics_list, ref_mic: int, referenc
             for key, tensor in sorted(spec.state_dict().items()):
                 digest.update(key.encode())
                 digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-    digest.update(json.dumps({k: v for k, v in options.items() if k != "sample_rate"}, sort_keys=True,
-                             default=str).encode())
+    digest.update(
+        json.dumps({k: v for k, v in options.items() if k != "sample_rate"}, sort_keys=True, default=str).encode()
+    )
     digest.update(json.dumps([list(metrics_list), int(ref_mic)]).encode())
     if reference != "image":
         digest.update(f"reference={reference}".encode())
@@ -110,8 +112,12 @@ def _forget_changed_methods(csv_path: Path, curves_path: Path, fingerprints: dic
         frame_lines = csv_path.read_text(encoding="utf-8").splitlines(keepends=True)
         header, rows = frame_lines[:1], list(csv.DictReader(io.StringIO("".join(frame_lines))))
         keep = [line for line, row in zip(frame_lines[1:], rows) if row["method"] not in changed]
-        log.warning("settings changed for %s: recomputing their %d rows in %s", ", ".join(sorted(changed)),
-                    len(rows) - len(keep), csv_path)
+        log.warning(
+            "settings changed for %s: recomputing their %d rows in %s",
+            ", ".join(sorted(changed)),
+            len(rows) - len(keep),
+            csv_path,
+        )
         write_text(csv_path, "".join(header + keep))
         if curves_path.exists():
             lines = curves_path.read_text(encoding="utf-8").splitlines(keepends=True)
@@ -136,8 +142,10 @@ class _RowWriter:
             self._append(",".join(self.fields) + "\n")
         extra = sorted(set(row) - set(self.fields))
         if extra:
-            raise ValueError(f"{self.path} has columns {self.fields}; this run adds {extra}. "
-                             "Use the same metrics list as the first run, or another output folder.")
+            raise ValueError(
+                f"{self.path} has columns {self.fields}; this run adds {extra}. "
+                "Use the same metrics list as the first run, or another output folder."
+            )
         buffer = io.StringIO()
         csv.DictWriter(buffer, self.fields, lineterminator="\n").writerow(row)
         self._append(buffer.getvalue())
@@ -183,8 +191,10 @@ def mixture_ids(dataset) -> list:
     for idx in range(len(dataset)):
         mixture_id = _mixture_id(dataset, idx)
         if mixture_id in seen:
-            raise ValueError(f"mixture id {mixture_id!r} is used by two mixtures (the second is item {idx}); "
-                             "give every mixture its own mixture_ID")
+            raise ValueError(
+                f"mixture id {mixture_id!r} is used by two mixtures (the second is item {idx}); "
+                "give every mixture its own mixture_ID"
+            )
         seen.add(mixture_id)
         ids.append(mixture_id)
     return ids
@@ -195,10 +205,14 @@ def _load_item(dataset, idx: int):
     mixture = torch.as_tensor(np.asarray(mixture), dtype=torch.float32)
     references = torch.as_tensor(np.asarray(references), dtype=torch.float32)
     if mixture.dim() != 2 or references.dim() != 2:
-        raise ValueError(f"Dataset item {idx}: expected mixture [mics, time] and references [src, time]; "
-                         f"got {tuple(mixture.shape)} and {tuple(references.shape)}.")
+        raise ValueError(
+            f"Dataset item {idx}: expected mixture [mics, time] and references [src, time]; "
+            f"got {tuple(mixture.shape)} and {tuple(references.shape)}."
+        )
     if mixture.shape[-1] != references.shape[-1]:
-        raise ValueError(f"Dataset item {idx}: mixture has {mixture.shape[-1]} samples, references {references.shape[-1]}.")
+        raise ValueError(
+            f"Dataset item {idx}: mixture has {mixture.shape[-1]} samples, references {references.shape[-1]}."
+        )
     return mixture, references
 
 
@@ -216,11 +230,16 @@ def mixture_speakers(dataset, idx: int, n_src: int):
         return None
     row = metadata(idx)
     speakers = [row.get(f"speaker_{k}") for k in range(1, n_src + 1)]
-    return None if any(s is None or (isinstance(s, float) and np.isnan(s)) for s in speakers) else [str(s) for s in speakers]
+    return (
+        None
+        if any(s is None or (isinstance(s, float) and np.isnan(s)) for s in speakers)
+        else [str(s) for s in speakers]
+    )
 
 
-def run_separator(separator, mixture: torch.Tensor, ref_mic: int = 0, callback=None, references=None,
-                  speakers=None) -> torch.Tensor:
+def run_separator(
+    separator, mixture: torch.Tensor, ref_mic: int = 0, callback=None, references=None, speakers=None
+) -> torch.Tensor:
     """Separate one mixture ``[mics, time]`` -> ``[n_src, time]`` (numpy-free, on the input's device).
 
     ``references [n_src, time]`` (the true images at ``ref_mic``) go to oracle separators only,
@@ -228,8 +247,10 @@ def run_separator(separator, mixture: torch.Tensor, ref_mic: int = 0, callback=N
     """
     if needs_speakers(separator):
         if speakers is None:
-            raise ValueError(f"{type(separator).__name__} is supervised: it needs the mixture's speakers "
-                             f"(speaker_1, speaker_2, ... columns of the mixture metadata).")
+            raise ValueError(
+                f"{type(separator).__name__} is supervised: it needs the mixture's speakers "
+                f"(speaker_1, speaker_2, ... columns of the mixture metadata)."
+            )
         if is_single_channel(separator):
             with torch.no_grad():
                 est = separator.forward_wav(mixture[ref_mic][None, None], speakers=speakers)
@@ -243,8 +264,11 @@ def run_separator(separator, mixture: torch.Tensor, ref_mic: int = 0, callback=N
         est = separator.forward_wav(mixture[None], references=references[None], **extra)
     elif is_single_channel(separator):
         with torch.no_grad():
-            est = separator.forward_wav(mixture[ref_mic][None]) if hasattr(separator, "forward_wav") \
+            est = (
+                separator.forward_wav(mixture[ref_mic][None])
+                if hasattr(separator, "forward_wav")
                 else separator(mixture[ref_mic][None])
+            )
     else:
         fn = separator.forward_wav if hasattr(separator, "forward_wav") else separator
         est = fn(mixture[None], callback=callback) if callback is not None else fn(mixture[None])
@@ -326,27 +350,46 @@ def evaluate(
     resolved = {name: _SeparatorsByNSrc(sep, options, device) for name, sep in separators.items()}
     csv_path, curves_path = shard_paths(out_dir, shard_index, num_shards)
     csv_path.parent.mkdir(parents=True, exist_ok=True)
-    _forget_changed_methods(csv_path, curves_path,
-                            {name: method_fingerprint(sep, options, metrics_list, ref_mic, dataset_reference(dataset))
-                             for name, sep in separators.items()})
+    _forget_changed_methods(
+        csv_path,
+        curves_path,
+        {
+            name: method_fingerprint(sep, options, metrics_list, ref_mic, dataset_reference(dataset))
+            for name, sep in separators.items()
+        },
+    )
     done = _finished_pairs(csv_path)
     writer = _RowWriter(csv_path)
     indices = range(shard_index, len(dataset), num_shards)
     for idx in indices[:n_examples]:  # ids from data name folders: refuse any leaving out_dir first
         child_path(out_dir / "examples", ids[idx])
     todo = [(i, name) for i in indices for name in resolved if (name, ids[i]) not in done]
-    bar = progress_display(total=len(todo), desc=f"evaluate shard {shard_index + 1}/{num_shards}",
-                           unit="separation", enabled=progress)
+    bar = progress_display(
+        total=len(todo), desc=f"evaluate shard {shard_index + 1}/{num_shards}", unit="separation", enabled=progress
+    )
     loaded = {}
     for idx, name in todo:
         if idx not in loaded:
             loaded = {idx: _load_item(dataset, idx)}
         mixture, references = (t.to(device) for t in loaded[idx])
         separator = resolved[name].get(references.shape[0])
-        row = _evaluate_one(name, separator, mixture, references, idx, ids[idx],
-                            sample_rate, ref_mic, stft_config, metrics_list, track_iterations, curves_path,
-                            out_dir if idx < n_examples else None, device,
-                            mixture_speakers(dataset, idx, references.shape[0]) if needs_speakers(separator) else None)
+        row = _evaluate_one(
+            name,
+            separator,
+            mixture,
+            references,
+            idx,
+            ids[idx],
+            sample_rate,
+            ref_mic,
+            stft_config,
+            metrics_list,
+            track_iterations,
+            curves_path,
+            out_dir if idx < n_examples else None,
+            device,
+            mixture_speakers(dataset, idx, references.shape[0]) if needs_speakers(separator) else None,
+        )
         writer.write(row)
         bar.update(1)
         bar.set_postfix(method=name, si_sdr_imp=f"{row.get('si_sdr_imp', float('nan')):.2f}")
@@ -379,8 +422,23 @@ class _SeparatorsByNSrc:
         return separator
 
 
-def _evaluate_one(name, separator, mixture, references, idx, mixture_id, sample_rate, ref_mic, stft_config,
-                  metrics_list, track_iterations, curves_path, examples_dir, device, speakers=None) -> dict:
+def _evaluate_one(
+    name,
+    separator,
+    mixture,
+    references,
+    idx,
+    mixture_id,
+    sample_rate,
+    ref_mic,
+    stft_config,
+    metrics_list,
+    track_iterations,
+    curves_path,
+    examples_dir,
+    device,
+    speakers=None,
+) -> dict:
     mix_ref = mixture[ref_mic].cpu().numpy()
     refs = references.cpu().numpy()
     tracker = None
@@ -392,9 +450,16 @@ def _evaluate_one(name, separator, mixture, references, idx, mixture_id, sample_
     if est.shape[0] < refs.shape[0]:
         raise ValueError(f"{name} returned {est.shape[0]} sources for mixture {mixture_id} with {refs.shape[0]}.")
     seconds_audio = mixture.shape[-1] / sample_rate
-    row = {"method": name, "mixture_id": mixture_id, "index": idx, "n_src": refs.shape[0],
-           "n_mics": mixture.shape[0], "audio_s": seconds_audio, "processing_s": processing_s,
-           "rtf": processing_s / seconds_audio}
+    row = {
+        "method": name,
+        "mixture_id": mixture_id,
+        "index": idx,
+        "n_src": refs.shape[0],
+        "n_mics": mixture.shape[0],
+        "audio_s": seconds_audio,
+        "processing_s": processing_s,
+        "rtf": processing_s / seconds_audio,
+    }
     row.update(compute_metrics(mix_ref, refs, est, sample_rate, metrics_list))
     if tracker is not None:
         curve = tracker.curve()

@@ -3,6 +3,7 @@
 All arrays are time-last: references ``[src, time]``, estimates ``[est, time]`` (``est >= src``),
 mixture ``[time]`` (the reference microphone).
 """
+
 from typing import Dict, Sequence, Union
 
 import numpy as np

@@ -19,6 +19,7 @@ Separators that take one channel (the PIT baselines) say so with ``single_channe
 asteroid's own models (``asteroid.models.*``) are single channel as well. Oracle ceilings
 (``oracle_ip``, ``oracle_ls``, ``ibm``, ``irm``) say ``needs_references = True`` and are given the true images.
 """
+
 import inspect
 from pathlib import Path
 from typing import Callable, Dict
@@ -68,12 +69,16 @@ def get_separator(spec: str, **options):
         return build_separator(entry, options)
     path = Path(spec)
     if entry is not None and entry.needs_weights and not path.exists():
-        raise FileNotFoundError(f"{entry.name!r} needs trained weights: give the path of a saved model "
-                                f"(NAME=PATH in asteroid-mvae evaluate).")
+        raise FileNotFoundError(
+            f"{entry.name!r} needs trained weights: give the path of a saved model "
+            f"(NAME=PATH in asteroid-mvae evaluate)."
+        )
     if path.exists() or path.suffix in {".pth", ".pt", ".ckpt"}:
         return load_saved_model(path)
-    raise ValueError(f"Unknown separator {spec!r}: not a registered name ({', '.join(available_separators())}) "
-                     "nor a path to a saved model.")
+    raise ValueError(
+        f"Unknown separator {spec!r}: not a registered name ({', '.join(available_separators())}) "
+        "nor a path to a saved model."
+    )
 
 
 def load_saved_model(path):

@@ -5,6 +5,7 @@ Rows of the table are (method, number of sources); cells are mean ± std over mi
 ``J`` curves are normalised per mixture (1 at the start, 0 at the minimum) before averaging,
 since methods have different objectives and offsets.
 """
+
 import json
 from pathlib import Path
 from typing import Dict, List
@@ -95,9 +96,11 @@ def group_of(method: str) -> str:
 def markdown_table(summary) -> str:
     """One table per group (oracles, ours, pyroomacoustics, PIT); rows (method, N); a legend."""
     present = [c for c in TABLE_METRICS if any(c in s for m in summary.values() for s in m.values())]
-    headers = ["method", "N", "mixtures", "iterations"] + [
-        f"{c} (dB)" if c.startswith(("si_sdr", "sdr", "sir", "sar")) else c for c in present] + [
-        "s / mixture", "RTF", "J-increase fraction"]
+    headers = (
+        ["method", "N", "mixtures", "iterations"]
+        + [f"{c} (dB)" if c.startswith(("si_sdr", "sdr", "sir", "sar")) else c for c in present]
+        + ["s / mixture", "RTF", "J-increase fraction"]
+    )
     sections, smallest = [], None
     for title, _ in GROUPS:
         methods = [m for m in summary if group_of(m) == title]
@@ -108,8 +111,12 @@ def markdown_table(summary) -> str:
             for n_key, stats in sorted(summary[method].items(), key=lambda kv: int(kv[0][2:])):
                 smallest = stats["n_mixtures"] if smallest is None else min(smallest, stats["n_mixtures"])
                 iterations = stats.get("n_iter", {}).get("mean")
-                cells = [method, n_key[2:], str(stats["n_mixtures"]),
-                         "–" if not iterations or iterations != iterations else f"{iterations:.0f}"]
+                cells = [
+                    method,
+                    n_key[2:],
+                    str(stats["n_mixtures"]),
+                    "–" if not iterations or iterations != iterations else f"{iterations:.0f}",
+                ]
                 cells += [f"{stats[c]['mean']:.2f} ± {stats[c]['std']:.2f}" if c in stats else "–" for c in present]
                 cells += [f"{stats[c]['mean']:.3g}" if c in stats else "–" for c in SUMMARY_COLUMNS[:3]]
                 lines.append("| " + " | ".join(cells) + " |")
@@ -121,11 +128,17 @@ def markdown_table(summary) -> str:
         "SI-SDR). iterations: the iterative methods' own iterations (an ILRMA start not counted; – for "
         "the others). s / mixture: processing time; RTF: that time over the audio duration. "
         "J-increase fraction: share of iterations where the objective J rose (0 for "
-        "majorisation-minimisation methods).")
-    caveat = "" if smallest is None or smallest >= MIN_MIXTURES_TO_RANK else (
-        f"\n\n**Caveat:** {smallest} test mixture(s) per N cannot rank methods (their differences are "
-        f"within the mixture-to-mixture spread); compare on >= {MIN_MIXTURES_TO_RANK} mixtures with paired "
-        "differences.")
+        "majorisation-minimisation methods)."
+    )
+    caveat = (
+        ""
+        if smallest is None or smallest >= MIN_MIXTURES_TO_RANK
+        else (
+            f"\n\n**Caveat:** {smallest} test mixture(s) per N cannot rank methods (their differences are "
+            f"within the mixture-to-mixture spread); compare on >= {MIN_MIXTURES_TO_RANK} mixtures with paired "
+            "differences."
+        )
+    )
     return "\n\n".join(sections) + "\n\n" + legend + caveat + "\n"
 
 
@@ -146,7 +159,7 @@ def plot_curves(curves, out_dir: Path, key: str, ylabel: str, filename: str):
         for method, per_n in curves.items():
             entry = per_n.get(n_key)
             if entry and key in entry:
-                ax.plot(entry["iterations"][:len(entry[key])], entry[key], label=method)
+                ax.plot(entry["iterations"][: len(entry[key])], entry[key], label=method)
         ax.set_title(f"N = {n_key[2:]} sources")
         ax.set_xlabel("iteration")
         ax.set_ylabel(ylabel)
@@ -156,8 +169,13 @@ def plot_curves(curves, out_dir: Path, key: str, ylabel: str, filename: str):
     plt.close(fig)
 
 
-METRIC_TITLES = {"si_sdr_imp": "SI-SDR improvement", "sdr_imp": "SDR improvement", "sir_imp": "SIR improvement",
-                 "stoi_imp": "STOI improvement", "pesq_imp": "PESQ improvement"}
+METRIC_TITLES = {
+    "si_sdr_imp": "SI-SDR improvement",
+    "sdr_imp": "SDR improvement",
+    "sir_imp": "SIR improvement",
+    "stoi_imp": "STOI improvement",
+    "pesq_imp": "PESQ improvement",
+}
 
 
 def plot_final_metrics(summary, out_dir: Path, filename: str = "final_metrics.png"):
@@ -168,7 +186,9 @@ def plot_final_metrics(summary, out_dir: Path, filename: str = "final_metrics.pn
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    metrics = [c for c in TABLE_METRICS if c.endswith("_imp") and any(c in s for m in summary.values() for s in m.values())]
+    metrics = [
+        c for c in TABLE_METRICS if c.endswith("_imp") and any(c in s for m in summary.values() for s in m.values())
+    ]
     n_keys = sorted({n for per_n in summary.values() for n in per_n}, key=lambda k: int(k[2:]))
     order = [m for title, _ in GROUPS for m in summary if group_of(m) == title]
     rows, cols = max(len(n_keys), 1), max(len(metrics), 1)
@@ -212,8 +232,12 @@ def make_report(out_dir) -> Dict[str, Path]:
             stats = summary.get(method, {}).get(n_key)
             if stats is not None and "j_increase_fraction" not in stats and entry["j_increase_fraction"] is not None:
                 stats["j_increase_fraction"] = {"mean": entry["j_increase_fraction"], "std": float("nan")}
-    paths = {"final_metrics": out_dir / "final_metrics.json", "curves": out_dir / "curves.json",
-             "table": out_dir / "results.md", "final_plot": out_dir / "final_metrics.png"}
+    paths = {
+        "final_metrics": out_dir / "final_metrics.json",
+        "curves": out_dir / "curves.json",
+        "table": out_dir / "results.md",
+        "final_plot": out_dir / "final_metrics.png",
+    }
     write_text(paths["final_metrics"], json.dumps(summary, indent=2))
     per_mixture = {}
     for rec in load_curves(out_dir / CURVES_JSONL):
@@ -225,8 +249,13 @@ def make_report(out_dir) -> Dict[str, Path]:
         paths["si_sdr_plot"] = out_dir / "si_sdr_imp_vs_iteration.png"
         paths["objective_plot"] = out_dir / "objective_vs_iteration.png"
         plot_curves(curves, out_dir, "si_sdr_imp", "SI-SDR improvement (dB)", paths["si_sdr_plot"].name)
-        plot_curves(curves, out_dir, "objective_normalized", "normalised J: (J - min) / (J_0 - min) per mixture",
-                    paths["objective_plot"].name)
+        plot_curves(
+            curves,
+            out_dir,
+            "objective_normalized",
+            "normalised J: (J - min) / (J_0 - min) per mixture",
+            paths["objective_plot"].name,
+        )
     return paths
 
 
@@ -250,9 +279,11 @@ def paired_table(csv_path, baseline: str = "ilrma", ceiling: str = "oracle_ip") 
     import pandas as pd
 
     df = pd.read_csv(csv_path)
-    lines = [f"| method | mixtures | SI-SDRi (dB) | minus {baseline}, paired (dB) | better | "
-             f"gap {baseline} -> {ceiling} closed | J-increase fraction | s/mixture |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"| method | mixtures | SI-SDRi (dB) | minus {baseline}, paired (dB) | better | "
+        f"gap {baseline} -> {ceiling} closed | J-increase fraction | s/mixture |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     order = df.groupby("method")["si_sdr_imp"].mean().sort_values(ascending=False).index
     for method in order:
         rows = df[df["method"] == method]
@@ -263,13 +294,23 @@ def paired_table(csv_path, baseline: str = "ilrma", ceiling: str = "oracle_ip") 
         if gap and gap["n"] == paired["n"] and abs(gap["mean"]) > 1e-9:
             closed = f"{paired['mean'] / gap['mean']:.2f}"
         jinc = pd.to_numeric(rows.get("j_increase_fraction", pd.Series(dtype=float)), errors="coerce").dropna()
-        lines.append("| {} | {} | {:.2f} ± {:.2f} | {} | {} | {} | {} | {:.2f} |".format(
-            method, len(rows), rows["si_sdr_imp"].mean(), rows["si_sdr_imp"].std(ddof=0),
-            f"{paired['mean']:+.2f} ± {paired['se']:.2f}" if paired else "",
-            f"{paired['wins']}/{paired['n']}" if paired else "", closed,
-            f"{float(np.mean(jinc)):.3f}" if len(jinc) else "", rows["processing_s"].mean()))
+        lines.append(
+            "| {} | {} | {:.2f} ± {:.2f} | {} | {} | {} | {} | {:.2f} |".format(
+                method,
+                len(rows),
+                rows["si_sdr_imp"].mean(),
+                rows["si_sdr_imp"].std(ddof=0),
+                f"{paired['mean']:+.2f} ± {paired['se']:.2f}" if paired else "",
+                f"{paired['wins']}/{paired['n']}" if paired else "",
+                closed,
+                f"{float(np.mean(jinc)):.3f}" if len(jinc) else "",
+                rows["processing_s"].mean(),
+            )
+        )
     lines.append("")
-    lines.append(f"SI-SDRi: mean ± standard deviation over mixtures. Paired: mean over common mixtures of the "
-                 f"per-mixture difference to {baseline} ± its standard error; better: mixtures where the "
-                 f"method beats {baseline}. Gap closed: paired difference / ({ceiling} minus {baseline}).")
+    lines.append(
+        f"SI-SDRi: mean ± standard deviation over mixtures. Paired: mean over common mixtures of the "
+        f"per-mixture difference to {baseline} ± its standard error; better: mixtures where the "
+        f"method beats {baseline}. Gap closed: paired difference / ({ceiling} minus {baseline})."
+    )
     return "\n".join(lines)

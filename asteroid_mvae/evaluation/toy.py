@@ -5,6 +5,7 @@ Sources are speech-like noise: coloured Gaussian noise under a random syllable-r
 ``MixtureDataset`` contract: ``(mixture float32 [mics, time], references float32 [src, time])``
 where the references are each source's reverberant image at microphone 0.
 """
+
 import numpy as np
 import torch
 from scipy.signal import lfilter
@@ -23,8 +24,9 @@ def speech_like_noise(n_samples: int, sample_rate: int, rng: np.random.Generator
     return signal / (np.abs(signal).max() + 1e-9)
 
 
-def simulate_mixture(n_src: int = 2, seconds: float = 2.0, sample_rate: int = 16000, rt60: float = 0.15,
-                     seed: int = 0, signals=None):
+def simulate_mixture(
+    n_src: int = 2, seconds: float = 2.0, sample_rate: int = 16000, rt60: float = 0.15, seed: int = 0, signals=None
+):
     """One shoebox mixture with ``n_src`` sources and ``n_src`` microphones (``signals``: the dry
     sources ``[n_src][time]`` to use instead of speech-like noise, cut to ``seconds``).
 
@@ -41,7 +43,9 @@ def simulate_mixture(n_src: int = 2, seconds: float = 2.0, sample_rate: int = 16
     angles = np.linspace(0, np.pi, n_src + 2)[1:-1] + rng.uniform(-0.2, 0.2, n_src)
     for k, angle in enumerate(angles):
         position = center + 1.5 * np.array([np.cos(angle), np.sin(angle), 0.0])
-        signal = speech_like_noise(n_samples, sample_rate, rng) if signals is None else np.asarray(signals[k])[:n_samples]
+        signal = (
+            speech_like_noise(n_samples, sample_rate, rng) if signals is None else np.asarray(signals[k])[:n_samples]
+        )
         room.add_source(position, signal=signal)
     mic_offsets = (np.arange(n_src) - (n_src - 1) / 2) * 0.05
     mics = np.stack([center + np.array([d, 0.0, 0.0]) for d in mic_offsets], axis=1)
@@ -56,8 +60,15 @@ def simulate_mixture(n_src: int = 2, seconds: float = 2.0, sample_rate: int = 16
 class ToyMixtureDataset(torch.utils.data.Dataset):
     """``n_mixtures`` simulated mixtures, built once in memory (seeded by index)."""
 
-    def __init__(self, n_mixtures: int = 2, n_src: int = 2, seconds: float = 2.0, sample_rate: int = 16000,
-                 rt60: float = 0.15, seed: int = 0):
+    def __init__(
+        self,
+        n_mixtures: int = 2,
+        n_src: int = 2,
+        seconds: float = 2.0,
+        sample_rate: int = 16000,
+        rt60: float = 0.15,
+        seed: int = 0,
+    ):
         self.sample_rate = sample_rate
         self.items = [simulate_mixture(n_src, seconds, sample_rate, rt60, seed + i) for i in range(n_mixtures)]
 

@@ -4,6 +4,7 @@ Importing this package registers every model class of :mod:`asteroid_mvae.catalo
 baselines' included (``asteroid.models.get("VAEBSS")``), so that ``BaseModel.from_pretrained``
 and :func:`load_model` load any saved model of the package.
 """
+
 import importlib
 
 from asteroid import models as _asteroid_models
@@ -17,8 +18,20 @@ from .registry import MODEL_NAMES, load_model
 from .snmf import SupervisedILRMA
 
 __all__ = [
-    "IterativeSeparator", "SeparationOutput", "AuxIVA", "ILRMA", "DeepSeparator", "MVAE", "FastMVAE",
-    "FastMVAE2", "SupervisedILRMA", "GASS", "FramePriorIVA", "SupervisedNMFSeparator", "load_model", "MODEL_NAMES",
+    "IterativeSeparator",
+    "SeparationOutput",
+    "AuxIVA",
+    "ILRMA",
+    "DeepSeparator",
+    "MVAE",
+    "FastMVAE",
+    "FastMVAE2",
+    "SupervisedILRMA",
+    "GASS",
+    "FramePriorIVA",
+    "SupervisedNMFSeparator",
+    "load_model",
+    "MODEL_NAMES",
 ]
 
 

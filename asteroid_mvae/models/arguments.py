@@ -8,6 +8,7 @@ network package or with command-line overrides meets the same rules; a wrong val
 Rules go by argument name (:data:`RULES`): an argument means the same in every model. Relations
 between arguments (``ref_mic < n_src``, ``n_freq`` against ``n_fft``) stay in the constructors.
 """
+
 import math
 import numbers
 from typing import Any, Optional
@@ -46,8 +47,11 @@ class Int(Rule):
 
     def __init__(self, low: Optional[int] = None, high: Optional[int] = None):
         self.low, self.high = low, high
-        bounds = (f" >= {low}" if high is None else f" in [{low}, {high}]") if low is not None else (
-            f" <= {high}" if high is not None else "")
+        bounds = (
+            (f" >= {low}" if high is None else f" in [{low}, {high}]")
+            if low is not None
+            else (f" <= {high}" if high is not None else "")
+        )
         self.allowed = f"an integer{bounds}"
 
     def __call__(self, owner, name, value):
@@ -124,8 +128,7 @@ class Mapping(Rule):
         self.allowed = "a mapping of names" + (f" to {values.allowed}s" if values else "")
 
     def __call__(self, owner, name, value):
-        if not isinstance(value, dict) or not all(isinstance(k, (str, int)) and not isinstance(k, bool)
-                                                  for k in value):
+        if not isinstance(value, dict) or not all(isinstance(k, (str, int)) and not isinstance(k, bool) for k in value):
             self.fail(owner, name, value)
         if self.values is not None:
             for key, item in value.items():
@@ -138,7 +141,7 @@ class IntList(Rule):
 
     def __init__(self, low: int = 0, high: Optional[int] = None):
         self.item = Int(low, high)
-        self.allowed = f"a non-empty list of integers{self.item.allowed[len('an integer'):]}"
+        self.allowed = f"a non-empty list of integers{self.item.allowed[len('an integer') :]}"
 
     def __call__(self, owner, name, value):
         if isinstance(value, (str, bytes, dict)) or not hasattr(value, "__len__") or not len(value):
@@ -172,10 +175,17 @@ def _choices():
     from ..separation.source_models import NMF
     from ..separation.stft import WINDOWS
 
-    return dict(update=Choice(*UPDATES), window=Choice(*sorted(WINDOWS)), precision=Choice(*PRECISIONS),
-                bn_mode=Choice(*BN_MODES), scale=Choice(*MVAE_SCALES), start=Choice(*MVAE_STARTS),
-                refine_label=Choice(*REFINE_LABELS), network=Choice(*sorted(FRAME_PRIORS)),
-                init=Choice(*NMF.INITS))
+    return dict(
+        update=Choice(*UPDATES),
+        window=Choice(*sorted(WINDOWS)),
+        precision=Choice(*PRECISIONS),
+        bn_mode=Choice(*BN_MODES),
+        scale=Choice(*MVAE_SCALES),
+        start=Choice(*MVAE_STARTS),
+        refine_label=Choice(*REFINE_LABELS),
+        network=Choice(*sorted(FRAME_PRIORS)),
+        init=Choice(*NMF.INITS),
+    )
 
 
 _STEPS = Int(0, MAX_ITERATIONS)

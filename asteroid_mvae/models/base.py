@@ -1,4 +1,5 @@
 """Base class of our separators: asteroid ``BaseModel``s driving the separation engine."""
+
 import itertools
 import math
 import os
@@ -10,13 +11,12 @@ import torch
 from asteroid.models.base_models import BaseModel
 
 from ..compat import plain
-from .arguments import check_args
-from ..separation import SeparationResult, StftConfig, istft, separate, stft
-from ..separation import spatial
+from ..separation import SeparationResult, StftConfig, istft, separate, spatial, stft
 from ..separation.dereverb import separate_dereverb
 from ..separation.postfilter import multichannel_wiener
-from ..separation.threads import load_adapted_threads
 from ..separation.source_models import SourceModel
+from ..separation.threads import load_adapted_threads
+from .arguments import check_args
 
 DTYPES = {"complex64": torch.complex64, "complex128": torch.complex128}
 
@@ -36,7 +36,9 @@ def as_batch(wav) -> torch.Tensor:
         try:
             wav = torch.as_tensor(wav)
         except (TypeError, ValueError, RuntimeError) as err:
-            raise ValueError(f"Expected a [batch, mics, time] waveform tensor or array; got {type(wav).__name__} ({err}).") from None
+            raise ValueError(
+                f"Expected a [batch, mics, time] waveform tensor or array; got {type(wav).__name__} ({err})."
+            ) from None
     if wav.dim() == 2:
         wav = wav[None]
     if wav.dim() != 3:
@@ -44,8 +46,10 @@ def as_batch(wav) -> torch.Tensor:
     if wav.numel() == 0:
         raise ValueError(f"Empty input of shape {tuple(wav.shape)}: nothing to separate.")
     if wav.shape[1] > wav.shape[2]:
-        raise ValueError(f"Input of shape {tuple(wav.shape)} has more channels than samples: it looks like "
-                         f"[time, mics]; pass [mics, time] (transpose it).")
+        raise ValueError(
+            f"Input of shape {tuple(wav.shape)} has more channels than samples: it looks like "
+            f"[time, mics]; pass [mics, time] (transpose it)."
+        )
     if wav.is_complex() or wav.dtype == torch.bool:
         raise ValueError(f"Expected real audio samples; got dtype {wav.dtype}.")
     return wav
@@ -65,7 +69,7 @@ def check_independent_channels(wav: torch.Tensor, n_src: int) -> None:
     peak = wav.detach().abs().flatten(1).amax(1).to(torch.float64).clamp_min(1e-300)[:, None, None]
     gram = 0
     for start in range(0, wav.shape[-1], GRAM_BLOCK):  # float64 copies of a block at a time (long files)
-        x = wav.detach()[..., start:start + GRAM_BLOCK].to(torch.float64) / peak
+        x = wav.detach()[..., start : start + GRAM_BLOCK].to(torch.float64) / peak
         gram = gram + x @ x.mT
     eigenvalues = torch.linalg.eigvalsh(gram)  # [batch, mics], ascending
     rank = (eigenvalues > DEPENDENT_CHANNELS * eigenvalues[:, -1:]).sum(1)
@@ -73,9 +77,11 @@ def check_independent_channels(wav: torch.Tensor, n_src: int) -> None:
     bad = torch.nonzero((rank < n_src) & ~silent).flatten()
     if bad.numel():
         b = int(bad[0])
-        raise ValueError(f"mixture {b}: its {wav.shape[1]} channels span only {int(rank[b])} independent "
-                         f"direction(s) (silent, duplicated or scaled-copy channels), fewer than the {n_src} "
-                         f"sources requested; use other channels or fewer sources.")
+        raise ValueError(
+            f"mixture {b}: its {wav.shape[1]} channels span only {int(rank[b])} independent "
+            f"direction(s) (silent, duplicated or scaled-copy channels), fewer than the {n_src} "
+            f"sources requested; use other channels or fewer sources."
+        )
 
 
 def check_finite_estimates(estimates: torch.Tensor, name: str) -> None:
@@ -84,8 +90,10 @@ def check_finite_estimates(estimates: torch.Tensor, name: str) -> None:
     finite = torch.isfinite(estimates).flatten(1).all(1)
     if not bool(finite.all()):
         b = int(torch.nonzero(~finite)[0])
-        raise FloatingPointError(f"{name}: the separation of mixture {b} gave non-finite estimates (a singular "
-                                 f"spatial covariance?); check its channels, or separate it in complex128.")
+        raise FloatingPointError(
+            f"{name}: the separation of mixture {b} gave non-finite estimates (a singular "
+            f"spatial covariance?); check its channels, or separate it in complex128."
+        )
 
 
 def _rank(wav) -> int:
@@ -123,8 +131,10 @@ def restore_level(estimates: torch.Tensor, level: torch.Tensor, name: str) -> to
     over = torch.nonzero(~(peak <= limit)).flatten()  # (NaN estimates are check_finite_estimates')
     over = [int(b) for b in over if torch.isfinite(peak[b])]
     if over:
-        raise ValueError(f"{name}: the estimates of mixture {over[0]} reach {float(peak[over[0]]):.3g}, beyond "
-                         f"{estimates.dtype}'s range ({limit:.3g}); scale the input down or pass float64 audio.")
+        raise ValueError(
+            f"{name}: the estimates of mixture {over[0]} reach {float(peak[over[0]]):.3g}, beyond "
+            f"{estimates.dtype}'s range ({limit:.3g}); scale the input down or pass float64 audio."
+        )
     return estimates.mul_(level)
 
 
@@ -152,8 +162,10 @@ def check_lengths(lengths, wav: torch.Tensor, min_length: int = 1) -> torch.Tens
     bad = torch.nonzero((values < min_length) | (values > wav.shape[-1])).flatten()
     if bad.numel():
         b = int(bad[0])
-        raise ValueError(f"lengths[{b}] = {int(values[b])} is outside [{min_length}, {wav.shape[-1]}] "
-                         f"(at least n_fft, at most the padded time axis).")
+        raise ValueError(
+            f"lengths[{b}] = {int(values[b])} is outside [{min_length}, {wav.shape[-1]}] "
+            f"(at least n_fft, at most the padded time axis)."
+        )
     return values
 
 
@@ -177,8 +189,9 @@ def by_length(separate_batch: Callable, wav: torch.Tensor, lengths: torch.Tensor
     return out
 
 
-def ilrma_start(mix_stft: torch.Tensor, n_iter: int, taps: int = 0, delay: int = 1,
-                n_src: Optional[int] = None) -> Optional[torch.Tensor]:
+def ilrma_start(
+    mix_stft: torch.Tensor, n_iter: int, taps: int = 0, delay: int = 1, n_src: Optional[int] = None
+) -> Optional[torch.Tensor]:
     """Demixing matrices after ``n_iter`` ILRMA iterations (2 bases, seed 0) ``[batch, freq, src, mics]``,
     the start of the deep separators' ``init_ilrma`` (``None`` for 0 iterations: the identity); with
     prediction ``taps``, ILRMA-T's filters ``[batch, freq, src, mics * (1 + taps)]``; with fewer
@@ -192,8 +205,9 @@ def ilrma_start(mix_stft: torch.Tensor, n_iter: int, taps: int = 0, delay: int =
             raise ValueError(f"ILRMA-T has no form with more microphones ({mix_stft.shape[1]}) than sources ({n_src}).")
         return separate(mix_stft, NMF(n_basis=2, seed=0), n_iter=n_iter, n_src=n_src, proj_back=False).demix
 
-    return separate_dereverb(mix_stft, NMF(n_basis=2, seed=0), n_iter=n_iter, taps=taps, delay=delay,
-                             proj_back=False).demix
+    return separate_dereverb(
+        mix_stft, NMF(n_basis=2, seed=0), n_iter=n_iter, taps=taps, delay=delay, proj_back=False
+    ).demix
 
 
 def _first_line(err: BaseException) -> str:
@@ -209,18 +223,25 @@ def model_from_conf(conf, default_class=None, where: str = "model configuration"
     fit); the caller's dict is not modified."""
     from asteroid.models import get
 
-    missing = [key for key in ("model_name", "model_args", "state_dict") if not isinstance(conf, dict) or key not in conf]
+    missing = [
+        key for key in ("model_name", "model_args", "state_dict") if not isinstance(conf, dict) or key not in conf
+    ]
     if missing:
         raise ValueError(f"{where}: not a saved model (no {', '.join(missing)}); expected the dict of serialize().")
     if not isinstance(conf["model_args"], dict) or not isinstance(conf["state_dict"], dict):
-        raise ValueError(f"{where}: model_args and state_dict must be mappings; got "
-                         f"{type(conf['model_args']).__name__} and {type(conf['state_dict']).__name__}.")
+        raise ValueError(
+            f"{where}: model_args and state_dict must be mappings; got "
+            f"{type(conf['model_args']).__name__} and {type(conf['state_dict']).__name__}."
+        )
     try:
         model_class = get(conf["model_name"])
     except ValueError:  # not registered: a subclass given by the caller
         model_class = default_class
-    if not (isinstance(model_class, type) and issubclass(model_class, BaseModel)) or model_class is BaseModel \
-            or model_class.__dict__.get("abstract_model", False):
+    if (
+        not (isinstance(model_class, type) and issubclass(model_class, BaseModel))
+        or model_class is BaseModel
+        or model_class.__dict__.get("abstract_model", False)
+    ):
         raise ValueError(f"{where}: unknown model {conf['model_name']!r} (not an asteroid model class).")
     model_args = {**conf["model_args"], **kwargs}
     try:
@@ -232,8 +253,10 @@ def model_from_conf(conf, default_class=None, where: str = "model configuration"
     try:
         model.load_state_dict(conf["state_dict"])
     except Exception as err:  # missing or unexpected keys, other shapes, non-tensors
-        raise ValueError(f"{where}: its weights do not fit a {model_class.__name__} built from its arguments "
-                         f"({type(err).__name__}: {_first_line(err)}).") from None
+        raise ValueError(
+            f"{where}: its weights do not fit a {model_class.__name__} built from its arguments "
+            f"({type(err).__name__}: {_first_line(err)})."
+        ) from None
     return model
 
 
@@ -333,10 +356,25 @@ class IterativeSeparator(SafeLoadingModel):
         delay: int = 1,
         postfilter: str = "none",
     ):
-        a = check_args(type(self), n_src=n_src, n_iter=n_iter, n_fft=n_fft, hop_length=hop_length, window=window,
-                       ref_mic=ref_mic, update=update, dtype=dtype, sample_rate=sample_rate, ip_sweeps=ip_sweeps,
-                       mics=mics, block_frames=block_frames, track_objective=track_objective, taps=taps,
-                       delay=delay, postfilter=postfilter)
+        a = check_args(
+            type(self),
+            n_src=n_src,
+            n_iter=n_iter,
+            n_fft=n_fft,
+            hop_length=hop_length,
+            window=window,
+            ref_mic=ref_mic,
+            update=update,
+            dtype=dtype,
+            sample_rate=sample_rate,
+            ip_sweeps=ip_sweeps,
+            mics=mics,
+            block_frames=block_frames,
+            track_objective=track_objective,
+            taps=taps,
+            delay=delay,
+            postfilter=postfilter,
+        )
         if not a["ref_mic"] < a["n_src"]:
             raise ValueError(f"{type(self).__name__}: ref_mic must be in [0, n_src={a['n_src']}); got {ref_mic}.")
         super().__init__(sample_rate=a["sample_rate"], in_channels=None)  # any number of microphones >= n_src
@@ -363,8 +401,10 @@ class IterativeSeparator(SafeLoadingModel):
         finite = torch.isfinite(wav)
         if not bool(finite.all()):
             b, m, t = (int(i) for i in torch.nonzero(~finite)[0])
-            raise ValueError(f"Input has a non-finite sample ({float(wav[b, m, t])}) at mixture {b}, channel {m}, "
-                             f"sample {t}; separators need finite audio.")
+            raise ValueError(
+                f"Input has a non-finite sample ({float(wav[b, m, t])}) at mixture {b}, channel {m}, "
+                f"sample {t}; separators need finite audio."
+            )
         if wav.shape[1] < self.n_src:
             raise ValueError(
                 f"{type(self).__name__} separates {self.n_src} sources and needs at least {self.n_src} "
@@ -376,8 +416,9 @@ class IterativeSeparator(SafeLoadingModel):
         check_independent_channels(wav, self.n_src)
         return wav
 
-    def separate_with_history(self, wav: torch.Tensor, callback: Optional[Callable] = None,
-                              source_model: Optional[SourceModel] = None) -> SeparationOutput:
+    def separate_with_history(
+        self, wav: torch.Tensor, callback: Optional[Callable] = None, source_model: Optional[SourceModel] = None
+    ) -> SeparationOutput:
         """Separate and keep the engine's result (objective history, demixing matrices).
 
         ``source_model``: used instead of :meth:`make_source_model` (e.g. an oracle). On the CPU the
@@ -400,23 +441,36 @@ class IterativeSeparator(SafeLoadingModel):
             reduce = X_all.shape[1] > self.n_src and not over
             if reduce:  # more microphones than sources: the engine runs on the principal subspace
                 X = torch.einsum("bfnm,bmft->bnft", spatial.pca_reduction(X_all, self.n_src), X_all)
-            options = dict(update=self.update, ref_mic=self.ref_mic, W0=self.initial_demix(X), callback=callback,
-                           dtype=DTYPES[self.dtype], ip_sweeps=self.ip_sweeps, proj_back=not reduce,
-                           block_frames=self.block_frames, track_objective=self.track_objective,
-                           overwrite_mix=self.postfilter == "none")  # X is this call's own: the estimates take its place
+            options = dict(
+                update=self.update,
+                ref_mic=self.ref_mic,
+                W0=self.initial_demix(X),
+                callback=callback,
+                dtype=DTYPES[self.dtype],
+                ip_sweeps=self.ip_sweeps,
+                proj_back=not reduce,
+                block_frames=self.block_frames,
+                track_objective=self.track_objective,
+                overwrite_mix=self.postfilter == "none",
+            )  # X is this call's own: the estimates take its place
             source_model = source_model or self.make_source_model()
             if over:  # every microphone: OverIVA's spatial update
                 result = separate(X, source_model, n_iter=self.n_iter, n_src=self.n_src, **options)
             else:  # taps = 0: the plain engine
-                result = separate_dereverb(X, source_model, n_iter=self.n_iter, taps=self.taps, delay=self.delay,
-                                           **options)
+                result = separate_dereverb(
+                    X, source_model, n_iter=self.n_iter, taps=self.taps, delay=self.delay, **options
+                )
             if reduce:
-                result.estimates = spatial.least_squares_images(result.estimates, X_all[:, self.ref_mic].to(result.estimates.dtype))
+                result.estimates = spatial.least_squares_images(
+                    result.estimates, X_all[:, self.ref_mic].to(result.estimates.dtype)
+                )
             if self.postfilter == "mwf":  # every microphone, informed by the separated outputs
-                result.estimates = multichannel_wiener(X_all, result.estimates.to(X_all.dtype), self.ref_mic,
-                                                       block_frames=self.block_frames)
-            estimates = restore_level(istft(result.estimates, wav.shape[-1], self.stft_config).to(real_dtype), level,
-                                      type(self).__name__)
+                result.estimates = multichannel_wiener(
+                    X_all, result.estimates.to(X_all.dtype), self.ref_mic, block_frames=self.block_frames
+                )
+            estimates = restore_level(
+                istft(result.estimates, wav.shape[-1], self.stft_config).to(real_dtype), level, type(self).__name__
+            )
         check_finite_estimates(estimates, type(self).__name__)
         if silent is not None:  # the separation of silence is silence
             estimates = estimates.masked_fill(silent[:, None, None], 0.0)
@@ -460,10 +514,21 @@ class IterativeSeparator(SafeLoadingModel):
     def get_model_args(self):
         cfg = self.stft_config
         return dict(
-            n_src=self.n_src, n_iter=self.n_iter, n_fft=cfg.n_fft, hop_length=cfg.hop_length,
-            window=cfg.window, ref_mic=self.ref_mic, update=self.update, dtype=self.dtype,
-            sample_rate=float(self.sample_rate), ip_sweeps=self.ip_sweeps, mics=self.mics,
-            block_frames=self.block_frames, track_objective=self.track_objective, taps=self.taps, delay=self.delay,
+            n_src=self.n_src,
+            n_iter=self.n_iter,
+            n_fft=cfg.n_fft,
+            hop_length=cfg.hop_length,
+            window=cfg.window,
+            ref_mic=self.ref_mic,
+            update=self.update,
+            dtype=self.dtype,
+            sample_rate=float(self.sample_rate),
+            ip_sweeps=self.ip_sweeps,
+            mics=self.mics,
+            block_frames=self.block_frames,
+            track_objective=self.track_objective,
+            taps=self.taps,
+            delay=self.delay,
             postfilter=self.postfilter,
         )
 

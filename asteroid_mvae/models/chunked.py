@@ -4,6 +4,7 @@ asteroid's ``LambdaOverlapAdd`` flattens the channels of a chunk (its networks a
 single-channel) and ``asteroid.separate`` rescales the estimates and keeps one channel; these
 keep every microphone and the reference-microphone scale of the estimates.
 """
+
 import logging
 from pathlib import Path
 from typing import Optional
@@ -16,8 +17,14 @@ from ..evaluation.metrics import solve_permutation
 log = logging.getLogger(__name__)
 
 
-def separate_in_chunks(separate_fn, wav: torch.Tensor, window: int, hop: Optional[int] = None,
-                       window_type: str = "hann", reorder: bool = True) -> torch.Tensor:
+def separate_in_chunks(
+    separate_fn,
+    wav: torch.Tensor,
+    window: int,
+    hop: Optional[int] = None,
+    window_type: str = "hann",
+    reorder: bool = True,
+) -> torch.Tensor:
     """``[batch, mics, time]`` -> ``[batch, n_src, time]`` by chunks of ``window`` samples every
     ``hop`` (default ``window // 2``), each separated by ``separate_fn`` (all microphones),
     sources aligned with the previous chunk on their overlap, windowed overlap-add normalised
@@ -39,8 +46,10 @@ def separate_in_chunks(separate_fn, wav: torch.Tensor, window: int, hop: Optiona
         if reorder and previous is not None:
             overlap = previous[1] - start
             if overlap > 0:  # a new tensor: ``est`` may be a view of the input
-                orders = [solve_permutation(est[b, :, :overlap].cpu(), previous[0][b, :, -overlap:].cpu())
-                          for b in range(batch)]
+                orders = [
+                    solve_permutation(est[b, :, :overlap].cpu(), previous[0][b, :, -overlap:].cpu())
+                    for b in range(batch)
+                ]
                 est = torch.stack([est[b, torch.as_tensor(order)] for b, order in enumerate(orders)])
         w = taper[: stop - start].clamp_min(1e-3)
         out[..., start:stop] += est * w
@@ -52,8 +61,15 @@ def separate_in_chunks(separate_fn, wav: torch.Tensor, window: int, hop: Optiona
 class FileSeparation:
     """Separate audio files with a separator, keeping every channel (asteroid-infer's options)."""
 
-    def __init__(self, model, window: Optional[int] = None, hop: Optional[int] = None, window_type: str = "hann",
-                 reorder: bool = True, device="cpu"):
+    def __init__(
+        self,
+        model,
+        window: Optional[int] = None,
+        hop: Optional[int] = None,
+        window_type: str = "hann",
+        reorder: bool = True,
+        device="cpu",
+    ):
         self.model, self.window, self.hop, self.window_type, self.reorder = model, window, hop, window_type, reorder
         self.device = torch.device(device)
 
@@ -71,8 +87,14 @@ class FileSeparation:
         folder = Path(output_dir) if output_dir is not None else path.parent
         return [folder / f"{path.stem}_est{k}.wav" for k in range(1, getattr(self.model, "n_src", 2) + 1)]
 
-    def separate_file(self, path, output_dir=None, force_overwrite: bool = False, resample: bool = False,
-                      outputs: Optional[list] = None) -> list:
+    def separate_file(
+        self,
+        path,
+        output_dir=None,
+        force_overwrite: bool = False,
+        resample: bool = False,
+        outputs: Optional[list] = None,
+    ) -> list:
         """Write ``<name>_est<k>.wav`` (beside the file or in ``output_dir``; ``outputs``: other
         names) all together or none; return their paths (empty, with a log line, when one exists
         and ``force_overwrite`` is off). ``ValueError`` for an output that would replace the input,
@@ -93,8 +115,9 @@ class FileSeparation:
             return []
         missing = wav_shortfall(path)
         if missing:
-            raise ValueError(f"{path}: truncated wav ({missing} bytes of its data chunk are missing); "
-                             "re-copy or re-export it")
+            raise ValueError(
+                f"{path}: truncated wav ({missing} bytes of its data chunk are missing); re-copy or re-export it"
+            )
         try:
             audio, rate = sf.read(str(path), dtype="float32", always_2d=True)  # [time, mics]
         except sf.SoundFileError as err:  # unreadable: not audio, a format libsndfile lacks

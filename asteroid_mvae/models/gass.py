@@ -18,6 +18,7 @@ masks summing to one): ``s_k = X * m_k / sum_j m_j``, ``m`` the modelled magnitu
 Input: ``[batch, 1, time]`` (or ``[batch, time]``, ``[time]``) at ``sample_rate``; output
 ``[batch, n_src, time]`` in the order of ``speakers``.
 """
+
 from typing import Optional, Sequence
 
 import torch
@@ -38,13 +39,17 @@ def mono_batch(wav: torch.Tensor, model_name: str) -> torch.Tensor:
     wav = torch.as_tensor(wav)
     if wav.dim() == 3:
         if wav.shape[1] != 1:
-            raise ValueError(f"{model_name} separates single-channel mixtures; got {wav.shape[1]} channels "
-                             f"(shape {tuple(wav.shape)}): pass one, e.g. wav[:, :1]")
+            raise ValueError(
+                f"{model_name} separates single-channel mixtures; got {wav.shape[1]} channels "
+                f"(shape {tuple(wav.shape)}): pass one, e.g. wav[:, :1]"
+            )
         wav = wav[:, 0]
     elif wav.dim() == 1:
         wav = wav[None]
     elif wav.dim() != 2:
-        raise ValueError(f"{model_name} expects [batch, 1, time], [batch, time] or [time]; got shape {tuple(wav.shape)}")
+        raise ValueError(
+            f"{model_name} expects [batch, 1, time], [batch, time] or [time]; got shape {tuple(wav.shape)}"
+        )
     if wav.numel() == 0:
         raise ValueError(f"{model_name}: empty input of shape {tuple(wav.shape)}")
     if wav.is_complex() or not bool(torch.isfinite(wav).all()):
@@ -105,12 +110,26 @@ class SingleChannelSeparator(SafeLoadingModel):
     needs_speakers = True  #: the evaluation gives each mixture's speakers (``speakers=`` names)
     abstract_model = True
 
-    def __init__(self, speakers: Sequence[int] = (0, 1), n_fft: int = 1024, hop_length: int = 256,
-                 window: str = "hamming", label_map: Optional[dict] = None, sample_rate: float = 16000):
+    def __init__(
+        self,
+        speakers: Sequence[int] = (0, 1),
+        n_fft: int = 1024,
+        hop_length: int = 256,
+        window: str = "hamming",
+        label_map: Optional[dict] = None,
+        sample_rate: float = 16000,
+    ):
         if speakers is None:
             raise ValueError(f"{type(self).__name__}: speakers must list one label per output; got None.")
-        a = check_args(type(self), speakers=speakers, n_fft=n_fft, hop_length=hop_length, window=window,
-                       label_map=label_map, sample_rate=sample_rate)
+        a = check_args(
+            type(self),
+            speakers=speakers,
+            n_fft=n_fft,
+            hop_length=hop_length,
+            window=window,
+            label_map=label_map,
+            sample_rate=sample_rate,
+        )
         super().__init__(sample_rate=a["sample_rate"], in_channels=1)
         self.speakers = a["speakers"]
         self.stft_config = StftConfig(a["n_fft"], a["hop_length"], a["window"])
@@ -148,8 +167,14 @@ class SingleChannelSeparator(SafeLoadingModel):
 
     def get_model_args(self):
         cfg = self.stft_config
-        return dict(speakers=list(self.speakers), n_fft=cfg.n_fft, hop_length=cfg.hop_length, window=cfg.window,
-                    label_map=dict(self.label_map), sample_rate=float(self.sample_rate))
+        return dict(
+            speakers=list(self.speakers),
+            n_fft=cfg.n_fft,
+            hop_length=cfg.hop_length,
+            window=cfg.window,
+            label_map=dict(self.label_map),
+            sample_rate=float(self.sample_rate),
+        )
 
     def serialize(self):
         conf = super().serialize()
@@ -169,9 +194,14 @@ class FramePriorPackage:
         network, package = load_network_package(path)
         if package["network"] not in FRAME_PRIORS:
             raise ValueError(f"{path} holds a {package['network']}; {cls.__name__} needs one of {sorted(FRAME_PRIORS)}")
-        model = cls(network=package["network"], network_args=package["network_args"],
-                    input_scale=package["input_scale"], label_map=package["label_map"],
-                    training_info=package.get("training", {}), **kwargs)
+        model = cls(
+            network=package["network"],
+            network_args=package["network_args"],
+            input_scale=package["input_scale"],
+            label_map=package["label_map"],
+            training_info=package.get("training", {}),
+            **kwargs,
+        )
         model.network.load_state_dict(network.state_dict())
         return model.eval()
 
@@ -195,19 +225,46 @@ class GASS(FramePriorPackage, SingleChannelSeparator):
         [1] Y. C. Subakan, P. Smaragdis, "Generative adversarial source separation", in Proc. IEEE ICASSP, 2018.
     """
 
-    def __init__(self, network: str = "FrameGAN", network_args: Optional[dict] = None, input_scale: float = 1.0,
-                 speakers: Sequence[int] = (0, 1), n_steps: int = 2000, lr: float = 0.01, divergence: str = "kl",
-                 critic_weight: float = 0.0, prior_weight: float = 0.0, seed: int = 0, n_fft: Optional[int] = None,
-                 hop_length: Optional[int] = None, window: str = "hamming", label_map: Optional[dict] = None,
-                 training_info: Optional[dict] = None, sample_rate: float = 16000):
-        a = check_args(type(self), input_scale=input_scale, n_steps=n_steps, lr=lr, divergence=divergence,
-                       critic_weight=critic_weight, prior_weight=prior_weight, seed=seed, training_info=training_info,
-                       **({} if n_fft is None else {"n_fft": n_fft}))
+    def __init__(
+        self,
+        network: str = "FrameGAN",
+        network_args: Optional[dict] = None,
+        input_scale: float = 1.0,
+        speakers: Sequence[int] = (0, 1),
+        n_steps: int = 2000,
+        lr: float = 0.01,
+        divergence: str = "kl",
+        critic_weight: float = 0.0,
+        prior_weight: float = 0.0,
+        seed: int = 0,
+        n_fft: Optional[int] = None,
+        hop_length: Optional[int] = None,
+        window: str = "hamming",
+        label_map: Optional[dict] = None,
+        training_info: Optional[dict] = None,
+        sample_rate: float = 16000,
+    ):
+        a = check_args(
+            type(self),
+            input_scale=input_scale,
+            n_steps=n_steps,
+            lr=lr,
+            divergence=divergence,
+            critic_weight=critic_weight,
+            prior_weight=prior_weight,
+            seed=seed,
+            training_info=training_info,
+            **({} if n_fft is None else {"n_fft": n_fft}),
+        )
         prior = build_prior(type(self), network, network_args)
         n_fft = a.get("n_fft", 2 * prior.n_freq)
         if n_fft // 2 != prior.n_freq:
-            raise ValueError(f"GASS: the network models {prior.n_freq} bins (DC dropped) but n_fft={n_fft} gives {n_fft // 2}")
-        super().__init__(speakers, n_fft, n_fft // 4 if hop_length is None else hop_length, window, label_map, sample_rate)
+            raise ValueError(
+                f"GASS: the network models {prior.n_freq} bins (DC dropped) but n_fft={n_fft} gives {n_fft // 2}"
+            )
+        super().__init__(
+            speakers, n_fft, n_fft // 4 if hop_length is None else hop_length, window, label_map, sample_rate
+        )
         bad = [s for s in self.speakers if not 0 <= s < prior.n_labels]
         if bad:
             raise ValueError(f"GASS: speaker labels {bad} outside the network's {prior.n_labels} labels")
@@ -261,10 +318,19 @@ class GASS(FramePriorPackage, SingleChannelSeparator):
         return loss
 
     def get_model_args(self):
-        return {**super().get_model_args(), "network": self.network.network_name,
-                "network_args": self.network.get_config(), "input_scale": self.input_scale, "n_steps": self.n_steps,
-                "lr": self.lr, "divergence": self.divergence, "critic_weight": self.critic_weight,
-                "prior_weight": self.prior_weight, "seed": self.seed, "training_info": self.training_info}
+        return {
+            **super().get_model_args(),
+            "network": self.network.network_name,
+            "network_args": self.network.get_config(),
+            "input_scale": self.input_scale,
+            "n_steps": self.n_steps,
+            "lr": self.lr,
+            "divergence": self.divergence,
+            "critic_weight": self.critic_weight,
+            "prior_weight": self.prior_weight,
+            "seed": self.seed,
+            "training_info": self.training_info,
+        }
 
 
 class SupervisedNMFSeparator(SingleChannelSeparator):
@@ -283,9 +349,19 @@ class SupervisedNMFSeparator(SingleChannelSeparator):
             divergence: With application to music analysis", Neural Computation, vol. 21, no. 3, 2009.
     """
 
-    def __init__(self, n_labels: int = 2, n_basis: int = 20, n_iter: int = 100, seed: int = 0,
-                 speakers: Sequence[int] = (0, 1), n_fft: int = 1024, hop_length: int = 256, window: str = "hamming",
-                 label_map: Optional[dict] = None, sample_rate: float = 16000):
+    def __init__(
+        self,
+        n_labels: int = 2,
+        n_basis: int = 20,
+        n_iter: int = 100,
+        seed: int = 0,
+        speakers: Sequence[int] = (0, 1),
+        n_fft: int = 1024,
+        hop_length: int = 256,
+        window: str = "hamming",
+        label_map: Optional[dict] = None,
+        sample_rate: float = 16000,
+    ):
         a = check_args(type(self), n_labels=n_labels, n_basis=n_basis, n_iter=n_iter, seed=seed)
         super().__init__(speakers, n_fft, hop_length, window, label_map, sample_rate)
         self.n_labels, self.n_basis, self.n_iter, self.seed = a["n_labels"], a["n_basis"], a["n_iter"], a["seed"]
@@ -298,11 +374,18 @@ class SupervisedNMFSeparator(SingleChannelSeparator):
         """Learn the bases of every label from its training waveforms (a list per label, in label
         order, each ``[time]``); returns ``self``."""
         if len(speaker_signals) != self.n_labels:
-            raise ValueError(f"fit_bases needs one list of signals per label ({self.n_labels}); got {len(speaker_signals)}")
+            raise ValueError(
+                f"fit_bases needs one list of signals per label ({self.n_labels}); got {len(speaker_signals)}"
+            )
         bases = []
         for signals in speaker_signals:
-            power = torch.cat([stft(torch.as_tensor(s, dtype=torch.float32)[None], self.stft_config)[0].abs().pow(2)
-                               for s in signals], dim=-1)
+            power = torch.cat(
+                [
+                    stft(torch.as_tensor(s, dtype=torch.float32)[None], self.stft_config)[0].abs().pow(2)
+                    for s in signals
+                ],
+                dim=-1,
+            )
             bases.append(learn_bases(power, self.n_basis, n_iter, self.seed))
         with torch.no_grad():
             self.bases.copy_(torch.stack(bases))
@@ -319,9 +402,13 @@ class SupervisedNMFSeparator(SingleChannelSeparator):
         return torch.einsum("kfn,bknt->bkft", bases, activations).float()
 
     def get_model_args(self):
-        return {**super().get_model_args(), "n_labels": self.n_labels, "n_basis": self.n_basis,
-                "n_iter": self.n_iter, "seed": self.seed}
-
+        return {
+            **super().get_model_args(),
+            "n_labels": self.n_labels,
+            "n_basis": self.n_basis,
+            "n_iter": self.n_iter,
+            "seed": self.seed,
+        }
 
 
 class FramePriorIVA(FramePriorPackage, IterativeSeparator):
@@ -341,21 +428,47 @@ class FramePriorIVA(FramePriorPackage, IterativeSeparator):
         seed: seed of the latents' start. **kwargs: :class:`~asteroid_mvae.models.base.IterativeSeparator`.
 
     References:
-        [1] Y. C. Subakan, P. Smaragdis, "Generative adversarial source separation", in Proc. IEEE ICASSP, 2018. (the frame priors)
+        [1] Y. C. Subakan, P. Smaragdis, "Generative adversarial source separation", in Proc. IEEE
+            ICASSP, 2018. (the frame priors)
         [2] H. Kameoka, L. Li, S. Inoue, S. Makino, "Supervised determined source separation with
-            multichannel variational autoencoder", Neural Computation, vol. 31, no. 9, 2019. (the engine with a trained source model)
+            multichannel variational autoencoder", Neural Computation, vol. 31, no. 9, 2019. (the engine
+            with a trained source model)
         [3] D. Kitamura, N. Ono, H. Sawada, H. Kameoka, H. Saruwatari, "Determined blind source separation
             unifying independent vector analysis and nonnegative matrix factorization", IEEE/ACM Trans.
             Audio, Speech, Lang. Process., vol. 24, no. 9, 2016.
     """
 
-    def __init__(self, network: str = "FrameGAN", network_args: Optional[dict] = None, input_scale: float = 1.0,
-                 speakers: Sequence[int] = (0, 1), n_steps: int = 30, lr: float = 0.01, critic_weight: float = 0.0,
-                 prior_weight: float = 0.0, assign_steps: int = 30, init_ilrma: int = 30, seed: int = 0,
-                 label_map: Optional[dict] = None, training_info: Optional[dict] = None, **kwargs):
-        a = check_args(type(self), input_scale=input_scale, speakers=speakers, n_steps=n_steps, lr=lr,
-                       critic_weight=critic_weight, prior_weight=prior_weight, assign_steps=assign_steps,
-                       init_ilrma=init_ilrma, seed=seed, label_map=label_map, training_info=training_info)
+    def __init__(
+        self,
+        network: str = "FrameGAN",
+        network_args: Optional[dict] = None,
+        input_scale: float = 1.0,
+        speakers: Sequence[int] = (0, 1),
+        n_steps: int = 30,
+        lr: float = 0.01,
+        critic_weight: float = 0.0,
+        prior_weight: float = 0.0,
+        assign_steps: int = 30,
+        init_ilrma: int = 30,
+        seed: int = 0,
+        label_map: Optional[dict] = None,
+        training_info: Optional[dict] = None,
+        **kwargs,
+    ):
+        a = check_args(
+            type(self),
+            input_scale=input_scale,
+            speakers=speakers,
+            n_steps=n_steps,
+            lr=lr,
+            critic_weight=critic_weight,
+            prior_weight=prior_weight,
+            assign_steps=assign_steps,
+            init_ilrma=init_ilrma,
+            seed=seed,
+            label_map=label_map,
+            training_info=training_info,
+        )
         prior = build_prior(type(self), network, network_args)
         speakers = a["speakers"]
         kwargs.setdefault("n_fft", 2 * prior.n_freq)
@@ -392,7 +505,9 @@ class FramePriorIVA(FramePriorPackage, IterativeSeparator):
             return super().forward(wav, callback, lengths)
         labels = speaker_labels(speakers, self.label_map)
         if len(labels) != self.n_src or not all(0 <= s < self.network.n_labels for s in labels):
-            raise ValueError(f"speakers must name {self.n_src} of the network's {self.network.n_labels} labels; got {speakers}")
+            raise ValueError(
+                f"speakers must name {self.n_src} of the network's {self.network.n_labels} labels; got {speakers}"
+            )
         kept, self.speakers = self.speakers, labels
         try:
             return super().forward(wav, callback, lengths)
@@ -402,17 +517,34 @@ class FramePriorIVA(FramePriorPackage, IterativeSeparator):
     def make_source_model(self):
         from ..separation.deep import FramePriorSource
 
-        return FramePriorSource(self.network, self.speakers, n_steps=self.n_steps, lr=self.lr,
-                                critic_weight=self.critic_weight, prior_weight=self.prior_weight,
-                                assign_steps=self.assign_steps, seed=self.seed)
+        return FramePriorSource(
+            self.network,
+            self.speakers,
+            n_steps=self.n_steps,
+            lr=self.lr,
+            critic_weight=self.critic_weight,
+            prior_weight=self.prior_weight,
+            assign_steps=self.assign_steps,
+            seed=self.seed,
+        )
 
     def initial_demix(self, mix_stft):
         return ilrma_start(mix_stft, self.init_ilrma, n_src=self.n_src)
 
     def get_model_args(self):
-        return {**super().get_model_args(), "network": self.network.network_name,
-                "network_args": self.network.get_config(), "input_scale": self.input_scale,
-                "speakers": None if self.speakers is None else list(self.speakers), "n_steps": self.n_steps, "lr": self.lr,
-                "critic_weight": self.critic_weight, "prior_weight": self.prior_weight,
-                "assign_steps": self.assign_steps, "init_ilrma": self.init_ilrma, "seed": self.seed,
-                "label_map": dict(self.label_map), "training_info": self.training_info}
+        return {
+            **super().get_model_args(),
+            "network": self.network.network_name,
+            "network_args": self.network.get_config(),
+            "input_scale": self.input_scale,
+            "speakers": None if self.speakers is None else list(self.speakers),
+            "n_steps": self.n_steps,
+            "lr": self.lr,
+            "critic_weight": self.critic_weight,
+            "prior_weight": self.prior_weight,
+            "assign_steps": self.assign_steps,
+            "init_ilrma": self.init_ilrma,
+            "seed": self.seed,
+            "label_map": dict(self.label_map),
+            "training_info": self.training_info,
+        }

@@ -1,4 +1,5 @@
 """AuxIVA and ILRMA as asteroid models."""
+
 from ..separation.source_models import NMF, GaussIVA, LaplaceIVA
 from .arguments import check_args
 from .base import IterativeSeparator

@@ -4,6 +4,7 @@ Each model carries its network, the training input statistic, the label map and 
 separation settings; ``serialize()``/``from_pretrained`` round-trip all of them, and
 :meth:`DeepSeparator.from_network_package` builds a separator from a trained network.
 """
+
 import logging
 from typing import Optional
 
@@ -53,15 +54,41 @@ class DeepSeparator(IterativeSeparator):
 
     network_class = None
 
-    def __init__(self, n_labels: int = 101, n_freq: int = 1024, input_scale: float = 1.0,
-                 label_map: Optional[dict] = None, training_info: Optional[dict] = None,
-                 precision: str = "float32", bn_mode: str = "running", init_ilrma: int = 0, monotone: bool = False,
-                 variance_step: float = 1.0, refine_steps: int = 0, refine_lr: float = 0.01,
-                 refine_label: str = "optimise", refine_keep_best: bool = True, **kwargs):
-        a = check_args(type(self), n_labels=n_labels, n_freq=n_freq, input_scale=input_scale, label_map=label_map,
-                       training_info=training_info, precision=precision, bn_mode=bn_mode, init_ilrma=init_ilrma,
-                       monotone=monotone, variance_step=variance_step, refine_steps=refine_steps,
-                       refine_lr=refine_lr, refine_label=refine_label, refine_keep_best=refine_keep_best)
+    def __init__(
+        self,
+        n_labels: int = 101,
+        n_freq: int = 1024,
+        input_scale: float = 1.0,
+        label_map: Optional[dict] = None,
+        training_info: Optional[dict] = None,
+        precision: str = "float32",
+        bn_mode: str = "running",
+        init_ilrma: int = 0,
+        monotone: bool = False,
+        variance_step: float = 1.0,
+        refine_steps: int = 0,
+        refine_lr: float = 0.01,
+        refine_label: str = "optimise",
+        refine_keep_best: bool = True,
+        **kwargs,
+    ):
+        a = check_args(
+            type(self),
+            n_labels=n_labels,
+            n_freq=n_freq,
+            input_scale=input_scale,
+            label_map=label_map,
+            training_info=training_info,
+            precision=precision,
+            bn_mode=bn_mode,
+            init_ilrma=init_ilrma,
+            monotone=monotone,
+            variance_step=variance_step,
+            refine_steps=refine_steps,
+            refine_lr=refine_lr,
+            refine_label=refine_label,
+            refine_keep_best=refine_keep_best,
+        )
         super().__init__(**kwargs)
         self.monotone = a["monotone"]
         self.variance_step = a["variance_step"]
@@ -70,8 +97,10 @@ class DeepSeparator(IterativeSeparator):
         self.precision, self.bn_mode = a["precision"], a["bn_mode"]
         n_freq = a["n_freq"]
         if n_freq != self.stft_config.n_fft // 2:
-            raise ValueError(f"{type(self).__name__}: the network models n_freq={n_freq} bins but "
-                             f"n_fft={self.stft_config.n_fft} gives {self.stft_config.n_fft // 2} (DC dropped).")
+            raise ValueError(
+                f"{type(self).__name__}: the network models n_freq={n_freq} bins but "
+                f"n_fft={self.stft_config.n_fft} gives {self.stft_config.n_fft // 2} (DC dropped)."
+            )
         self.network = self.network_class(n_labels=a["n_labels"], n_freq=n_freq)
         self.input_scale = a["input_scale"]
         self.label_map = {str(k): int(v) for k, v in (a["label_map"] or {}).items()}
@@ -82,11 +111,18 @@ class DeepSeparator(IterativeSeparator):
         """A separator around a trained network package (``asteroid-mvae train`` output)."""
         network, package = load_network_package(path)
         if not isinstance(network, cls.network_class):
-            raise ValueError(f"{path} holds a {package['network']}; {cls.__name__} needs a {cls.network_class.__name__}.")
+            raise ValueError(
+                f"{path} holds a {package['network']}; {cls.__name__} needs a {cls.network_class.__name__}."
+            )
         kwargs.setdefault("n_fft", 2 * network.n_freq)
         kwargs.setdefault("hop_length", kwargs["n_fft"] // 2)
-        model = cls(**package["network_args"], input_scale=package["input_scale"], label_map=package["label_map"],
-                    training_info=package.get("training", {}), **kwargs)
+        model = cls(
+            **package["network_args"],
+            input_scale=package["input_scale"],
+            label_map=package["label_map"],
+            training_info=package.get("training", {}),
+            **kwargs,
+        )
         model.network.load_state_dict(network.state_dict())
         warning = nll_gap_warning(package.get("training", {}).get("final_metrics", {}))
         if warning and kwargs.get("bn_mode", "running") == "running":
@@ -102,11 +138,19 @@ class DeepSeparator(IterativeSeparator):
             self.train(was_training)
 
     def get_model_args(self):
-        return {**super().get_model_args(), **self.network.get_config(),
-                "input_scale": self.input_scale, "label_map": dict(self.label_map),
-                "training_info": self.training_info, "precision": self.precision, "bn_mode": self.bn_mode,
-                "init_ilrma": self.init_ilrma, "monotone": self.monotone,
-                "variance_step": self.variance_step, **self.refinement.as_model_args()}
+        return {
+            **super().get_model_args(),
+            **self.network.get_config(),
+            "input_scale": self.input_scale,
+            "label_map": dict(self.label_map),
+            "training_info": self.training_info,
+            "precision": self.precision,
+            "bn_mode": self.bn_mode,
+            "init_ilrma": self.init_ilrma,
+            "monotone": self.monotone,
+            "variance_step": self.variance_step,
+            **self.refinement.as_model_args(),
+        }
 
     def initial_demix(self, mix_stft):
         return ilrma_start(mix_stft, self.init_ilrma, self.taps, self.delay, self.n_src)  # with taps: ILRMA-T
@@ -128,8 +172,9 @@ class FastMVAE2(DeepSeparator):
     network_class = ChimeraACVAE
 
     def make_source_model(self):
-        return ChimeraSource(self.network, self.precision, self.bn_mode, self.monotone, self.variance_step,
-                             self.refinement)
+        return ChimeraSource(
+            self.network, self.precision, self.bn_mode, self.monotone, self.variance_step, self.refinement
+        )
 
 
 class FastMVAE(DeepSeparator):
@@ -143,8 +188,9 @@ class FastMVAE(DeepSeparator):
     network_class = ACVAE
 
     def make_source_model(self):
-        return ACVAESource(self.network, self.precision, self.bn_mode, self.monotone, self.variance_step,
-                           self.refinement)
+        return ACVAESource(
+            self.network, self.precision, self.bn_mode, self.monotone, self.variance_step, self.refinement
+        )
 
 
 class MVAE(DeepSeparator):
@@ -178,11 +224,27 @@ class MVAE(DeepSeparator):
 
     network_class = CVAE
 
-    def __init__(self, n_steps: int = 100, lr: float = 0.01, init_ilrma: int = 30, init_steps: int = 0,
-                 prior_weight: float = 0.0, scale: str = "profile", start: str = "uniform", **kwargs):
+    def __init__(
+        self,
+        n_steps: int = 100,
+        lr: float = 0.01,
+        init_ilrma: int = 30,
+        init_steps: int = 0,
+        prior_weight: float = 0.0,
+        scale: str = "profile",
+        start: str = "uniform",
+        **kwargs,
+    ):
         kwargs.setdefault("n_iter", 30)
-        a = check_args(type(self), n_steps=n_steps, lr=lr, init_steps=init_steps, prior_weight=prior_weight,
-                       scale=scale, start=start)
+        a = check_args(
+            type(self),
+            n_steps=n_steps,
+            lr=lr,
+            init_steps=init_steps,
+            prior_weight=prior_weight,
+            scale=scale,
+            start=start,
+        )
         super().__init__(init_ilrma=init_ilrma, **kwargs)
         if self.refinement.steps:
             raise ValueError("refine_steps is FastMVAE's and FastMVAE2's; MVAE fits its latent with n_steps.")
@@ -208,11 +270,25 @@ class MVAE(DeepSeparator):
         return model.eval()
 
     def make_source_model(self):
-        return CVAESource(self.network, n_steps=self.n_steps, lr=self.lr, precision=self.precision,
-                          bn_mode=self.bn_mode, init_steps=self.init_steps, prior_weight=self.prior_weight,
-                          scale=self.scale, start_network=self.start_network)
+        return CVAESource(
+            self.network,
+            n_steps=self.n_steps,
+            lr=self.lr,
+            precision=self.precision,
+            bn_mode=self.bn_mode,
+            init_steps=self.init_steps,
+            prior_weight=self.prior_weight,
+            scale=self.scale,
+            start_network=self.start_network,
+        )
 
     def get_model_args(self):
-        return {**super().get_model_args(), "n_steps": self.n_steps, "lr": self.lr,
-                "init_steps": self.init_steps, "prior_weight": self.prior_weight, "scale": self.scale,
-                "start": self.start}
+        return {
+            **super().get_model_args(),
+            "n_steps": self.n_steps,
+            "lr": self.lr,
+            "init_steps": self.init_steps,
+            "prior_weight": self.prior_weight,
+            "scale": self.scale,
+            "start": self.start,
+        }

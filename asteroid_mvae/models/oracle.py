@@ -15,6 +15,7 @@
 All take ``forward_wav(wav [batch, mics, time], references [batch, n_src, time])`` and say
 so with ``needs_references = True`` (the evaluation passes the references).
 """
+
 import torch
 
 from .. import catalogue
@@ -26,8 +27,10 @@ from .base import IterativeSeparator, as_batch, by_length, check_lengths
 def check_references(wav: torch.Tensor, references: torch.Tensor, n_src: int) -> torch.Tensor:
     references = as_batch(references)
     if references.shape[0] != wav.shape[0] or references.shape[-1] != wav.shape[-1] or references.shape[1] != n_src:
-        raise ValueError(f"references must be [batch={wav.shape[0]}, n_src={n_src}, time={wav.shape[-1]}]; "
-                         f"got {tuple(references.shape)}.")
+        raise ValueError(
+            f"references must be [batch={wav.shape[0]}, n_src={n_src}, time={wav.shape[-1]}]; "
+            f"got {tuple(references.shape)}."
+        )
     return references
 
 
@@ -120,7 +123,7 @@ class IdealMask(IterativeSeparator):
             lengths = check_lengths(lengths, batch, self.stft_config.n_fft)
             return by_length(lambda w, refs: self.forward_wav(w, refs, callback), batch, lengths, references)
         dtype = torch.float64
-        X = stft(batch[:, self.ref_mic:self.ref_mic + 1].to(dtype), self.stft_config)  # [batch, 1, freq, frames]
+        X = stft(batch[:, self.ref_mic : self.ref_mic + 1].to(dtype), self.stft_config)  # [batch, 1, freq, frames]
         magnitude = stft(references.to(dtype), self.stft_config).abs()  # [batch, src, freq, frames]
         if self.kind == "ibm":
             mask = torch.nn.functional.one_hot(magnitude.argmax(1), self.n_src).movedim(-1, 1).to(dtype)

@@ -1,4 +1,5 @@
 """Build a separator from a short name, a saved model, a network package or a hub id."""
+
 import os
 
 from .. import catalogue
@@ -60,11 +61,14 @@ def load_model(name_or_path: str, allow_untrained: bool = False, **overrides):
     if os.path.isdir(path):
         path = os.path.join(path, "model.pth")
         if not os.path.exists(path):
-            raise FileNotFoundError(f"folder {name_or_path!r} holds no model.pth (a saved model or publish folder has one).")
+            raise FileNotFoundError(
+                f"folder {name_or_path!r} holds no model.pth (a saved model or publish folder has one)."
+            )
     if not os.path.exists(path):
         if not is_hub_id(name_or_path):
             raise FileNotFoundError(
-                f"{name_or_path!r} is neither a model name ({', '.join(sorted(set(MODEL_NAMES) - set(NEEDS_WEIGHTS)))}; "
+                f"{name_or_path!r} is neither a model name "
+                f"({', '.join(sorted(set(MODEL_NAMES) - set(NEEDS_WEIGHTS)))}; "
                 f"{', '.join(sorted(NEEDS_WEIGHTS))} with weights) nor an existing model file."
             )
         path = hub_download(name_or_path)
@@ -73,8 +77,10 @@ def load_model(name_or_path: str, allow_untrained: bool = False, **overrides):
     conf = read_model_file(path)
     if "model_name" not in conf and "network" in conf:  # a network package
         if not isinstance(conf["network"], str) or conf["network"] not in SEPARATOR_OF_NETWORK:
-            raise ValueError(f"{path}: a network package of an unknown network {conf['network']!r:.60}; expected one "
-                             f"of {sorted(SEPARATOR_OF_NETWORK)}.")
+            raise ValueError(
+                f"{path}: a network package of an unknown network {conf['network']!r:.60}; expected one "
+                f"of {sorted(SEPARATOR_OF_NETWORK)}."
+            )
         return catalogue.find(SEPARATOR_OF_NETWORK[conf["network"]]).load().from_network_package(path, **overrides)
     return model_from_conf(conf, None, str(path), **overrides)  # ValueError: unknown class, bad arguments, weights
 
@@ -88,7 +94,9 @@ def read_model_file(path) -> dict:
     conf = load_tensors(path, map_location="cpu", what="model file")
     if isinstance(conf, dict) and "network" in conf and "network_args" in conf:
         return conf  # a network package
-    missing = [key for key in ("model_name", "model_args", "state_dict") if not isinstance(conf, dict) or key not in conf]
+    missing = [
+        key for key in ("model_name", "model_args", "state_dict") if not isinstance(conf, dict) or key not in conf
+    ]
     if missing:
         raise ValueError(f"{path}: not a saved model (no {', '.join(missing)}); expected the dict of serialize().")
     return conf
@@ -106,8 +114,12 @@ def hub_download(hub_id: str) -> str:
     from asteroid.utils.hub_utils import get_cache_dir
 
     repo_id, _, revision = hub_id.partition("@")
-    kwargs = dict(repo_id=repo_id, filename=huggingface_hub.PYTORCH_WEIGHTS_NAME,
-                  cache_dir=get_cache_dir(), revision=revision or None)
+    kwargs = dict(
+        repo_id=repo_id,
+        filename=huggingface_hub.PYTORCH_WEIGHTS_NAME,
+        cache_dir=get_cache_dir(),
+        revision=revision or None,
+    )
     try:
         return huggingface_hub.hf_hub_download(**kwargs)
     except Exception as online_error:  # no network, or not on the hub: try the cache

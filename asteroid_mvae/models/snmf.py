@@ -1,4 +1,5 @@
 """Supervised NMF source models in the IP engine ("supervised ILRMA"): fixed per-speaker bases."""
+
 import torch
 
 from ..separation.source_models import SupervisedNMF, learn_bases
@@ -33,14 +34,21 @@ class SupervisedILRMA(IterativeSeparator):
     """
 
     def __init__(self, n_src: int = 2, n_freq=None, n_basis: int = 20, seed: int = 0, init_ilrma: int = 0, **kwargs):
-        a = check_args(type(self), n_basis=n_basis, seed=seed, init_ilrma=init_ilrma,
-                       **({} if n_freq is None else {"n_freq": n_freq}))
+        a = check_args(
+            type(self),
+            n_basis=n_basis,
+            seed=seed,
+            init_ilrma=init_ilrma,
+            **({} if n_freq is None else {"n_freq": n_freq}),
+        )
         super().__init__(n_src=n_src, **kwargs)
         self.init_ilrma = a["init_ilrma"]
         n_freq = a.get("n_freq", self.stft_config.n_fft // 2 + 1)
         if n_freq != self.stft_config.n_fft // 2 + 1:
-            raise ValueError(f"{type(self).__name__}: n_freq={n_freq} bins, but n_fft={self.stft_config.n_fft} "
-                             f"gives {self.stft_config.n_fft // 2 + 1}.")
+            raise ValueError(
+                f"{type(self).__name__}: n_freq={n_freq} bins, but n_fft={self.stft_config.n_fft} "
+                f"gives {self.stft_config.n_fft // 2 + 1}."
+            )
         self.n_basis, self.seed = a["n_basis"], a["seed"]
         n_src = self.n_src
         self.register_buffer("bases", torch.ones(n_src, n_freq, self.n_basis))
@@ -49,13 +57,17 @@ class SupervisedILRMA(IterativeSeparator):
         """Learn the bases from one waveform (or list of waveforms) per source, ``[time]`` each, in
         the order of the outputs; returns ``self``."""
         if len(speaker_signals) != self.n_src:
-            raise ValueError(f"fit_bases needs one training signal set per source ({self.n_src}); got {len(speaker_signals)}")
+            raise ValueError(
+                f"fit_bases needs one training signal set per source ({self.n_src}); got {len(speaker_signals)}"
+            )
         config = StftConfig(self.stft_config.n_fft, self.stft_config.hop_length, self.stft_config.window)
         bases = []
         for signals in speaker_signals:
             signals = [signals] if torch.is_tensor(signals) and signals.dim() == 1 else list(signals)
-            power = torch.cat([stft(torch.as_tensor(s, dtype=torch.float32)[None, None], config)[0, 0].abs().pow(2)
-                               for s in signals], dim=-1)  # [freq, frames]
+            power = torch.cat(
+                [stft(torch.as_tensor(s, dtype=torch.float32)[None, None], config)[0, 0].abs().pow(2) for s in signals],
+                dim=-1,
+            )  # [freq, frames]
             bases.append(learn_bases(power, self.n_basis, n_iter, self.seed))
         with torch.no_grad():
             self.bases.copy_(torch.stack(bases))
@@ -68,6 +80,10 @@ class SupervisedILRMA(IterativeSeparator):
         return ilrma_start(mix_stft, self.init_ilrma, n_src=self.n_src)
 
     def get_model_args(self):
-        return {**super().get_model_args(), "n_freq": self.bases.shape[1], "n_basis": self.n_basis, "seed": self.seed,
-                "init_ilrma": self.init_ilrma}
-
+        return {
+            **super().get_model_args(),
+            "n_freq": self.bases.shape[1],
+            "n_basis": self.n_basis,
+            "seed": self.seed,
+            "init_ilrma": self.init_ilrma,
+        }

@@ -4,6 +4,7 @@ their saved packages.
 See :mod:`asteroid_mvae.networks.cvae` for the tensor conventions and
 :mod:`asteroid_mvae.networks.package` for how ``input_scale`` is applied.
 """
+
 from .chimera import ChimeraACVAE
 from .cvae import ACVAE, CVAE, LOG_POWER_FLOOR, reparameterize
 from .frame_priors import FRAME_PRIORS, FrameDAE, FrameGAN, FrameVAE

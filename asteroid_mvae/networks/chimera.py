@@ -4,6 +4,7 @@ Same tensor conventions as :mod:`asteroid_mvae.networks.cvae`. The encoder takes
 it returns the latent posterior and the speaker-class logits; the decoder is the CVAE's with
 SiLU layers (conv, GroupNorm(1, C), SiLU).
 """
+
 from torch import nn
 
 from .cvae import (

@@ -11,14 +11,15 @@ Conventions shared by every network of this package:
   Gaussian source model, in the scaled domain) ``[batch, n_freq, 4 * latent_frames]``,
   clamped at >= -80; pass ``n_frames`` to crop it to the input's frame count.
 """
+
 import math
 
 import torch
 from torch import nn
 
 from .layers import (
-    SourceNetwork,
     GatedConv1d,
+    SourceNetwork,
     check_label,
     check_spectrogram,
     init_weights,

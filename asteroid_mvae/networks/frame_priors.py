@@ -21,6 +21,7 @@ Networks (all with the same generator/decoder MLP, ``hidden`` widths, ReLU):
 - :class:`FrameVAE`: encoder ``(log power, label) -> (mean, logvar)`` and the decoder;
 - :class:`FrameDAE`: deterministic encoder and decoder, trained to denoise its input.
 """
+
 import torch
 from torch import nn
 
@@ -99,12 +100,15 @@ class FramePrior(nn.Module):
 
     network_name = None
 
-    def __init__(self, n_labels: int = 1, n_freq: int = 1024, latent_dim: int = 32, hidden=(512, 512),
-                 per_label: bool = True):
+    def __init__(
+        self, n_labels: int = 1, n_freq: int = 1024, latent_dim: int = 32, hidden=(512, 512), per_label: bool = True
+    ):
         super().__init__()
         if n_labels < 1 or n_freq < 1 or latent_dim < 1 or not hidden:
-            raise ValueError(f"need n_labels, n_freq, latent_dim >= 1 and hidden widths; got "
-                             f"{n_labels}, {n_freq}, {latent_dim}, {hidden}")
+            raise ValueError(
+                f"need n_labels, n_freq, latent_dim >= 1 and hidden widths; got "
+                f"{n_labels}, {n_freq}, {latent_dim}, {hidden}"
+            )
         self.n_labels, self.n_freq, self.latent_dim = int(n_labels), int(n_freq), int(latent_dim)
         self.hidden, self.per_label = tuple(int(h) for h in hidden), bool(per_label)
         self.generator = self.labelled((self.latent_dim, *self.hidden, self.n_freq))
@@ -125,8 +129,13 @@ class FramePrior(nn.Module):
         return torch.randn(batch, self.latent_dim, n_frames, generator=generator, device=device)
 
     def get_config(self) -> dict:
-        return {"n_labels": self.n_labels, "n_freq": self.n_freq, "latent_dim": self.latent_dim,
-                "hidden": list(self.hidden), "per_label": self.per_label}
+        return {
+            "n_labels": self.n_labels,
+            "n_freq": self.n_freq,
+            "latent_dim": self.latent_dim,
+            "hidden": list(self.hidden),
+            "per_label": self.per_label,
+        }
 
     get_model_args = get_config
 
@@ -137,8 +146,9 @@ class FrameGAN(FramePrior):
 
     network_name = "FrameGAN"
 
-    def __init__(self, n_labels: int = 1, n_freq: int = 1024, latent_dim: int = 32, hidden=(512, 512),
-                 per_label: bool = True):
+    def __init__(
+        self, n_labels: int = 1, n_freq: int = 1024, latent_dim: int = 32, hidden=(512, 512), per_label: bool = True
+    ):
         super().__init__(n_labels, n_freq, latent_dim, hidden, per_label)
         self.critic_net = self.labelled((self.n_freq, *reversed(self.hidden), 1))
 
@@ -161,8 +171,9 @@ class FrameVAE(FramePrior):
 
     network_name = "FrameVAE"
 
-    def __init__(self, n_labels: int = 1, n_freq: int = 1024, latent_dim: int = 32, hidden=(512, 512),
-                 per_label: bool = True):
+    def __init__(
+        self, n_labels: int = 1, n_freq: int = 1024, latent_dim: int = 32, hidden=(512, 512), per_label: bool = True
+    ):
         super().__init__(n_labels, n_freq, latent_dim, hidden, per_label)
         self.encoder = self.labelled((self.n_freq, *reversed(self.hidden), 2 * self.latent_dim))
 

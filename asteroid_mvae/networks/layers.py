@@ -3,12 +3,13 @@
 All tensors are ``[batch, channels, frames]``. Labels are ``[batch, n_labels]`` vectors
 (one-hot or probabilities) broadcast over frames and concatenated on the channel axis.
 """
+
 import contextlib
 import math
 
 import torch
-from torch import nn
 import torch.nn.functional as F
+from torch import nn
 
 WEIGHT_STD = 0.01
 

@@ -17,6 +17,7 @@ A package is a ``torch.save``-d dict of plain types (loadable with ``weights_onl
 
 Separation models must apply the same scaling.
 """
+
 import torch
 
 from .. import catalogue, compat
@@ -50,10 +51,15 @@ def check_network_args(name, network_args) -> dict:
         if key in NETWORK_INT_ARGS:
             low, high = NETWORK_INT_ARGS[key]
             values = value if key == "hidden" and isinstance(value, (list, tuple)) else [value]
-            ok = (len(values) > 0 and all(isinstance(v, int) and not isinstance(v, bool) and low <= v <= high
-                                          for v in values))
+            ok = len(values) > 0 and all(
+                isinstance(v, int) and not isinstance(v, bool) and low <= v <= high for v in values
+            )
             if not ok:
-                what = f"a non-empty list of integers in [{low}, {high}]" if key == "hidden" else f"an integer in [{low}, {high}]"
+                what = (
+                    f"a non-empty list of integers in [{low}, {high}]"
+                    if key == "hidden"
+                    else f"an integer in [{low}, {high}]"
+                )
                 raise ValueError(f"{name}: {key} must be {what}; got {value!r:.80}.")
         elif key == "per_label" and not isinstance(value, bool):
             raise ValueError(f"{name}: per_label must be true or false; got {value!r:.80}.")
@@ -80,12 +86,16 @@ def check_state_dict(path, name: str, network_args: dict, state_dict) -> None:
     missing = sorted(set(expected) - set(state_dict))
     unexpected = sorted(set(state_dict) - set(expected))
     if missing or unexpected:
-        raise ValueError(f"{path}: its weights do not fit a {name} with {network_args} (missing: {missing[:3]}, "
-                         f"unexpected: {unexpected[:3]}).")
+        raise ValueError(
+            f"{path}: its weights do not fit a {name} with {network_args} (missing: {missing[:3]}, "
+            f"unexpected: {unexpected[:3]})."
+        )
     for key, shape in expected.items():
         if tuple(state_dict[key].shape) != shape:
-            raise ValueError(f"{path}: weight {key} has shape {tuple(state_dict[key].shape)}, but a {name} with "
-                             f"{network_args} needs {shape} (wrong n_freq or n_labels?).")
+            raise ValueError(
+                f"{path}: weight {key} has shape {tuple(state_dict[key].shape)}, but a {name} with "
+                f"{network_args} needs {shape} (wrong n_freq or n_labels?)."
+            )
 
 
 def save_network_package(path, net, input_scale: float, label_map: dict, training_info: dict | None = None):
@@ -132,8 +142,11 @@ def load_network_package(path, map_location="cpu"):
         raise ValueError(f"{path}: its weights do not load into a {name} ({_first_line(err)})") from None
     if not isinstance(package["label_map"], dict):
         raise ValueError(f"{path}: label_map must map speaker names to label indices.")
-    if isinstance(package["input_scale"], bool) or not isinstance(package["input_scale"], (int, float)) \
-            or not 0 < float(package["input_scale"]) < float("inf"):
+    if (
+        isinstance(package["input_scale"], bool)
+        or not isinstance(package["input_scale"], (int, float))
+        or not 0 < float(package["input_scale"]) < float("inf")
+    ):
         raise ValueError(f"{path}: input_scale must be a finite number > 0; got {package['input_scale']!r:.80}.")
     return net.eval(), package
 
@@ -152,5 +165,7 @@ def nll_gap_warning(metrics: dict, threshold: float = NLL_GAP_WARNING, batchnorm
     gap = f"validation NLL {val:.3g} (eval mode) is {val - train:.3g} nats/bin above the training NLL {train:.3g}"
     if not batchnorm:
         return gap + ": the network over-fits its training data (more data, a smaller network or fewer steps)"
-    return (gap + ": the network's BatchNorm statistics or its generalisation are off; "
-            "run `asteroid-mvae recalibrate` on the package, or separate with bn_mode='per_source'")
+    return (
+        gap + ": the network's BatchNorm statistics or its generalisation are off; "
+        "run `asteroid-mvae recalibrate` on the package, or separate with bn_mode='per_source'"
+    )

@@ -11,5 +11,12 @@ baselines, ``evaluate``, ``report``, ``retrain-data``, ``retrain``). Each step m
 """
 
 #: step name on the command line -> module of this package.
-STEPS = {"conf": "conf", "prepare": "prepare", "simulate": "simulate", "train": "train",
-         "build-separators": "build_separators", "collect": "collect", "publish": "publish"}
+STEPS = {
+    "conf": "conf",
+    "prepare": "prepare",
+    "simulate": "simulate",
+    "train": "train",
+    "build-separators": "build_separators",
+    "collect": "collect",
+    "publish": "publish",
+}

@@ -10,6 +10,7 @@ NAME=S/NAME_n<N>.pth`` loads. ``options`` come from the configuration's
 ``separators.<NAME>`` (else ``separators.<MODEL>``), e.g. ``{n_iter: 30}``. A file newer
 than its package is kept (rerun = resume); retraining the network rebuilds it.
 """
+
 import importlib
 from pathlib import Path
 
@@ -21,7 +22,9 @@ def parse_build(spec: str):
     name, sep, rest = spec.partition("=")
     model, sep2, package = rest.partition(":")
     if not (sep and sep2 and name and model and package):
-        raise ConfError(f"--build takes NAME=MODEL:PACKAGE (e.g. fastmvae2=fastmvae2:exp/chimera/network.pt); got {spec!r}")
+        raise ConfError(
+            f"--build takes NAME=MODEL:PACKAGE (e.g. fastmvae2=fastmvae2:exp/chimera/network.pt); got {spec!r}"
+        )
     return name, model.lower(), Path(package)
 
 

@@ -7,6 +7,7 @@ writes the report there (``results.md``, ``final_metrics.json``, curves and PNGs
 :func:`asteroid_mvae.evaluation.make_report`) and, with ``--print-table``, prints the table.
 Rerunning rewrites ``C`` from the current folders.
 """
+
 import json
 from pathlib import Path
 

@@ -8,6 +8,7 @@ Queries: ``--get`` prints one value (lists space separated), ``--flags`` a flat 
 command-line flags, ``--shell`` every value as bash arrays (one call per ``run.sh``);
 ``--section`` selects the mapping (dotted path) written as YAML to ``--out`` (or stdout).
 """
+
 import shlex
 from pathlib import Path
 
@@ -131,26 +132,39 @@ def shell_arrays(conf: dict, values: str = "conf_value", flags: str = "conf_flag
                 visit(value, f"{prefix}{key}.")
 
     visit(conf)
-    return (f"declare -gA {values}=({' '.join(value_items)})\n"
-            f"declare -gA {flags}=({' '.join(flag_items)})\n")
+    return f"declare -gA {values}=({' '.join(value_items)})\ndeclare -gA {flags}=({' '.join(flag_items)})\n"
 
 
 def add_arguments(parser):
     parser.add_argument("--conf", required=True, help="recipe configuration (local/conf.yml)")
     parser.add_argument("--tiny", action="store_true", help="merge the 'tiny' section")
-    parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
-                        help="override (dotted) keys of the configuration (VALUE is YAML), checked against the "
-                             "keys the recipe steps read; applied before any query")
+    parser.add_argument(
+        "--set",
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override (dotted) keys of the configuration (VALUE is YAML), checked against the "
+        "keys the recipe steps read; applied before any query",
+    )
     what = parser.add_mutually_exclusive_group()
     what.add_argument("--get", help="dotted key of a value to print")
-    what.add_argument("--flags", help="dotted key of a flat mapping to print as command-line flags, one token "
-                                      "per line ({max_steps: 5, oracle: true} -> --max-steps, 5, --oracle)")
-    what.add_argument("--shell", action="store_true",
-                      help="print bash code declaring conf_value[KEY] (every value) and conf_flag_lines[KEY] "
-                           "(every flat mapping as --flags lines)")
+    what.add_argument(
+        "--flags",
+        help="dotted key of a flat mapping to print as command-line flags, one token "
+        "per line ({max_steps: 5, oracle: true} -> --max-steps, 5, --oracle)",
+    )
+    what.add_argument(
+        "--shell",
+        action="store_true",
+        help="print bash code declaring conf_value[KEY] (every value) and conf_flag_lines[KEY] "
+        "(every flat mapping as --flags lines)",
+    )
     parser.add_argument("--default", help="--get: printed when the key is absent (else an error)")
-    parser.add_argument("--section", default=".",
-                        help="dotted key of the mapping written as YAML ('.', the default: the whole configuration)")
+    parser.add_argument(
+        "--section",
+        default=".",
+        help="dotted key of the mapping written as YAML ('.', the default: the whole configuration)",
+    )
     parser.add_argument("--out", help="write --section here (atomically); without a query, stdout is the default")
     return parser
 

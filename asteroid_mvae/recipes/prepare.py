@@ -14,6 +14,7 @@ recipes entries with the same root and opposite sides give disjoint speakers).
 ``--train-root``/``--test-root`` override the roots (the ``run.sh`` corpus variables).
 Writes ``D/corpora.json`` (speakers and utterance counts per role); reruns rewrite it.
 """
+
 import json
 from pathlib import Path
 
@@ -26,9 +27,18 @@ BUILTIN_KEYS = ("n_speakers", "utterances_per_speaker", "seed", "utterance_secon
 def corpus_schema() -> dict:
     """The keys of a ``corpora.<role>`` entry and their kinds (:mod:`.schema`)."""
     number, text = frozenset({"number"}), frozenset({"text"})
-    return {"name": text, "root": text, "side": text, "test_fraction": number, "split_seed": number,
-            "subsets": frozenset({"list", "text"}), "n_speakers": number, "utterances_per_speaker": number,
-            "seed": number, "utterance_seconds": frozenset({"list"})}
+    return {
+        "name": text,
+        "root": text,
+        "side": text,
+        "test_fraction": number,
+        "split_seed": number,
+        "subsets": frozenset({"list", "text"}),
+        "n_speakers": number,
+        "utterances_per_speaker": number,
+        "seed": number,
+        "utterance_seconds": frozenset({"list"}),
+    }
 
 
 def build_corpus(spec: dict, root_override=None):
@@ -74,8 +84,11 @@ def describe(corpora: dict) -> dict:
     out = {}
     for role, corpus in corpora.items():
         speakers = corpus.speakers
-        out[role] = {**corpus.describe(), "speakers": speakers,
-                     "utterances": {spk: len(corpus.utterances(spk)) for spk in speakers}}
+        out[role] = {
+            **corpus.describe(),
+            "speakers": speakers,
+            "utterances": {spk: len(corpus.utterances(spk)) for spk in speakers},
+        }
     shared = sorted(set(out["train"]["speakers"]) & set(out["test"]["speakers"])) if len(out) == 2 else []
     same_corpus = out["train"].get("root") == out["test"].get("root") and out["train"]["name"] == out["test"]["name"]
     out["speaker_open"] = not (shared and same_corpus and out["train"]["name"] != "builtin")

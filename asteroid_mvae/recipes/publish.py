@@ -13,6 +13,7 @@ output) writes ``P/NAME/``::
 and ``P/results.md`` (the recipe's comparison table, --results). Every file is written
 atomically; rerunning replaces them.
 """
+
 import re
 import shutil
 from pathlib import Path
@@ -55,8 +56,16 @@ def copy_atomic(src: Path, dst: Path) -> None:
         shutil.copyfile(src, tmp)
 
 
-def publish(models: dict, out_dir, networks=None, conf=None, results=None, recipe: str = "",
-            metrics=None, dataset: str = "unknown") -> list:
+def publish(
+    models: dict,
+    out_dir,
+    networks=None,
+    conf=None,
+    results=None,
+    recipe: str = "",
+    metrics=None,
+    dataset: str = "unknown",
+) -> list:
     """Write one folder per model (see the module docstring); return the folders."""
     import yaml
 
@@ -75,9 +84,16 @@ def publish(models: dict, out_dir, networks=None, conf=None, results=None, recip
         folder = out_dir / name
         match = re.fullmatch(r"(.+)_n(\d+)", name)  # <method>_n<N>: that N's metrics only
         method, n_src = (match.group(1), int(match.group(2))) if match else (name, None)
-        publish_model(load_model(str(path)), folder, read_metrics(metrics, method, n_src) if metrics else {},
-                      dataset=dataset, train_conf=train_conf, recipe=recipe or "Unknown", name=name,
-                      test_set=f"the {recipe or 'recipe'} test mixtures" + (f", N = {n_src}" if n_src else ""))
+        publish_model(
+            load_model(str(path)),
+            folder,
+            read_metrics(metrics, method, n_src) if metrics else {},
+            dataset=dataset,
+            train_conf=train_conf,
+            recipe=recipe or "Unknown",
+            name=name,
+            test_set=f"the {recipe or 'recipe'} test mixtures" + (f", N = {n_src}" if n_src else ""),
+        )
         if networks and name in networks:
             publish_network_package(networks[name], folder / "network.pt")  # training summary path-free
         if conf:

@@ -12,6 +12,7 @@ value): boolean, number, text (numbers too: ``devices: 1``), list, mapping; ``nu
 everywhere (not given). Where nothing is known (a null or empty value in the file and no
 schema) anything is accepted.
 """
+
 import argparse
 import dataclasses
 import inspect
@@ -156,18 +157,26 @@ def declared(conf: dict) -> dict:
     separators["fastmvae2_retrained"] = separators["fastmvae2"]  # run.sh builds it with FastMVAE2
     pit_model = with_trainer(of_value(DEFAULT_CONFIG))
     return {
-        "n_src": words, "source_models": words,
+        "n_src": words,
+        "source_models": words,
         "corpora": {"train": corpus_schema(), "test": corpus_schema()},
         "room": room,
-        "simulate": {"seed": frozenset({"number"}),
-                     **{name: {**room, key: frozenset({"number"})} for name, key in SIZE_KEYS.items()}},
+        "simulate": {
+            "seed": frozenset({"number"}),
+            **{name: {**room, key: frozenset({"number"})} for name, key in SIZE_KEYS.items()},
+        },
         "train": {"preset": frozenset({"text"}), "common": common, **train},
         "separators": separators,
         "retrain_data": parser_schema(retrain.add_parser, "retrain-data"),
         "retrain": parser_schema(retrain.add_parser, "retrain"),
         "pit": {"models": words, **{m: pit_model for m in catalogue.names(*catalogue.MIXTURE_KINDS)}},
-        "eval": {"methods": words, "metrics": words, "n_iter": frozenset({"number"}),
-                 "n_examples": frozenset({"number"}), "track": frozenset({"boolean"})},
+        "eval": {
+            "methods": words,
+            "metrics": words,
+            "n_iter": frozenset({"number"}),
+            "n_examples": frozenset({"number"}),
+            "track": frozenset({"boolean"}),
+        },
     }
 
 
@@ -223,7 +232,9 @@ def check_key(conf: dict, key: str, value, schema: dict) -> None:
         accepted = _keys(node) | _keys(known)
         if part not in accepted:
             where = ".".join(parts[:depth]) or "the configuration"
-            raise ConfError(f"--set {key}: unknown key {part!r} in {where}; accepted keys: {', '.join(sorted(accepted))}")
+            raise ConfError(
+                f"--set {key}: unknown key {part!r} in {where}; accepted keys: {', '.join(sorted(accepted))}"
+            )
         node = node.get(part, MISSING) if isinstance(node, dict) else MISSING
         known = known.get(part, MISSING) if isinstance(known, dict) else MISSING
     if _is_free(node, known):
@@ -241,4 +252,3 @@ def check_key(conf: dict, key: str, value, schema: dict) -> None:
 def check(conf: dict, key: str, value) -> None:
     """Check one ``--set KEY=VALUE`` (``value`` parsed) against ``conf`` and its schema."""
     check_key(conf, key, value, declared(conf))
-

@@ -22,6 +22,7 @@ set; ``simulate.<set>`` holds the set size (``n_per_speaker`` or ``n_mixtures``)
 Set ``k`` of :data:`SETS` uses seed ``seed + k`` (independent sets). Reruns skip finished
 items (the simulation functions resume); a set whose size is 0 is skipped.
 """
+
 import dataclasses
 import time
 from pathlib import Path
@@ -43,8 +44,10 @@ def room_config(conf: dict, set_name: str):
     entry.pop(SIZE_KEYS[set_name], None)
     unknown = (set(values) | set(entry)) - fields
     if unknown:
-        raise ConfError(f"unknown room key(s) {sorted(unknown)} (room / simulate.{set_name}); "
-                        f"RoomConfig fields are {sorted(fields)}")
+        raise ConfError(
+            f"unknown room key(s) {sorted(unknown)} (room / simulate.{set_name}); "
+            f"RoomConfig fields are {sorted(fields)}"
+        )
     values.update(entry)
     return RoomConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
 
@@ -66,8 +69,14 @@ def simulate_all(conf: dict, corpora: dict, out_dir, n_src_list, sets=SETS, jobs
     seed = int(section(conf, "simulate.seed", default=0) if seed is None else seed)
     written = {}
     if "speakers" in sets and set_size(conf, "speakers") > 0:
-        written["speakers"] = simulate_speakers(corpora["train"], out_dir / "speakers", set_size(conf, "speakers"),
-                                                seed=seed, jobs=jobs, config=room_config(conf, "speakers"))
+        written["speakers"] = simulate_speakers(
+            corpora["train"],
+            out_dir / "speakers",
+            set_size(conf, "speakers"),
+            seed=seed,
+            jobs=jobs,
+            config=room_config(conf, "speakers"),
+        )
     for n_src in n_src_list:
         for offset, set_name in enumerate(SETS[1:], start=1):
             if set_name not in sets or set_size(conf, set_name) == 0:
@@ -75,8 +84,14 @@ def simulate_all(conf: dict, corpora: dict, out_dir, n_src_list, sets=SETS, jobs
             corpus = corpora["test" if set_name == "test" else "train"]
             folder = out_dir / f"n{n_src}" / set_name
             written[f"n{n_src}/{set_name}"] = simulate_mixtures(
-                corpus, folder, n_src=n_src, n_mixtures=set_size(conf, set_name), seed=seed + offset, jobs=jobs,
-                config=room_config(conf, set_name))
+                corpus,
+                folder,
+                n_src=n_src,
+                n_mixtures=set_size(conf, set_name),
+                seed=seed + offset,
+                jobs=jobs,
+                config=room_config(conf, set_name),
+            )
     return written
 
 
@@ -96,8 +111,15 @@ def run(args) -> int:
     start = time.time()
     try:
         conf = load_conf(args.conf, args.tiny)
-        written = simulate_all(conf, corpora_from_conf(conf, args.train_root, args.test_root), args.out,
-                               args.n_src, args.sets, args.jobs, args.seed)
+        written = simulate_all(
+            conf,
+            corpora_from_conf(conf, args.train_root, args.test_root),
+            args.out,
+            args.n_src,
+            args.sets,
+            args.jobs,
+            args.seed,
+        )
     except DataError as err:
         raise ConfError(str(err)) from None
     for name, path in written.items():

@@ -15,6 +15,7 @@ Precedence: preset < ``common`` < ``<model>`` < command line (``--data``, ``--ou
 and the same configuration in ``E/config.yml``) is skipped; an interrupted or changed run
 resumes from ``E/checkpoints/last.ckpt``.
 """
+
 from pathlib import Path
 
 import yaml
@@ -26,8 +27,7 @@ from .conf import ConfError, load_conf, section
 MODELS = catalogue.names("network")  # source-model networks (cvae, acvae, chimera, the frame priors)
 
 
-def build_config(conf: dict, model: str, data, out, teacher=None, accelerator=None, devices=None,
-                 seed=None) -> dict:
+def build_config(conf: dict, model: str, data, out, teacher=None, accelerator=None, devices=None, seed=None) -> dict:
     """The full training configuration of ``model`` (see the module docstring)."""
     from ..training import make_config
 
@@ -73,8 +73,16 @@ def add_arguments(parser):
 
 
 def run(args) -> int:
-    config = build_config(load_conf(args.conf, args.tiny), args.model, args.data, args.out, args.teacher,
-                          args.accelerator, parse_devices(args.devices), args.seed)
+    config = build_config(
+        load_conf(args.conf, args.tiny),
+        args.model,
+        args.data,
+        args.out,
+        args.teacher,
+        args.accelerator,
+        parse_devices(args.devices),
+        args.seed,
+    )
     for label, path in (("--data", args.data), ("--teacher", args.teacher)):
         if path and not Path(path).exists():
             raise ConfError(f"{label} path not found: {path}")

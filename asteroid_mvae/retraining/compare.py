@@ -11,6 +11,7 @@ rows and curves are gathered into ``out_dir`` (mixture ids prefixed by the sub-f
 ``curves.json`` and the PNGs; ``claims.md`` / ``claims.json`` hold the two claims' numbers
 and ``objective_raw_vs_iteration.png`` the mean ``J - J_0`` against iteration.
 """
+
 import json
 from pathlib import Path
 from typing import Dict, Optional, Sequence
@@ -24,13 +25,19 @@ from ..utils.io import atomic_path, write_text
 METHODS = ("ILRMA", "FastMVAE2", "FastMVAE2-retrained")
 
 
-def build_separators(network_package, retrained_model, n_src: int, n_iter: int, stft_config: StftConfig,
-                     methods: Sequence[str] = METHODS) -> Dict[str, object]:
+def build_separators(
+    network_package, retrained_model, n_src: int, n_iter: int, stft_config: StftConfig, methods: Sequence[str] = METHODS
+) -> Dict[str, object]:
     """``{name: separator}`` for one number of sources."""
     from ..models import FastMVAE2, load_model
 
-    args = dict(n_src=n_src, n_iter=n_iter, n_fft=stft_config.n_fft, hop_length=stft_config.hop_length,
-                window=stft_config.window)
+    args = dict(
+        n_src=n_src,
+        n_iter=n_iter,
+        n_fft=stft_config.n_fft,
+        hop_length=stft_config.hop_length,
+        window=stft_config.window,
+    )
     builders = {
         "ILRMA": lambda: load_model("ilrma", **args),
         "FastMVAE2": lambda: FastMVAE2.from_network_package(network_package, **args),
@@ -42,9 +49,18 @@ def build_separators(network_package, retrained_model, n_src: int, n_iter: int, 
     return {m: builders[m]().eval() for m in methods}
 
 
-def compare(network_package, retrained_model, test_csvs: Sequence, out_dir, n_iter: int = 50,
-            stft_config: Optional[StftConfig] = None, methods: Sequence[str] = METHODS,
-            metrics: Sequence[str] = ("si_sdr",), max_mixtures: Optional[int] = None, progress: bool = True) -> Path:
+def compare(
+    network_package,
+    retrained_model,
+    test_csvs: Sequence,
+    out_dir,
+    n_iter: int = 50,
+    stft_config: Optional[StftConfig] = None,
+    methods: Sequence[str] = METHODS,
+    metrics: Sequence[str] = ("si_sdr",),
+    max_mixtures: Optional[int] = None,
+    progress: bool = True,
+) -> Path:
     """Evaluate ``methods`` on every test CSV and write the claim report; returns ``claims.md``."""
     import pandas as pd
 
@@ -64,8 +80,15 @@ def compare(network_package, retrained_model, test_csvs: Sequence, out_dir, n_it
         sub = out_dir / f"N{dataset.n_src}_{k}"
         separators = build_separators(network_package, retrained_model, dataset.n_src, n_iter, stft_config, methods)
         subset = dataset if max_mixtures is None else MixtureSubset(dataset, range(min(len(dataset), max_mixtures)))
-        evaluate(separators, subset, sub, metrics_list=list(metrics), stft_config=stft_config, n_examples=0,
-                 progress=progress)
+        evaluate(
+            separators,
+            subset,
+            sub,
+            metrics_list=list(metrics),
+            stft_config=stft_config,
+            n_examples=0,
+            progress=progress,
+        )
         frame = pd.read_csv(sub / METRICS_CSV)
         frame["mixture_id"] = sub.name + "/" + frame["mixture_id"].astype(str)
         frames.append(frame)
@@ -93,7 +116,9 @@ def claim_numbers(curves: Sequence[dict]) -> dict:
         for method, recs in per_method.items():
             length = min(len(r["si_sdr_imp"]) for r in recs)
             si = np.array([r["si_sdr_imp"][:length] for r in recs], dtype=np.float64)
-            J = np.array([[np.nan if v is None else v for v in r["objective"][:length]] for r in recs], dtype=np.float64)
+            J = np.array(
+                [[np.nan if v is None else v for v in r["objective"][:length]] for r in recs], dtype=np.float64
+            )
             fractions = [r["j_increase_fraction"] for r in recs if r.get("j_increase_fraction") is not None]
             out.setdefault(n_key, {})[method] = {
                 "n_mixtures": len(recs),
@@ -109,8 +134,9 @@ def claim_numbers(curves: Sequence[dict]) -> dict:
     return out
 
 
-def _add_paired_difference(per_method: dict, recs_by_method: dict,
-                           method: str = "FastMVAE2-retrained", base: str = "FastMVAE2") -> None:
+def _add_paired_difference(
+    per_method: dict, recs_by_method: dict, method: str = "FastMVAE2-retrained", base: str = "FastMVAE2"
+) -> None:
     """Per-mixture ``final SI-SDRi(method) - final SI-SDRi(base)``: mean, standard error, wins.
 
     Paired over the same mixtures, this is far less noisy than comparing the two means.
@@ -131,26 +157,41 @@ def _add_paired_difference(per_method: dict, recs_by_method: dict,
 
 
 def claims_table(claims: dict) -> str:
-    lines = ["# Encoder re-training: the paper's two claims", "",
-             "| N | method | mixtures | J-increase fraction | final SI-SDR improvement (dB) |",
-             "|---|---|---|---|---|"]
+    lines = [
+        "# Encoder re-training: the paper's two claims",
+        "",
+        "| N | method | mixtures | J-increase fraction | final SI-SDR improvement (dB) |",
+        "|---|---|---|---|---|",
+    ]
     for n_key, per_method in claims.items():
         for method, c in per_method.items():
             frac = "–" if c["j_increase_fraction"] is None else f"{c['j_increase_fraction']:.3f}"
-            lines.append(f"| {n_key[2:]} | {method} | {c['n_mixtures']} | {frac} | "
-                         f"{c['final_si_sdr_imp']:.2f} ± {c['final_si_sdr_imp_std']:.2f} |")
-    paired = [(n_key, method, c) for n_key, per_method in claims.items() for method, c in per_method.items()
-              if any(k.startswith("paired_vs_") for k in c)]
+            lines.append(
+                f"| {n_key[2:]} | {method} | {c['n_mixtures']} | {frac} | "
+                f"{c['final_si_sdr_imp']:.2f} ± {c['final_si_sdr_imp_std']:.2f} |"
+            )
+    paired = [
+        (n_key, method, c)
+        for n_key, per_method in claims.items()
+        for method, c in per_method.items()
+        if any(k.startswith("paired_vs_") for k in c)
+    ]
     if paired:
-        lines += ["", "Paired over the same mixtures (final SI-SDR improvement, method minus base):", "",
-                  "| N | method | base | mixtures | mean difference (dB) | standard error (dB) | wins |",
-                  "|---|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            "Paired over the same mixtures (final SI-SDR improvement, method minus base):",
+            "",
+            "| N | method | base | mixtures | mean difference (dB) | standard error (dB) | wins |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for n_key, method, c in paired:
             for key, d in c.items():
                 if key.startswith("paired_vs_"):
                     se = "–" if d["standard_error"] is None else f"{d['standard_error']:.2f}"
-                    lines.append(f"| {n_key[2:]} | {method} | {key[len('paired_vs_'):]} | {d['n_mixtures']} | "
-                                 f"{d['mean_difference']:+.2f} | {se} | {d['wins']}/{d['n_mixtures']} |")
+                    lines.append(
+                        f"| {n_key[2:]} | {method} | {key[len('paired_vs_') :]} | {d['n_mixtures']} | "
+                        f"{d['mean_difference']:+.2f} | {se} | {d['wins']}/{d['n_mixtures']} |"
+                    )
     return "\n".join(lines) + "\n"
 
 

@@ -23,6 +23,7 @@ Layout of ``out_dir``::
 
 Item ids are ``<csv tag>-<mixture id>``; a rerun skips items whose shard exists (resume).
 """
+
 import json
 import os
 from pathlib import Path
@@ -55,15 +56,23 @@ def best_permutation(outputs: torch.Tensor, clean: torch.Tensor) -> torch.Tensor
 
     a = outputs.flatten(1).double()
     b = clean.flatten(1).double()
-    similarity = (a / a.norm(dim=1, keepdim=True).clamp_min(1e-30)) @ (b / b.norm(dim=1, keepdim=True).clamp_min(1e-30)).T
+    similarity = (a / a.norm(dim=1, keepdim=True).clamp_min(1e-30)) @ (
+        b / b.norm(dim=1, keepdim=True).clamp_min(1e-30)
+    ).T
     rows, cols = linear_sum_assignment(-similarity.cpu().numpy())
     perm = torch.empty(len(rows), dtype=torch.int64)
     perm[torch.as_tensor(rows)] = torch.as_tensor(cols, dtype=torch.int64)
     return perm
 
 
-def run_and_record(network, mixture: torch.Tensor, n_iter: int, stft_config: StftConfig,
-                   clean: Optional[torch.Tensor] = None, update: str = "ip1") -> dict:
+def run_and_record(
+    network,
+    mixture: torch.Tensor,
+    n_iter: int,
+    stft_config: StftConfig,
+    clean: Optional[torch.Tensor] = None,
+    update: str = "ip1",
+) -> dict:
     """Run FastMVAE2 on one mixture ``[mics, time]`` and record every iterate's encoder input.
 
     ``clean``: optional source images at the reference microphone ``[src, time]``.
@@ -72,8 +81,10 @@ def run_and_record(network, mixture: torch.Tensor, n_iter: int, stft_config: Stf
     n_src = mixture.shape[0]
     X = stft(mixture.float(), stft_config)[None]  # [1, mics, freq, frames]
     if X.shape[2] - 1 != network.n_freq:
-        raise ValueError(f"the network models n_freq={network.n_freq} bins but the STFT (n_fft={stft_config.n_fft}) "
-                         f"gives {X.shape[2] - 1}; use n_fft={2 * network.n_freq}")
+        raise ValueError(
+            f"the network models n_freq={network.n_freq} bins but the STFT (n_fft={stft_config.n_fft}) "
+            f"gives {X.shape[2] - 1}; use n_fft={2 * network.n_freq}"
+        )
     clean_x = None
     if clean is not None:
         clean_x = network_input(stft(clean.float(), stft_config).abs().pow(2)[None])  # [src, n_freq, frames]
@@ -86,8 +97,9 @@ def run_and_record(network, mixture: torch.Tensor, n_iter: int, stft_config: Stf
             perms.append(best_permutation(x, clean_x))
 
     with torch.no_grad():
-        result = separate(X, ChimeraSource(network.eval()), n_iter=n_iter, update=update, proj_back=False,
-                          callback=record)
+        result = separate(
+            X, ChimeraSource(network.eval()), n_iter=n_iter, update=update, proj_back=False, callback=record
+        )
     shard = {"inputs": torch.stack(inputs), "objective": result.objective[:, 0].double().cpu()}
     if clean_x is not None:
         shard["clean"] = clean_x.to(STORAGE_DTYPE).cpu()
@@ -111,8 +123,10 @@ def _prepare(out_dir: Path, settings: dict) -> None:
     path = out_dir / SETTINGS
     text = json.dumps(settings, indent=2, sort_keys=True) + "\n"
     if path.exists() and path.read_text(encoding="utf-8") != text:
-        raise ValueError(f"{out_dir} holds re-training data made with other settings ({path}); "
-                         "use another output folder or delete it")
+        raise ValueError(
+            f"{out_dir} holds re-training data made with other settings ({path}); "
+            "use another output folder or delete it"
+        )
     (out_dir / "shards").mkdir(exist_ok=True)
     for name in os.listdir(out_dir / "shards"):  # temp files of a killed run
         if name.startswith(".") and ".tmp" in name:
@@ -131,18 +145,26 @@ def _item_work(network_package, stft_args, n_iter, store_clean, csv_path, row_in
     network, _ = load_network_package(network_package)
     dataset = MixtureDataset(csv_path)
     mixture, references = dataset[row_index]
-    shard = run_and_record(network, mixture[: dataset.n_src], n_iter, StftConfig(*stft_args),
-                           references if store_clean else None)
-    shard["meta"].update(csv=str(csv_path), row=int(row_index),
-                         mixture_id=dataset.mixture_id(row_index))
+    shard = run_and_record(
+        network, mixture[: dataset.n_src], n_iter, StftConfig(*stft_args), references if store_clean else None
+    )
+    shard["meta"].update(csv=str(csv_path), row=int(row_index), mixture_id=dataset.mixture_id(row_index))
     save_torch(plain(shard), shard_path)
     return shard["meta"]
 
 
-def generate_retraining_data(network_package, mixture_csvs: Sequence, out_dir, n_iter: int = 30,
-                             store_clean: bool = False, stft_config: Optional[StftConfig] = None,
-                             jobs: int = 1, seed: int = 0, max_mixtures: Optional[int] = None,
-                             progress: bool = True) -> Path:
+def generate_retraining_data(
+    network_package,
+    mixture_csvs: Sequence,
+    out_dir,
+    n_iter: int = 30,
+    store_clean: bool = False,
+    stft_config: Optional[StftConfig] = None,
+    jobs: int = 1,
+    seed: int = 0,
+    max_mixtures: Optional[int] = None,
+    progress: bool = True,
+) -> Path:
     """Run FastMVAE2 over every mixture of ``mixture_csvs`` and store its iterates (resumable).
 
     Args:
@@ -159,9 +181,8 @@ def generate_retraining_data(network_package, mixture_csvs: Sequence, out_dir, n
         path of ``index.json``.
     """
     from ..data.datasets import MixtureDataset
-    from ..networks import ChimeraACVAE, load_network_package
-
     from ..models.arguments import check_args
+    from ..networks import ChimeraACVAE, load_network_package
 
     n_iter = check_args("generate_retraining_data", n_iter=n_iter)["n_iter"]  # bounded: iterates are stored
     if jobs < 1:
@@ -171,10 +192,17 @@ def generate_retraining_data(network_package, mixture_csvs: Sequence, out_dir, n
         raise ValueError(f"{network_package} holds a {package['network']}; re-training needs a ChimeraACVAE package")
     stft_config = stft_config or StftConfig(2 * network.n_freq, network.n_freq)
     out_dir = Path(out_dir)
-    settings = {"network_package": str(Path(network_package).resolve()), "n_freq": network.n_freq,
-                "n_labels": network.n_labels, "stft": [stft_config.n_fft, stft_config.hop_length, stft_config.window],
-                "n_iter": int(n_iter), "store_clean": bool(store_clean), "seed": int(seed),
-                "storage": "network_input(|Y|^2) magnitude, float16", "label_map": package["label_map"]}
+    settings = {
+        "network_package": str(Path(network_package).resolve()),
+        "n_freq": network.n_freq,
+        "n_labels": network.n_labels,
+        "stft": [stft_config.n_fft, stft_config.hop_length, stft_config.window],
+        "n_iter": int(n_iter),
+        "store_clean": bool(store_clean),
+        "seed": int(seed),
+        "storage": "network_input(|Y|^2) magnitude, float16",
+        "label_map": package["label_map"],
+    }
     items = []  # (csv, row, item id)
     for k, csv_path in enumerate(mixture_csvs):
         dataset = MixtureDataset(csv_path)
@@ -189,8 +217,9 @@ def generate_retraining_data(network_package, mixture_csvs: Sequence, out_dir, n
 
     todo = [it for it in items if not (out_dir / "shards" / f"{it[2]}.pt").exists()]
     args = (str(network_package), (stft_config.n_fft, stft_config.hop_length, stft_config.window), n_iter, store_clean)
-    bar = progress_display(total=len(items), initial=len(items) - len(todo), desc="re-training data",
-                           unit="mixture", enabled=progress)
+    bar = progress_display(
+        total=len(items), initial=len(items) - len(todo), desc="re-training data", unit="mixture", enabled=progress
+    )
     if jobs == 1 or len(todo) <= 1:
         for csv_path, row, item_id, _, _ in todo:
             _item_work(*args, csv_path, row, out_dir / "shards" / f"{item_id}.pt", 0)
@@ -217,9 +246,11 @@ def _print_estimate(items, n_iter, n_freq, stft_config: StftConfig, store_clean:
         frames.append(length // stft_config.hop_length + 1)
     n_frames = frames[0] if frames else 0
     size = estimate_bytes(by_src, n_iter, n_freq, n_frames, store_clean)
-    print(f"re-training data: {len(items)} mixtures ({', '.join(f'N={n}: {c}' for n, c in sorted(by_src.items()))}), "
-          f"{n_iter + 1} iterates each, ~{n_frames} frames x {n_freq} bins, float16: about {size / 2**20:.1f} MiB",
-          flush=True)
+    print(
+        f"re-training data: {len(items)} mixtures ({', '.join(f'N={n}: {c}' for n, c in sorted(by_src.items()))}), "
+        f"{n_iter + 1} iterates each, ~{n_frames} frames x {n_freq} bins, float16: about {size / 2**20:.1f} MiB",
+        flush=True,
+    )
 
 
 def write_index(out_dir, item_ids: Sequence[str]) -> Path:
@@ -270,9 +301,17 @@ class RetrainingDataset(torch.utils.data.Dataset):
             loss weight ``early_weight`` (others 1).
     """
 
-    def __init__(self, data_dir, item_ids=None, iterations=None, oracle: bool = False,
-                 segment_frames: Optional[int] = 128, seed: int = 0, early_iterations: int = 0,
-                 early_weight: float = 1.0):
+    def __init__(
+        self,
+        data_dir,
+        item_ids=None,
+        iterations=None,
+        oracle: bool = False,
+        segment_frames: Optional[int] = 128,
+        seed: int = 0,
+        early_iterations: int = 0,
+        early_weight: float = 1.0,
+    ):
         self.data_dir = Path(data_dir)
         index = read_index(self.data_dir)
         self.settings = index["settings"]
@@ -292,8 +331,12 @@ class RetrainingDataset(torch.utils.data.Dataset):
         self.early_iterations, self.early_weight = int(early_iterations), float(early_weight)
         self.shards = [load_tensors(self.data_dir / entries[i]["file"], what="re-training shard") for i in item_ids]
         self.item_ids = item_ids
-        self.samples = [(s, it, n) for s, shard in enumerate(self.shards) for it in self.iterations
-                        for n in range(shard["inputs"].shape[1])]
+        self.samples = [
+            (s, it, n)
+            for s, shard in enumerate(self.shards)
+            for it in self.iterations
+            for n in range(shard["inputs"].shape[1])
+        ]
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = int(epoch)
@@ -312,7 +355,7 @@ class RetrainingDataset(torch.utils.data.Dataset):
         if self.segment_frames is not None:
             rng = np.random.default_rng([self.seed, self.epoch, idx])
             start = int(rng.integers(0, x.shape[-1] - self.segment_frames + 1))
-            x = x[:, start:start + self.segment_frames]
-            target = target[:, start:start + self.segment_frames]
+            x = x[:, start : start + self.segment_frames]
+            target = target[:, start : start + self.segment_frames]
         weight = self.early_weight if it < self.early_iterations else 1.0
         return x.contiguous(), target.pow(2).contiguous(), torch.tensor(weight, dtype=torch.float32)

@@ -6,6 +6,7 @@ loss is the Itakura-Saito divergence of the target power ``p`` from the variance
 ``g * exp(h)`` at the closed-form scale ``g = mean(p / e^h)`` (the separation loop's
 formula, :func:`asteroid_mvae.separation.deep.fit_scale`), averaged over samples.
 """
+
 from typing import Optional
 
 import torch
@@ -46,8 +47,9 @@ def add_encoder_dropout(network, p: float):
     for module in network.encoder.modules():
         if isinstance(module, SiLUConv1d):
             norm = module.norm
-            handles.append(norm.register_forward_hook(
-                lambda mod, args, output: F.dropout(output, p, training=mod.training)))
+            handles.append(
+                norm.register_forward_hook(lambda mod, args, output: F.dropout(output, p, training=mod.training))
+            )
     return handles
 
 

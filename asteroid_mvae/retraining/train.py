@@ -9,6 +9,7 @@ Layout of ``out_dir``::
     out_dir/model.pth          FastMVAE2 (``serialize()``), ``infos["training"]`` = the same summary
     out_dir/summary.json       the re-training summary (data, iterations, steps, val losses)
 """
+
 import dataclasses
 import json
 import time
@@ -62,12 +63,22 @@ def _loaders(data_dir, config: RetrainConfig):
     train_ids, val_ids = split_items([e["id"] for e in index["items"]], config.val_fraction, config.seed)
     if not train_ids:
         raise ValueError(f"{data_dir} holds no finished mixtures")
-    common = dict(iterations=config.iterations, oracle=config.oracle, segment_frames=config.segment_frames,
-                  seed=config.seed, early_iterations=config.early_iterations, early_weight=config.early_weight)
+    common = dict(
+        iterations=config.iterations,
+        oracle=config.oracle,
+        segment_frames=config.segment_frames,
+        seed=config.seed,
+        early_iterations=config.early_iterations,
+        early_weight=config.early_weight,
+    )
     train_set = RetrainingDataset(data_dir, train_ids, **common)
-    train_loader = ResumableLoader(train_set, batch_size=min(config.batch_size, len(train_set)),
-                              sampler=EpochShuffleSampler(len(train_set), config.seed),
-                              drop_last=True, num_workers=config.num_workers)
+    train_loader = ResumableLoader(
+        train_set,
+        batch_size=min(config.batch_size, len(train_set)),
+        sampler=EpochShuffleSampler(len(train_set), config.seed),
+        drop_last=True,
+        num_workers=config.num_workers,
+    )
     val_loader = None
     if val_ids:
         val_set = RetrainingDataset(data_dir, val_ids, **common)
@@ -77,16 +88,27 @@ def _loaders(data_dir, config: RetrainConfig):
 
 def _trainer(config: RetrainConfig, out_dir: Path, has_val: bool, progress: bool):
     every = max(1, min(config.val_every_n_steps, config.max_steps))
-    options = dict(max_steps=config.max_steps, max_epochs=config.max_epochs, accelerator=config.accelerator,
-                   devices=config.devices, log_every_n_steps=min(10, every), enable_model_summary=False,
-                   num_sanity_val_steps=0)
+    options = dict(
+        max_steps=config.max_steps,
+        max_epochs=config.max_epochs,
+        accelerator=config.accelerator,
+        devices=config.devices,
+        log_every_n_steps=min(10, every),
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+    )
     if has_val:  # after each validation: best.ckpt, then last.ckpt holding the updated best score
         options.update(val_check_interval=every, check_val_every_n_epoch=None)
     options.update(config.extra_trainer)
-    return build_trainer(out_dir, options, has_val=has_val,
-                         last_schedule={} if has_val else dict(every_n_train_steps=every),
-                         progress="re-train encoder" if progress else None, early_stop=("val_loss", config.patience),
-                         callbacks=[exact_resume_callback(config.seed)])  # order and noise from (seed, epoch, batch)
+    return build_trainer(
+        out_dir,
+        options,
+        has_val=has_val,
+        last_schedule={} if has_val else dict(every_n_train_steps=every),
+        progress="re-train encoder" if progress else None,
+        early_stop=("val_loss", config.patience),
+        callbacks=[exact_resume_callback(config.seed)],
+    )  # order and noise from (seed, epoch, batch)
 
 
 def _best_encoder_state(out_dir: Path) -> Optional[dict]:
@@ -96,11 +118,10 @@ def _best_encoder_state(out_dir: Path) -> Optional[dict]:
         return None
     state = load_tensors(path, what="checkpoint")["state_dict"]  # never run code from a file
     prefix = "model.encoder."
-    return {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+    return {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
 
 
-def retrain(network_package, data_dir, out_dir, config: Optional[RetrainConfig] = None,
-            progress: bool = True) -> Path:
+def retrain(network_package, data_dir, out_dir, config: Optional[RetrainConfig] = None, progress: bool = True) -> Path:
     """Re-train the encoder of ``network_package`` on the stage-1 data ``data_dir``.
 
     Returns the path of ``out_dir/model.pth`` (a ``FastMVAE2``; load it with
@@ -120,10 +141,17 @@ def retrain(network_package, data_dir, out_dir, config: Optional[RetrainConfig] 
         raise ValueError(f"{network_package} holds a {package['network']}; re-training needs a ChimeraACVAE package")
     index, train_ids, val_ids, train_loader, val_loader = _loaders(data_dir, config)
     if int(index["settings"]["n_freq"]) != network.n_freq:
-        raise ValueError(f"{data_dir} was made with an n_freq={index['settings']['n_freq']} network; "
-                         f"{network_package} has n_freq={network.n_freq}")
-    write_text(out_dir / "config.json", json.dumps({"config": config.to_dict(), "data": str(data_dir),
-                                                    "network_package": str(network_package)}, indent=2) + "\n")
+        raise ValueError(
+            f"{data_dir} was made with an n_freq={index['settings']['n_freq']} network; "
+            f"{network_package} has n_freq={network.n_freq}"
+        )
+    write_text(
+        out_dir / "config.json",
+        json.dumps(
+            {"config": config.to_dict(), "data": str(data_dir), "network_package": str(network_package)}, indent=2
+        )
+        + "\n",
+    )
     quiet_lightning()
     pl.seed_everything(config.seed, workers=True)
     decoder_before = {k: v.clone() for k, v in network.decoder.state_dict().items()}
@@ -150,10 +178,15 @@ def retrain(network_package, data_dir, out_dir, config: Optional[RetrainConfig] 
         "retraining": {
             "method": "encoder re-training with mixture signals (Yamaji et al.), decoder frozen, IS loss",
             "base_network": str(network_package),
-            "data": {"folder": str(data_dir), "train_mixtures": len(train_ids), "val_mixtures": len(val_ids),
-                     "train_samples": len(train_loader.dataset),
-                     "n_iter": int(index["settings"]["n_iter"]), "stft": index["settings"]["stft"],
-                     "n_src": sorted({int(e["n_src"]) for e in index["items"]})},
+            "data": {
+                "folder": str(data_dir),
+                "train_mixtures": len(train_ids),
+                "val_mixtures": len(val_ids),
+                "train_samples": len(train_loader.dataset),
+                "n_iter": int(index["settings"]["n_iter"]),
+                "stft": index["settings"]["stft"],
+                "n_src": sorted({int(e["n_src"]) for e in index["items"]}),
+            },
             "config": config.to_dict(),
             "steps": int(trainer.global_step),
             "epochs": int(trainer.current_epoch),

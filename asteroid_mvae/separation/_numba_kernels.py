@@ -4,6 +4,7 @@ Every jitted function here is module-level, or a closure over plain integers onl
 so that numba's on-disk cache recognises it in the next process (a closure over a dispatcher
 would be recompiled by every process).
 """
+
 import functools
 import logging
 
@@ -26,6 +27,7 @@ def _njit(**options):
         except RuntimeError as error:  # "cannot cache function ...: no locator available"
             log.warning("numba cannot cache %s (%s): compiled in every process", function.__name__, error)
             return numba.njit(**options)(function)
+
     return decorate
 
 
@@ -66,7 +68,7 @@ def inverse_column(A, n, b):
     M = A.shape[0]
     if M == 2:
         det = A[0, 0] * A[1, 1] - A[0, 1] * A[1, 0]
-        inverse = det.conjugate() * (1.0 / (det.real ** 2 + det.imag ** 2))
+        inverse = det.conjugate() * (1.0 / (det.real**2 + det.imag**2))
         if n == 0:
             b[0], b[1] = A[1, 1] * inverse, -A[1, 0] * inverse
         else:
@@ -77,7 +79,7 @@ def inverse_column(A, n, b):
         b[1] = A[i, 2] * A[j, 0] - A[i, 0] * A[j, 2]
         b[2] = A[i, 0] * A[j, 1] - A[i, 1] * A[j, 0]
         det = A[n, 0] * b[0] + A[n, 1] * b[1] + A[n, 2] * b[2]
-        inverse = det.conjugate() * (1.0 / (det.real ** 2 + det.imag ** 2))
+        inverse = det.conjugate() * (1.0 / (det.real**2 + det.imag**2))
         for m in range(3):
             b[m] *= inverse
 

@@ -5,7 +5,8 @@ LAPACK call plus a dozen batched elementwise ops, and at ``M = 2`` the per-op ov
 the time. Here one compiled loop over frequencies does a row's whole update in registers, in
 double precision whatever the input dtype, with ``M`` a compile-time constant (one specialisation
 per ``M``): faster than the batched solves at every ``M`` up to 8 (closed forms at ``M = 2, 3``,
-``w = V_n^{-1} W^{-1} e_n`` by LU and Cholesky beyond; ``docs/benchmarks.md``). ILRMA's NMF update runs in three fused passes; the covariance, output
+``w = V_n^{-1} W^{-1} e_n`` by LU and Cholesky beyond; ``docs/benchmarks.md``). ILRMA's NMF update
+runs in three fused passes; the covariance, output
 power and Hermitian unpacking loops replace torch's ``B * F`` tiny matrix products where that
 pays. The torch code stays the reference and runs everywhere else (GPU, fake tensors, autograd,
 ``M > 8``); tests hold the two to the same results. The kernels themselves live in
@@ -15,6 +16,7 @@ Set ``ASTEROID_MVAE_KERNELS=0`` to use torch only. Compiled code is cached on di
 cache), so only the first process pays the compilation (seconds); later ones load it in about
 0.3 s.
 """
+
 import functools
 import logging
 import os
@@ -36,8 +38,14 @@ def enabled() -> bool:
 
 def _plain_cpu(tensors, dtypes) -> bool:
     """Real (not fake) CPU tensors of one dtype among ``dtypes``, outside autograd."""
-    return all(t.device.type == "cpu" and t.dtype in dtypes and t.dtype == tensors[0].dtype and not t.requires_grad
-               and not isinstance(t, torch._subclasses.FakeTensor) for t in tensors)
+    return all(
+        t.device.type == "cpu"
+        and t.dtype in dtypes
+        and t.dtype == tensors[0].dtype
+        and not t.requires_grad
+        and not isinstance(t, torch._subclasses.FakeTensor)
+        for t in tensors
+    )
 
 
 def applies_to_ip1(W: torch.Tensor, *others: torch.Tensor) -> bool:
@@ -120,8 +128,14 @@ def packed_weighted_sums(xx: torch.Tensor, weights: torch.Tensor) -> torch.Tenso
     B, N = weights.shape[:2]
     BF, MM, T = xx.shape
     out = torch.empty(B, BF // B, N, MM, dtype=xx.dtype)
-    run_in_row_ranges(_kernels().weighted_sums, BF, N * MM * T // 8, xx.contiguous().numpy(),
-                      weights.contiguous().numpy(), out.numpy())
+    run_in_row_ranges(
+        _kernels().weighted_sums,
+        BF,
+        N * MM * T // 8,
+        xx.contiguous().numpy(),
+        weights.contiguous().numpy(),
+        out.numpy(),
+    )
     return out
 
 
@@ -131,8 +145,14 @@ def packed_quadratic_forms(coeffs: torch.Tensor, xx: torch.Tensor) -> torch.Tens
     B, F, N, MM = coeffs.shape
     T = xx.shape[-1]
     out = torch.empty(B, N, F, T, dtype=xx.dtype)
-    run_in_row_ranges(_kernels().quadratic_forms, B * F, N * MM * T // 8,
-                      coeffs.reshape(B * F, N, MM).contiguous().numpy(), xx.contiguous().numpy(), out.numpy())
+    run_in_row_ranges(
+        _kernels().quadratic_forms,
+        B * F,
+        N * MM * T // 8,
+        coeffs.reshape(B * F, N, MM).contiguous().numpy(),
+        xx.contiguous().numpy(),
+        out.numpy(),
+    )
     return out
 
 
@@ -142,8 +162,13 @@ def unpack_hermitian(packed: torch.Tensor, layout) -> torch.Tensor:
     M = re_index.shape[0]
     dtype = torch.complex128 if packed.dtype == torch.float64 else torch.complex64
     out = torch.empty(*packed.shape[:-1], M, M, dtype=dtype)
-    _kernels().unpack(packed.reshape(-1, M * M).contiguous().numpy(), re_index.numpy(), im_index.numpy(),
-                      im_sign.to(packed.dtype).numpy(), out.numpy().reshape(-1, M, M))
+    _kernels().unpack(
+        packed.reshape(-1, M * M).contiguous().numpy(),
+        re_index.numpy(),
+        im_index.numpy(),
+        im_sign.to(packed.dtype).numpy(),
+        out.numpy().reshape(-1, M, M),
+    )
     return out
 
 
@@ -152,8 +177,9 @@ def applies_to_nmf(basis: torch.Tensor, activation: torch.Tensor, power: torch.T
     return applies_to_reals(basis, activation, power) and basis.is_contiguous() and activation.is_contiguous()
 
 
-def nmf_update(basis: torch.Tensor, activation: torch.Tensor, power: torch.Tensor, eps: float,
-               update_bases: bool = True) -> torch.Tensor:
+def nmf_update(
+    basis: torch.Tensor, activation: torch.Tensor, power: torch.Tensor, eps: float, update_bases: bool = True
+) -> torch.Tensor:
     """One multiplicative IS-NMF update of ILRMA's model in three passes over the spectrogram
     (check :func:`applies_to_nmf` first; faster than torch's dozen passes).
 
@@ -169,7 +195,12 @@ def nmf_update(basis: torch.Tensor, activation: torch.Tensor, power: torch.Tenso
     B, N, F, K = basis.shape
     T = activation.shape[-1]
     out = torch.empty(B, N, F, T, dtype=power.dtype)
-    _kernels().nmf_update(K)(basis.numpy().reshape(B * N, F, K), activation.numpy().reshape(B * N, K, T),
-                             power.contiguous().numpy().reshape(B * N, F, T), out.numpy().reshape(B * N, F, T),
-                             eps, update_bases)
+    _kernels().nmf_update(K)(
+        basis.numpy().reshape(B * N, F, K),
+        activation.numpy().reshape(B * N, K, T),
+        power.contiguous().numpy().reshape(B * N, F, T),
+        out.numpy().reshape(B * N, F, T),
+        eps,
+        update_bases,
+    )
     return out

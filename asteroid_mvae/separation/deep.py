@@ -22,6 +22,7 @@ does, with each source's own statistics (``bn_mode="per_source"``).
 Shapes: ``power [batch, src, freq, frames]`` (``freq = n_freq + 1``); the networks see
 ``[batch * src, n_freq, frames]``.
 """
+
 import contextlib
 from dataclasses import asdict, dataclass
 
@@ -176,8 +177,15 @@ class NetworkSource(SourceModel):
     (then rescaled to its ML gain); ``a = 1`` replaces it (the papers').
     """
 
-    def __init__(self, network, precision: str = "float32", bn_mode: str = "running", monotone: bool = False,
-                 variance_step: float = 1.0, refinement: Refinement = Refinement()):
+    def __init__(
+        self,
+        network,
+        precision: str = "float32",
+        bn_mode: str = "running",
+        monotone: bool = False,
+        variance_step: float = 1.0,
+        refinement: Refinement = Refinement(),
+    ):
         self.network, self.precision = network, precision
         self.bn_mode = check_choice("bn_mode", bn_mode, BN_MODES)
         self.monotone, self._previous = bool(monotone), None
@@ -269,9 +277,18 @@ class CVAESource(NetworkSource):
     The Adam state is kept between iterations.
     """
 
-    def __init__(self, network, n_steps: int = 100, lr: float = 0.01, precision: str = "float32",
-                 bn_mode: str = "running", init_steps: int = 0, prior_weight: float = 0.0, scale: str = "profile",
-                 start_network=None):
+    def __init__(
+        self,
+        network,
+        n_steps: int = 100,
+        lr: float = 0.01,
+        precision: str = "float32",
+        bn_mode: str = "running",
+        init_steps: int = 0,
+        prior_weight: float = 0.0,
+        scale: str = "profile",
+        start_network=None,
+    ):
         super().__init__(network, precision, bn_mode)
         self.n_steps, self.lr, self.init_steps, self.prior_weight = n_steps, lr, init_steps, prior_weight
         self.scale = check_choice("scale", scale, MVAE_SCALES)
@@ -357,8 +374,17 @@ class FramePriorSource(NetworkSource):
         seed: seed of the latents' start (N(0, I), drawn on the CPU).
     """
 
-    def __init__(self, network, labels, n_steps: int = 30, lr: float = 0.01, critic_weight: float = 0.0,
-                 prior_weight: float = 0.0, assign_steps: int = 30, seed: int = 0):
+    def __init__(
+        self,
+        network,
+        labels,
+        n_steps: int = 30,
+        lr: float = 0.01,
+        critic_weight: float = 0.0,
+        prior_weight: float = 0.0,
+        assign_steps: int = 30,
+        seed: int = 0,
+    ):
         super().__init__(network)
         self.labels = None if labels is None else [int(l) for l in labels]
         self.n_steps, self.lr = int(n_steps), float(lr)
@@ -392,7 +418,7 @@ class FramePriorSource(NetworkSource):
         with torch.enable_grad():
             for _ in range(n_steps):
                 optimizer.zero_grad(set_to_none=True)
-                latent.grad, = torch.autograd.grad(self.losses(target, latent, label).sum(), [latent])
+                (latent.grad,) = torch.autograd.grad(self.losses(target, latent, label).sum(), [latent])
                 optimizer.step()
         return latent.detach()
 

@@ -42,6 +42,7 @@ References:
         MIMO impulse response shortening", IEEE Trans. Audio, Speech, Lang. Process., vol. 20, no. 10,
         2012 (the delayed multichannel linear prediction).
 """
+
 from typing import Callable, Optional
 
 import torch
@@ -172,7 +173,8 @@ def separate_dereverb(
             filter ``[batch, freq, src, mics * (1 + taps)]``; ``None``: identity.
         n_iter, proj_back, ref_mic, normalize, callback, dtype, diag_load, var_floor, ip_sweeps,
         block_frames, track_objective, overwrite_mix: as the engine's (``overwrite_mix`` only
-            without taps: with them the outputs never fit in the mixture's place). With prediction taps the iterations run in
+            without taps: with them the outputs never fit in the mixture's place). With prediction
+            taps the iterations run in
             complex128 whatever ``dtype`` (the estimates and filter come back in ``dtype``): the Schur
             complement ``A - C Q^{-1} C^H`` cancels most of ``A`` once the prediction explains the
             tail, and float32 covariances then gave indefinite complements and NaN estimates on
@@ -185,16 +187,64 @@ def separate_dereverb(
     """
     check_prediction(taps, delay)
     if taps == 0:
-        return separate(mix, source_model, n_iter=n_iter, update=update, proj_back=proj_back, ref_mic=ref_mic, W0=W0,
-                        normalize=normalize, callback=callback, dtype=dtype, diag_load=diag_load, var_floor=var_floor,
-                        ip_sweeps=ip_sweeps, block_frames=block_frames, track_objective=track_objective,
-                        overwrite_mix=overwrite_mix)
-    return _separate_dereverb(mix, source_model, n_iter, taps, delay, update, proj_back, ref_mic, W0, normalize,
-                              callback, dtype, diag_load, var_floor, ip_sweeps, block_frames, track_objective)
+        return separate(
+            mix,
+            source_model,
+            n_iter=n_iter,
+            update=update,
+            proj_back=proj_back,
+            ref_mic=ref_mic,
+            W0=W0,
+            normalize=normalize,
+            callback=callback,
+            dtype=dtype,
+            diag_load=diag_load,
+            var_floor=var_floor,
+            ip_sweeps=ip_sweeps,
+            block_frames=block_frames,
+            track_objective=track_objective,
+            overwrite_mix=overwrite_mix,
+        )
+    return _separate_dereverb(
+        mix,
+        source_model,
+        n_iter,
+        taps,
+        delay,
+        update,
+        proj_back,
+        ref_mic,
+        W0,
+        normalize,
+        callback,
+        dtype,
+        diag_load,
+        var_floor,
+        ip_sweeps,
+        block_frames,
+        track_objective,
+    )
 
 
-def _separate_dereverb(mix, source_model, n_iter, taps, delay, update, proj_back, ref_mic, W0, normalize, callback,
-                       dtype, diag_load, var_floor, ip_sweeps, block_frames, track_objective) -> SeparationResult:
+def _separate_dereverb(
+    mix,
+    source_model,
+    n_iter,
+    taps,
+    delay,
+    update,
+    proj_back,
+    ref_mic,
+    W0,
+    normalize,
+    callback,
+    dtype,
+    diag_load,
+    var_floor,
+    ip_sweeps,
+    block_frames,
+    track_objective,
+) -> SeparationResult:
     """:func:`separate_dereverb`'s iterations (also for ``taps = 0``: the engine's algorithm through the
     same code, which the tests compare with the engine)."""
     if update not in UPDATES:
@@ -240,8 +290,11 @@ def _separate_dereverb(mix, source_model, n_iter, taps, delay, update, proj_back
 
     def report(it, P, J):
         if callback is not None:
-            callback(DereverbState(it, (P @ Z).transpose(1, 2), P / scale[:, None, None, None], J,
-                                   Z * scale[:, None, None, None]))
+            callback(
+                DereverbState(
+                    it, (P @ Z).transpose(1, 2), P / scale[:, None, None, None], J, Z * scale[:, None, None, None]
+                )
+            )
 
     power = current_power(P, Y)
     source_model.reset(power)

@@ -16,6 +16,7 @@ With more microphones than sources (``n_src < M``) the spatial update is OverIVA
 variances and ``M - N`` background rows at the optimum the orthogonality constraint gives, so
 every source model uses every microphone; ``J`` then includes the background's part.
 """
+
 import functools
 from dataclasses import dataclass
 from typing import Callable, Optional
@@ -54,7 +55,9 @@ class IterationState:
 class SeparationResult:
     estimates: torch.Tensor  #: ``[batch, src, freq, frames]`` complex
     demix: torch.Tensor  #: ``[batch, freq, src, mics]``, applies to the input mixture
-    objective: torch.Tensor  #: ``[n_iter + 1, batch]``: J before the first and after each iteration (NaN where not tracked)
+    objective: (
+        torch.Tensor
+    )  #: ``[n_iter + 1, batch]``: J before the first and after each iteration (NaN where not tracked)
 
 
 def default_diag_load(dtype: torch.dtype) -> float:
@@ -64,6 +67,7 @@ def default_diag_load(dtype: torch.dtype) -> float:
 def with_load_adapted_threads(fn):
     """Run ``fn(mix, ...)`` with torch's CPU threads lowered to the cores other processes leave free
     (:func:`~asteroid_mvae.separation.threads.load_adapted_threads`)."""
+
     @functools.wraps(fn)
     def wrapper(mix, *args, **kwargs):
         with load_adapted_threads(mix.device):
@@ -140,8 +144,10 @@ def separate(
         raise ValueError(f"n_src must be an integer in [1, {M}] (the microphones); got {n_src!r}.")
     over = N < M
     if over and update not in overiva.SWEEPS:
-        raise ValueError(f"update {update!r} needs as many microphones as sources; with {M} microphones for {N} "
-                         f"sources use {' or '.join(overiva.SWEEPS)} (OverIVA), or reduce the microphones first.")
+        raise ValueError(
+            f"update {update!r} needs as many microphones as sources; with {M} microphones for {N} "
+            f"sources use {' or '.join(overiva.SWEEPS)} (OverIVA), or reduce the microphones first."
+        )
     if W0 is not None and tuple(W0.shape) != (B, F, N, M):
         raise ValueError(f"W0 must be [batch, freq, src, mics] = {[B, F, N, M]}; got {list(W0.shape)}.")
     normalize = source_model.scale_invariant if normalize is None else normalize
@@ -152,7 +158,9 @@ def separate(
     if in_place:
         X = mix.transpose(1, 2)  # a view, scaled in place; the estimates are written into it at the end
     else:
-        X = torch.empty(B, F, M, T, dtype=dtype, device=mix.device).copy_(mix.transpose(1, 2))  # own copy: scaled in place
+        X = torch.empty(B, F, M, T, dtype=dtype, device=mix.device).copy_(
+            mix.transpose(1, 2)
+        )  # own copy: scaled in place
     # mean over frames first: torch splits a reduction to one value per mixture across threads
     # (its rounding then depends on the thread count), a reduction to many values it does not
     scale = spatial.power(X).mean(-1).mean((1, 2)).clamp_min(1e-30).sqrt()  # [B]
@@ -187,8 +195,11 @@ def separate(
         if callback is not None:
             Y = W @ X
             background = overiva.background_rows(W, back_cov) / scale[:, None, None, None] if over else None
-            callback(IterationState(it, Y.transpose(1, 2), W / scale[:, None, None, None], J,
-                                    X * scale[:, None, None, None], background))
+            callback(
+                IterationState(
+                    it, Y.transpose(1, 2), W / scale[:, None, None, None], J, X * scale[:, None, None, None], background
+                )
+            )
 
     power = current_power(W, Y)
     source_model.reset(power)

@@ -30,6 +30,7 @@ post-filter (:mod:`.postfilter`) after OverIVA takes much more of the room: ILRM
 Axis order as in :mod:`.spatial`: ``W [batch, freq, src, mics]``, ``V [batch, freq, src, mics, mics]``,
 ``C [batch, freq, mics, mics]``.
 """
+
 import torch
 
 from . import spatial

@@ -18,6 +18,7 @@ simulated rooms (speech-like noise) it helps where the separation is poor (+1.3,
 costs a little where it is already good (-0.4, -0.2 dB at 10 and 9 dB SI-SDRi); 24-mixture
 results in egs/vcc2018/results/arrays.
 """
+
 import torch
 
 from . import spatial
@@ -31,8 +32,9 @@ def soft_masks(S: torch.Tensor, floor: float = 1e-12) -> torch.Tensor:
     return power / power.sum(1, keepdim=True)
 
 
-def multichannel_wiener(X: torch.Tensor, S: torch.Tensor, ref_mic: int = 0, diag_load: float = 1e-6,
-                        block_frames=None) -> torch.Tensor:
+def multichannel_wiener(
+    X: torch.Tensor, S: torch.Tensor, ref_mic: int = 0, diag_load: float = 1e-6, block_frames=None
+) -> torch.Tensor:
     """Time-invariant multichannel Wiener filters from separated estimates (module docstring).
 
     Args:
@@ -45,8 +47,10 @@ def multichannel_wiener(X: torch.Tensor, S: torch.Tensor, ref_mic: int = 0, diag
         ``[batch, src, freq, frames]``: the filtered images at ``ref_mic``, in ``X``'s dtype.
     """
     if X.dim() != 4 or S.dim() != 4 or X.shape[0] != S.shape[0] or X.shape[2:] != S.shape[2:]:
-        raise ValueError(f"X must be [batch, mics, freq, frames] and S [batch, src, freq, frames] alike; got "
-                         f"{tuple(X.shape)} and {tuple(S.shape)}.")
+        raise ValueError(
+            f"X must be [batch, mics, freq, frames] and S [batch, src, freq, frames] alike; got "
+            f"{tuple(X.shape)} and {tuple(S.shape)}."
+        )
     if not 0 <= ref_mic < X.shape[1]:
         raise ValueError(f"ref_mic={ref_mic} but the mixture has {X.shape[1]} microphones.")
     frames = spatial.MixtureFrames(X.transpose(1, 2), block_frames)  # [B, F, M, T]

@@ -15,6 +15,7 @@ A source model is a small stateful object created for one separation call:
 Deep models (a network pass, or a latent optimised by backpropagation and kept between
 iterations) implement the same four methods.
 """
+
 import torch
 
 from . import cpu_kernels
@@ -177,8 +178,10 @@ class SupervisedNMF(NMF):
     def reset(self, power):
         B, N, F, T = power.shape
         if tuple(self.fixed_bases.shape[:2]) != (N, F):
-            raise ValueError(f"supervised NMF bases are {tuple(self.fixed_bases.shape)} [src, freq, basis]; "
-                             f"the outputs need [{N}, {F}, K]")
+            raise ValueError(
+                f"supervised NMF bases are {tuple(self.fixed_bases.shape)} [src, freq, basis]; "
+                f"the outputs need [{N}, {F}, K]"
+            )
         super().reset(power)
         self.basis = self.fixed_bases.to(power).expand(B, -1, -1, -1).clamp_min(self.eps).contiguous()
 
@@ -193,8 +196,9 @@ class SupervisedNMF(NMF):
         self.activation = self.activation * _per_source(scale)
 
 
-def learn_bases(power: torch.Tensor, n_basis: int, n_iter: int = 200, seed: int = 0, eps: float = 1e-10,
-                floor: float = 1e-4) -> torch.Tensor:
+def learn_bases(
+    power: torch.Tensor, n_basis: int, n_iter: int = 200, seed: int = 0, eps: float = 1e-10, floor: float = 1e-4
+) -> torch.Tensor:
     """Itakura-Saito NMF bases of one source's power spectrogram ``[freq, frames]`` (all its training
     frames concatenated) -> ``[freq, n_basis]``, each basis at unit mean (the activations carry the
     scale) and floored at ``floor`` (bins a speaker never used would otherwise get variances near

@@ -15,6 +15,7 @@ Axis order inside the engine (all batched over mixtures and frequencies):
 Every update decreases (never increases) the auxiliary function
 ``-2T sum_f log|det W_f| + T sum_{f,n} w_fn^H V_fn w_fn`` for fixed weights.
 """
+
 import functools
 
 import torch
@@ -59,8 +60,9 @@ def outer_products(X: torch.Tensor) -> torch.Tensor:
     return packed.reshape(B * F, M * M, T)
 
 
-def weighted_covariances(xx: torch.Tensor, weights: torch.Tensor, n_mics: int, diag_load: float = 0.0,
-                         floor: float = 0.0) -> torch.Tensor:
+def weighted_covariances(
+    xx: torch.Tensor, weights: torch.Tensor, n_mics: int, diag_load: float = 0.0, floor: float = 0.0
+) -> torch.Tensor:
     """``V_n = (1/T) sum_t weights_nt x_t x_t^H``, optionally ``+ (diag_load * tr(V_n) / M + floor) I``.
 
     The loading keeps the solves finite on silent bins.
@@ -82,7 +84,7 @@ def weighted_covariances(xx: torch.Tensor, weights: torch.Tensor, n_mics: int, d
     packed = packed / weights.shape[-1]  # [B, F, N, M^2]
     if diag_load or floor:  # the diagonal is the first M packed entries
         diagonal = packed[..., :n_mics]
-        diagonal += (diagonal.sum(-1, keepdim=True) * (diag_load / n_mics) + floor)
+        diagonal += diagonal.sum(-1, keepdim=True) * (diag_load / n_mics) + floor
     return unpack_hermitian(packed, n_mics)
 
 
@@ -254,9 +256,14 @@ def _quad_form(w: torch.Tensor, V: torch.Tensor) -> torch.Tensor:
 
 def _cross(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
     """``p x q`` over the last axis of length 3 (no conjugation)."""
-    return torch.stack([p[..., 1] * q[..., 2] - p[..., 2] * q[..., 1],
-                        p[..., 2] * q[..., 0] - p[..., 0] * q[..., 2],
-                        p[..., 0] * q[..., 1] - p[..., 1] * q[..., 0]], dim=-1)
+    return torch.stack(
+        [
+            p[..., 1] * q[..., 2] - p[..., 2] * q[..., 1],
+            p[..., 2] * q[..., 0] - p[..., 0] * q[..., 2],
+            p[..., 0] * q[..., 1] - p[..., 1] * q[..., 0],
+        ],
+        dim=-1,
+    )
 
 
 def ip1_sweep(W: torch.Tensor, V: torch.Tensor) -> torch.Tensor:
@@ -407,8 +414,9 @@ def least_squares_images(Y: torch.Tensor, x_ref: torch.Tensor, load: float = 1e-
         Y: ``[batch, src, freq, frames]``; x_ref: ``[batch, freq, frames]``.
     """
     G = torch.einsum("bmft,bnft->bfmn", Y.conj(), Y)
-    G = G + load * G.diagonal(dim1=-2, dim2=-1).real.mean(-1)[..., None, None].clamp_min(1e-30) * \
-        torch.eye(G.shape[-1], dtype=G.dtype, device=G.device)
+    G = G + load * G.diagonal(dim1=-2, dim2=-1).real.mean(-1)[..., None, None].clamp_min(1e-30) * torch.eye(
+        G.shape[-1], dtype=G.dtype, device=G.device
+    )
     b = torch.einsum("bmft,bft->bfm", Y.conj(), x_ref)
     c = torch.linalg.solve(G, b[..., None])[..., 0]  # [B, F, N]
     return c.transpose(1, 2)[..., None] * Y

@@ -3,6 +3,7 @@
 Axis order: waveforms ``[..., time]`` become spectrograms ``[..., freq, frames]``, so a
 mixture ``[batch, mics, time]`` maps to ``[batch, mics, freq, frames]`` and back.
 """
+
 from dataclasses import dataclass
 
 import torch
@@ -23,7 +24,8 @@ class StftConfig:
             raise ValueError(f"Unknown window {self.window!r}; choose one of {sorted(WINDOWS)}.")
         if not 0 < self.hop_length <= self.n_fft // 2:
             raise ValueError(
-                f"hop_length must be in (0, n_fft/2] for exact reconstruction; got {self.hop_length} (n_fft={self.n_fft})."
+                f"hop_length must be in (0, n_fft/2] for exact reconstruction; "
+                f"got {self.hop_length} (n_fft={self.n_fft})."
             )
 
     @property
@@ -55,13 +57,16 @@ def stft(wav: torch.Tensor, config: StftConfig = StftConfig()) -> torch.Tensor:
     lead, n_samples = wav.shape[:-1], wav.shape[-1]
     flat = wav.reshape(-1, n_samples)
     window = config.window_tensor(wav)
-    transform = lambda x: torch.stft(x, config.n_fft, config.hop_length, window=window, center=True, return_complex=True)
+    transform = lambda x: torch.stft(
+        x, config.n_fft, config.hop_length, window=window, center=True, return_complex=True
+    )
     groups = _groups(flat.shape[0], config.n_frames(n_samples), config, wav.element_size())
     if len(groups) == 1:  # (torch.stft's output runs frequency-fastest: made row-major, as the engine reads it)
         spec = transform(flat).contiguous()
     else:  # long signals: the output once, each group's frames in turn
-        spec = torch.empty(flat.shape[0], config.n_freq, config.n_frames(n_samples), dtype=flat.dtype.to_complex(),
-                           device=flat.device)
+        spec = torch.empty(
+            flat.shape[0], config.n_freq, config.n_frames(n_samples), dtype=flat.dtype.to_complex(), device=flat.device
+        )
         for group in groups:
             spec[group] = transform(flat[group])
     return spec.reshape(*lead, *spec.shape[-2:])

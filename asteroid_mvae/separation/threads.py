@@ -13,6 +13,7 @@ FastMVAE family do not depend on the thread count (tested); MVAE's and GASS's di
 bit between thread counts, so pin ``ASTEROID_MVAE_THREADS=fixed`` to compare their bytes across
 loads.
 """
+
 import contextlib
 import os
 import threading

@@ -8,6 +8,7 @@ every reconstruction target and the teacher's latent stay those of the clean tar
 encoder learns to map an interfered output to its target's latent (a denoising encoder). It is
 the supervised counterpart of re-training with mixture signals (Yamaji et al.).
 """
+
 import torch
 
 

@@ -7,6 +7,7 @@ running variance, and eval-mode decoding, what separation uses, was far off (val
 statistics with the final weights as cumulative averages over training batches (one pass,
 train-mode forward, no gradient), as BatchNorm's ``momentum=None`` defines them.
 """
+
 from typing import Callable, Iterable
 
 import torch

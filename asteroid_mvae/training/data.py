@@ -4,6 +4,7 @@ Dataset contract (``asteroid_mvae.data.datasets.SpeakerSpectrogramDataset``): it
 ``(magnitude float32 [n_freq, frames], label int64)``, attributes ``label_map`` ({speaker: index})
 and ``labels`` (per-item label indices).
 """
+
 import math
 from pathlib import Path
 
@@ -89,6 +90,11 @@ def make_loaders(dataset, train_indices, val_indices, batch_size: int, num_worke
     )
     val_loader = None
     if val_indices:
-        val_loader = DataLoader(Subset(dataset, val_indices), batch_size=batch_size, shuffle=False,
-                                num_workers=num_workers, persistent_workers=False)
+        val_loader = DataLoader(
+            Subset(dataset, val_indices),
+            batch_size=batch_size,
+            shuffle=False,
+            num_workers=num_workers,
+            persistent_workers=False,
+        )
     return train_loader, val_loader

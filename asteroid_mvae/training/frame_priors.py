@@ -17,6 +17,7 @@ loss sees detached generated frames, the generator's term a detached copy of the
   ``softplus(-D(real)) + softplus(D(fake))``, generator loss ``softplus(-D(fake))``, Adam
   (betas 0.5, 0.999), both updated at every step (``n_critic = 1``).
 """
+
 import torch
 import torch.nn.functional as F
 
@@ -32,8 +33,10 @@ class FrameVAESystem(SourceModelSystem):
         label = self.one_hot(labels)
         mean, logvar = self.model.encode(x, label)
         z = mean + torch.randn_like(mean) * torch.exp(0.5 * logvar) if self.training else mean
-        return {"nll": losses.gaussian_nll(x, self.model.decode(z, label)),
-                "kl": losses.kl_standard_normal(mean, logvar, x.numel())}
+        return {
+            "nll": losses.gaussian_nll(x, self.model.decode(z, label)),
+            "kl": losses.kl_standard_normal(mean, logvar, x.numel()),
+        }
 
 
 class FrameDAESystem(SourceModelSystem):
@@ -58,8 +61,17 @@ class FrameGANSystem(SourceModelSystem):
     objective = "wgan"
     has_nll = False
 
-    def __init__(self, model, optimizer, train_loader, val_loader=None, scheduler=None, config=None,
-                 input_scale: float = 1.0, loss_weights=None):
+    def __init__(
+        self,
+        model,
+        optimizer,
+        train_loader,
+        val_loader=None,
+        scheduler=None,
+        config=None,
+        input_scale: float = 1.0,
+        loss_weights=None,
+    ):
         if not isinstance(model, FrameGAN):
             raise TypeError(f"{type(self).__name__} trains a FrameGAN, got {type(model).__name__}")
         super().__init__(model, optimizer, train_loader, val_loader, scheduler, config, input_scale, loss_weights)
@@ -125,8 +137,15 @@ class GANSystem(FrameGANSystem):
     objective = "gan"
 
 
-def wasserstein_estimate(gan: FrameGAN, log_power: torch.Tensor, label: torch.Tensor, steps: int = 200,
-                         lr: float = 5e-5, clip: float = 0.01, seed: int = 0) -> float:
+def wasserstein_estimate(
+    gan: FrameGAN,
+    log_power: torch.Tensor,
+    label: torch.Tensor,
+    steps: int = 200,
+    lr: float = 5e-5,
+    clip: float = 0.01,
+    seed: int = 0,
+) -> float:
     """Train a fresh clipped critic of ``gan``'s size (seeded) against ``gan``'s frozen generator for
     ``steps`` RMSprop updates on real frames ``log_power [batch, F, T]`` with ``label [batch, L]``;
     returns its final estimate ``mean D(real) - mean D(fake)``: a measure of how far the
@@ -149,4 +168,3 @@ def wasserstein_estimate(gan: FrameGAN, log_power: torch.Tensor, label: torch.Te
     with torch.no_grad():
         h = torch.randn(label.shape[0], gan.latent_dim, log_power.shape[-1], generator=generator)
         return float(judge.critic(log_power, label).mean() - judge.critic(gan.decode(h, label), label).mean())
-

@@ -3,6 +3,7 @@ element (the KL to the prior per input time-frequency bin), cross-entropies per 
 
 Spectrogram tensors are ``[batch, n_freq, frames]``; latents ``[batch, channels, frames']``.
 """
+
 import math
 
 import torch

@@ -9,6 +9,7 @@ preset with user overrides (:func:`asteroid_mvae.utils.config.merge`); every key
 (:mod:`asteroid_mvae.catalogue`); :data:`MODEL_DEFAULTS` holds the settings that differ per network
 and :data:`PRESET_MODEL_DEFAULTS` those that differ per preset and network.
 """
+
 from .. import catalogue
 from ..utils.config import merge
 
@@ -65,8 +66,14 @@ PRESETS = {
     "cpu": {
         "optim": {"lr": 1e-3, "batch_size": 8},
         "data": {"scale_items": 500},
-        "trainer": {"max_epochs": 1000, "max_steps": 1500, "limit_train_batches": 50, "limit_val_batches": 5,
-                    "check_val_every_n_epoch": 5, "ckpt_every_n_steps": 100},
+        "trainer": {
+            "max_epochs": 1000,
+            "max_steps": 1500,
+            "limit_train_batches": 50,
+            "limit_val_batches": 5,
+            "check_val_every_n_epoch": 5,
+            "ckpt_every_n_steps": 100,
+        },
     },
 }
 
@@ -74,10 +81,19 @@ PRESETS = {
 # Adam 3e-4 for every network (1e-3 made the CVAE's NLL diverge at 1024 bins).
 PRESETS["cpu_long"] = {
     "optim": {"lr": 3e-4, "batch_size": 16},
-    "data": {"val_fraction": 0.1, "scale_items": 500,
-             "dataset_args": {"segment_frames": 64, "segments_per_utterance": 4, "cache": True}},
-    "trainer": {"max_epochs": 100000, "limit_train_batches": 50, "limit_val_batches": 10,
-                "check_val_every_n_epoch": 2, "ckpt_every_n_steps": 100, "enable_progress_bar": False},
+    "data": {
+        "val_fraction": 0.1,
+        "scale_items": 500,
+        "dataset_args": {"segment_frames": 64, "segments_per_utterance": 4, "cache": True},
+    },
+    "trainer": {
+        "max_epochs": 100000,
+        "limit_train_batches": 50,
+        "limit_val_batches": 10,
+        "check_val_every_n_epoch": 2,
+        "ckpt_every_n_steps": 100,
+        "enable_progress_bar": False,
+    },
 }
 
 #: Frame priors (GASS, Subakan & Smaragdis 2018): one MLP size for all four (generator/decoder
@@ -124,16 +140,22 @@ SPEAKER_OPEN_MODEL_DEFAULTS = {
 }
 
 #: preset -> {network: settings merged after the preset}.
-PRESET_MODEL_DEFAULTS = {"cpu": CPU_MODEL_DEFAULTS, "cpu_long": CPU_LONG_MODEL_DEFAULTS,
-                         "speaker_open": SPEAKER_OPEN_MODEL_DEFAULTS}
+PRESET_MODEL_DEFAULTS = {
+    "cpu": CPU_MODEL_DEFAULTS,
+    "cpu_long": CPU_LONG_MODEL_DEFAULTS,
+    "speaker_open": SPEAKER_OPEN_MODEL_DEFAULTS,
+}
+
 
 def network_name(name: str) -> str:
     """The catalogue name of the source-model network ``name`` stands for (``CVAE`` -> ``cvae``;
     a separator: the network it needs, ``fastmvae2`` -> ``chimera``); ``ValueError`` otherwise."""
     key = catalogue.training_key(name)
     if catalogue.find(key).kind != "network":
-        raise ValueError(f"{name!r} is trained on mixtures (asteroid_mvae.baselines.train_pit), not a source-model "
-                         f"network; expected one of {', '.join(catalogue.names('network'))}")
+        raise ValueError(
+            f"{name!r} is trained on mixtures (asteroid_mvae.baselines.train_pit), not a source-model "
+            f"network; expected one of {', '.join(catalogue.names('network'))}"
+        )
     return key
 
 

@@ -7,6 +7,7 @@ Layout of ``exp_dir``::
     exp_dir/logs/                CSV (and TensorBoard when installed) logs
     exp_dir/<package_name>       the network package (see asteroid_mvae.networks.package)
 """
+
 import importlib.util
 import itertools
 import logging
@@ -62,24 +63,42 @@ def make_loggers(exp_dir: Path):
 #: Lightning/torch messages that say nothing about this training (each of them measured in
 #: the demo log): tips, device summaries, a torch-internal deprecation, the frozen teacher's
 #: eval mode.
-QUIET_WARNINGS = (r".*isinstance\(treespec, LeafSpec\).*", r".*module\(s\) in eval mode at the start of training.*",
-                  r".*does not have many workers.*", r".*Checkpoint directory .* exists and is not empty.*")
+QUIET_WARNINGS = (
+    r".*isinstance\(treespec, LeafSpec\).*",
+    r".*module\(s\) in eval mode at the start of training.*",
+    r".*does not have many workers.*",
+    r".*Checkpoint directory .* exists and is not empty.*",
+)
 
 
 def quiet_lightning() -> None:
     """Keep Lightning's INFO chatter (tips, GPU/TPU summaries) and the warnings above out of logs."""
     import warnings
 
-    for name in ("pytorch_lightning.utilities.rank_zero", "lightning.pytorch.utilities.rank_zero",
-                 "pytorch_lightning.accelerators.cuda", "lightning_fabric.utilities.seed",
-                 "pytorch_lightning.callbacks.model_summary", "pytorch_lightning.utilities.model_summary"):
+    for name in (
+        "pytorch_lightning.utilities.rank_zero",
+        "lightning.pytorch.utilities.rank_zero",
+        "pytorch_lightning.accelerators.cuda",
+        "lightning_fabric.utilities.seed",
+        "pytorch_lightning.callbacks.model_summary",
+        "pytorch_lightning.utilities.model_summary",
+    ):
         logging.getLogger(name).setLevel(logging.WARNING)
     for pattern in QUIET_WARNINGS:
         warnings.filterwarnings("ignore", message=pattern)
 
 
-def build_trainer(exp_dir, options: dict, *, has_val: bool, last_schedule: dict, progress=None,
-                  early_stop=None, callbacks=(), tensorboard: bool = False):
+def build_trainer(
+    exp_dir,
+    options: dict,
+    *,
+    has_val: bool,
+    last_schedule: dict,
+    progress=None,
+    early_stop=None,
+    callbacks=(),
+    tensorboard: bool = False,
+):
     """The Lightning trainer of every training of the package, writing into ``exp_dir``.
 
     - ``checkpoints/last.ckpt`` on ``last_schedule`` (``ModelCheckpoint`` timing arguments, see
@@ -134,13 +153,23 @@ def make_trainer(config: dict, exp_dir: Path, has_val: bool):
     options = dict(config["trainer"])
     ckpt_every = options.pop("ckpt_every_n_steps", None)
     patience = options.pop("early_stop_patience", None)
-    return build_trainer(exp_dir, {**options, "deterministic": False}, has_val=has_val,
-                         last_schedule=checkpoint_schedule(ckpt_every, options.get("limit_train_batches")),
-                         progress=f"train {config['model']}", early_stop=("val_nll", patience), tensorboard=True)
+    return build_trainer(
+        exp_dir,
+        {**options, "deterministic": False},
+        has_val=has_val,
+        last_schedule=checkpoint_schedule(ckpt_every, options.get("limit_train_batches")),
+        progress=f"train {config['model']}",
+        early_stop=("val_nll", patience),
+        tensorboard=True,
+    )
 
 
 def _epoch_metrics(trainer) -> dict:
-    return {k: round(float(v), 6) for k, v in trainer.callback_metrics.items() if k.endswith("_epoch") or k.startswith("val_")}
+    return {
+        k: round(float(v), 6)
+        for k, v in trainer.callback_metrics.items()
+        if k.endswith("_epoch") or k.startswith("val_")
+    }
 
 
 def train(config: dict, dataset=None) -> Path:
@@ -177,15 +206,17 @@ def train(config: dict, dataset=None) -> Path:
         input_scale = float(teacher_package["input_scale"])
     else:
         input_scale = compute_input_scale(dataset, train_idx, config["data"]["scale_items"], config["seed"])
-    train_loader, val_loader = make_loaders(dataset, train_idx, val_idx, config["optim"]["batch_size"],
-                                            config["data"]["num_workers"], config["seed"])
+    train_loader, val_loader = make_loaders(
+        dataset, train_idx, val_idx, config["optim"]["batch_size"], config["data"]["num_workers"], config["seed"]
+    )
 
     net = network_class(n_labels=len(label_map), **config["network"])
     optimizer = system_class.make_optimizer(net, config["optim"])
     system_args = dict(input_scale=input_scale, loss_weights=config["loss"]["weights"], config=compat.plain(config))
     if model_name == "chimera":
-        system_args.update(teacher=teacher, gumbel_tau=config["loss"]["gumbel_tau"],
-                           interference=config["augment"]["interference"])
+        system_args.update(
+            teacher=teacher, gumbel_tau=config["loss"]["gumbel_tau"], interference=config["augment"]["interference"]
+        )
     system = system_class(net, optimizer, train_loader, val_loader, **system_args)
 
     trainer = make_trainer(config, exp_dir, has_val=val_loader is not None)
@@ -194,8 +225,13 @@ def train(config: dict, dataset=None) -> Path:
 
     info = {
         "model": model_name,
-        "data": {"items": len(dataset), "train_items": len(train_idx), "val_items": len(val_idx),
-                 "speakers": len(label_map), "root": config["data"]["root"]},
+        "data": {
+            "items": len(dataset),
+            "train_items": len(train_idx),
+            "val_items": len(val_idx),
+            "speakers": len(label_map),
+            "root": config["data"]["root"],
+        },
         "epochs": int(trainer.current_epoch),
         "steps": int(trainer.global_step),
         "final_metrics": _epoch_metrics(trainer),
@@ -205,7 +241,9 @@ def train(config: dict, dataset=None) -> Path:
     package_path = exp_dir / config["package_name"]
     if trainer.is_global_zero:
         info["final_metrics"].update(finish_batchnorm(system, train_loader, val_loader, config["batchnorm"]))
-        if val_loader is not None and system.has_nll and "val_nll" not in info["final_metrics"]:  # e.g. a finished run rewritten
+        if (
+            val_loader is not None and system.has_nll and "val_nll" not in info["final_metrics"]
+        ):  # e.g. a finished run rewritten
             seed_epoch(int(config["seed"]), system.current_epoch, stream=2)
             info["final_metrics"]["val_nll"] = round(mean_val_nll(system, val_loader), 6)
         warning = nll_gap_warning(info["final_metrics"], batchnorm=bool(batchnorm_layers(net)))
@@ -227,9 +265,11 @@ def record_fit_time(exp_dir: Path, seconds: float) -> None:
 
 def system_forward(system):
     """``forward(batch)`` running a system's training passes on a loader batch (for recalibration)."""
+
     def forward(batch):
         magnitude, labels = (t.to(system.device) for t in batch)
         return system.loss_terms(magnitude / system.input_scale, labels)
+
     return forward
 
 
@@ -253,16 +293,23 @@ def last_checkpoint(folder, **schedule):
     """
     from pytorch_lightning.callbacks import ModelCheckpoint
 
-    return ModelCheckpoint(dirpath=str(folder), filename=Path(LAST_CHECKPOINT).stem, monitor=None, save_top_k=1,
-                           enable_version_counter=False, **schedule)
+    return ModelCheckpoint(
+        dirpath=str(folder),
+        filename=Path(LAST_CHECKPOINT).stem,
+        monitor=None,
+        save_top_k=1,
+        enable_version_counter=False,
+        **schedule,
+    )
 
 
 def best_checkpoint(folder, monitor: str = "val_loss"):
     """``<folder>/best.ckpt``: the lowest ``monitor`` so far (a stale file of a restarted run is replaced)."""
     from pytorch_lightning.callbacks import ModelCheckpoint
 
-    return ModelCheckpoint(dirpath=str(folder), filename="best", monitor=monitor, mode="min", save_top_k=1,
-                           enable_version_counter=False)
+    return ModelCheckpoint(
+        dirpath=str(folder), filename="best", monitor=monitor, mode="min", save_top_k=1, enable_version_counter=False
+    )
 
 
 def checkpoint_schedule(every_n_steps, limit_train_batches) -> dict:

@@ -1,6 +1,7 @@
 """Samplers whose order is a function of (seed, epoch) alone, and a loader Lightning can resume
 mid-epoch: speaker-balanced epochs for the source models, shuffled epochs for the re-training and
 single-channel baselines (a killed and resumed training then equals the uninterrupted one)."""
+
 import torch
 from torch.utils.data import DataLoader, Sampler
 
@@ -35,7 +36,7 @@ class EpochSeededSampler(Sampler):
 
     def __iter__(self):
         (skip, epoch), self._skip = self._skip, (0, 0)
-        return iter(self.order()[skip if epoch == self.epoch else 0:])
+        return iter(self.order()[skip if epoch == self.epoch else 0 :])
 
 
 class ResumableLoader(DataLoader):

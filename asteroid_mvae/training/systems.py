@@ -4,6 +4,7 @@ A batch is ``(magnitude [batch, n_freq, frames], label int64 [batch])`` as produ
 ``SpeakerSpectrogramDataset``; the network input is ``magnitude / input_scale``.
 Each system's :meth:`loss_terms` returns the named loss terms; the total is their weighted sum.
 """
+
 import torch
 import torch.nn.functional as F
 from asteroid.engine.system import System
@@ -72,8 +73,17 @@ class SourceModelSystem(System):
     #: Whether :meth:`loss_terms` has an ``"nll"`` term (the eval-mode validation NLL is then recorded).
     has_nll = True
 
-    def __init__(self, model, optimizer, train_loader, val_loader=None, scheduler=None, config=None,
-                 input_scale: float = 1.0, loss_weights=None):
+    def __init__(
+        self,
+        model,
+        optimizer,
+        train_loader,
+        val_loader=None,
+        scheduler=None,
+        config=None,
+        input_scale: float = 1.0,
+        loss_weights=None,
+    ):
         super().__init__(model, optimizer, None, train_loader, val_loader, scheduler, config)
         self.input_scale = float(input_scale)
         self.loss_weights = dict(loss_weights or {})
@@ -144,9 +154,7 @@ class ACVAESystem(CVAESystem):
             "nll": losses.gaussian_nll(x, log_power),
             "kl": losses.kl_standard_normal(mean, logvar, x.numel()),
             "ce_input": losses.product_classifier_ce(self.model.classify_log(x), labels),
-            "ce_decoded": losses.product_classifier_ce(
-                self.model.classify_log(decoded_magnitude(log_power)), labels
-            ),
+            "ce_decoded": losses.product_classifier_ce(self.model.classify_log(decoded_magnitude(log_power)), labels),
         }
 
 
@@ -170,9 +178,20 @@ class ChimeraSystem(SourceModelSystem):
             target (reconstruction, classes, the teacher's latent of the clean input) stays clean.
     """
 
-    def __init__(self, model, optimizer, train_loader, val_loader=None, scheduler=None, config=None,
-                 input_scale: float = 1.0, loss_weights=None, teacher=None, gumbel_tau: float = 1.0,
-                 interference=None):
+    def __init__(
+        self,
+        model,
+        optimizer,
+        train_loader,
+        val_loader=None,
+        scheduler=None,
+        config=None,
+        input_scale: float = 1.0,
+        loss_weights=None,
+        teacher=None,
+        gumbel_tau: float = 1.0,
+        interference=None,
+    ):
         if not isinstance(model, ChimeraACVAE):
             raise TypeError(f"ChimeraSystem trains a ChimeraACVAE, got {type(model).__name__}")
         if not isinstance(teacher, CVAE):
@@ -184,8 +203,9 @@ class ChimeraSystem(SourceModelSystem):
             )
         weights = {"teacher_kl": 10.0}
         weights.update(loss_weights or {})
-        super().__init__(model, optimizer, train_loader, val_loader, scheduler, config,
-                         input_scale=input_scale, loss_weights=weights)
+        super().__init__(
+            model, optimizer, train_loader, val_loader, scheduler, config, input_scale=input_scale, loss_weights=weights
+        )
         self.teacher = teacher.requires_grad_(False).eval()
         self.gumbel_tau = float(gumbel_tau)
         self.interference = dict(interference or {})  # add_interference's keyword arguments

@@ -3,6 +3,7 @@
 Used by every configuration of the package (training presets, the mixture-trained baselines,
 the recipes' ``conf.yml``). Imports nothing heavy.
 """
+
 import copy
 
 

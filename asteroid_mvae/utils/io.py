@@ -1,4 +1,5 @@
 """Atomic file writing: outputs appear complete or not at all (write, then rename)."""
+
 import contextlib
 import os
 import struct

@@ -4,6 +4,7 @@ A bar written to a log file (or a pipe such as ``tee``) becomes one line of thou
 carriage returns; :func:`progress` and :func:`training_progress_callback` log plain lines
 (logger ``asteroid_mvae.progress``, INFO) when standard error is not a terminal.
 """
+
 import logging
 import sys
 import time
@@ -45,8 +46,9 @@ class LineProgress:
     def _write(self):
         elapsed = time.monotonic() - self.start
         extra = "".join(f", {k} {v}" for k, v in self.postfix.items())
-        log.info("%s: %d/%d %s (%d%%), %.0f s%s", self.desc, self.n, self.total, self.unit, self._percent(), elapsed,
-                 extra)
+        log.info(
+            "%s: %d/%d %s (%d%%), %.0f s%s", self.desc, self.n, self.total, self.unit, self._percent(), elapsed, extra
+        )
 
     def close(self):
         """Nothing to flush: every line is written when it is due."""
@@ -88,8 +90,10 @@ def training_progress_callback(desc: str, every: int = EVERY_PERCENT):
                 return
             loss = trainer.callback_metrics.get("loss")
             steps = max(trainer.global_step - self.start_step, 1)
-            self.line.set_postfix(**({"loss": f"{float(loss):.4g}"} if loss is not None else {}),
-                                  s_per_step=f"{(time.monotonic() - self.line.start) / steps:.2f}")
+            self.line.set_postfix(
+                **({"loss": f"{float(loss):.4g}"} if loss is not None else {}),
+                s_per_step=f"{(time.monotonic() - self.line.start) / steps:.2f}",
+            )
             self.line.update(trainer.global_step - self.line.n)
 
     return TrainingProgress()

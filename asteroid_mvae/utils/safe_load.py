@@ -14,6 +14,7 @@ Lightning checkpoints) goes through :func:`load_tensors`:
   refusal suggests ``weights_only=False``: never the advice for a file of unknown origin).
   A missing file stays a ``FileNotFoundError``.
 """
+
 import os
 import pickle
 import stat
@@ -36,8 +37,9 @@ def check_regular_file(path) -> None:
     except FileNotFoundError:
         raise FileNotFoundError(2, "No such file or directory", str(path)) from None
     if not stat.S_ISREG(mode):
-        kind = ("a folder" if stat.S_ISDIR(mode) else "a FIFO (named pipe)" if stat.S_ISFIFO(mode)
-                else "a device or socket")
+        kind = (
+            "a folder" if stat.S_ISDIR(mode) else "a FIFO (named pipe)" if stat.S_ISFIFO(mode) else "a device or socket"
+        )
         raise ValueError(f"{path}: not a regular file ({kind}); give a saved model or package file.")
 
 
@@ -63,9 +65,10 @@ def load_tensors(path, map_location="cpu", what: str = "torch file"):
             warnings.simplefilter("ignore")
             return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError:
-        raise ValueError(f"{path} {NOT_TENSORS_ONLY}: it holds Python objects beyond tensors and plain data, "
-                         f"and loading them could run code; refused (re-save it with tensors and plain data only)."
-                         ) from None
+        raise ValueError(
+            f"{path} {NOT_TENSORS_ONLY}: it holds Python objects beyond tensors and plain data, "
+            f"and loading them could run code; refused (re-save it with tensors and plain data only)."
+        ) from None
     except FileNotFoundError:
         raise
     except Exception as err:  # truncated zip, text, empty file, a TorchScript archive: all unusable

@@ -1,4 +1,5 @@
 """pyroomacoustics wrappers separate a tiny room; PIT baselines train (loss goes down), resume and reload."""
+
 import pytest
 import torch
 from asteroid.losses import PITLossWrapper, pairwise_neg_sisdr
@@ -53,10 +54,20 @@ def _pit_loss(model, dataset):
 @pytest.mark.parametrize("name", ["convtasnet", "dprnn", "sepformer"])
 def test_pit_training_lowers_the_loss_and_resumes(tmp_path, name):
     dataset = ToyMixtureDataset(n_mixtures=2, n_src=2, seconds=1.0, seed=11)
-    config = {"model": name, "segment_seconds": 0.5, "seed": 0,
-              "optim": {"batch_size": 2, "lr": 3e-3},
-              "trainer": {"max_epochs": 1000, "max_steps": 10, "accelerator": "cpu", "enable_progress_bar": False,
-                          "enable_model_summary": False, "log_every_n_steps": 5}}
+    config = {
+        "model": name,
+        "segment_seconds": 0.5,
+        "seed": 0,
+        "optim": {"batch_size": 2, "lr": 3e-3},
+        "trainer": {
+            "max_epochs": 1000,
+            "max_steps": 10,
+            "accelerator": "cpu",
+            "enable_progress_bar": False,
+            "enable_model_summary": False,
+            "log_every_n_steps": 5,
+        },
+    }
     torch.manual_seed(0)
     initial = build_pit_model(name, size="tiny")
     torch.manual_seed(0)
@@ -74,8 +85,9 @@ def test_pit_training_lowers_the_loss_and_resumes(tmp_path, name):
 
 @pytest.mark.parametrize("interruption", ["kill", "max_steps"])
 @pytest.mark.parametrize("validation", [False, True])
-def test_a_killed_and_resumed_pit_training_equals_the_uninterrupted_one(tmp_path, monkeypatch, interruption,
-                                                                        validation):
+def test_a_killed_and_resumed_pit_training_equals_the_uninterrupted_one(
+    tmp_path, monkeypatch, interruption, validation
+):
     """Interrupted at step 3 of 6 (2-batch epochs: mid-epoch) and resumed: the same weights and
     the same best model. "kill": the process dies after step 3 (the last checkpoint is the end of
     epoch 1); "max_steps": a run with a smaller budget, continued with a larger one."""
@@ -83,9 +95,20 @@ def test_a_killed_and_resumed_pit_training_equals_the_uninterrupted_one(tmp_path
 
     dataset = ToyMixtureDataset(n_mixtures=4, n_src=2, seconds=1.0, seed=11)
     valid = ToyMixtureDataset(n_mixtures=1, n_src=2, seconds=1.0, seed=12) if validation else None
-    config = {"model": "convtasnet", "segment_seconds": 0.5, "seed": 0, "optim": {"batch_size": 2, "lr": 3e-3},
-              "trainer": {"max_epochs": 1000, "max_steps": 6, "accelerator": "cpu", "enable_progress_bar": False,
-                          "enable_model_summary": False, "log_every_n_steps": 1}}
+    config = {
+        "model": "convtasnet",
+        "segment_seconds": 0.5,
+        "seed": 0,
+        "optim": {"batch_size": 2, "lr": 3e-3},
+        "trainer": {
+            "max_epochs": 1000,
+            "max_steps": 6,
+            "accelerator": "cpu",
+            "enable_progress_bar": False,
+            "enable_model_summary": False,
+            "log_every_n_steps": 1,
+        },
+    }
     whole = torch.load(train_pit(dataset, tmp_path / "whole", config, valid), map_location="cpu")
     if interruption == "kill":
         original = training.exact_resume_callback
@@ -98,6 +121,7 @@ def test_a_killed_and_resumed_pit_training_equals_the_uninterrupted_one(tmp_path
                 finish(trainer, *args)
                 if trainer.global_step == 3:
                     raise RuntimeError("killed")
+
             callback.on_train_batch_end = on_train_batch_end
             return callback
 

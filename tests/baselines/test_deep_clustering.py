@@ -1,5 +1,6 @@
 """Deep clustering: asteroid's loss on our embeddings and targets, k-means, a short Lightning
 training that separates a simulated room, any number of clusters, serialisation."""
+
 import pytest
 import torch
 from asteroid.losses import deep_clustering_loss
@@ -17,8 +18,9 @@ def test_loss_is_asteroids_on_the_dominant_source_targets():
     mix = refs.sum(1)
     spec = model.stft(mix)
     ref_spec = model.stft(refs.reshape(4, -1)).reshape(2, 2, *spec.shape[1:])
-    expected = deep_clustering_loss(model.embed(spec), ref_spec.abs().argmax(1),
-                                    binary_mask=model.active_bins(spec).reshape(2, -1, 1)).mean()
+    expected = deep_clustering_loss(
+        model.embed(spec), ref_spec.abs().argmax(1), binary_mask=model.active_bins(spec).reshape(2, -1, 1)
+    ).mean()
     torch.testing.assert_close(model.loss(mix, refs), expected)
     # ideal embeddings (one-hot of the dominant source) have zero loss
     dominant = ref_spec.abs().argmax(1)
@@ -38,18 +40,32 @@ def test_kmeans_recovers_two_clusters():
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     train = ToyMixtureDataset(n_mixtures=16, n_src=2, seconds=1.0, seed=100)
-    config = {"model": "deep_clustering", "size": "tiny", "network": {"hidden": 64}, "segment_seconds": 1.0,
-              "seed": 0, "optim": {"batch_size": 4, "lr": 3e-3},
-              "trainer": {"max_epochs": 1000, "max_steps": 120, "accelerator": "cpu", "enable_progress_bar": False,
-                          "enable_model_summary": False, "log_every_n_steps": 10}}
+    config = {
+        "model": "deep_clustering",
+        "size": "tiny",
+        "network": {"hidden": 64},
+        "segment_seconds": 1.0,
+        "seed": 0,
+        "optim": {"batch_size": 4, "lr": 3e-3},
+        "trainer": {
+            "max_epochs": 1000,
+            "max_steps": 120,
+            "accelerator": "cpu",
+            "enable_progress_bar": False,
+            "enable_model_summary": False,
+            "log_every_n_steps": 10,
+        },
+    }
     torch.manual_seed(0)
     return train_pit(train, tmp_path_factory.mktemp("dc"), config)
 
 
 def _mean_improvement(model, dataset):
     with torch.no_grad():
-        return sum(si_sdr_improvement(x[0].numpy(), r.numpy(), model.forward_wav(x[None])[0].numpy()).mean()
-                   for x, r in (dataset[i] for i in range(len(dataset)))) / len(dataset)
+        return sum(
+            si_sdr_improvement(x[0].numpy(), r.numpy(), model.forward_wav(x[None])[0].numpy()).mean()
+            for x, r in (dataset[i] for i in range(len(dataset)))
+        ) / len(dataset)
 
 
 def test_trained_network_separates_unseen_rooms(trained):

@@ -1,5 +1,6 @@
 """MixIT: mixtures of mixtures, asteroid's MixITLossWrapper through our training, the n_src most
 energetic outputs at separation, serialisation."""
+
 import torch
 from asteroid.losses import MixITLossWrapper, multisrc_neg_sisdr
 
@@ -22,8 +23,9 @@ def test_system_loss_is_asteroids_mixit_loss():
     model = build_mixit(2, size="tiny")
     mix = torch.randn(4, 4000)
     system = MixITSystem(model, None, None, [None])
-    expected = MixITLossWrapper(multisrc_neg_sisdr, generalized=True)(model.all_outputs(mix[0::2] + mix[1::2]),
-                                                                       torch.stack([mix[0::2], mix[1::2]], 1))
+    expected = MixITLossWrapper(multisrc_neg_sisdr, generalized=True)(
+        model.all_outputs(mix[0::2] + mix[1::2]), torch.stack([mix[0::2], mix[1::2]], 1)
+    )
     torch.testing.assert_close(system.common_step((mix, None), 0), expected)
 
 
@@ -36,9 +38,20 @@ def _mixit_loss(model, dataset):
 
 def test_mixit_training_lowers_its_loss_and_round_trips(tmp_path):
     dataset = ToyMixtureDataset(n_mixtures=4, n_src=2, seconds=1.0, seed=21)
-    config = {"model": "mixit", "segment_seconds": 0.5, "seed": 0, "optim": {"batch_size": 4, "lr": 3e-3},
-              "trainer": {"max_epochs": 1000, "max_steps": 15, "accelerator": "cpu", "enable_progress_bar": False,
-                          "enable_model_summary": False, "log_every_n_steps": 5}}
+    config = {
+        "model": "mixit",
+        "segment_seconds": 0.5,
+        "seed": 0,
+        "optim": {"batch_size": 4, "lr": 3e-3},
+        "trainer": {
+            "max_epochs": 1000,
+            "max_steps": 15,
+            "accelerator": "cpu",
+            "enable_progress_bar": False,
+            "enable_model_summary": False,
+            "log_every_n_steps": 5,
+        },
+    }
     torch.manual_seed(0)
     initial = build_mixit(2, size="tiny")
     torch.manual_seed(0)

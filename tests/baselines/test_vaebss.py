@@ -1,5 +1,6 @@
 """VAE-BSS: trained on mixtures only through Lightning, VAEM estimates sum to the mixture, a short
 training separates better than the mixture, K = 3 on 2-source mixtures, round trip."""
+
 import numpy as np
 import pytest
 import torch
@@ -20,8 +21,10 @@ class TwoKinds(torch.utils.data.Dataset):
         self.items = []
         for i in range(n_mixtures):
             rng = np.random.default_rng(seed + i)
-            sources = [lfilter([1.0], [1.0, -pole], speech_like_noise(int(seconds * 16000), 16000, rng))
-                       for pole in (0.9, -0.9)]
+            sources = [
+                lfilter([1.0], [1.0, -pole], speech_like_noise(int(seconds * 16000), 16000, rng))
+                for pole in (0.9, -0.9)
+            ]
             refs = np.stack([s / np.abs(s).max() for s in sources]).astype(np.float32)
             self.items.append((torch.from_numpy(refs.sum(0, keepdims=True)), torch.from_numpy(refs)))
 
@@ -50,18 +53,32 @@ def test_segments_round_trip_and_vaem_sums_to_the_mixture():
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     train = TwoKinds(16, 1.0, seed=100)
-    config = {"model": "vaebss", "size": "tiny", "network": NETWORK, "segment_seconds": 1.0, "seed": 0,
-              "optim": {"batch_size": 4, "lr": 1e-3},
-              "trainer": {"max_epochs": 1000, "max_steps": 600, "accelerator": "cpu", "enable_progress_bar": False,
-                          "enable_model_summary": False, "log_every_n_steps": 10}}
+    config = {
+        "model": "vaebss",
+        "size": "tiny",
+        "network": NETWORK,
+        "segment_seconds": 1.0,
+        "seed": 0,
+        "optim": {"batch_size": 4, "lr": 1e-3},
+        "trainer": {
+            "max_epochs": 1000,
+            "max_steps": 600,
+            "accelerator": "cpu",
+            "enable_progress_bar": False,
+            "enable_model_summary": False,
+            "log_every_n_steps": 10,
+        },
+    }
     torch.manual_seed(0)
     return train, train_pit(train, tmp_path_factory.mktemp("vaebss"), config)
 
 
 def _mean_improvement(model, dataset):
     with torch.no_grad():
-        return sum(si_sdr_improvement(x[0].numpy(), r.numpy(), model.forward_wav(x[None])[0].numpy()).mean()
-                   for x, r in (dataset[i] for i in range(len(dataset)))) / len(dataset)
+        return sum(
+            si_sdr_improvement(x[0].numpy(), r.numpy(), model.forward_wav(x[None])[0].numpy()).mean()
+            for x, r in (dataset[i] for i in range(len(dataset)))
+        ) / len(dataset)
 
 
 def test_training_on_mixtures_lowers_the_loss_and_separates(trained):
@@ -103,11 +120,37 @@ def test_asteroid_mvae_train_cli_trains_vaebss_on_simulated_mixtures(tmp_path, c
     data = tmp_path / "mix"
     assert main(["simulate", "--n-src", "2", "--n-mixtures", "2", "--duration", "1", "--out", str(data)]) == 0
     conf = tmp_path / "conf.yml"
-    conf.write_text(yaml.safe_dump({"network": NETWORK, "segment_seconds": 1.0, "optim": {"batch_size": 2},
-                                    "trainer": {"accelerator": "cpu", "enable_model_summary": False}}))
+    conf.write_text(
+        yaml.safe_dump(
+            {
+                "network": NETWORK,
+                "segment_seconds": 1.0,
+                "optim": {"batch_size": 2},
+                "trainer": {"accelerator": "cpu", "enable_model_summary": False},
+            }
+        )
+    )
     out = tmp_path / "exp"
-    assert main(["train", "--model", "vaebss", "--data", str(data), "--size", "tiny", "--conf", str(conf),
-                 "--max-steps", "3", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--model",
+                "vaebss",
+                "--data",
+                str(data),
+                "--size",
+                "tiny",
+                "--conf",
+                str(conf),
+                "--max-steps",
+                "3",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     model = load_model(str(out / "best_model.pth"))
     assert isinstance(model, VAEBSS) and model.frames == NETWORK["frames"]
     assert torch.load(out / "best_model.pth", weights_only=True)["training"]["steps"] == 3

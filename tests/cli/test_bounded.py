@@ -1,5 +1,6 @@
 """Bounded work and one-line errors of the commands (issue 26, sections 3 and 6): sizes are checked
 before any work; any unexpected failure is one line naming it, exit code 2."""
+
 import subprocess
 import sys
 from pathlib import Path
@@ -25,8 +26,10 @@ def _wav(path, channels=2):
     return path
 
 
-@pytest.mark.parametrize("flag, needle", [("--n-iter", "n_iter must be an integer in [1, 100000]"),
-                                          ("--n-src", "n_src must be an integer in [2, 1024]")])
+@pytest.mark.parametrize(
+    "flag, needle",
+    [("--n-iter", "n_iter must be an integer in [1, 100000]"), ("--n-src", "n_src must be an integer in [2, 1024]")],
+)
 def test_separate_refuses_enormous_sizes_before_work(tmp_path, capsys, flag, needle):
     mix = _wav(tmp_path / "mix.wav")
     assert main(["separate", str(mix), flag, str(10**9), "--out-dir", str(tmp_path / "out")]) == 2
@@ -34,12 +37,31 @@ def test_separate_refuses_enormous_sizes_before_work(tmp_path, capsys, flag, nee
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.parametrize("flag, value, needle", [("--n-iter", "1000000000", "--n-iter must be in [1, 100000]"),
-                                                 ("--n-src", "1000000000", "--n-src must be in [2, 1024]"),
-                                                 ("--duration", "nan", "--duration must be in (0, 3600]")])
+@pytest.mark.parametrize(
+    "flag, value, needle",
+    [
+        ("--n-iter", "1000000000", "--n-iter must be in [1, 100000]"),
+        ("--n-src", "1000000000", "--n-src must be in [2, 1024]"),
+        ("--duration", "nan", "--duration must be in (0, 3600]"),
+    ],
+)
 def test_retrain_data_refuses_enormous_sizes_before_work(tmp_path, capsys, flag, value, needle):
-    assert main(["retrain-data", "--network", str(tmp_path / "missing.pt"), "--corpus", "builtin",
-                 "--out", str(tmp_path / "out"), flag, value]) == 2
+    assert (
+        main(
+            [
+                "retrain-data",
+                "--network",
+                str(tmp_path / "missing.pt"),
+                "--corpus",
+                "builtin",
+                "--out",
+                str(tmp_path / "out"),
+                flag,
+                value,
+            ]
+        )
+        == 2
+    )
     _one_error_line(capsys, needle)
     assert not (tmp_path / "out").exists()
 
@@ -51,8 +73,7 @@ def test_generate_retraining_data_bounds_n_iter(tmp_path):
         generate_retraining_data(tmp_path / "missing.pt", [], tmp_path / "out", n_iter=10**9)
 
 
-@pytest.mark.parametrize("error", [RuntimeError("boom\n  second line\n  third"), KeyError("key"),
-                                   ZeroDivisionError()])
+@pytest.mark.parametrize("error", [RuntimeError("boom\n  second line\n  third"), KeyError("key"), ZeroDivisionError()])
 def test_unexpected_failures_are_one_line_naming_them(capsys, monkeypatch, error):
     from asteroid_mvae.cli import recalibrate
 
@@ -88,15 +109,29 @@ def test_recalibrate_bounds_its_batches(tmp_path, capsys):
 
 
 def _run_sh(*args):
-    return subprocess.run(["bash", str(EGS / "demo" / "run.sh"), "--python", sys.executable, *args],
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        ["bash", str(EGS / "demo" / "run.sh"), "--python", sys.executable, *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_recipe_set_values_may_hold_spaces(tmp_path):
     import yaml
 
-    done = _run_sh("--exp_dir", str(tmp_path / "exp"), "--set", "eval.methods=[ilrma, auxiva]",
-                   "--set", "eval.n_iter=7", "--stage", "99", "--stop_stage", "99")
+    done = _run_sh(
+        "--exp_dir",
+        str(tmp_path / "exp"),
+        "--set",
+        "eval.methods=[ilrma, auxiva]",
+        "--set",
+        "eval.n_iter=7",
+        "--stage",
+        "99",
+        "--stop_stage",
+        "99",
+    )
     assert done.returncode == 0, done.stderr
     conf = yaml.safe_load((tmp_path / "exp" / "conf.yml").read_text())
     assert conf["eval"]["methods"] == ["ilrma", "auxiva"] and conf["eval"]["n_iter"] == 7

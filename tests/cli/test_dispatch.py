@@ -1,4 +1,5 @@
 """The command line's dispatch: one table of commands, and a command imports only its module."""
+
 import ast
 import subprocess
 import sys
@@ -28,9 +29,11 @@ def test_a_command_imports_only_its_own_module(tmp_path):
     no schema without --set)."""
     conf = tmp_path / "conf.yml"
     conf.write_text("n_src: [2, 3]\n")
-    code = ("import sys\nimport asteroid_mvae.cli\nbefore = set(sys.modules)\nfrom asteroid_mvae.cli import main\n"
-            f"assert main(['recipe', 'conf', '--conf', {str(conf)!r}, '--get', 'n_src']) == 0\n"
-            "print(sorted(m for m in set(sys.modules) - before if m.startswith(('asteroid_mvae', 'torch', 'pytorch'))))\n")
+    code = (
+        "import sys\nimport asteroid_mvae.cli\nbefore = set(sys.modules)\nfrom asteroid_mvae.cli import main\n"
+        f"assert main(['recipe', 'conf', '--conf', {str(conf)!r}, '--get', 'n_src']) == 0\n"
+        "print(sorted(m for m in set(sys.modules) - before if m.startswith(('asteroid_mvae', 'torch', 'pytorch'))))\n"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=300)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()

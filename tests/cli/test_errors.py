@@ -1,17 +1,21 @@
 """Usage errors of every subcommand: one line naming the argument, exit code 2, no traceback."""
+
 import pytest
 
 from asteroid_mvae.cli import main
 
 
-@pytest.mark.parametrize("argv, names", [
-    (["simulate", "--out", "x", "--max-order", "nan"], "--max-order"),
-    (["simulate", "--out", "x", "--n-mixtures", "1e9"], "--n-mixtures"),
-    (["separate", "a.wav", "--n-iter", "many"], "--n-iter"),
-    (["train", "--model", "cvae", "--out", "x", "--no-such-option"], "--no-such-option"),
-    (["train"], "--model"),
-    (["no-such-command"], "no-such-command"),
-])
+@pytest.mark.parametrize(
+    "argv, names",
+    [
+        (["simulate", "--out", "x", "--max-order", "nan"], "--max-order"),
+        (["simulate", "--out", "x", "--n-mixtures", "1e9"], "--n-mixtures"),
+        (["separate", "a.wav", "--n-iter", "many"], "--n-iter"),
+        (["train", "--model", "cvae", "--out", "x", "--no-such-option"], "--no-such-option"),
+        (["train"], "--model"),
+        (["no-such-command"], "no-such-command"),
+    ],
+)
 def test_usage_errors_are_one_line_with_exit_code_2(capsys, argv, names):
     assert main(argv) == 2
     err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]

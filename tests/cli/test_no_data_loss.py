@@ -5,6 +5,7 @@ check every input before the first output and write each mixture's sources all o
 separate needs -f to replace an earlier run's outputs; SIGTERM removes temporary files as
 Ctrl-C does; mixture ids are read one way (simulate's ``mixture_ID``) and must be unique.
 """
+
 import json
 import os
 import signal
@@ -60,6 +61,7 @@ def ilrma_pth(tmp_path):
 
 
 # --- publish -------------------------------------------------------------------------------------
+
 
 def test_publish_refuses_a_folder_it_did_not_write(tmp_path, capsys, ilrma_pth):
     out = tmp_path / "mine"
@@ -145,6 +147,7 @@ def test_publish_model_library_call_refuses_too(tmp_path):
 
 # --- infer ---------------------------------------------------------------------------------------
 
+
 def test_infer_never_overwrites_an_input(tmp_path, capsys, ilrma_pth):
     mix = _noise_wav(tmp_path / "in" / "mix.wav", seed=1)
     victim = _noise_wav(tmp_path / "in" / "mix_s1.wav", seed=2)  # also an input, named like mix's output
@@ -192,6 +195,7 @@ def test_infer_checks_every_input_before_the_first_output(tmp_path, capsys, ilrm
 
 # --- separate ------------------------------------------------------------------------------------
 
+
 def test_separate_needs_force_to_replace_an_earlier_run(tmp_path, capsys):
     mix = _noise_wav(tmp_path / "mix.wav")
     out = tmp_path / "out"
@@ -208,12 +212,19 @@ def test_separate_needs_force_to_replace_an_earlier_run(tmp_path, capsys):
     assert main([*args, "--force"]) == 0
 
 
-@pytest.mark.parametrize("bad, needle", [
-    (lambda p: p.write_text("not audio"), "cannot read"),
-    (lambda p: _noise_wav(p, channels=1), "mono file"),
-    (lambda p: _noise_wav(p, rate=8000), "sample rate 8000"),
-    (lambda p: p.write_bytes(_noise_wav(p.with_name("full.wav"), seconds=1.0).read_bytes()[:9000]), "truncated wav"),
-], ids=["text", "mono", "rate", "truncated"])
+@pytest.mark.parametrize(
+    "bad, needle",
+    [
+        (lambda p: p.write_text("not audio"), "cannot read"),
+        (lambda p: _noise_wav(p, channels=1), "mono file"),
+        (lambda p: _noise_wav(p, rate=8000), "sample rate 8000"),
+        (
+            lambda p: p.write_bytes(_noise_wav(p.with_name("full.wav"), seconds=1.0).read_bytes()[:9000]),
+            "truncated wav",
+        ),
+    ],
+    ids=["text", "mono", "rate", "truncated"],
+)
 def test_separate_checks_every_input_before_the_first_separation(tmp_path, capsys, bad, needle):
     good = _noise_wav(tmp_path / "good.wav")
     later = tmp_path / "later.wav"
@@ -230,8 +241,9 @@ def test_keep_going_skips_unreadable_inputs_and_separates_the_others(tmp_path, c
     text.write_text("not audio")
     last = _noise_wav(tmp_path / "last.wav", seed=3)
     out = tmp_path / "out"
-    assert main(["separate", str(good), str(text), str(last), "--out-dir", str(out), "--n-iter", "2",
-                 "--keep-going"]) == 2
+    assert (
+        main(["separate", str(good), str(text), str(last), "--out-dir", str(out), "--n-iter", "2", "--keep-going"]) == 2
+    )
     err = capsys.readouterr().err
     assert "1 of 3 files failed" in err and str(text) in err
     assert any("cannot read" in r.getMessage() and str(text) in r.getMessage() for r in caplog.records)
@@ -274,6 +286,7 @@ def test_atomic_paths_is_all_or_none(tmp_path):
 
 
 # --- SIGTERM -------------------------------------------------------------------------------------
+
 
 def test_sigterm_is_raised_as_an_interrupt_and_the_handler_restored():
     from asteroid_mvae.cli import Terminated, sigterm_as_interrupt
@@ -331,6 +344,7 @@ def test_sigterm_while_writing_leaves_no_temporary_file(tmp_path):
 
 # --- mixture ids (section 4) ---------------------------------------------------------------------
 
+
 def _mixture_csv(folder, rows, id_column="mixture_ID"):
     """A tiny simulate-style mixture CSV: rows of (id or None, mixture path relative to folder)."""
     folder = Path(folder)
@@ -353,9 +367,29 @@ def _mixture_csv(folder, rows, id_column="mixture_ID"):
 
 
 def _evaluate(csv, out):
-    return main(["evaluate", "--test-csv", str(csv), "--out", str(out), "--methods", "auxiva", "--metrics", "si_sdr",
-                 "--n-iter", "2", "--n-fft", "256", "--hop-length", "128", "--n-examples", "2", "--no-track",
-                 "--no-report"])
+    return main(
+        [
+            "evaluate",
+            "--test-csv",
+            str(csv),
+            "--out",
+            str(out),
+            "--methods",
+            "auxiva",
+            "--metrics",
+            "si_sdr",
+            "--n-iter",
+            "2",
+            "--n-fft",
+            "256",
+            "--hop-length",
+            "128",
+            "--n-examples",
+            "2",
+            "--no-track",
+            "--no-report",
+        ]
+    )
 
 
 @pytest.mark.parametrize("id_column", ["mixture_ID", "mixture_id"])
@@ -374,10 +408,14 @@ def test_evaluate_uses_the_csvs_mixture_ids(tmp_path, capsys, id_column):
     assert [MixtureDataset(csv).mixture_id(i) for i in (0, 1)] == ["roomA-01", "roomB-01"]  # the one reader
 
 
-@pytest.mark.parametrize("rows, id_column, duplicate", [
-    ([("m1", "a/mix.wav"), ("m1", "b/mix.wav")], "mixture_ID", "m1"),
-    ([(None, "a/mix.wav"), (None, "b/mix.wav")], None, "mix"),
-], ids=["same-id", "same-stem-no-id"])
+@pytest.mark.parametrize(
+    "rows, id_column, duplicate",
+    [
+        ([("m1", "a/mix.wav"), ("m1", "b/mix.wav")], "mixture_ID", "m1"),
+        ([(None, "a/mix.wav"), (None, "b/mix.wav")], None, "mix"),
+    ],
+    ids=["same-id", "same-stem-no-id"],
+)
 def test_evaluate_refuses_mixtures_sharing_an_id(tmp_path, capsys, rows, id_column, duplicate):
     from asteroid_mvae.data import DataError
     from asteroid_mvae.data.datasets import MixtureDataset

@@ -92,13 +92,30 @@ def test_refine_steps_option(tmp_path, capsys):
     outs = {}
     for steps in ("0", "2"):
         out = tmp_path / f"out{steps}"
-        assert main(["separate", str(path), "--model", str(package), "--n-iter", "3", "--refine-steps", steps,
-                     "--out-dir", str(out)]) == 0
+        assert (
+            main(
+                [
+                    "separate",
+                    str(path),
+                    "--model",
+                    str(package),
+                    "--n-iter",
+                    "3",
+                    "--refine-steps",
+                    steps,
+                    "--out-dir",
+                    str(out),
+                ]
+            )
+            == 0
+        )
         outs[steps] = sf.read(out / "mix_s1.wav")[0]
     assert not np.array_equal(outs["0"], outs["2"])
     assert main(["separate", str(path), "--refine-steps", "-1"]) == 2
     assert "--refine-steps must be at least 0" in capsys.readouterr().err
-    assert main(["separate", str(path), "--model", "ilrma", "--refine-steps", "2", "--out-dir", str(tmp_path / "x")]) == 2
+    assert (
+        main(["separate", str(path), "--model", "ilrma", "--refine-steps", "2", "--out-dir", str(tmp_path / "x")]) == 2
+    )
     assert "applies to FastMVAE and FastMVAE2 models, not to ILRMA" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
 
@@ -190,8 +207,10 @@ def test_keep_going_separates_the_rest_and_fails_at_the_end(tmp_path, capsys):
     out = tmp_path / "out"
     assert main(["separate", str(short), str(good), "--out-dir", str(out), "--n-iter", "2"]) == 2
     assert "too short" in capsys.readouterr().err and not list(out.iterdir())
-    assert main(["separate", str(good), str(short), str(last), "--out-dir", str(out), "--n-iter", "2",
-                 "--keep-going"]) == 2
+    assert (
+        main(["separate", str(good), str(short), str(last), "--out-dir", str(out), "--n-iter", "2", "--keep-going"])
+        == 2
+    )
     assert "1 of 3 files failed" in capsys.readouterr().err
     assert sorted(p.name for p in out.iterdir()) == ["good_s1.wav", "good_s2.wav", "last_s1.wav", "last_s2.wav"]
 
@@ -219,7 +238,9 @@ def test_extreme_levels_separate_like_normal_ones(tmp_path):
         for scale in (1e30, 1e-30):
             estimates = model.forward_wav(audio * scale)
             assert torch.isfinite(estimates).all()
-            torch.testing.assert_close(estimates / scale, reference, rtol=1e-4, atol=1e-5 * float(reference.abs().max()))
+            torch.testing.assert_close(
+                estimates / scale, reference, rtol=1e-4, atol=1e-5 * float(reference.abs().max())
+            )
 
 
 def test_dependent_channels_are_refused_unless_enough_remain(tmp_path, capsys):
@@ -286,7 +307,9 @@ def test_one_command_for_folders_resampling_chunks_and_resuming(tmp_path, capsys
     (out / "b_s2.wav").unlink()
     assert main(argv + ["-r", "--skip-existing"]) == 0  # only b.wav again
     assert "skipping" in caplog.text and str(folder / "a.wav") in caplog.text
-    assert (out / "a_s1.wav").read_bytes() == before["a_s1.wav"] and (out / "b_s2.wav").read_bytes() == before["b_s2.wav"]
+    assert (out / "a_s1.wav").read_bytes() == before["a_s1.wav"] and (out / "b_s2.wav").read_bytes() == before[
+        "b_s2.wav"
+    ]
 
 
 def test_chunked_separation_without_overlap_reorder_matches_whole_file_when_the_window_covers_it(tmp_path):
@@ -295,14 +318,16 @@ def test_chunked_separation_without_overlap_reorder_matches_whole_file_when_the_
     assert main(["separate", str(path), "--out-dir", str(tmp_path / "whole"), "--n-iter", "3"]) == 0
     assert main(["separate", str(path), "--out-dir", str(tmp_path / "chunk"), "--n-iter", "3", "-w", "32000"]) == 0
     for k in (1, 2):
-        np.testing.assert_array_equal(sf.read(tmp_path / "whole" / f"mix_s{k}.wav")[0],
-                                      sf.read(tmp_path / "chunk" / f"mix_s{k}.wav")[0])
+        np.testing.assert_array_equal(
+            sf.read(tmp_path / "whole" / f"mix_s{k}.wav")[0], sf.read(tmp_path / "chunk" / f"mix_s{k}.wav")[0]
+        )
 
 
 def test_infer_is_a_deprecated_alias_writing_the_same_files(tmp_path, capsys):
+    import torch
+
     from asteroid_mvae.cli import build_parser
     from asteroid_mvae.models import load_model
-    import torch
 
     torch.save(load_model("ilrma", n_iter=2).serialize(), tmp_path / "ilrma.pth")
     path = _noise_wav(tmp_path / "data" / "mix.wav")

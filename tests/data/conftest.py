@@ -1,4 +1,5 @@
 """Fake corpora in the real layouts, with tiny generated audio, and a shared small simulation."""
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -23,8 +24,10 @@ def write_sphere_pcm(path, audio, rate=16000):
 def write_sphere_shorten(path):
     """A file with a NIST header declaring shorten compression (body is not decodable here)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    header = ("NIST_1A\n   1024\nsample_rate -i 16000\nchannel_count -i 1\nsample_n_bytes -i 2\n"
-              "sample_coding -s26 pcm,embedded-shorten-v2.00\nend_head\n")
+    header = (
+        "NIST_1A\n   1024\nsample_rate -i 16000\nchannel_count -i 1\nsample_n_bytes -i 2\n"
+        "sample_coding -s26 pcm,embedded-shorten-v2.00\nend_head\n"
+    )
     path.write_bytes(header.encode().ljust(1024, b" ") + b"\x00\x01" * 100)
 
 
@@ -79,6 +82,7 @@ SMALL_CONFIG = RoomConfig(duration=1.5)
 def small_simulation(tmp_path_factory):
     """3 two-source mixtures of the builtin corpus (1.5 s), shared by several tests."""
     out = tmp_path_factory.mktemp("sim") / "mixtures"
-    csv = simulate_mixtures(BuiltinCorpus(n_speakers=3, utterances_per_speaker=6), out, n_src=2, n_mixtures=3,
-                            seed=7, config=SMALL_CONFIG)
+    csv = simulate_mixtures(
+        BuiltinCorpus(n_speakers=3, utterances_per_speaker=6), out, n_src=2, n_mixtures=3, seed=7, config=SMALL_CONFIG
+    )
     return csv

@@ -6,8 +6,17 @@ import numpy as np
 import pytest
 from scipy.signal import welch
 
-from asteroid_mvae.data import (AudioReadError, BuiltinCorpus, DataError, FolderCorpus, JvsCorpus, Wsj0Corpus,
-                                get_corpus, split_by_speaker, split_by_utterance)
+from asteroid_mvae.data import (
+    AudioReadError,
+    BuiltinCorpus,
+    DataError,
+    FolderCorpus,
+    JvsCorpus,
+    Wsj0Corpus,
+    get_corpus,
+    split_by_speaker,
+    split_by_utterance,
+)
 
 
 def test_wsj0_layout_merges_discs_and_reads_sphere(fake_wsj0):
@@ -24,6 +33,7 @@ def test_wsj0_layout_merges_discs_and_reads_sphere(fake_wsj0):
 
 def test_wsj0_prefers_converted_wav(fake_wsj0):
     import soundfile as sf
+
     folder = fake_wsj0 / "csr_1" / "11-1.1" / "wsj0" / "si_tr_s" / "011"
     sf.write(str(folder / "011c0100.wav"), np.full(1600, 0.25, np.float32), 16000)
     corpus = Wsj0Corpus(fake_wsj0)
@@ -42,14 +52,17 @@ def test_wsj0_shorten_without_sph2pipe_is_a_clear_error(tmp_path, monkeypatch, s
 
 def test_wsj0_shorten_decoded_through_sph2pipe(tmp_path, monkeypatch, shorten_sphere):
     import soundfile as sf
+
     wv1 = tmp_path / "wsj0" / "si_tr_s" / "01a" / "01ac0101.wv1"
     shorten_sphere(wv1)
     sf.write(str(wv1) + ".payload.wav", np.full(800, 0.5, np.float32), 16000, subtype="PCM_16")
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     script = bin_dir / "sph2pipe"  # stands in for sph2pipe: prints the wav decoded from argv[-1]
-    script.write_text(f"#!{sys.executable}\nimport sys\nassert sys.argv[1:3] == ['-f', 'wav']\n"
-                      "sys.stdout.buffer.write(open(sys.argv[-1] + '.payload.wav', 'rb').read())\n")
+    script.write_text(
+        f"#!{sys.executable}\nimport sys\nassert sys.argv[1:3] == ['-f', 'wav']\n"
+        "sys.stdout.buffer.write(open(sys.argv[-1] + '.payload.wav', 'rb').read())\n"
+    )
     script.chmod(script.stat().st_mode | stat.S_IEXEC)
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     audio = Wsj0Corpus(tmp_path).load("01a", "01ac0101")
@@ -114,7 +127,9 @@ def test_builtin_corpus_is_deterministic_and_speakers_differ():
     corpus = BuiltinCorpus(n_speakers=4, utterances_per_speaker=8, seed=3)
     assert corpus.speakers == sorted(corpus.speakers) and len(corpus.speakers) == 4
     a = corpus.load("synth001", "u0002")
-    np.testing.assert_array_equal(a, BuiltinCorpus(n_speakers=4, utterances_per_speaker=8, seed=3).load("synth001", "u0002"))
+    np.testing.assert_array_equal(
+        a, BuiltinCorpus(n_speakers=4, utterances_per_speaker=8, seed=3).load("synth001", "u0002")
+    )
     assert a.dtype == np.float32 and 1.5 * 16000 <= a.size <= 4 * 16000 and np.abs(a).max() < 1
     assert not np.array_equal(a[:16000], BuiltinCorpus(seed=4).load("synth001", "u0002")[:16000])
 
@@ -125,8 +140,9 @@ def test_builtin_corpus_is_deterministic_and_speakers_differ():
 
     feats = {s: np.stack([envelope(corpus.load(s, u)) for u in corpus.utterances(s)]) for s in corpus.speakers}
     centroids = {s: f[:4].mean(0) for s, f in feats.items()}  # 4 utterances to learn, 4 to test
-    correct = sum(min(centroids, key=lambda c: np.sum((x - centroids[c]) ** 2)) == s
-                  for s, f in feats.items() for x in f[4:])
+    correct = sum(
+        min(centroids, key=lambda c: np.sum((x - centroids[c]) ** 2)) == s for s, f in feats.items() for x in f[4:]
+    )
     assert correct / 16 >= 0.75  # chance: 0.25
 
 

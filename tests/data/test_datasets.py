@@ -7,16 +7,27 @@ import soundfile as sf
 import torch
 
 from asteroid_mvae.cli import main
-from asteroid_mvae.data import (BuiltinCorpus, DataError, MixtureDataset, RoomConfig, SpeakerSpectrogramDataset,
-                                simulate_speakers)
+from asteroid_mvae.data import (
+    BuiltinCorpus,
+    DataError,
+    MixtureDataset,
+    RoomConfig,
+    SpeakerSpectrogramDataset,
+    simulate_speakers,
+)
 from asteroid_mvae.separation import StftConfig, stft
 
 
 @pytest.fixture(scope="module")
 def speaker_set(tmp_path_factory):
     out = tmp_path_factory.mktemp("speakers")
-    return simulate_speakers(BuiltinCorpus(n_speakers=3, utterances_per_speaker=6), out, n_per_speaker=2, seed=0,
-                             config=RoomConfig(duration=2.0))
+    return simulate_speakers(
+        BuiltinCorpus(n_speakers=3, utterances_per_speaker=6),
+        out,
+        n_per_speaker=2,
+        seed=0,
+        config=RoomConfig(duration=2.0),
+    )
 
 
 def test_speaker_dataset_items_labels_and_label_map(speaker_set):
@@ -31,7 +42,7 @@ def test_speaker_dataset_items_labels_and_label_map(speaker_set):
     assert label.item() == ds.label_map[frame.speaker[3]]
     wav = torch.from_numpy(sf.read(str(speaker_set.parent / frame.path[3]), dtype="float32")[0])
     full = stft(wav, StftConfig()).abs()[1:]
-    starts = [s for s in range(full.shape[1] - 15) if torch.allclose(full[:, s:s + 16], mag, atol=1e-5)]
+    starts = [s for s in range(full.shape[1] - 15) if torch.allclose(full[:, s : s + 16], mag, atol=1e-5)]
     assert starts  # the item is a genuine segment of the utterance's magnitude STFT, DC dropped
     again = SpeakerSpectrogramDataset(speaker_set, segment_frames=16, seed=1)
     assert all(torch.equal(ds[i][0], again[i][0]) for i in range(len(ds)))
@@ -44,7 +55,7 @@ def test_speaker_dataset_default_segment_wraps_short_signals(speaker_set):
     mag, _ = ds[0]  # 2-s signals have 32 frames < 128: repeated to fill the segment
     assert mag.shape == (1024, 128)
     n = StftConfig().n_frames(32000)
-    torch.testing.assert_close(mag[:, :n], mag[:, n:2 * n])
+    torch.testing.assert_close(mag[:, :n], mag[:, n : 2 * n])
     with pytest.raises(DataError, match="not in the label map"):
         SpeakerSpectrogramDataset(speaker_set, label_map={"synth000": 0})
 
@@ -79,8 +90,24 @@ def test_mixture_dataset_items_infos_and_metadata(small_simulation):
 
 def test_cli_simulate_and_errors(tmp_path, capsys):
     out = tmp_path / "cli"
-    args = ["simulate", "--corpus", "builtin", "--n-src", "2", "--n-mixtures", "2", "--duration", "1", "--out", str(out),
-            "--seed", "3", "--rt60", "0.2", "0.4"]
+    args = [
+        "simulate",
+        "--corpus",
+        "builtin",
+        "--n-src",
+        "2",
+        "--n-mixtures",
+        "2",
+        "--duration",
+        "1",
+        "--out",
+        str(out),
+        "--seed",
+        "3",
+        "--rt60",
+        "0.2",
+        "0.4",
+    ]
     assert main(args) == 0
     frame = pd.read_csv(out / "metadata.csv")
     assert len(frame) == 2 and frame.rt60.between(0.2, 0.4).all() and frame.rt60.nunique() == 2
@@ -90,7 +117,10 @@ def test_cli_simulate_and_errors(tmp_path, capsys):
     assert main(["simulate-speakers", "--n-per-speaker", "1", "--duration", "1", "--out", str(tmp_path / "spk")]) == 0
     assert len(pd.read_csv(tmp_path / "spk" / "metadata.csv")) == 4
     capsys.readouterr()
-    assert main(["simulate", "--corpus", "jvs", "--corpus-dir", str(tmp_path / "missing"), "--out", str(tmp_path / "x")]) == 2
+    assert (
+        main(["simulate", "--corpus", "jvs", "--corpus-dir", str(tmp_path / "missing"), "--out", str(tmp_path / "x")])
+        == 2
+    )
     assert "JVS corpus directory not found" in capsys.readouterr().err
     assert main(["simulate", "--corpus", "wsj0", "--out", str(tmp_path / "x")]) == 2
     assert "needs --corpus-dir" in capsys.readouterr().err

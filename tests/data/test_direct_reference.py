@@ -1,4 +1,5 @@
 """Direct-path references: ``simulate`` writes them, ``evaluate --reference direct`` scores against them."""
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -13,9 +14,34 @@ from asteroid_mvae.data.datasets import MixtureDataset
 def tiny_set(tmp_path_factory):
     """2 two-source, 3-microphone mixtures of 1 s (RT60 0.3 s), through the command line."""
     out = tmp_path_factory.mktemp("direct") / "set"
-    assert main(["simulate", "--corpus", "builtin", "--builtin-speakers", "3", "--builtin-utterances", "4",
-                 "--n-src", "2", "--n-mixtures", "2", "--n-mics", "3", "--duration", "1", "--early-ms", "50",
-                 "--seed", "3", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "simulate",
+                "--corpus",
+                "builtin",
+                "--builtin-speakers",
+                "3",
+                "--builtin-utterances",
+                "4",
+                "--n-src",
+                "2",
+                "--n-mixtures",
+                "2",
+                "--n-mics",
+                "3",
+                "--duration",
+                "1",
+                "--early-ms",
+                "50",
+                "--seed",
+                "3",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     return out / "metadata.csv"
 
 
@@ -60,9 +86,35 @@ def test_evaluate_scores_against_both_references(tiny_set, tmp_path):
     scores = {}
     for reference in ("image", "direct"):
         out = tmp_path / reference
-        assert main(["evaluate", "--test-csv", str(tiny_set), "--out", str(out), "--methods", "auxiva", "oracle_ls",
-                     "--metrics", "si_sdr", "--n-iter", "3", "--n-fft", "512", "--hop-length", "256", "--no-track",
-                     "--n-examples", "0", "--no-report", "--reference", reference]) == 0
+        assert (
+            main(
+                [
+                    "evaluate",
+                    "--test-csv",
+                    str(tiny_set),
+                    "--out",
+                    str(out),
+                    "--methods",
+                    "auxiva",
+                    "oracle_ls",
+                    "--metrics",
+                    "si_sdr",
+                    "--n-iter",
+                    "3",
+                    "--n-fft",
+                    "512",
+                    "--hop-length",
+                    "256",
+                    "--no-track",
+                    "--n-examples",
+                    "0",
+                    "--no-report",
+                    "--reference",
+                    reference,
+                ]
+            )
+            == 0
+        )
         scores[reference] = pd.read_csv(out / "all_metrics.csv").set_index(["method", "mixture_id"])["si_sdr"]
     assert len(scores["image"]) == len(scores["direct"]) == 4
     assert (scores["image"] - scores["direct"]).abs().min() > 0.01
@@ -74,8 +126,22 @@ def test_direct_reference_refused_without_direct_files(tmp_path, capsys, tiny_se
     frame.drop(columns=[c for c in frame.columns if c.startswith("direct_")]).to_csv(legacy, index=False)
     with pytest.raises(DataError, match="no direct-path references"):
         MixtureDataset(legacy, reference="direct")
-    assert main(["evaluate", "--test-csv", str(legacy), "--out", str(tmp_path / "e"), "--methods", "auxiva",
-                 "--reference", "direct"]) == 2
+    assert (
+        main(
+            [
+                "evaluate",
+                "--test-csv",
+                str(legacy),
+                "--out",
+                str(tmp_path / "e"),
+                "--methods",
+                "auxiva",
+                "--reference",
+                "direct",
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "no direct-path references" in err[0]
     assert not (tmp_path / "e").exists()
@@ -84,5 +150,10 @@ def test_direct_reference_refused_without_direct_files(tmp_path, capsys, tiny_se
 
 def test_early_ms_is_checked(tmp_path):
     with pytest.raises(DataError, match=r"early_ms \(--early-ms\)"):
-        simulate_mixtures(BuiltinCorpus(n_speakers=2), tmp_path / "out", n_src=2, n_mixtures=1,
-                          config=RoomConfig(duration=0.5, early_ms=-1))
+        simulate_mixtures(
+            BuiltinCorpus(n_speakers=2),
+            tmp_path / "out",
+            n_src=2,
+            n_mixtures=1,
+            config=RoomConfig(duration=0.5, early_ms=-1),
+        )

@@ -31,7 +31,9 @@ def test_default_geometry_keeps_everything_inside():
         np.testing.assert_allclose(np.linalg.norm(geo.mics - centre[:, None], axis=0), 0.1)
         np.testing.assert_allclose(np.linalg.norm(geo.sources - centre[:, None], axis=0), 2.5)
         np.testing.assert_allclose(geo.sources[2], 1.5)
-        assert np.all(geo.sources >= 0.5 - 1e-9) and np.all(geo.sources <= np.array(config.room_dim)[:, None] - 0.5 + 1e-9)
+        assert np.all(geo.sources >= 0.5 - 1e-9) and np.all(
+            geo.sources <= np.array(config.room_dim)[:, None] - 0.5 + 1e-9
+        )
         diffs = np.abs((geo.azimuths[:, None] - geo.azimuths[None] + 180) % 360 - 180)
         assert diffs[~np.eye(3, dtype=bool)].min() >= 20 - 1e-9
 
@@ -59,12 +61,15 @@ def test_mixture_files_metadata_and_image_sum(small_simulation):
         np.testing.assert_allclose(images.sum(0), mix, atol=1e-6)
         assert np.abs(mix).max() == pytest.approx(0.9, abs=1e-6)
         assert row.speaker_1 != row.speaker_2 and row.rt60 == 0.3
-        mics, sources = positions(row.mic_positions), np.stack([positions(row.position_1)[0], positions(row.position_2)[0]])
+        mics, sources = (
+            positions(row.mic_positions),
+            np.stack([positions(row.position_1)[0], positions(row.position_2)[0]]),
+        )
         np.testing.assert_allclose(np.linalg.norm(mics - [4, 3, 1.5], axis=1), 0.1, atol=1e-3)
         np.testing.assert_allclose(np.linalg.norm(sources - [4, 3, 1.5], axis=1), 2.5, atol=1e-3)
         dry = read(root / row.dry_1_path)[0]
         image = images[0, 0]
-        xcorr = correlate(image, dry, mode="full", method="fft")[dry.size - 1:dry.size + 2000]
+        xcorr = correlate(image, dry, mode="full", method="fft")[dry.size - 1 : dry.size + 2000]
         lag = np.argmax(np.abs(xcorr))  # direct path ~ 2.5 m / c (+ pyroomacoustics' 40-sample filter delay)
         assert abs(lag - (2.5 / 343 * 16000 + 40)) < 8
 
@@ -75,7 +80,9 @@ def test_builtin_mixture_is_separable_by_auxiva(small_simulation):
     from asteroid_mvae.separation import LaplaceIVA, istft, separate, stft
 
     tmp = small_simulation.parent.parent / "separable"
-    csv = simulate_mixtures(BuiltinCorpus(n_speakers=6), tmp, n_src=2, n_mixtures=1, seed=1, config=RoomConfig(duration=8.0))
+    csv = simulate_mixtures(
+        BuiltinCorpus(n_speakers=6), tmp, n_src=2, n_mixtures=1, seed=1, config=RoomConfig(duration=8.0)
+    )
     row = pd.read_csv(csv).iloc[0]
     mix = torch.from_numpy(read(tmp / row.mixture_path)).double()
     refs = torch.stack([torch.from_numpy(read(tmp / row[f"source_{k}_path"])[0]) for k in (1, 2)]).double()
@@ -115,7 +122,9 @@ def test_resume_after_interrupted_run(tmp_path, monkeypatch, small_simulation):
         simulate_mixtures(corpus, out, n_src=2, n_mixtures=3, seed=7, config=CONFIG)
     assert not (out / "metadata.csv").exists() and not (out / "mix/mix000002.wav").exists()
     (out / "mix" / ".mix000002.abc.tmp.wav").write_bytes(b"half")  # left by a killed writer
-    monkeypatch.setattr(rooms, "_simulate_mixture_item", lambda index, **kw: (calls.append(index), real_item(index, **kw))[1])
+    monkeypatch.setattr(
+        rooms, "_simulate_mixture_item", lambda index, **kw: (calls.append(index), real_item(index, **kw))[1]
+    )
     calls.clear()
     simulate_mixtures(corpus, out, n_src=2, n_mixtures=3, seed=7, config=CONFIG)
     assert calls == [2]
@@ -139,26 +148,31 @@ def test_diffuse_noise_at_requested_snr(tmp_path):
     assert 0.0 < coherence < 0.9
 
 
-@pytest.mark.parametrize("kwargs, n_src, message", [
-    ({"room_dim": (5, 5, 3)}, 2, "impossible geometry"),
-    ({"min_separation_deg": 100}, 4, "cannot be 100 degrees apart"),
-    ({"rt60": 0.02}, 2, "RT60 0.02 s is impossible"),
-    ({"rt60": (0.3, 5.0)}, 2, "needs image-source order"),
-    ({"source_distance": 0.05}, 2, "outside the array"),
-    ({"array_height": 2.9}, 2, "array_height"),
-    ({"noise_snr_db": float("nan")}, 2, "noise_snr_db (--snr) must be a finite number"),
-    ({"rt60": float("inf")}, 2, "rt60 (--rt60) must be a finite number"),
-    ({"mic_radius": float("nan")}, 2, "mic_radius (--mic-radius) must be a finite number"),
-    ({"duration": 1e9}, 2, "duration (--duration) must be within"),
-    ({"duration": 1e-9}, 2, "duration (--duration) must be within"),
-    ({"noise_snr_db": 1e9}, 2, "finite SNR"),
-    ({"max_order": -1}, 2, "image-source order >= 0"),
-    ({"n_mics": 1}, 2, "underdetermined"),
-    ({"n_mics": 2}, 3, "underdetermined"),
-])
+@pytest.mark.parametrize(
+    "kwargs, n_src, message",
+    [
+        ({"room_dim": (5, 5, 3)}, 2, "impossible geometry"),
+        ({"min_separation_deg": 100}, 4, "cannot be 100 degrees apart"),
+        ({"rt60": 0.02}, 2, "RT60 0.02 s is impossible"),
+        ({"rt60": (0.3, 5.0)}, 2, "needs image-source order"),
+        ({"source_distance": 0.05}, 2, "outside the array"),
+        ({"array_height": 2.9}, 2, "array_height"),
+        ({"noise_snr_db": float("nan")}, 2, "noise_snr_db (--snr) must be a finite number"),
+        ({"rt60": float("inf")}, 2, "rt60 (--rt60) must be a finite number"),
+        ({"mic_radius": float("nan")}, 2, "mic_radius (--mic-radius) must be a finite number"),
+        ({"duration": 1e9}, 2, "duration (--duration) must be within"),
+        ({"duration": 1e-9}, 2, "duration (--duration) must be within"),
+        ({"noise_snr_db": 1e9}, 2, "finite SNR"),
+        ({"max_order": -1}, 2, "image-source order >= 0"),
+        ({"n_mics": 1}, 2, "underdetermined"),
+        ({"n_mics": 2}, 3, "underdetermined"),
+    ],
+)
 def test_impossible_settings_fail_before_writing(tmp_path, kwargs, n_src, message):
     with pytest.raises(DataError, match=re.escape(message)):
-        simulate_mixtures(BuiltinCorpus(n_speakers=4), tmp_path / "out", n_src=n_src, n_mixtures=1, config=RoomConfig(**kwargs))
+        simulate_mixtures(
+            BuiltinCorpus(n_speakers=4), tmp_path / "out", n_src=n_src, n_mixtures=1, config=RoomConfig(**kwargs)
+        )
     assert not (tmp_path / "out").exists()
 
 
@@ -170,6 +184,7 @@ def test_more_sources_than_speakers(tmp_path):
 
 def test_corrupt_short_and_silent_files_skipped_with_count_or_strict(tmp_path, fake_folder):
     import soundfile as sf
+
     sf.write(str(fake_folder / "carol" / "tiny.wav"), np.zeros(100, np.float32), 16000)
     sf.write(str(fake_folder / "alice" / "mute.wav"), np.zeros(16000, np.float32), 16000)
     corpus = FolderCorpus(fake_folder)
@@ -189,6 +204,7 @@ def test_corrupt_short_and_silent_files_skipped_with_count_or_strict(tmp_path, f
 
 def test_speaker_with_no_usable_audio(tmp_path):
     import soundfile as sf
+
     for spk in ("a", "b"):
         (tmp_path / "c" / spk).mkdir(parents=True)
         sf.write(str(tmp_path / "c" / spk / "x.wav"), np.zeros(800, np.float32), 16000)

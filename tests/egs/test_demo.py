@@ -4,6 +4,7 @@ The chain runs once per module (every stage whose command exists in this version
 tests check its outputs. Stages that need commands not in this version (MVAE-family
 separators, encoder re-training) are reported as skipped, with the missing name.
 """
+
 import importlib
 import subprocess
 import sys
@@ -41,8 +42,19 @@ def retrain_missing():
 
 
 def run_demo(exp_dir, *options):
-    cmd = ["bash", str(RUN), "--python", sys.executable, "--tiny", "true", "--jobs", "1", "--exp_dir", str(exp_dir),
-           *options]
+    cmd = [
+        "bash",
+        str(RUN),
+        "--python",
+        sys.executable,
+        "--tiny",
+        "true",
+        "--jobs",
+        "1",
+        "--exp_dir",
+        str(exp_dir),
+        *options,
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, f"{' '.join(cmd)} failed:\n{done.stdout[-3000:]}\n{done.stderr[-5000:]}"
     return done.stdout + done.stderr
@@ -64,8 +76,9 @@ def demo(tmp_path_factory):
             runs[-1][1] = stage
         else:
             runs.append([stage, stage])
-    output = "".join(run_demo(exp_dir, "--stage", str(a), "--stop_stage", str(b), "--methods", " ".join(methods))
-                     for a, b in runs)
+    output = "".join(
+        run_demo(exp_dir, "--stage", str(a), "--stop_stage", str(b), "--methods", " ".join(methods)) for a, b in runs
+    )
     return exp_dir, methods, output, stages
 
 
@@ -99,7 +112,11 @@ def test_metrics_table_and_publish(demo):
     assert sorted(rows) == sorted(methods)
     assert table.splitlines()[2] in output  # printed at the end
     assert (exp_dir / "eval" / "all" / "final_metrics.png").is_file()
-    trained = [m for m in methods if m not in ("auxiva", "ilrma", "pra_auxiva", "pra_ilrma", "pra_fastmnmf2", "oracle_ip", "oracle_ls")]
+    trained = [
+        m
+        for m in methods
+        if m not in ("auxiva", "ilrma", "pra_auxiva", "pra_ilrma", "pra_fastmnmf2", "oracle_ip", "oracle_ls")
+    ]
     for name in trained:
         card = (exp_dir / "publish" / f"{name}_n2" / "README.md").read_text()
         assert f"| {name} | 2 |" in card
@@ -184,7 +201,7 @@ def test_readme_demo_paths_exist_and_its_commands_run_after_the_demo(demo, tmp_p
     paths = sorted(set(re.findall(re.escape(DEMO_PREFIX) + r"[\w./-]+\w", README.read_text())))
     assert paths
     for path in paths:
-        assert (exp_dir / path[len(DEMO_PREFIX):]).exists(), path
+        assert (exp_dir / path[len(DEMO_PREFIX) :]).exists(), path
     mixture = sorted((exp_dir / "data" / "n2" / "test" / "mix").glob("*.wav"))[0]
     separator = exp_dir / "separators" / "fastmvae2_n2.pth"
     if separator.exists():

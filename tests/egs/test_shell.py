@@ -1,4 +1,5 @@
 """The recipe shell scripts: syntax, option parsing, help, symlinks (fast, no python steps)."""
+
 import subprocess
 import sys
 from pathlib import Path
@@ -42,17 +43,20 @@ def test_help_and_unknown_option(recipe):
 def test_utils_is_a_tracked_symlink(recipe):
     utils = recipe / "utils"
     assert utils.is_symlink() and utils.resolve() == (EGS / "utils").resolve()
-    listed = subprocess.run(["git", "ls-files", "-s", str(utils.relative_to(REPO))], cwd=REPO,
-                            capture_output=True, text=True).stdout
+    listed = subprocess.run(
+        ["git", "ls-files", "-s", str(utils.relative_to(REPO))], cwd=REPO, capture_output=True, text=True
+    ).stdout
     if listed:  # committed: git stores it as a symlink (mode 120000), so a fresh clone has it
         assert listed.startswith("120000")
 
 
 def test_parse_options_sets_defined_variables(tmp_path):
     script = tmp_path / "s.sh"
-    script.write_text("#!/usr/bin/env bash\n# Header help line.\n#   --a (1)\n\nset -u\na=1\nlong_name=x\nflag=false\n"
-                      f". {EGS / 'utils' / 'parse_options.sh'}\n"
-                      'echo "a=$a long_name=$long_name flag=$flag rest=$*"\n')
+    script.write_text(
+        "#!/usr/bin/env bash\n# Header help line.\n#   --a (1)\n\nset -u\na=1\nlong_name=x\nflag=false\n"
+        f". {EGS / 'utils' / 'parse_options.sh'}\n"
+        'echo "a=$a long_name=$long_name flag=$flag rest=$*"\n'
+    )
     done = bash(str(script), "--a", "2 3", "--long-name=y", "--flag", "true", "pos1", "pos2")
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "a=2 3 long_name=y flag=true rest=pos1 pos2"
@@ -69,26 +73,71 @@ def test_bad_stage_and_python_are_reported(tmp_path):
 
 
 def test_empty_stage_range_is_an_error(tmp_path):
-    done = bash(str(EGS / "demo" / "run.sh"), "--python", sys.executable, "--exp_dir", str(tmp_path / "exp"),
-                "--stage", "3", "--stop_stage", "2")
+    done = bash(
+        str(EGS / "demo" / "run.sh"),
+        "--python",
+        sys.executable,
+        "--exp_dir",
+        str(tmp_path / "exp"),
+        "--stage",
+        "3",
+        "--stop_stage",
+        "2",
+    )
     assert done.returncode == 1 and "empty stage range" in done.stderr
 
 
 def test_set_overrides_configuration_keys_and_tag_names_the_experiment(tmp_path):
     import yaml
 
-    done = bash(str(EGS / "demo" / "run.sh"), "--python", sys.executable, "--exp_dir", str(tmp_path / "exp"),
-                "--tag", "long", "--set", "train.cvae.trainer.max_steps=3000", "--set", "eval.n_iter=7",
-                "--stage", "99", "--stop_stage", "99")
+    done = bash(
+        str(EGS / "demo" / "run.sh"),
+        "--python",
+        sys.executable,
+        "--exp_dir",
+        str(tmp_path / "exp"),
+        "--tag",
+        "long",
+        "--set",
+        "train.cvae.trainer.max_steps=3000",
+        "--set",
+        "eval.n_iter=7",
+        "--stage",
+        "99",
+        "--stop_stage",
+        "99",
+    )
     assert done.returncode == 0, done.stderr
     conf = yaml.safe_load((tmp_path / "exp_long" / "conf.yml").read_text())
     assert conf["train"]["cvae"]["trainer"]["max_steps"] == 3000 and conf["eval"]["n_iter"] == 7
     assert "tiny" not in conf and not (tmp_path / "exp").exists()
-    bad = bash(str(EGS / "demo" / "run.sh"), "--python", sys.executable, "--exp_dir", str(tmp_path / "x"),
-               "--set", "novalue", "--stage", "99", "--stop_stage", "99")
+    bad = bash(
+        str(EGS / "demo" / "run.sh"),
+        "--python",
+        sys.executable,
+        "--exp_dir",
+        str(tmp_path / "x"),
+        "--set",
+        "novalue",
+        "--stage",
+        "99",
+        "--stop_stage",
+        "99",
+    )
     assert bad.returncode != 0 and "KEY=VALUE" in bad.stderr
-    typo = bash(str(EGS / "demo" / "run.sh"), "--python", sys.executable, "--exp_dir", str(tmp_path / "y"),
-                "--set", "eval.n_iterr=7", "--stage", "99", "--stop_stage", "99")
+    typo = bash(
+        str(EGS / "demo" / "run.sh"),
+        "--python",
+        sys.executable,
+        "--exp_dir",
+        str(tmp_path / "y"),
+        "--set",
+        "eval.n_iterr=7",
+        "--stage",
+        "99",
+        "--stop_stage",
+        "99",
+    )
     assert typo.returncode != 0 and "Traceback" not in typo.stderr
     assert "--set eval.n_iterr: unknown key 'n_iterr' in eval; accepted keys: methods, metrics" in typo.stderr
 

@@ -1,4 +1,5 @@
 """Iteration tracking, the evaluation loop end to end (outputs, resume, shards) and the report."""
+
 import json
 
 import numpy as np
@@ -6,8 +7,14 @@ import pandas as pd
 import pytest
 import torch
 
-from asteroid_mvae.evaluation import (IterationTracker, evaluate, j_increase_fraction, make_report, merge_shards,
-                                      normalized_objective)
+from asteroid_mvae.evaluation import (
+    IterationTracker,
+    evaluate,
+    j_increase_fraction,
+    make_report,
+    merge_shards,
+    normalized_objective,
+)
 from asteroid_mvae.evaluation.toy import ToyMixtureDataset
 from asteroid_mvae.separation import LaplaceIVA, StftConfig, separate, stft
 
@@ -54,12 +61,17 @@ class Oracle(torch.nn.Module):
 def test_evaluate_writes_everything_resumes_and_shards(dataset, tmp_path):
     out = tmp_path / "eval"
     separators = {"auxiva": "auxiva", "oracle": Oracle(dataset)}
-    kwargs = dict(metrics_list=["si_sdr"], stft_config=CFG, n_examples=1, progress=False,
-                  separator_options={"n_iter": 10})
+    kwargs = dict(
+        metrics_list=["si_sdr"], stft_config=CFG, n_examples=1, progress=False, separator_options={"n_iter": 10}
+    )
     csv_path = evaluate(separators, dataset, out, **kwargs)
     df = pd.read_csv(csv_path)
-    assert sorted(zip(df.method, df.mixture_id)) == [("auxiva", "mix00000"), ("auxiva", "mix00001"),
-                                                      ("oracle", "mix00000"), ("oracle", "mix00001")]
+    assert sorted(zip(df.method, df.mixture_id)) == [
+        ("auxiva", "mix00000"),
+        ("auxiva", "mix00001"),
+        ("oracle", "mix00000"),
+        ("oracle", "mix00001"),
+    ]
     oracle, auxiva = df[df.method == "oracle"], df[df.method == "auxiva"]
     assert (oracle.si_sdr > 100).all()  # permutation solved: reversed references are perfect
     assert (auxiva.si_sdr_imp > 2).all() and (auxiva.rtf > 0).all() and (auxiva.n_iter == 10).all()
@@ -125,16 +137,29 @@ def test_mixture_ids_cannot_place_examples_outside_the_output(dataset, tmp_path)
     from asteroid_mvae.utils.io import UnsafePathError
 
     with pytest.raises(UnsafePathError, match="unsafe name"):
-        evaluate({"auxiva": "auxiva"}, _HostileIds(dataset), tmp_path / "a" / "b" / "out", n_examples=1,
-                 stft_config=CFG, progress=False)
+        evaluate(
+            {"auxiva": "auxiva"},
+            _HostileIds(dataset),
+            tmp_path / "a" / "b" / "out",
+            n_examples=1,
+            stft_config=CFG,
+            progress=False,
+        )
     assert not list(tmp_path.rglob("escaped*"))
 
 
 def test_changed_settings_recompute_that_method_only(dataset, tmp_path):
     out = tmp_path / "eval"
-    run = lambda n_iter: evaluate({"auxiva": "auxiva", "ilrma": "ilrma"}, dataset, out, metrics_list=["si_sdr"],  # noqa: E731
-                                  n_examples=0, stft_config=CFG, progress=False,
-                                  separator_options={"n_iter": n_iter})
+    run = lambda n_iter: evaluate(
+        {"auxiva": "auxiva", "ilrma": "ilrma"},
+        dataset,
+        out,
+        metrics_list=["si_sdr"],  # noqa: E731
+        n_examples=0,
+        stft_config=CFG,
+        progress=False,
+        separator_options={"n_iter": n_iter},
+    )
     run(3)
     first = pd.read_csv(out / "all_metrics.csv")
     run(3)  # same settings: nothing recomputed
@@ -151,12 +176,31 @@ def test_report_groups_methods_defines_columns_and_keeps_every_n(tmp_path):
     for method in ("ilrma", "pra_ilrma", "oracle_ip", "convtasnet"):
         for n_src in (2, 3):
             for k in range(2):  # the same mixture ids at both N
-                rows.append({"method": method, "mixture_id": f"mix{k}", "n_src": n_src, "si_sdr": 5.0 + k,
-                             "si_sdr_imp": 4.0 + n_src, "processing_s": 1.0, "rtf": 0.1,
-                             "j_increase_fraction": 0.0, "n_iter": 60 if method != "convtasnet" else ""})
+                rows.append(
+                    {
+                        "method": method,
+                        "mixture_id": f"mix{k}",
+                        "n_src": n_src,
+                        "si_sdr": 5.0 + k,
+                        "si_sdr_imp": 4.0 + n_src,
+                        "processing_s": 1.0,
+                        "rtf": 0.1,
+                        "j_increase_fraction": 0.0,
+                        "n_iter": 60 if method != "convtasnet" else "",
+                    }
+                )
                 if method != "convtasnet":
-                    curves.append({"method": method, "mixture_id": f"mix{k}", "n_src": n_src, "iterations": [0, 1],
-                                   "si_sdr_imp": [0.0, 4.0 + n_src], "objective": [2.0, 1.0], "j_increase_fraction": 0.0})
+                    curves.append(
+                        {
+                            "method": method,
+                            "mixture_id": f"mix{k}",
+                            "n_src": n_src,
+                            "iterations": [0, 1],
+                            "si_sdr_imp": [0.0, 4.0 + n_src],
+                            "objective": [2.0, 1.0],
+                            "j_increase_fraction": 0.0,
+                        }
+                    )
     pd.DataFrame(rows).to_csv(tmp_path / "all_metrics.csv", index=False)
     (tmp_path / "curves.jsonl").write_text("".join(json.dumps(c) + "\n" for c in curves))
     paths = make_report(tmp_path)

@@ -1,9 +1,15 @@
 """Metric values on signals with known SI-SDR, permutation solving, get_metrics wrapper."""
+
 import numpy as np
 import pytest
 
-from asteroid_mvae.evaluation.metrics import (compute_metrics, pairwise_si_sdr, si_sdr, si_sdr_improvement,
-                                              solve_permutation)
+from asteroid_mvae.evaluation.metrics import (
+    compute_metrics,
+    pairwise_si_sdr,
+    si_sdr,
+    si_sdr_improvement,
+    solve_permutation,
+)
 
 
 def orthogonal_noise(ref, rng):
@@ -66,8 +72,12 @@ def test_compute_metrics_reorders_and_reports_improvements():
 def test_every_metric_once_on_a_short_signal():
     rng = np.random.default_rng(4)
     t = np.arange(16000) / 16000
-    refs = np.stack([np.sin(2 * np.pi * 300 * t) * np.sin(2 * np.pi * 3 * t) ** 2,
-                     rng.standard_normal(16000) * 0.2 * (np.sin(2 * np.pi * 2 * t) > 0)])
+    refs = np.stack(
+        [
+            np.sin(2 * np.pi * 300 * t) * np.sin(2 * np.pi * 3 * t) ** 2,
+            rng.standard_normal(16000) * 0.2 * (np.sin(2 * np.pi * 2 * t) > 0),
+        ]
+    )
     mix = refs.sum(0)
     estimates = refs[::-1] + 0.01 * rng.standard_normal(refs.shape)
     out = compute_metrics(mix, refs, estimates, 16000, metrics_list="all")
@@ -96,11 +106,15 @@ def test_bss_eval_values_equal_asteroids_get_metrics(room, n_src, two_threads_se
     from asteroid_mvae.models import load_model
 
     mixture, references = room(n_src, 0.15, seconds=10.0)
-    estimates = load_model("auxiva", n_src=n_src, n_iter=10).forward_wav(__import__("torch").from_numpy(mixture)).numpy()
+    estimates = (
+        load_model("auxiva", n_src=n_src, n_iter=10).forward_wav(__import__("torch").from_numpy(mixture)).numpy()
+    )
     ours = compute_metrics(mixture[0], references, estimates, metrics_list=["si_sdr", "sdr", "sir", "sar"])
     from asteroid_mvae.evaluation.metrics import reorder
 
-    theirs = get_metrics(mixture[:1], references, reorder(estimates, references), metrics_list=["si_sdr", "sdr", "sir", "sar"])
+    theirs = get_metrics(
+        mixture[:1], references, reorder(estimates, references), metrics_list=["si_sdr", "sdr", "sir", "sar"]
+    )
     for name in ("si_sdr", "sdr", "sir", "sar"):
         assert ours[name] == pytest.approx(theirs[name], abs=1e-3), name
     for name in ("si_sdr", "sdr", "sir"):

@@ -1,4 +1,5 @@
 """Multichannel file separation: model.separate, chunked overlap-add, asteroid.separate, and the infer command."""
+
 import numpy as np
 import soundfile as sf
 import torch
@@ -53,8 +54,7 @@ def test_infer_command_multichannel_resample_and_chunks(tmp_path, room, sisdri):
     assert main(["infer", str(tmp_path / "ilrma.pth"), "--files", str(path.parent), "-o", str(out)]) == 0
     estimates = np.stack([sf.read(out / f"mix_s{k}.wav")[0] for k in (1, 2)])
     assert sisdri(estimates, references, mixture[0]) > 3.0
-    assert main(["infer", str(tmp_path / "ilrma.pth"), "--files", str(path), "-o", str(out), "-w", "48000",
-                 "-f"]) == 0
+    assert main(["infer", str(tmp_path / "ilrma.pth"), "--files", str(path), "-o", str(out), "-w", "48000", "-f"]) == 0
     chunked = np.stack([sf.read(out / f"mix_s{k}.wav")[0] for k in (1, 2)])
     assert np.isfinite(chunked).all() and sisdri(chunked, references, mixture[0]) > 1.0
     low = tmp_path / "low.wav"

@@ -3,6 +3,7 @@ two built-in synthetic speakers: GASS (WGAN) and NMF separate their mixture, GAS
 the mixture and are reproducible; the frame prior as the source model of the multichannel engine never
 raises J (critic weight 0) and separates a room better than its ILRMA start alone;
 serialisation round trips; bad input gets one clear error."""
+
 import numpy as np
 import pytest
 import torch
@@ -17,8 +18,10 @@ pytestmark = pytest.mark.usefixtures("single_thread")
 STFT = StftConfig(512, 128)
 #: (steps, lr, network): a brief WGAN for the mechanics and J; a frame VAE with a 4-dimensional
 #: latent as the engine's source model (measured there: 3.5 dB against ILRMA's 2.3 on this room).
-PRIORS = {"wgan": (200, 5e-4, {"n_freq": 256, "latent_dim": 16, "hidden": [64, 64]}),
-          "frame_vae": (1000, 1e-3, {"n_freq": 256, "latent_dim": 4, "hidden": [128, 128]})}
+PRIORS = {
+    "wgan": (200, 5e-4, {"n_freq": 256, "latent_dim": 16, "hidden": [64, 64]}),
+    "frame_vae": (1000, 1e-3, {"n_freq": 256, "latent_dim": 4, "hidden": [128, 128]}),
+}
 
 
 @pytest.fixture(scope="module")
@@ -53,11 +56,24 @@ def priors(speakers, tmp_path_factory):
     dataset = WaveformSpeakerDataset(waveforms, labels, segment_frames=16, stft=STFT, segments_per_utterance=8)
     packages = {}
     for model, (steps, lr, network) in PRIORS.items():
-        conf = make_config(model, "cpu", {
-            "exp_dir": str(tmp_path_factory.mktemp(model)), "network": network,
-            "data": {"scale_items": 40, "val_fraction": 0.1}, "optim": {"batch_size": 16, "lr": lr},
-            "trainer": {"max_steps": steps, "limit_train_batches": 8, "limit_val_batches": 1,
-                        "check_val_every_n_epoch": 50, "enable_progress_bar": False, "ckpt_every_n_steps": None}})
+        conf = make_config(
+            model,
+            "cpu",
+            {
+                "exp_dir": str(tmp_path_factory.mktemp(model)),
+                "network": network,
+                "data": {"scale_items": 40, "val_fraction": 0.1},
+                "optim": {"batch_size": 16, "lr": lr},
+                "trainer": {
+                    "max_steps": steps,
+                    "limit_train_batches": 8,
+                    "limit_val_batches": 1,
+                    "check_val_every_n_epoch": 50,
+                    "enable_progress_bar": False,
+                    "ckpt_every_n_steps": None,
+                },
+            },
+        )
         packages[model] = train(conf, dataset)
     return packages
 
@@ -91,8 +107,10 @@ def test_supervised_nmf_separates_two_speakers(speakers, sisdri):
 
 def test_round_trips_and_bad_input(priors, speakers, tmp_path):
     mixture = torch.from_numpy(mixture_of(speakers[2])[0])[None, None]
-    for model in (GASS.from_network_package(priors["frame_vae"], hop_length=128, n_steps=20),
-                  SupervisedNMFSeparator(n_labels=2, n_basis=4, n_fft=512, hop_length=128).fit_bases(speakers[1])):
+    for model in (
+        GASS.from_network_package(priors["frame_vae"], hop_length=128, n_steps=20),
+        SupervisedNMFSeparator(n_labels=2, n_basis=4, n_fft=512, hop_length=128).fit_bases(speakers[1]),
+    ):
         torch.save(model.serialize(), tmp_path / "m.pth")
         loaded = get_separator(str(tmp_path / "m.pth"))
         assert type(loaded) is type(model)
@@ -114,8 +132,9 @@ def test_the_frame_prior_in_the_engine_never_raises_j_and_separates_a_room(prior
     wav = torch.from_numpy(mixture)[None]
     ilrma = ILRMA(n_src=2, n_iter=20, n_fft=512, hop_length=128)(wav)[0].numpy()
     for prior in ("wgan", "frame_vae"):
-        model = FramePriorIVA.from_network_package(priors[prior], speakers=[1, 0], n_steps=10, n_iter=10,
-                                                   init_ilrma=10, hop_length=128)
+        model = FramePriorIVA.from_network_package(
+            priors[prior], speakers=[1, 0], n_steps=10, n_iter=10, init_ilrma=10, hop_length=128
+        )
         out = model.separate_with_history(wav)
         J = out.result.objective[:, 0]  # the prior's iterations, after the ILRMA start
         assert torch.all(J[1:] <= J[:-1] + 1e-5 * J[:-1].abs()), (prior, J)
@@ -146,11 +165,19 @@ def test_supervised_separators_get_each_mixtures_speakers_in_the_evaluation(prio
     corpus = BuiltinCorpus(n_speakers=2, utterances_per_speaker=10, seed=0)
     csv = simulate_mixtures(corpus, tmp_path / "mix", n_src=2, n_mixtures=2, config=RoomConfig(duration=1.5, rt60=0.15))
     dataset = MixtureDataset(csv)
-    nmf = SupervisedNMFSeparator(n_labels=2, n_basis=4, n_fft=512, hop_length=128,
-                                 label_map={n: i for i, n in enumerate(names)}).fit_bases(training)
+    nmf = SupervisedNMFSeparator(
+        n_labels=2, n_basis=4, n_fft=512, hop_length=128, label_map={n: i for i, n in enumerate(names)}
+    ).fit_bases(training)
     engine = FramePriorIVA.from_network_package(priors["frame_vae"], n_steps=2, n_iter=2, init_ilrma=2, hop_length=128)
-    out = evaluate({"nmf": nmf, "frame_prior_iva": engine}, dataset, tmp_path / "eval", metrics_list=["si_sdr"],
-                   n_examples=0, progress=False, stft_config=StftConfig(512, 128))
+    out = evaluate(
+        {"nmf": nmf, "frame_prior_iva": engine},
+        dataset,
+        tmp_path / "eval",
+        metrics_list=["si_sdr"],
+        n_examples=0,
+        progress=False,
+        stft_config=StftConfig(512, 128),
+    )
     rows = pd.read_csv(out)
     assert len(rows) == 4 and rows["si_sdr"].notna().all()
     mixture, references = dataset[1]
@@ -160,5 +187,11 @@ def test_supervised_separators_get_each_mixtures_speakers_in_the_evaluation(prio
     row = rows[(rows.method == "nmf") & (rows["index"] == 1)].iloc[0]
     assert abs(row["si_sdr"] - expected["si_sdr"]) < 1e-4
     with pytest.raises(ValueError, match="needs the mixture's speakers"):
-        evaluate({"nmf": nmf}, ToyMixtureDataset(1, 2, 1.0), tmp_path / "toy", metrics_list=["si_sdr"], n_examples=0,
-                 progress=False)
+        evaluate(
+            {"nmf": nmf},
+            ToyMixtureDataset(1, 2, 1.0),
+            tmp_path / "toy",
+            metrics_list=["si_sdr"],
+            n_examples=0,
+            progress=False,
+        )

@@ -1,4 +1,5 @@
 """AuxIVA and ILRMA models: separation on simulated rooms, parity with pyroomacoustics."""
+
 import numpy as np
 import pytest
 import torch
@@ -105,13 +106,16 @@ def test_a_silent_mixture_in_a_batch_gives_zeros_and_leaves_the_others_alone(cls
     assert torch.allclose(out[0], model.forward_wav(mixture[None])[0], atol=1e-5)
 
 
-@pytest.mark.parametrize("wav, message", [
-    (torch.zeros(0, 2, 16000), "Empty input"),
-    (torch.randn(16000, 2), "looks like \\[time, mics\\]"),
-    (torch.randn(2, 4000, dtype=torch.complex64), "real audio"),
-    ("abc", "waveform tensor or array"),
-    (torch.randn(16000), "\\[batch, mics, time\\]"),
-])
+@pytest.mark.parametrize(
+    "wav, message",
+    [
+        (torch.zeros(0, 2, 16000), "Empty input"),
+        (torch.randn(16000, 2), "looks like \\[time, mics\\]"),
+        (torch.randn(2, 4000, dtype=torch.complex64), "real audio"),
+        ("abc", "waveform tensor or array"),
+        (torch.randn(16000), "\\[batch, mics, time\\]"),
+    ],
+)
 def test_api_rejects_malformed_input_with_one_clear_line(wav, message):
     from asteroid_mvae.models import load_model
 
@@ -151,12 +155,15 @@ def test_mixtures_of_different_lengths_in_one_batch_separate_as_if_alone(cls, ro
     model = cls(n_src=2, n_iter=5, n_fft=512, hop_length=256)
     out = model.forward_wav(batch, lengths=torch.tensor(lengths))
     for b, mixture in enumerate(mixtures):
-        torch.testing.assert_close(out[b, :, :lengths[b]], model.forward_wav(mixture), atol=1e-5, rtol=1e-4)
-        assert not out[b, :, lengths[b]:].any()
+        torch.testing.assert_close(out[b, :, : lengths[b]], model.forward_wav(mixture), atol=1e-5, rtol=1e-4)
+        assert not out[b, :, lengths[b] :].any()
     padded_alone = model.forward_wav(batch[0])  # without lengths the padding takes part
-    assert not torch.allclose(padded_alone[:, :lengths[0]], out[0, :, :lengths[0]], atol=1e-3)
-    for bad, message in (([16000, 100, 16000, 16000], "lengths\\[1\\] = 100 is outside"),
-                         ([16000] * 3, "one length per mixture"), ([1.5e4 + 0.5] * 4, "whole numbers")):
+    assert not torch.allclose(padded_alone[:, : lengths[0]], out[0, :, : lengths[0]], atol=1e-3)
+    for bad, message in (
+        ([16000, 100, 16000, 16000], "lengths\\[1\\] = 100 is outside"),
+        ([16000] * 3, "one length per mixture"),
+        ([1.5e4 + 0.5] * 4, "whole numbers"),
+    ):
         with pytest.raises(ValueError, match=message):
             model.forward_wav(batch, lengths=bad)
 

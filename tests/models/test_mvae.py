@@ -1,4 +1,5 @@
 """MVAE, FastMVAE and FastMVAE2: sizes, shapes, objective, serialization, and a trained model that separates."""
+
 import numpy as np
 import pytest
 import torch
@@ -97,10 +98,19 @@ def test_trained_fastmvae2_separates_its_speakers(tmp_path):
     short = RoomConfig(duration=4.0, rt60=0.15)
     simulate_speakers(corpus, tmp_path / "speakers", n_per_speaker=8, seed=0, config=short)
     data = SpeakerSpectrogramDataset(tmp_path / "speakers", segment_frames=32, stft=StftConfig(512, 256), cache=True)
-    common = dict(network={"n_freq": 256}, optim={"batch_size": 8, "lr": 1e-3},
-                  data={"val_fraction": 0.0, "scale_items": 16},
-                  trainer={"max_steps": 120, "limit_val_batches": 0, "enable_progress_bar": False,
-                           "ckpt_every_n_steps": None, "accelerator": "cpu", "devices": 1})
+    common = dict(
+        network={"n_freq": 256},
+        optim={"batch_size": 8, "lr": 1e-3},
+        data={"val_fraction": 0.0, "scale_items": 16},
+        trainer={
+            "max_steps": 120,
+            "limit_val_batches": 0,
+            "enable_progress_bar": False,
+            "ckpt_every_n_steps": None,
+            "accelerator": "cpu",
+            "devices": 1,
+        },
+    )
     teacher = train_cvae(tmp_path / "cvae", data, preset="cpu", **common)
     package = train_chimera(teacher, tmp_path / "chimera", data, preset="cpu", **common)
 
@@ -110,7 +120,8 @@ def test_trained_fastmvae2_separates_its_speakers(tmp_path):
         "FastMVAE2": FastMVAE2.from_network_package(package, n_src=2, n_iter=30),
         "FastMVAE2, 3 refinement steps": FastMVAE2.from_network_package(package, n_src=2, n_iter=30, refine_steps=3),
         "MVAE from the ChimeraACVAE's encoder": MVAE.from_network_package(
-            teacher, start_package=package, n_src=2, n_iter=15, init_ilrma=0, n_steps=5),
+            teacher, start_package=package, n_src=2, n_iter=15, init_ilrma=0, n_steps=5
+        ),
     }
     for name, model in separators.items():
         gain = si_sdr_improvement(mixture[0], references, model.forward_wav(mixture))
@@ -118,8 +129,9 @@ def test_trained_fastmvae2_separates_its_speakers(tmp_path):
         assert float(torch.as_tensor(gain).mean()) > 3.0, (name, gain)
 
 
-@pytest.mark.parametrize("options", [{"init_steps": 5}, {"prior_weight": 1.0}, {"scale": "previous"},
-                                     {"bn_mode": "per_source"}])
+@pytest.mark.parametrize(
+    "options", [{"init_steps": 5}, {"prior_weight": 1.0}, {"scale": "previous"}, {"bn_mode": "per_source"}]
+)
 def test_mvae_protocol_options_lower_the_objective(room, options):
     """The authors' protocol pieces (initial latent steps, N(0, I) prior, scale kept from the
     previous update, per-source BatchNorm statistics) each keep J decreasing overall."""
@@ -128,12 +140,15 @@ def test_mvae_protocol_options_lower_the_objective(room, options):
     model = MVAE(n_labels=3, n_src=2, n_iter=4, n_steps=10, **SMALL, **options)
     J = model.separate_with_history(torch.from_numpy(mixture)).result.objective[:, 0]
     assert torch.isfinite(J).all() and J[-1] < J[0], J
-    assert load_model("mvae", allow_untrained=True, n_labels=3, **SMALL, **options).get_model_args().items() >= options.items()
+    assert (
+        load_model("mvae", allow_untrained=True, n_labels=3, **SMALL, **options).get_model_args().items()
+        >= options.items()
+    )
 
 
 def test_mvae_initial_steps_move_the_latent_before_the_first_demixing_update(room):
-    from asteroid_mvae.separation.deep import CVAESource
     from asteroid_mvae.separation import stft
+    from asteroid_mvae.separation.deep import CVAESource
 
     mixture, _ = room(2, 0.3, seconds=3.0)
     torch.manual_seed(0)
@@ -256,8 +271,8 @@ def test_fastmvae2_with_lengths_separates_each_mixture_as_if_alone():
     batch = torch.stack([torch.nn.functional.pad(m, (0, max(lengths) - m.shape[-1])) for m in mixtures])
     out = model.forward_wav(batch, lengths=lengths)
     for b, mixture in enumerate(mixtures):
-        torch.testing.assert_close(out[b, :, :lengths[b]], model.forward_wav(mixture), atol=1e-5, rtol=1e-4)
-        assert not out[b, :, lengths[b]:].any()
+        torch.testing.assert_close(out[b, :, : lengths[b]], model.forward_wav(mixture), atol=1e-5, rtol=1e-4)
+        assert not out[b, :, lengths[b] :].any()
 
 
 def _scaled_up(model, gain=10.0):
@@ -302,9 +317,16 @@ def test_refinement_with_the_monotone_guard_never_raises_the_objective(label):
     assert J[-1] < J[0]
     args = FastMVAE2(**guarded.get_model_args()).get_model_args()
     assert {k: args[k] for k in ("refine_steps", "refine_lr", "refine_label", "refine_keep_best")} == {
-        "refine_steps": 3, "refine_lr": 0.05, "refine_label": label, "refine_keep_best": True}
-    for bad, match in [({"refine_steps": -1}, "refine_steps"), ({"refine_lr": 0}, "refine_lr"),
-                       ({"refine_label": "hard"}, "refine_label")]:
+        "refine_steps": 3,
+        "refine_lr": 0.05,
+        "refine_label": label,
+        "refine_keep_best": True,
+    }
+    for bad, match in [
+        ({"refine_steps": -1}, "refine_steps"),
+        ({"refine_lr": 0}, "refine_lr"),
+        ({"refine_label": "hard"}, "refine_label"),
+    ]:
         with pytest.raises(ValueError, match=match):
             FastMVAE2(n_labels=3, **bad, **SMALL)
     with pytest.raises(ValueError, match="refine_steps"):
@@ -325,10 +347,13 @@ def test_mvae_started_from_a_chimera_encoder(tmp_path):
     save_network_package(tmp_path / "cvae.pt", cvae, 1.0, labels)
     save_network_package(tmp_path / "chimera.pt", chimera, 1.0, labels)
     save_network_package(tmp_path / "other.pt", ChimeraACVAE(n_labels=3, n_freq=128), 1.0, {"a": 0, "b": 1, "d": 2})
-    model = MVAE.from_network_package(tmp_path / "cvae.pt", start_package=tmp_path / "chimera.pt", n_src=2,
-                                      n_iter=2, n_steps=2, init_ilrma=0)
+    model = MVAE.from_network_package(
+        tmp_path / "cvae.pt", start_package=tmp_path / "chimera.pt", n_src=2, n_iter=2, n_steps=2, init_ilrma=0
+    )
     assert model.start == "chimera"
-    assert all(torch.equal(a, b) for a, b in zip(model.start_network.state_dict().values(), chimera.state_dict().values()))
+    assert all(
+        torch.equal(a, b) for a, b in zip(model.start_network.state_dict().values(), chimera.state_dict().values())
+    )
     wav = torch.randn(1, 2, 8000)
     source = model.make_source_model()
     power = stft(wav, model.stft_config).abs().pow(2)

@@ -1,4 +1,5 @@
 """Oracle ceilings: IP with the true source powers, least-squares demixing; and the evaluation path."""
+
 import pytest
 import torch
 
@@ -93,5 +94,5 @@ def test_oracles_with_lengths_crop_references_with_their_mixtures(room, cls):
     model = cls(n_src=2, n_iter=3, **STFT)
     out = model.forward_wav(wav, refs, lengths=lengths)
     alone = model.forward_wav(torch.from_numpy(rooms[0][0])[None], torch.from_numpy(rooms[0][1])[None])[0]
-    torch.testing.assert_close(out[0, :, :lengths[0]], alone, atol=1e-5, rtol=1e-4)
-    assert not out[0, :, lengths[0]:].any()
+    torch.testing.assert_close(out[0, :, : lengths[0]], alone, atol=1e-5, rtol=1e-4)
+    assert not out[0, :, lengths[0] :].any()

@@ -1,5 +1,6 @@
 """Files never run code, whatever the environment; bad saved arguments and weights are one-line
 errors; every constructor argument has one rule (issue 26, sections 2 and 3)."""
+
 import inspect
 import os
 import pathlib
@@ -13,7 +14,7 @@ import torch
 
 from asteroid_mvae import models
 from asteroid_mvae.cli import main
-from asteroid_mvae.models import FastMVAE2, ILRMA, load_model
+from asteroid_mvae.models import ILRMA, FastMVAE2, load_model
 from asteroid_mvae.models.arguments import RULES, check_args
 from asteroid_mvae.networks import ChimeraACVAE, load_network_package, save_network_package
 from asteroid_mvae.utils.safe_load import NOT_TENSORS_ONLY, load_tensors
@@ -34,8 +35,9 @@ class Payload:
 def _evil_model(tmp_path, model_name="ILRMA"):
     marker = tmp_path / "ran"
     path = tmp_path / "evil.pth"
-    torch.save({"model_name": model_name, "model_args": {"n_iter": 2}, "state_dict": {}, "infos": Payload(marker)},
-               path)
+    torch.save(
+        {"model_name": model_name, "model_args": {"n_iter": 2}, "state_dict": {}, "infos": Payload(marker)}, path
+    )
     return path, marker
 
 
@@ -43,8 +45,17 @@ def _evil_package(tmp_path):
     marker = tmp_path / "ran"
     net = ChimeraACVAE(n_labels=2, n_freq=64)
     path = tmp_path / "evil_network.pt"
-    torch.save({"network": "ChimeraACVAE", "network_args": net.get_config(), "state_dict": net.state_dict(),
-                "input_scale": 1.0, "label_map": {"a": 0, "b": 1}, "training": {"x": Payload(marker)}}, path)
+    torch.save(
+        {
+            "network": "ChimeraACVAE",
+            "network_args": net.get_config(),
+            "state_dict": net.state_dict(),
+            "input_scale": 1.0,
+            "label_map": {"a": 0, "b": 1},
+            "training": {"x": Payload(marker)},
+        },
+        path,
+    )
     return path, marker
 
 
@@ -82,8 +93,11 @@ def test_from_pretrained_never_runs_pickled_code(tmp_path, env, cls):
     assert not marker.exists()
 
 
-@pytest.mark.parametrize("reader", [load_tensors, load_model, lambda p: load_network_package(p)],
-                         ids=["load_tensors", "load_model", "load_network_package"])
+@pytest.mark.parametrize(
+    "reader",
+    [load_tensors, load_model, lambda p: load_network_package(p)],
+    ids=["load_tensors", "load_model", "load_network_package"],
+)
 def test_every_reader_refuses_pickled_code(tmp_path, env, reader):
     path, marker = _evil_package(tmp_path)
     with pytest.raises(ValueError, match=NOT_TENSORS_ONLY) as info:
@@ -100,7 +114,13 @@ def test_all_model_classes_share_the_safe_from_pretrained():
     from asteroid_mvae import baselines
 
     classes = [c for c in classes if issubclass(c, torch.nn.Module)] + [OracleIP, OracleLS, IdealMask]
-    classes += [baselines.DeepClustering, baselines.MixIT, baselines.SepFormer, baselines.PraSeparator, baselines.VAEBSS]
+    classes += [
+        baselines.DeepClustering,
+        baselines.MixIT,
+        baselines.SepFormer,
+        baselines.PraSeparator,
+        baselines.VAEBSS,
+    ]
     assert len(classes) >= 12
     for cls in classes:
         assert issubclass(cls, SafeLoadingModel), cls
@@ -152,17 +172,20 @@ def test_a_fifo_is_refused_not_read(tmp_path):
         timer.cancel()
 
 
-@pytest.mark.parametrize("args, needle", [
-    ({"n_basis": 0}, "n_basis must be an integer in [1, "),
-    ({"n_iter": 2.5}, "n_iter must be an integer in [1, "),
-    ({"ref_mic": 0.5}, "ref_mic must be an integer"),
-    ({"n_iter": True}, "n_iter must be an integer"),
-    ({"n_src": 10**9}, "n_src must be an integer in [2, 1024]; got 1000000000"),
-    ({"sample_rate": float("nan")}, "sample_rate must be a finite number > 0"),
-    ({"dtype": "float16"}, "dtype must be one of 'complex64', 'complex128'; got 'float16'"),
-    ({"hop_length": "x"}, "hop_length must be an integer"),
-    ({"no_such_argument": 1}, "its arguments do not fit ILRMA"),
-])
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        ({"n_basis": 0}, "n_basis must be an integer in [1, "),
+        ({"n_iter": 2.5}, "n_iter must be an integer in [1, "),
+        ({"ref_mic": 0.5}, "ref_mic must be an integer"),
+        ({"n_iter": True}, "n_iter must be an integer"),
+        ({"n_src": 10**9}, "n_src must be an integer in [2, 1024]; got 1000000000"),
+        ({"sample_rate": float("nan")}, "sample_rate must be a finite number > 0"),
+        ({"dtype": "float16"}, "dtype must be one of 'complex64', 'complex128'; got 'float16'"),
+        ({"hop_length": "x"}, "hop_length must be an integer"),
+        ({"no_such_argument": 1}, "its arguments do not fit ILRMA"),
+    ],
+)
 def test_bad_saved_arguments_are_one_line_errors(tmp_path, args, needle):
     conf = ILRMA(n_iter=2).serialize()
     conf["model_args"].update(args)
@@ -185,23 +208,32 @@ def test_weights_of_another_shape_are_one_line_errors(tmp_path):
 
 def _package(tmp_path, name, **change):
     net = ChimeraACVAE(n_labels=2, n_freq=64)
-    package = {"network": "ChimeraACVAE", "network_args": net.get_config(), "state_dict": net.state_dict(),
-               "input_scale": 1.0, "label_map": {"a": 0, "b": 1}, "training": {}}
+    package = {
+        "network": "ChimeraACVAE",
+        "network_args": net.get_config(),
+        "state_dict": net.state_dict(),
+        "input_scale": 1.0,
+        "label_map": {"a": 0, "b": 1},
+        "training": {},
+    }
     package.update(change)
     torch.save(package, tmp_path / name)
     return tmp_path / name
 
 
-@pytest.mark.parametrize("change, needle", [
-    ({"network_args": {"n_labels": 2, "n_freq": 128}}, "has shape"),
-    ({"network_args": {"n_labels": 2, "n_freq": 0}}, "n_freq must be an integer in [1, "),
-    ({"network_args": {"n_labels": 2, "n_freq": 60}}, "do not build one"),
-    ({"network_args": {"n_labels": 2.5, "n_freq": 64}}, "n_labels must be an integer"),
-    ({"network_args": [2, 64]}, "network_args must be a mapping"),
-    ({"state_dict": {}}, "missing"),
-    ({"input_scale": -1.0}, "input_scale must be a finite number > 0"),
-    ({"network": "Nope"}, "unknown network"),
-])
+@pytest.mark.parametrize(
+    "change, needle",
+    [
+        ({"network_args": {"n_labels": 2, "n_freq": 128}}, "has shape"),
+        ({"network_args": {"n_labels": 2, "n_freq": 0}}, "n_freq must be an integer in [1, "),
+        ({"network_args": {"n_labels": 2, "n_freq": 60}}, "do not build one"),
+        ({"network_args": {"n_labels": 2.5, "n_freq": 64}}, "n_labels must be an integer"),
+        ({"network_args": [2, 64]}, "network_args must be a mapping"),
+        ({"state_dict": {}}, "missing"),
+        ({"input_scale": -1.0}, "input_scale must be a finite number > 0"),
+        ({"network": "Nope"}, "unknown network"),
+    ],
+)
 def test_bad_network_packages_are_one_line_errors(tmp_path, change, needle):
     path = _package(tmp_path, "bad.pt", **change)
     for load in (load_network_package, FastMVAE2.from_network_package, load_model):
@@ -216,31 +248,67 @@ def test_every_constructor_argument_has_a_rule():
     from asteroid_mvae.models.mvae import DeepSeparator
     from asteroid_mvae.models.oracle import IdealMask, OracleIP
 
-    classes = [models.IterativeSeparator, models.ILRMA, models.AuxIVA, DeepSeparator, models.MVAE,
-               models.SupervisedILRMA, SingleChannelSeparator, models.GASS, models.SupervisedNMFSeparator,
-               models.FramePriorIVA, OracleIP, IdealMask]
+    classes = [
+        models.IterativeSeparator,
+        models.ILRMA,
+        models.AuxIVA,
+        DeepSeparator,
+        models.MVAE,
+        models.SupervisedILRMA,
+        SingleChannelSeparator,
+        models.GASS,
+        models.SupervisedNMFSeparator,
+        models.FramePriorIVA,
+        OracleIP,
+        IdealMask,
+    ]
     for cls in classes:
-        names = [p.name for p in inspect.signature(cls.__init__).parameters.values()
-                 if p.name != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
+        names = [
+            p.name
+            for p in inspect.signature(cls.__init__).parameters.values()
+            if p.name != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
+        ]
         missing = [n for n in names if n not in RULES and n != "network"]
         assert not missing, (cls.__name__, missing)
     check_args("x", network="FrameGAN")  # (`network` is a choice resolved on first use)
 
 
-@pytest.mark.parametrize("name, value, expected", [
-    ("n_iter", 30.0, 30), ("n_iter", np.int64(7), 7), ("lr", 1, 1.0), ("track_objective", np.bool_(True), True),
-    ("block_frames", None, None), ("speakers", (1, 2), [1, 2]),
-])
+@pytest.mark.parametrize(
+    "name, value, expected",
+    [
+        ("n_iter", 30.0, 30),
+        ("n_iter", np.int64(7), 7),
+        ("lr", 1, 1.0),
+        ("track_objective", np.bool_(True), True),
+        ("block_frames", None, None),
+        ("speakers", (1, 2), [1, 2]),
+    ],
+)
 def test_rules_normalise_good_values(name, value, expected):
     out = check_args("Model", **{name: value})[name]
     assert out == expected and type(out) is type(expected)
 
 
-@pytest.mark.parametrize("name, value", [
-    ("n_iter", float("inf")), ("n_iter", "30"), ("n_iter", 0), ("n_iter", 100_001), ("lr", 0.0), ("lr", float("nan")),
-    ("variance_step", 1.5), ("track_objective", "true"), ("label_map", {"a": -1}), ("label_map", [1]),
-    ("speakers", []), ("speakers", "01"), ("seed", -1), ("window", "box"), ("update", None),
-])
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("n_iter", float("inf")),
+        ("n_iter", "30"),
+        ("n_iter", 0),
+        ("n_iter", 100_001),
+        ("lr", 0.0),
+        ("lr", float("nan")),
+        ("variance_step", 1.5),
+        ("track_objective", "true"),
+        ("label_map", {"a": -1}),
+        ("label_map", [1]),
+        ("speakers", []),
+        ("speakers", "01"),
+        ("seed", -1),
+        ("window", "box"),
+        ("update", None),
+    ],
+)
 def test_rules_refuse_bad_values_naming_them(name, value):
     with pytest.raises(ValueError) as info:
         check_args("Model", **{name: value})
@@ -276,6 +344,7 @@ def test_single_channel_input_at_the_edge_of_float32():
 
 
 # --- the commands that read packages and models -------------------------------------------
+
 
 def _one_error_line(capsys, *needles):
     err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]

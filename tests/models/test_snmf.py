@@ -1,5 +1,6 @@
 """Supervised NMF in the IP engine: bases learned per speaker, J never rises, it separates a
 simulated room, serialisation keeps the bases."""
+
 import torch
 
 from asteroid_mvae.evaluation import get_separator, si_sdr_improvement
@@ -42,7 +43,9 @@ def test_supervised_ilrma_lowers_j_monotonically_and_separates():
 
 def test_round_trip_keeps_the_bases(tmp_path):
     mixture, references = _room(4)
-    model = SupervisedILRMA(n_src=2, n_basis=4, n_iter=5, init_ilrma=3, **SMALL).fit_bases([torch.from_numpy(r) for r in references])
+    model = SupervisedILRMA(n_src=2, n_basis=4, n_iter=5, init_ilrma=3, **SMALL).fit_bases(
+        [torch.from_numpy(r) for r in references]
+    )
     torch.save(model.serialize(), tmp_path / "snmf.pth")
     loaded = get_separator(str(tmp_path / "snmf.pth"))
     assert isinstance(loaded, SupervisedILRMA) and torch.equal(loaded.bases, model.bases) and loaded.init_ilrma == 3

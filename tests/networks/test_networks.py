@@ -7,8 +7,8 @@ import torch.nn.functional as F
 from asteroid_mvae.networks import (
     ACVAE,
     CVAE,
-    ChimeraACVAE,
     LOG_POWER_FLOOR,
+    ChimeraACVAE,
     load_network_package,
     save_network_package,
 )

@@ -1,4 +1,5 @@
 """Fixtures: two tiny simulated 2-source mixture sets of built-in speakers and a small ChimeraACVAE package."""
+
 import pytest
 import torch
 
@@ -29,6 +30,11 @@ def retrain_setup(tmp_path_factory):
     network = ChimeraACVAE(n_labels=3, n_freq=N_FFT // 2)
     with torch.no_grad():  # untrained, but a decoder whose output depends on its input
         network.decoder.layers[-1].weight.mul_(100)
-    package = save_network_package(root / "chimera.pt", network, 1.0, {s: i for i, s in enumerate(corpus.speakers)},
-                                   {"model": "chimera", "note": "untrained test network"})
+    package = save_network_package(
+        root / "chimera.pt",
+        network,
+        1.0,
+        {s: i for i, s in enumerate(corpus.speakers)},
+        {"model": "chimera", "note": "untrained test network"},
+    )
     return {"root": root, "train_csv": train_csv, "test_csv": test_csv, "package": package}

@@ -1,4 +1,5 @@
 """Checkpoints are data: loading a crafted best.ckpt must never run code (weights-only loads)."""
+
 import os
 
 import pytest
@@ -23,6 +24,8 @@ def test_a_crafted_checkpoint_is_refused_not_executed(tmp_path, monkeypatch):
 
 def test_a_plain_checkpoint_loads(tmp_path):
     (tmp_path / "checkpoints").mkdir()
-    torch.save({"state_dict": {"model.encoder.w": torch.ones(2), "model.decoder.v": torch.zeros(1)}},
-               tmp_path / "checkpoints" / "best.ckpt")
+    torch.save(
+        {"state_dict": {"model.encoder.w": torch.ones(2), "model.decoder.v": torch.zeros(1)}},
+        tmp_path / "checkpoints" / "best.ckpt",
+    )
     assert list(_best_encoder_state(tmp_path)) == ["w"]

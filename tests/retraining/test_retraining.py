@@ -1,14 +1,24 @@
 """Encoder re-training: IS loss, stage-1 data (content, precision, resume), re-training
 (decoder bit-identical, validation loss drops, model round-trip), dropout hooks, comparison, CLI."""
+
 import json
 
 import pytest
 import torch
 
 from asteroid_mvae.networks import load_network_package
-from asteroid_mvae.retraining import (RetrainConfig, RetrainingDataset, add_encoder_dropout, autoencode,
-                                      best_permutation, compare, generate_retraining_data, load_retrained, retrain,
-                                      scaled_is_divergence)
+from asteroid_mvae.retraining import (
+    RetrainConfig,
+    RetrainingDataset,
+    add_encoder_dropout,
+    autoencode,
+    best_permutation,
+    compare,
+    generate_retraining_data,
+    load_retrained,
+    retrain,
+    scaled_is_divergence,
+)
 from asteroid_mvae.separation import StftConfig, stft
 from asteroid_mvae.separation.deep import fit_scale, network_input
 
@@ -36,8 +46,9 @@ def test_best_permutation_finds_swapped_sources():
 @pytest.fixture(scope="module")
 def data_dir(retrain_setup):
     out = retrain_setup["root"] / "data"
-    generate_retraining_data(retrain_setup["package"], [retrain_setup["train_csv"]], out, n_iter=N_ITER,
-                             store_clean=True, progress=False)
+    generate_retraining_data(
+        retrain_setup["package"], [retrain_setup["train_csv"]], out, n_iter=N_ITER, store_clean=True, progress=False
+    )
     return out
 
 
@@ -64,21 +75,28 @@ def test_stage1_stores_what_the_encoder_sees_and_resumes(retrain_setup, data_dir
     # resume: a deleted shard is regenerated identically, finished ones are not touched
     others = {p: p.stat().st_mtime_ns for p in (data_dir / "shards").iterdir() if p != first}
     first.unlink()
-    generate_retraining_data(retrain_setup["package"], [retrain_setup["train_csv"]], data_dir, n_iter=N_ITER,
-                             store_clean=True, progress=False)
+    generate_retraining_data(
+        retrain_setup["package"],
+        [retrain_setup["train_csv"]],
+        data_dir,
+        n_iter=N_ITER,
+        store_clean=True,
+        progress=False,
+    )
     again = torch.load(first, weights_only=True)
     assert torch.equal(again["inputs"], shard["inputs"]) and torch.equal(again["perm"], shard["perm"])
     assert all(p.stat().st_mtime_ns == t for p, t in others.items())
     with pytest.raises(ValueError, match="other settings"):
-        generate_retraining_data(retrain_setup["package"], [retrain_setup["train_csv"]], data_dir, n_iter=2,
-                                 progress=False)
+        generate_retraining_data(
+            retrain_setup["package"], [retrain_setup["train_csv"]], data_dir, n_iter=2, progress=False
+        )
 
 
 def test_dataset_targets_weights_and_oracle(data_dir):
     plain = RetrainingDataset(data_dir, segment_frames=32, early_iterations=2, early_weight=3.0)
     assert len(plain) == 4 * (N_ITER + 1) * 2
     x, target, weight = plain[0]
-    assert x.shape == (N_FFT // 2, 32) and torch.allclose(target, x ** 2) and float(weight) == 3.0
+    assert x.shape == (N_FFT // 2, 32) and torch.allclose(target, x**2) and float(weight) == 3.0
     assert float(plain[len(plain) - 1][2]) == 1.0
     oracle = RetrainingDataset(data_dir, segment_frames=32, oracle=True)
     assert not torch.allclose(oracle[5][1], oracle[5][0] ** 2)
@@ -113,8 +131,9 @@ def test_retraining_turns_dropout_on_although_the_package_loads_in_eval_mode(ret
 
 @pytest.fixture(scope="module")
 def retrained(retrain_setup, data_dir):
-    config = RetrainConfig(lr=1e-3, max_steps=40, batch_size=8, segment_frames=32, val_fraction=0.25,
-                           val_every_n_steps=10, dropout=0.3)
+    config = RetrainConfig(
+        lr=1e-3, max_steps=40, batch_size=8, segment_frames=32, val_fraction=0.25, val_every_n_steps=10, dropout=0.3
+    )
     return retrain(retrain_setup["package"], data_dir, retrain_setup["root"] / "rt", config, progress=False)
 
 
@@ -183,18 +202,27 @@ def test_mixture_ids_from_a_csv_cannot_write_outside_the_output(retrain_setup, t
     assert not (tmp_path / "data").exists() and not list(tmp_path.rglob("X.pt"))
 
 
-
 def test_killed_and_resumed_retraining_equals_the_uninterrupted_one(retrain_setup, data_dir, tmp_path):
     """A run stopped mid-epoch (3 batches per epoch, last checkpoint at step 4) and resumed gives
     the same encoder, to the bit, as one run: data order, segments, dropout, the best-checkpoint
     and early-stopping states restart exactly."""
-    common = dict(lr=1e-3, batch_size=8, segment_frames=16, val_fraction=0.25, val_every_n_steps=2, dropout=0.3,
-                  patience=5, seed=3)
+    common = dict(
+        lr=1e-3,
+        batch_size=8,
+        segment_frames=16,
+        val_fraction=0.25,
+        val_every_n_steps=2,
+        dropout=0.3,
+        patience=5,
+        seed=3,
+    )
     retrain(retrain_setup["package"], data_dir, tmp_path / "once", RetrainConfig(max_steps=7, **common), progress=False)
-    retrain(retrain_setup["package"], data_dir, tmp_path / "twice", RetrainConfig(max_steps=4, **common),
-            progress=False)
-    retrain(retrain_setup["package"], data_dir, tmp_path / "twice", RetrainConfig(max_steps=7, **common),
-            progress=False)
+    retrain(
+        retrain_setup["package"], data_dir, tmp_path / "twice", RetrainConfig(max_steps=4, **common), progress=False
+    )
+    retrain(
+        retrain_setup["package"], data_dir, tmp_path / "twice", RetrainConfig(max_steps=7, **common), progress=False
+    )
     once, once_package = load_network_package(tmp_path / "once" / "network.pt")
     twice, package = load_network_package(tmp_path / "twice" / "network.pt")
     info = package["training"]["retraining"]

@@ -1,13 +1,13 @@
 """The compiled CPU kernels against the batched torch updates they replace."""
+
 import pytest
 import torch
+from test_spatial import random_problem
 from torch._subclasses.fake_tensor import FakeTensorMode
 
 from asteroid_mvae.separation import cpu_kernels, spatial
 from asteroid_mvae.separation.engine import separate
 from asteroid_mvae.separation.source_models import NMF, LaplaceIVA
-
-from test_spatial import random_problem
 
 
 @pytest.mark.parametrize("dtype", [torch.complex64, torch.complex128])

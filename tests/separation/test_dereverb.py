@@ -1,11 +1,17 @@
 """Joint dereverberation and separation (ILRMA-T, AuxIVA-T, T-ISS, deep models with a prediction filter)."""
+
 import pytest
 import torch
 
-from asteroid_mvae.models import ILRMA, AuxIVA, FastMVAE2, MVAE
+from asteroid_mvae.models import ILRMA, MVAE, AuxIVA, FastMVAE2
 from asteroid_mvae.separation import NMF, GaussIVA, LaplaceIVA, StftConfig, separate, stft
-from asteroid_mvae.separation.dereverb import (DEFAULT_DELAY, DEFAULT_TAPS, _separate_dereverb, separate_dereverb,
-                                               stack_past)
+from asteroid_mvae.separation.dereverb import (
+    DEFAULT_DELAY,
+    DEFAULT_TAPS,
+    _separate_dereverb,
+    separate_dereverb,
+    stack_past,
+)
 
 pytestmark = pytest.mark.usefixtures("single_thread")
 
@@ -35,8 +41,9 @@ def test_prediction_lowers_the_objective_below_the_plain_engine(room, update):
     dereverberating filter reaches a lower J (the prediction takes the tail the source model
     cannot explain)."""
     X = stft(torch.from_numpy(room(2, 0.5, seconds=3.0)[0]).double()[None])
-    run = lambda taps: separate_dereverb(X, NMF(seed=0), n_iter=20, taps=taps, delay=1, update=update,
-                                         dtype=torch.complex128).objective[-1, 0]
+    run = lambda taps: separate_dereverb(
+        X, NMF(seed=0), n_iter=20, taps=taps, delay=1, update=update, dtype=torch.complex128
+    ).objective[-1, 0]
     assert run(4) < run(0)
 
 
@@ -48,8 +55,9 @@ def test_no_taps_is_the_engine(room, update):
     plain = separate(X, NMF(seed=0), n_iter=6, update=update, dtype=torch.complex128)
     off = separate_dereverb(X, NMF(seed=0), n_iter=6, taps=0, update=update, dtype=torch.complex128)
     assert torch.equal(off.estimates, plain.estimates) and torch.equal(off.objective, plain.objective)
-    loop = _separate_dereverb(X, NMF(seed=0), 6, 0, 1, update, True, 0, None, None, None, torch.complex128, None,
-                              1e-10, 1, None, True)
+    loop = _separate_dereverb(
+        X, NMF(seed=0), 6, 0, 1, update, True, 0, None, None, None, torch.complex128, None, 1e-10, 1, None, True
+    )
     torch.testing.assert_close(loop.estimates, plain.estimates, rtol=1e-9, atol=1e-12)
     torch.testing.assert_close(loop.objective, plain.objective, rtol=1e-12, atol=1e-6)
 
@@ -79,8 +87,15 @@ def test_dereverberation_improves_on_the_direct_path(direct_path_room, cls, gain
 def test_callback_estimates_match_the_result(room):
     X = stft(torch.from_numpy(room(2, 0.3, seconds=3.0)[0]).double()[None])
     seen = []
-    result = separate_dereverb(X, LaplaceIVA(), n_iter=3, taps=2, delay=1, dtype=torch.complex128,
-                               callback=lambda s: seen.append((s.iteration, s.estimates(1))))
+    result = separate_dereverb(
+        X,
+        LaplaceIVA(),
+        n_iter=3,
+        taps=2,
+        delay=1,
+        dtype=torch.complex128,
+        callback=lambda s: seen.append((s.iteration, s.estimates(1))),
+    )
     assert [it for it, _ in seen] == [0, 1, 2, 3]
     again = separate_dereverb(X, LaplaceIVA(), n_iter=3, taps=2, delay=1, dtype=torch.complex128, ref_mic=1)
     torch.testing.assert_close(seen[-1][1], again.estimates, rtol=1e-9, atol=1e-9 * again.estimates.abs().max())
@@ -97,8 +112,9 @@ def test_float32_runs_the_prediction_in_float64(room):
     single = separate_dereverb(X, NMF(seed=0), n_iter=5, taps=4, delay=1)
     double = separate_dereverb(X.to(torch.complex128), NMF(seed=0), n_iter=5, taps=4, delay=1)
     assert single.estimates.dtype == torch.complex64 and torch.isfinite(single.estimates).all()
-    torch.testing.assert_close(single.estimates.to(torch.complex128), double.estimates, rtol=1e-4,
-                               atol=1e-5 * double.estimates.abs().max())
+    torch.testing.assert_close(
+        single.estimates.to(torch.complex128), double.estimates, rtol=1e-4, atol=1e-5 * double.estimates.abs().max()
+    )
 
 
 @pytest.mark.parametrize("cls", [FastMVAE2, MVAE])
@@ -133,8 +149,9 @@ def test_bad_prediction_settings_are_refused(room):
         AuxIVA(taps=2, delay=0)
 
 
-@pytest.mark.parametrize("update, model, block_frames", [("ip1", "nmf", None), ("ip2", "laplace", 3),
-                                                         ("iss", "gauss", None)])
+@pytest.mark.parametrize(
+    "update, model, block_frames", [("ip1", "nmf", None), ("ip2", "laplace", 3), ("iss", "gauss", None)]
+)
 def test_stays_on_the_gpu(update, model, block_frames):
     """Fake CUDA tensors: every tensor of the prediction path is made on the mixture's device."""
     from torch._subclasses.fake_tensor import FakeTensorMode

@@ -1,4 +1,5 @@
 """The engine on simulated rooms: it separates, and MM algorithms never raise J."""
+
 import numpy as np
 import pytest
 import torch
@@ -38,7 +39,12 @@ def test_objective_is_reported_for_the_input_scale(room):
 def test_callback_sees_every_iteration_and_matches_history(room):
     wav, references, mixture = mix_stft(room, 2, 0.0)
     seen = []
-    result = separate(stft(wav), LaplaceIVA(), n_iter=4, callback=lambda s: seen.append((s.iteration, s.objective.clone(), s.estimates(0))))
+    result = separate(
+        stft(wav),
+        LaplaceIVA(),
+        n_iter=4,
+        callback=lambda s: seen.append((s.iteration, s.objective.clone(), s.estimates(0))),
+    )
     assert [it for it, _, _ in seen] == [0, 1, 2, 3, 4]
     assert torch.allclose(torch.stack([J for _, J, _ in seen]), result.objective)
     assert torch.allclose(seen[-1][2], result.estimates, atol=1e-4 * result.estimates.abs().max())
@@ -62,7 +68,12 @@ def test_float32_and_float64_agree(room, sisdri):
     cfg = StftConfig()
     scores = []
     for dtype in (torch.complex64, torch.complex128):
-        est = separate(stft(wav.to(dtype.to_real() if hasattr(dtype, "to_real") else torch.float64)), LaplaceIVA(), n_iter=30, dtype=dtype)
+        est = separate(
+            stft(wav.to(dtype.to_real() if hasattr(dtype, "to_real") else torch.float64)),
+            LaplaceIVA(),
+            n_iter=30,
+            dtype=dtype,
+        )
         scores.append(sisdri(istft(est.estimates, wav.shape[-1], cfg)[0].float(), references, mixture[0]))
     assert abs(scores[0] - scores[1]) < 0.05
 
@@ -84,7 +95,10 @@ def test_eight_channels(update):
     output is finite, and the demixing undoes the mixing (global matrix near a scaled permutation)."""
     gen = torch.Generator().manual_seed(0)
     B, M, F, T = 1, 8, 9, 400
-    S = torch.randn(B, F, M, T, dtype=torch.complex128, generator=gen) * torch.rand(B, 1, M, T, dtype=torch.float64, generator=gen) ** 3
+    S = (
+        torch.randn(B, F, M, T, dtype=torch.complex128, generator=gen)
+        * torch.rand(B, 1, M, T, dtype=torch.float64, generator=gen) ** 3
+    )
     A = torch.randn(B, F, M, M, dtype=torch.complex128, generator=gen)
     mix = (A @ S).transpose(1, 2)  # [B, M, F, T]
     result = separate(mix, LaplaceIVA(), n_iter=40, update=update, proj_back=False, dtype=torch.complex128)
@@ -121,7 +135,9 @@ def test_overwrite_mix_writes_the_estimates_in_place(room, block_frames):
     """``overwrite_mix``: the same estimates, objective and demixing, and no copy of the STFT (the
     estimates are the input tensor itself); a mixture in another dtype is still copied."""
     X = stft(torch.from_numpy(room(2, 0.3, seconds=2.0)[0]).double()[None], StftConfig(512, 256))
-    run = lambda mix, **kw: separate(mix, NMF(seed=0), n_iter=4, dtype=torch.complex128, block_frames=block_frames, **kw)
+    run = lambda mix, **kw: separate(
+        mix, NMF(seed=0), n_iter=4, dtype=torch.complex128, block_frames=block_frames, **kw
+    )
     reference = run(X)
     mix = X.clone()
     ours = run(mix, overwrite_mix=True)
@@ -132,7 +148,6 @@ def test_overwrite_mix_writes_the_estimates_in_place(room, block_frames):
     single = X.to(torch.complex64)
     copied = separate(single, NMF(seed=0), n_iter=2, dtype=torch.complex128, overwrite_mix=True)
     assert torch.equal(single, X.to(torch.complex64)) and copied.estimates.data_ptr() != single.data_ptr()
-
 
 
 @pytest.mark.parametrize("update, block_frames", [("ip1", None), ("ip1", 7), ("iss", None)])

@@ -6,6 +6,7 @@ autograd on fake CUDA tensors (MVAE's Adam steps, training steps) needs a CUDA c
 a machine without a GPU cannot create (``hasPrimaryContext`` fails); ``benchmarks/`` runs
 those on a real GPU.
 """
+
 import pytest
 import torch
 from torch._subclasses.fake_tensor import FakeTensorMode
@@ -54,8 +55,11 @@ def test_frame_blocks_of_long_recordings_stay_on_the_gpu(model):
         source_model = {"laplace": LaplaceIVA, "nmf": lambda: NMF(n_basis=2, seed=0)}[model]()
         _on_cuda(separate(_fake_cuda_mixture(3), source_model, n_iter=2, block_frames=3))
         source_model = {"laplace": LaplaceIVA, "nmf": lambda: NMF(n_basis=2, seed=0)}[model]()
-        _on_cuda(separate(_fake_cuda_mixture(3), source_model, n_iter=2, block_frames=3, overwrite_mix=True,
-                          track_objective=False))
+        _on_cuda(
+            separate(
+                _fake_cuda_mixture(3), source_model, n_iter=2, block_frames=3, overwrite_mix=True, track_objective=False
+            )
+        )
 
 
 @pytest.mark.parametrize("n_src", [2, 3])
@@ -64,8 +68,11 @@ def test_network_source_models_stay_on_the_gpu(n_src, source):
     with FakeTensorMode(), torch.no_grad():
         with torch.device("cuda"):  # parameters created as fake CUDA tensors
             network = (ChimeraACVAE if source == "chimera" else ACVAE)(3, N_FREQ).eval()
-        model = ChimeraSource(network) if source == "chimera" else \
-            ACVAESource(network, bn_mode="per_source" if source.endswith("per_source") else "running")
+        model = (
+            ChimeraSource(network)
+            if source == "chimera"
+            else ACVAESource(network, bn_mode="per_source" if source.endswith("per_source") else "running")
+        )
         _on_cuda(separate(_fake_cuda_mixture(n_src), model, n_iter=2))
 
 
@@ -76,8 +83,16 @@ def test_separator_cores_stay_on_the_gpu(name):
 
     with FakeTensorMode(), torch.no_grad():
         with torch.device("cuda"):
-            model = load_model(name, allow_untrained=True, n_src=2, n_iter=2, n_fft=2 * N_FREQ, hop_length=N_FREQ,
-                               **({"n_labels": 3, "n_freq": N_FREQ} if name.startswith("fast") else {})).eval()
+            model = load_model(
+                name,
+                allow_untrained=True,
+                n_src=2,
+                n_iter=2,
+                n_fft=2 * N_FREQ,
+                hop_length=N_FREQ,
+                **({"n_labels": 3, "n_freq": N_FREQ} if name.startswith("fast") else {}),
+            ).eval()
         X = _fake_cuda_mixture(2)
-        _on_cuda(separate(X, model.make_source_model(), n_iter=model.n_iter, update=model.update,
-                          W0=model.initial_demix(X)))
+        _on_cuda(
+            separate(X, model.make_source_model(), n_iter=model.n_iter, update=model.update, W0=model.initial_demix(X))
+        )

@@ -1,4 +1,5 @@
 """OverIVA: every microphone when there are more microphones (M) than sources (N), for every source model."""
+
 import numpy as np
 import pytest
 import torch
@@ -6,8 +7,17 @@ from torch._subclasses.fake_tensor import FakeTensorMode
 
 from asteroid_mvae.models import load_model
 from asteroid_mvae.models.oracle import OracleIP
-from asteroid_mvae.separation import NMF, FixedVariance, GaussIVA, LaplaceIVA, StftConfig, separate, stft
-from asteroid_mvae.separation import overiva, spatial
+from asteroid_mvae.separation import (
+    NMF,
+    FixedVariance,
+    GaussIVA,
+    LaplaceIVA,
+    StftConfig,
+    overiva,
+    separate,
+    spatial,
+    stft,
+)
 
 pytestmark = pytest.mark.usefixtures("single_thread")
 
@@ -80,8 +90,9 @@ def test_frame_blocks_and_in_place_give_the_same_separation(room):
     X, _, _ = _room_stft(room)
     whole = separate(X, NMF(n_basis=2, seed=0), n_iter=5, n_src=2, dtype=torch.complex128)
     mix = X.clone()
-    blocks = separate(mix, NMF(n_basis=2, seed=0), n_iter=5, n_src=2, dtype=torch.complex128, block_frames=7,
-                      overwrite_mix=True)
+    blocks = separate(
+        mix, NMF(n_basis=2, seed=0), n_iter=5, n_src=2, dtype=torch.complex128, block_frames=7, overwrite_mix=True
+    )
     assert torch.allclose(whole.estimates, blocks.estimates, rtol=1e-8, atol=1e-10)
     assert torch.allclose(whole.objective, blocks.objective, rtol=1e-9)
 
@@ -101,11 +112,14 @@ def test_determined_call_is_unchanged(room):
     assert torch.equal(a.estimates, b.estimates)
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(n_src=2, update="iss"), "needs as many microphones as sources"),
-    (dict(n_src=5), r"n_src must be an integer in \[1, 4\]"),
-    (dict(n_src=2, W0=torch.zeros(1, 3, 4, 4, dtype=torch.complex64)), "W0 must be"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(n_src=2, update="iss"), "needs as many microphones as sources"),
+        (dict(n_src=5), r"n_src must be an integer in \[1, 4\]"),
+        (dict(n_src=2, W0=torch.zeros(1, 3, 4, 4, dtype=torch.complex64)), "W0 must be"),
+    ],
+)
 def test_bad_options_are_named(kwargs, message):
     X = torch.randn(1, 4, 3, 20, dtype=torch.complex64)
     with pytest.raises(ValueError, match=message):
@@ -141,8 +155,17 @@ def test_model_microphone_options(room, mics):
 def test_deep_and_oracle_separators_use_every_microphone(room):
     mixture, references = room(2, 0.3, seconds=2.0, seed=0, n_mics=3)
     wav = torch.from_numpy(mixture)[None]
-    model = load_model("fastmvae2", allow_untrained=True, n_src=2, n_iter=2, n_fft=512, hop_length=256, n_labels=3,
-                       n_freq=256, init_ilrma=2)
+    model = load_model(
+        "fastmvae2",
+        allow_untrained=True,
+        n_src=2,
+        n_iter=2,
+        n_fft=512,
+        hop_length=256,
+        n_labels=3,
+        n_freq=256,
+        init_ilrma=2,
+    )
     out = model.separate_with_history(wav)
     assert out.result.demix.shape == (1, 257, 2, 3) and torch.isfinite(out.estimates).all()
     oracle = OracleIP(n_src=2, n_iter=3, n_fft=512, hop_length=256)

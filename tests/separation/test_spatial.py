@@ -1,4 +1,5 @@
 """The batched spatial updates against plain per-frequency float64 implementations."""
+
 import numpy as np
 import pytest
 import torch

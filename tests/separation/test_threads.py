@@ -1,4 +1,5 @@
 """Threads chosen from the cores other processes leave free (issue 26.7)."""
+
 import pytest
 import torch
 
@@ -28,7 +29,9 @@ def machine(monkeypatch):
     return state
 
 
-@pytest.mark.parametrize("others, own, expected", [(0.0, 0.0, 2), (0.0, 2.0, 2), (1.0, 1.0, 1), (2.0, 0.0, 1), (0.4, 1.0, 2)])
+@pytest.mark.parametrize(
+    "others, own, expected", [(0.0, 0.0, 2), (0.0, 2.0, 2), (1.0, 1.0, 1), (2.0, 0.0, 1), (0.4, 1.0, 2)]
+)
 def test_thread_count_follows_the_free_cores(machine, others, own, expected):
     machine.update(others=others, own=own)
     assert threads.adapted_thread_count(2) == expected

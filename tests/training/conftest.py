@@ -1,4 +1,5 @@
 """A tiny synthetic speaker spectrogram dataset following the SpeakerSpectrogramDataset contract."""
+
 import torch
 from torch.utils.data import Dataset
 

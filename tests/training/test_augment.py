@@ -47,8 +47,9 @@ def test_chimera_interference_applies_to_training_steps_only():
     torch.manual_seed(0)
     student = ChimeraACVAE(3, 16)
     plain = ChimeraSystem(copy.deepcopy(student), None, None, teacher=teacher)
-    noisy = ChimeraSystem(copy.deepcopy(student), None, None, teacher=teacher,
-                          interference={"prob": 1.0, "sir_db": [0.0, 0.0]})
+    noisy = ChimeraSystem(
+        copy.deepcopy(student), None, None, teacher=teacher, interference={"prob": 1.0, "sir_db": [0.0, 0.0]}
+    )
 
     def terms(system, train):
         system.train(train)

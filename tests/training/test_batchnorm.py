@@ -64,8 +64,12 @@ def test_recalibration_repairs_stale_running_statistics(synthetic_speakers):
 
 def test_training_recalibrates_and_records_it(tmp_path, synthetic_speakers):
     data = synthetic_speakers(n_speakers=3, items_per_speaker=12, n_freq=N_FREQ, frames=16)
-    conf = {"network": {"n_freq": N_FREQ}, "optim": {"lr": 3e-3, "batch_size": 6}, "data": {"val_fraction": 0.2},
-            "trainer": {"max_epochs": 1, "log_every_n_steps": 1, "enable_progress_bar": False}}
+    conf = {
+        "network": {"n_freq": N_FREQ},
+        "optim": {"lr": 3e-3, "batch_size": 6},
+        "data": {"val_fraction": 0.2},
+        "trainer": {"max_epochs": 1, "log_every_n_steps": 1, "enable_progress_bar": False},
+    }
     _, package = load_network_package(train_cvae(tmp_path / "cvae", data, **conf))
     metrics = package["training"]["final_metrics"]
     assert metrics["batchnorm_recalibration_batches"] == 5  # one pass over the 30 training items

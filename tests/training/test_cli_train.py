@@ -7,8 +7,22 @@ from asteroid_mvae.cli import main
 def test_print_config_merges_preset_conf_and_flags(tmp_path, capsys):
     conf = tmp_path / "conf.yml"
     conf.write_text(yaml.safe_dump({"optim": {"lr": 0.5, "batch_size": 4}, "seed": 7}))
-    code = main(["train", "--model", "acvae", "--preset", "cpu", "--conf", str(conf), "--batch-size", "2",
-                 "--out", str(tmp_path / "exp"), "--print-config"])
+    code = main(
+        [
+            "train",
+            "--model",
+            "acvae",
+            "--preset",
+            "cpu",
+            "--conf",
+            str(conf),
+            "--batch-size",
+            "2",
+            "--out",
+            str(tmp_path / "exp"),
+            "--print-config",
+        ]
+    )
     assert code == 0
     config = yaml.safe_load(capsys.readouterr().out)
     assert config["model"] == "acvae" and config["seed"] == 7
@@ -38,16 +52,59 @@ def test_recalibrate_command_rewrites_a_package_with_new_statistics(tmp_path, ca
     from asteroid_mvae.data.rooms import RoomConfig, simulate_speakers
     from asteroid_mvae.networks import load_network_package
 
-    simulate_speakers(BuiltinCorpus(n_speakers=2, utterances_per_speaker=2), tmp_path / "spk", n_per_speaker=3,
-                      config=RoomConfig(duration=1.0, rt60=0.15))
+    simulate_speakers(
+        BuiltinCorpus(n_speakers=2, utterances_per_speaker=2),
+        tmp_path / "spk",
+        n_per_speaker=3,
+        config=RoomConfig(duration=1.0, rt60=0.15),
+    )
     conf = tmp_path / "conf.yml"
-    conf.write_text(yaml.safe_dump({"network": {"n_freq": 1024}, "batchnorm": {"recalibrate_batches": 0},
-                                    "data": {"dataset_args": {"segment_frames": 8}, "scale_items": 4}}))
-    assert main(["train", "--model", "cvae", "--data", str(tmp_path / "spk"), "--out", str(tmp_path / "cvae"),
-                 "--conf", str(conf), "--max-steps", "2", "--batch-size", "2"]) == 0
+    conf.write_text(
+        yaml.safe_dump(
+            {
+                "network": {"n_freq": 1024},
+                "batchnorm": {"recalibrate_batches": 0},
+                "data": {"dataset_args": {"segment_frames": 8}, "scale_items": 4},
+            }
+        )
+    )
+    assert (
+        main(
+            [
+                "train",
+                "--model",
+                "cvae",
+                "--data",
+                str(tmp_path / "spk"),
+                "--out",
+                str(tmp_path / "cvae"),
+                "--conf",
+                str(conf),
+                "--max-steps",
+                "2",
+                "--batch-size",
+                "2",
+            ]
+        )
+        == 0
+    )
     before, _ = load_network_package(tmp_path / "cvae" / "network.pt")
-    assert main(["recalibrate", "--network", str(tmp_path / "cvae" / "network.pt"), "--data", str(tmp_path / "spk"),
-                 "--out", str(tmp_path / "recal.pt"), "--batch-size", "2"]) == 0
+    assert (
+        main(
+            [
+                "recalibrate",
+                "--network",
+                str(tmp_path / "cvae" / "network.pt"),
+                "--data",
+                str(tmp_path / "spk"),
+                "--out",
+                str(tmp_path / "recal.pt"),
+                "--batch-size",
+                "2",
+            ]
+        )
+        == 0
+    )
     after, package = load_network_package(tmp_path / "recal.pt")
     assert package["training"]["final_metrics"]["batchnorm_recalibration_batches"] >= 1
     norm = lambda net: net.encoder.layers[0].norm.running_var

@@ -1,6 +1,7 @@
 """Lightning DDP on the CPU (gloo, 2 processes) through ``asteroid_mvae.training.train``: both
 ranks train, their parameters are equal after every step (gradients were all-reduced), and one
 checkpoint and one network package are written (rank 0)."""
+
 import subprocess
 import sys
 import textwrap
@@ -8,7 +9,7 @@ import textwrap
 import pytest
 import torch
 
-SCRIPT = textwrap.dedent('''
+SCRIPT = textwrap.dedent("""
     import sys
     from pathlib import Path
 
@@ -31,7 +32,7 @@ SCRIPT = textwrap.dedent('''
             "trainer": {"strategy": "ddp", "accelerator": "cpu", "devices": 2, "max_steps": 3, "max_epochs": 100,
                         "limit_val_batches": 1, "enable_progress_bar": False}}
     train(make_config(model, "paper", conf))
-''')
+""")
 
 
 @pytest.fixture(scope="module")
@@ -39,8 +40,26 @@ def speakers(tmp_path_factory):
     from asteroid_mvae.cli import main
 
     root = tmp_path_factory.mktemp("ddp")
-    assert main(["simulate-speakers", "--corpus", "builtin", "--builtin-speakers", "3", "--builtin-utterances", "2",
-                 "--n-per-speaker", "3", "--duration", "1.0", "--out", str(root / "speakers")]) == 0
+    assert (
+        main(
+            [
+                "simulate-speakers",
+                "--corpus",
+                "builtin",
+                "--builtin-speakers",
+                "3",
+                "--builtin-utterances",
+                "2",
+                "--n-per-speaker",
+                "3",
+                "--duration",
+                "1.0",
+                "--out",
+                str(root / "speakers"),
+            ]
+        )
+        == 0
+    )
     (root / "ddp_train.py").write_text(SCRIPT)
     return root
 
@@ -48,9 +67,13 @@ def speakers(tmp_path_factory):
 def ddp_train(root, model, teacher="-"):
     out = root / model
     out.mkdir()
-    done = subprocess.run([sys.executable, str(root / "ddp_train.py"), model, str(root / "speakers"), str(out),
-                           str(teacher)], capture_output=True, text=True, timeout=600,
-                          env={"PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1", "HOME": str(root)})
+    done = subprocess.run(
+        [sys.executable, str(root / "ddp_train.py"), model, str(root / "speakers"), str(out), str(teacher)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={"PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1", "HOME": str(root)},
+    )
     assert done.returncode == 0, done.stderr[-4000:]
     return out
 

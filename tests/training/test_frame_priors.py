@@ -1,4 +1,5 @@
 """Frame priors (GASS): networks, adversarial / VAE / DAE training through ``train()``, resume."""
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -20,11 +21,24 @@ def dataset(synthetic_speakers):
 
 
 def conf(tmp_path, model, steps, **trainer):
-    return make_config(model, "paper", {
-        "exp_dir": str(tmp_path / model), "network": SMALL, "seed": 0,
-        "optim": {"batch_size": 6, "lr": 5e-4 if model == "wgan" else 1e-3}, "data": {"val_fraction": 0.2},
-        "trainer": {"max_steps": steps, "max_epochs": 10_000, "log_every_n_steps": 1, "enable_progress_bar": False,
-                    **trainer}})
+    return make_config(
+        model,
+        "paper",
+        {
+            "exp_dir": str(tmp_path / model),
+            "network": SMALL,
+            "seed": 0,
+            "optim": {"batch_size": 6, "lr": 5e-4 if model == "wgan" else 1e-3},
+            "data": {"val_fraction": 0.2},
+            "trainer": {
+                "max_steps": steps,
+                "max_epochs": 10_000,
+                "log_every_n_steps": 1,
+                "enable_progress_bar": False,
+                **trainer,
+            },
+        },
+    )
 
 
 def test_one_registry_of_model_names():
@@ -82,8 +96,13 @@ def test_frame_prior_trainings_run_and_vae_dae_lower_their_nll(tmp_path, dataset
 
     def nll(network):
         with torch.no_grad():
-            return float((network.decode(network.encode(x, label)[0], label) + x.pow(2) * torch.exp(
-                -network.decode(network.encode(x, label)[0], label))).mean())
+            return float(
+                (
+                    network.decode(network.encode(x, label)[0], label)
+                    + x.pow(2) * torch.exp(-network.decode(network.encode(x, label)[0], label))
+                ).mean()
+            )
+
     torch.manual_seed(0)
     assert nll(net) < nll(FrameVAE(3, **SMALL)) - 0.5
 
@@ -102,6 +121,7 @@ def test_a_killed_and_resumed_wgan_training_equals_the_uninterrupted_one(tmp_pat
             def on_train_batch_end(self, trainer, *args):
                 if trainer.current_epoch == 5 and args[-1] == 1:
                     raise RuntimeError("killed")
+
         return Die()
 
     monkeypatch.setattr(run, "training_progress_callback", dying)
@@ -112,4 +132,3 @@ def test_a_killed_and_resumed_wgan_training_equals_the_uninterrupted_one(tmp_pat
     assert package["training"]["steps"] == whole_package["training"]["steps"] > 0
     for key, value in whole.state_dict().items():
         assert torch.equal(value, parts.state_dict()[key]), key
-

@@ -26,7 +26,9 @@ def test_kl_terms_match_torch_distributions():
     mean_p, logvar_p, mean_q, logvar_q = torch.randn(4, 2, 5, 3).unbind(0)
     p, q = Normal(mean_p, (0.5 * logvar_p).exp()), Normal(mean_q, (0.5 * logvar_q).exp())
     expected = kl_divergence(p, q).mean()
-    assert losses.kl_diagonal_gaussians(mean_p, logvar_p, mean_q, logvar_q).item() == pytest.approx(expected.item(), rel=1e-5)
+    assert losses.kl_diagonal_gaussians(mean_p, logvar_p, mean_q, logvar_q).item() == pytest.approx(
+        expected.item(), rel=1e-5
+    )
     standard = Normal(torch.zeros_like(mean_p), torch.ones_like(mean_p))
     expected = kl_divergence(p, standard).sum() / 1000  # per input bin
     assert losses.kl_standard_normal(mean_p, logvar_p, 1000).item() == pytest.approx(expected.item(), rel=1e-5)
@@ -43,7 +45,8 @@ def test_classifier_cross_entropies():
     log_scores = torch.log(torch.tensor([[0.5, 0.25], [1e-40, 1.0]]))
     labels = torch.tensor([1, 0])
     assert losses.product_classifier_ce(log_scores, labels).item() == pytest.approx(
-        (math.log(4) - math.log(1e-35)) / 2, rel=1e-5)
+        (math.log(4) - math.log(1e-35)) / 2, rel=1e-5
+    )
     logits = torch.tensor([[2.0, 0.0]])
     assert losses.softmax_ce(logits, torch.tensor([0])).item() == pytest.approx(math.log(1 + math.exp(-2)), rel=1e-6)
 
@@ -54,7 +57,7 @@ def test_balanced_sampler_batches_cover_speakers_equally():
     order = list(sampler)
     assert len(order) == len(labels) == len(sampler)
     for start in range(0, 18, 3):  # every round of 3 indices has one item per speaker
-        assert sorted(labels[i] for i in order[start:start + 3]) == [0, 1, 2]
+        assert sorted(labels[i] for i in order[start : start + 3]) == [0, 1, 2]
     assert list(BalancedSpeakerSampler(labels, seed=1)) == order  # seeded
     sampler.set_epoch(1)
     assert list(sampler) != order

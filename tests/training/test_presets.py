@@ -1,4 +1,5 @@
 """The named training presets resolve per network, and the folder recipe trains speaker-open."""
+
 from pathlib import Path
 
 import pytest

@@ -93,11 +93,24 @@ def test_chimera_training_lowers_its_losses_and_teacher_stays_frozen(loaders, tr
     system.train()
     assert not teacher.training and not any(p.requires_grad for p in teacher.parameters())
     before = evaluate(system, loaders[1])
-    assert set(before) == {"kl", "nll", "ce_input", "ce_decoded", "nll_gumbel", "ce_gumbel",
-                           "teacher_kl", "is_true", "is_gumbel"}
+    assert set(before) == {
+        "kl",
+        "nll",
+        "ce_input",
+        "ce_decoded",
+        "nll_gumbel",
+        "ce_gumbel",
+        "teacher_kl",
+        "is_true",
+        "is_gumbel",
+    }
     fit(system, loaders[0])
     after = evaluate(system, loaders[1])
-    assert_lowered(before, after, ["nll", "ce_input", "ce_decoded", "nll_gumbel", "ce_gumbel", "teacher_kl", "is_true", "is_gumbel"])
+    assert_lowered(
+        before,
+        after,
+        ["nll", "ce_input", "ce_decoded", "nll_gumbel", "ce_gumbel", "teacher_kl", "is_true", "is_gumbel"],
+    )
     assert all(torch.equal(snapshot[k], v) for k, v in teacher.state_dict().items())  # incl. BatchNorm statistics
     assert not teacher.training
 
@@ -129,7 +142,9 @@ def test_lightning_training_writes_package_logs_and_resumes(tmp_path, dataset):
     metrics = pd.read_csv(exp / "logs" / "version_0" / "metrics.csv")
     assert {"train_nll_step", "train_kl_step", "val_loss"} <= set(metrics.columns)
 
-    resumed = make_config("cvae", "paper", {"exp_dir": str(exp), **LIGHTNING, "trainer": {**LIGHTNING["trainer"], "max_epochs": 2}})
+    resumed = make_config(
+        "cvae", "paper", {"exp_dir": str(exp), **LIGHTNING, "trainer": {**LIGHTNING["trainer"], "max_epochs": 2}}
+    )
     _, package = load_network_package(train(resumed, dataset))
     assert package["training"]["steps"] == 10  # continued from the checkpoint, not restarted
 
@@ -143,8 +158,11 @@ def test_lightning_training_writes_package_logs_and_resumes(tmp_path, dataset):
 def test_early_stopping_on_the_validation_nll(tmp_path, dataset):
     """``trainer.early_stop_patience = p``: training stops after ``p`` validations without a lower
     validation NLL (lr 0: the NLL never falls, so 1 + p epochs of 5 steps run, not 20)."""
-    config = {**LIGHTNING, "optim": {"lr": 0.0, "batch_size": 6},
-              "trainer": {**LIGHTNING["trainer"], "max_epochs": 20, "early_stop_patience": 2}}
+    config = {
+        **LIGHTNING,
+        "optim": {"lr": 0.0, "batch_size": 6},
+        "trainer": {**LIGHTNING["trainer"], "max_epochs": 20, "early_stop_patience": 2},
+    }
     _, package = load_network_package(train_cvae(tmp_path / "cvae", dataset, **config))
     assert package["training"]["steps"] == 15
 
@@ -168,6 +186,7 @@ def kill_during_epoch_3(monkeypatch):
             def on_train_batch_end(self, trainer, *args):
                 if trainer.global_step == 10:
                     raise RuntimeError("killed")
+
         return Die()
 
     monkeypatch.setattr(run, "training_progress_callback", dying)
@@ -179,14 +198,22 @@ def test_a_killed_and_resumed_training_equals_the_uninterrupted_one(tmp_path, da
     teacher = None
     if model == "chimera":
         teacher = train(make_config("cvae", "paper", {"exp_dir": str(tmp_path / "teacher"), **LIGHTNING}), dataset)
-    conf = {**LIGHTNING, "model": model, "teacher": None if teacher is None else str(teacher),
-            "trainer": {**LIGHTNING["trainer"], "max_epochs": 4, "ckpt_every_n_steps": 5, "limit_train_batches": 4}}
-    whole, _ = load_network_package(train(make_config(model, "paper", {**conf, "exp_dir": str(tmp_path / "whole")}), dataset))
+    conf = {
+        **LIGHTNING,
+        "model": model,
+        "teacher": None if teacher is None else str(teacher),
+        "trainer": {**LIGHTNING["trainer"], "max_epochs": 4, "ckpt_every_n_steps": 5, "limit_train_batches": 4},
+    }
+    whole, _ = load_network_package(
+        train(make_config(model, "paper", {**conf, "exp_dir": str(tmp_path / "whole")}), dataset)
+    )
     kill_during_epoch_3(monkeypatch)
     with pytest.raises(RuntimeError, match="killed"):
         train(make_config(model, "paper", {**conf, "exp_dir": str(tmp_path / "parts")}), dataset)
     monkeypatch.undo()
-    parts, package = load_network_package(train(make_config(model, "paper", {**conf, "exp_dir": str(tmp_path / "parts")}), dataset))
+    parts, package = load_network_package(
+        train(make_config(model, "paper", {**conf, "exp_dir": str(tmp_path / "parts")}), dataset)
+    )
     assert package["training"]["steps"] == 16
     for key, value in whole.state_dict().items():
         assert torch.equal(value, parts.state_dict()[key]), key
@@ -226,8 +253,16 @@ def test_last_checkpoint_is_written_on_its_schedule_not_only_at_the_end(tmp_path
         return original(trainer, filepath, *args, **kwargs)
 
     monkeypatch.setattr(pl.Trainer, "save_checkpoint", spy)
-    conf = {**LIGHTNING, "trainer": {**LIGHTNING["trainer"], "max_epochs": 6, "limit_train_batches": 2,
-                                     "check_val_every_n_epoch": 2, "ckpt_every_n_steps": 4}}
+    conf = {
+        **LIGHTNING,
+        "trainer": {
+            **LIGHTNING["trainer"],
+            "max_epochs": 6,
+            "limit_train_batches": 2,
+            "check_val_every_n_epoch": 2,
+            "ckpt_every_n_steps": 4,
+        },
+    }
     train(make_config("cvae", "paper", {**conf, "exp_dir": str(tmp_path / "run")}), dataset)
     assert [step for name, step in saved if name == "last.ckpt"] == [4, 8, 12]
     assert sorted(p.name for p in (tmp_path / "run" / "checkpoints").iterdir()) == ["best.ckpt", "last.ckpt"]

@@ -1,4 +1,5 @@
 """Written files: atomic, the user's umask, bytes that depend on the content only, names from data kept inside."""
+
 import os
 
 import pytest

@@ -1,4 +1,5 @@
 """Progress in log files: one plain line per 10 %, no carriage returns; a bar only on a terminal."""
+
 import io
 import logging
 
@@ -37,8 +38,26 @@ def test_simulate_cli_writes_progress_lines_not_bars(tmp_path, capfd):
     import subprocess
     import sys
 
-    out = subprocess.run([sys.executable, "-c", "import sys; from asteroid_mvae.cli import main; sys.exit(main())", "simulate", "--out", str(tmp_path / "sim"),
-                          "--n-mixtures", "3", "--duration", "0.5", "--builtin-speakers", "2",
-                          "--builtin-utterances", "1"], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from asteroid_mvae.cli import main; sys.exit(main())",
+            "simulate",
+            "--out",
+            str(tmp_path / "sim"),
+            "--n-mixtures",
+            "3",
+            "--duration",
+            "0.5",
+            "--builtin-speakers",
+            "2",
+            "--builtin-utterances",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert "\r" not in out.stderr
     assert "simulate 2-source mixtures: 3/3 item (100%)" in out.stderr

@@ -11,6 +11,7 @@ per N (and writes ``<out>/protocols.md``)::
         --cvae exp/demo/cvae/network.pt --acvae exp/demo/acvae/network.pt --chimera exp/demo/chimera/network.pt \
         --out exp/protocols_demo --n-iter 60 --mvae-steps 30
 """
+
 import argparse
 import logging
 import sys
@@ -59,7 +60,7 @@ def ilrma_start(args, n_src: int) -> dict:
 
 
 def build(args, n_src: int) -> dict:
-    from asteroid_mvae.models import FastMVAE, FastMVAE2, MVAE
+    from asteroid_mvae.models import MVAE, FastMVAE, FastMVAE2
 
     common = dict(n_src=n_src, n_iter=args.n_iter)
     seps = {"ilrma": "ilrma", "oracle_ip": "oracle_ip"}
@@ -98,8 +99,16 @@ def main(argv=None):
         net = next((s for s in seps.values() if not isinstance(s, str)), None)
         stft = net.stft_config if net is not None else StftConfig()
         folder = out / f"n{n_src}"
-        evaluate(seps, dataset, folder, metrics_list=["si_sdr"], n_examples=0, stft_config=stft,
-                 separator_options={"n_iter": args.n_iter}, progress=sys.stderr.isatty())
+        evaluate(
+            seps,
+            dataset,
+            folder,
+            metrics_list=["si_sdr"],
+            n_examples=0,
+            stft_config=stft,
+            separator_options={"n_iter": args.n_iter},
+            progress=sys.stderr.isatty(),
+        )
         tables.append(f"N = {n_src} ({csv}):\n\n" + paired_table(folder / "all_metrics.csv"))
     text = "\n\n".join(tables) + "\n"
     (out / "protocols.md").write_text(text)

@@ -13,6 +13,7 @@ thread) to ``--out``. Run from the repository root::
     .venv/bin/python egs/vcc2018/local/dereverb_vcc2018.py --corpus ../shared/data/vcc2018 \\
         --n-mixtures 8 --out egs/vcc2018/results/dereverb
 """
+
 import argparse
 import logging
 import sys
@@ -38,8 +39,13 @@ def parse_args(argv=None):
     parser.add_argument("--taps", type=int, default=3)
     parser.add_argument("--delay", type=int, default=1)
     parser.add_argument("--n-iter", type=int, default=60)
-    parser.add_argument("--updates", nargs="+", default=["ip1", "ip2"], choices=["ip1", "ip2", "iss"],
-                        help="spatial updates to run every separator with (names other than ip1's get @update)")
+    parser.add_argument(
+        "--updates",
+        nargs="+",
+        default=["ip1", "ip2"],
+        choices=["ip1", "ip2", "iss"],
+        help="spatial updates to run every separator with (names other than ip1's get @update)",
+    )
     parser.add_argument("--seed", type=int, default=1000)
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     return parser.parse_args(argv)
@@ -48,8 +54,15 @@ def parse_args(argv=None):
 def make_mixture(corpus, index: int, args):
     """``(mixture [mics, time], direct [src, time], images_ref [src, time], speakers)`` of item ``index``."""
     from asteroid_mvae.data import RoomConfig
-    from asteroid_mvae.data.rooms import (_level, direct_path_images, item_seed, reverberant_images,
-                                          room_impulse_responses, sample_geometry, speaker_signal)
+    from asteroid_mvae.data.rooms import (
+        _level,
+        direct_path_images,
+        item_seed,
+        reverberant_images,
+        room_impulse_responses,
+        sample_geometry,
+        speaker_signal,
+    )
 
     config = RoomConfig(duration=args.seconds, rt60=args.rt60, n_mics=args.n_mics)
     rng = np.random.default_rng(item_seed(args.seed, index))
@@ -76,8 +89,14 @@ def separators(args):
     for update in args.updates:
         common = dict(n_src=args.n_src, n_iter=args.n_iter, update=update)
         suffix = "" if update == "ip1" else f"@{update}"
-        models.update({f"ilrma{suffix}": ILRMA(**common), f"ilrma_t{suffix}": ILRMA(**common, **prediction),
-                       f"auxiva{suffix}": AuxIVA(**common), f"auxiva_t{suffix}": AuxIVA(**common, **prediction)})
+        models.update(
+            {
+                f"ilrma{suffix}": ILRMA(**common),
+                f"ilrma_t{suffix}": ILRMA(**common, **prediction),
+                f"auxiva{suffix}": AuxIVA(**common),
+                f"auxiva_t{suffix}": AuxIVA(**common, **prediction),
+            }
+        )
     models["oracle_ls"] = OracleLS(n_src=args.n_src)
     return models
 
@@ -88,14 +107,18 @@ def pairs(methods):
 
 
 def table(df, args, load: str = "") -> str:
-    lines = [f"Joint dereverberation on VCC2018 test sentences (30021-30025), RT60 {args.rt60} s, N = {args.n_src}, "
-             f"M = {args.n_mics or args.n_src}, {args.seconds:g}-s mixtures, {df['mixture'].nunique()} mixtures; "
-             f"prediction taps L = {args.taps}, delay D = {args.delay} (STFT 2048 / 1024), {args.n_iter} iterations, "
-             f"{args.threads} torch thread(s); {load}.", "",
-             "Names: ``_t`` with the prediction filter; ``@ip2`` with the pairwise IP update (N = 2) instead of IP1.",
-             "",
-             "| method | SI-SDRi direct (dB) | minus plain, paired (dB) | better | SI-SDRi image (dB) | s/mixture | "
-             "time / plain |", "|---|---|---|---|---|---|---|"]
+    lines = [
+        f"Joint dereverberation on VCC2018 test sentences (30021-30025), RT60 {args.rt60} s, N = {args.n_src}, "
+        f"M = {args.n_mics or args.n_src}, {args.seconds:g}-s mixtures, {df['mixture'].nunique()} mixtures; "
+        f"prediction taps L = {args.taps}, delay D = {args.delay} (STFT 2048 / 1024), {args.n_iter} iterations, "
+        f"{args.threads} torch thread(s); {load}.",
+        "",
+        "Names: ``_t`` with the prediction filter; ``@ip2`` with the pairwise IP update (N = 2) instead of IP1.",
+        "",
+        "| method | SI-SDRi direct (dB) | minus plain, paired (dB) | better | SI-SDRi image (dB) | s/mixture | "
+        "time / plain |",
+        "|---|---|---|---|---|---|---|",
+    ]
     means = df.groupby("method").mean(numeric_only=True)
     for method, plain in pairs(list(dict.fromkeys(df["method"]))):
         for name in (plain, method):
@@ -108,16 +131,23 @@ def table(df, args, load: str = "") -> str:
                 paired = f"{diff.mean():+.2f} ± {diff.std(ddof=1) / np.sqrt(len(diff)):.2f}"
                 wins = f"{int((diff > 0).sum())}/{len(diff)}"
                 ratio = f"{row['seconds'] / means.loc[plain, 'seconds']:.1f}x"
-            lines.append(f"| {name} | {row['si_sdri_direct']:.2f} | {paired} | {wins} | {row['si_sdri_image']:.2f} | "
-                         f"{row['seconds']:.2f} | {ratio} |")
+            lines.append(
+                f"| {name} | {row['si_sdri_direct']:.2f} | {paired} | {wins} | {row['si_sdri_image']:.2f} | "
+                f"{row['seconds']:.2f} | {ratio} |"
+            )
     if "oracle_ls" in means.index:
         row = means.loc["oracle_ls"]
-        lines.append(f"| oracle_ls (direct-path target) | {row['si_sdri_direct']:.2f} |  |  | {row['si_sdri_image']:.2f} | "
-                     f"{row['seconds']:.2f} |  |")
-    lines += ["", "SI-SDRi direct: against each source's direct path plus the first "
-              f"{int(args.early * 1000)} ms of its impulse response at microphone 0; image: against its whole "
-              "reverberant image there. Paired: mean over mixtures of the difference to the plain version ± its "
-              "standard error; better: mixtures where the dereverberating version wins."]
+        lines.append(
+            f"| oracle_ls (direct-path target) | {row['si_sdri_direct']:.2f} |  |  | {row['si_sdri_image']:.2f} | "
+            f"{row['seconds']:.2f} |  |"
+        )
+    lines += [
+        "",
+        "SI-SDRi direct: against each source's direct path plus the first "
+        f"{int(args.early * 1000)} ms of its impulse response at microphone 0; image: against its whole "
+        "reverberant image there. Paired: mean over mixtures of the difference to the plain version ± its "
+        "standard error; better: mixtures where the dereverberating version wins.",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -133,8 +163,9 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
     try:
         corpus = FolderCorpus(args.corpus)
-        corpus = corpus.subset(utterances={spk: [u for u in corpus.utterances(spk) if int(u) in TEST_SENTENCES]
-                                           for spk in corpus.speakers})
+        corpus = corpus.subset(
+            utterances={spk: [u for u in corpus.utterances(spk) if int(u) in TEST_SENTENCES] for spk in corpus.speakers}
+        )
     except (DataError, OSError, ValueError) as err:
         sys.exit(f"error: corpus {args.corpus}: {err}")
     out = Path(args.out)
@@ -154,11 +185,24 @@ def main(argv=None):
                 estimates = model(wav)
             estimates = estimates[0].double().numpy()
             seconds = time.perf_counter() - start
-            rows.append(dict(mixture=index, speakers="+".join(speakers), method=name, seconds=seconds,
-                             si_sdri_direct=float(si_sdr_improvement(mixture[0], direct, estimates).mean()),
-                             si_sdri_image=float(si_sdr_improvement(mixture[0], image, estimates).mean())))
-            log.info("mixture %d %s: %.2f dB direct, %.2f dB image, %.2f s", index, name, rows[-1]["si_sdri_direct"],
-                     rows[-1]["si_sdri_image"], seconds)
+            rows.append(
+                dict(
+                    mixture=index,
+                    speakers="+".join(speakers),
+                    method=name,
+                    seconds=seconds,
+                    si_sdri_direct=float(si_sdr_improvement(mixture[0], direct, estimates).mean()),
+                    si_sdri_image=float(si_sdr_improvement(mixture[0], image, estimates).mean()),
+                )
+            )
+            log.info(
+                "mixture %d %s: %.2f dB direct, %.2f dB image, %.2f s",
+                index,
+                name,
+                rows[-1]["si_sdri_direct"],
+                rows[-1]["si_sdri_image"],
+                seconds,
+            )
     df = pd.DataFrame(rows)
     df.to_csv(out / "per_mixture.csv", index=False)
     import os

@@ -9,6 +9,7 @@ the same training sentences; 30 ILRMA + 30 iterations) and the zoo's MVAE (CVAE 
 
     python egs/vcc2018/local/frame_prior_rooms.py --mixtures exp/zoo/mix_test_2src --priors exp/gass
 """
+
 import argparse
 import time
 from pathlib import Path
@@ -31,8 +32,11 @@ def parse_args(argv=None):
     parser.add_argument("--corpus", default="../shared/data/vcc2018", help="the priors' training sentences (NMF bases)")
     parser.add_argument("--train-sentences", type=int, nargs="+", default=list(range(30001, 30010)))
     parser.add_argument("--n-basis", type=int, default=20, help="supervised NMF bases per speaker")
-    parser.add_argument("--zoo-eval", default="exp/zoo/eval/rt300_n2/all_metrics.csv",
-                        help="the zoo's evaluation on the same mixtures (its MVAE and ILRMA rows)")
+    parser.add_argument(
+        "--zoo-eval",
+        default="exp/zoo/eval/rt300_n2/all_metrics.csv",
+        help="the zoo's evaluation on the same mixtures (its MVAE and ILRMA rows)",
+    )
     return parser.parse_args(argv)
 
 
@@ -49,13 +53,22 @@ def build_methods(args, n_src):
     methods = {}
     for name in args.names:
         package = Path(args.priors) / name / "network.pt"
-        methods[f"frame_prior_iva_{name}"] = (FramePriorIVA.from_network_package(
-            package, speakers=None, n_src=n_src, hop_length=args.hop, n_steps=args.n_steps), False)
-        methods[f"frame_prior_iva_{name}_known"] = (FramePriorIVA.from_network_package(
-            package, n_src=n_src, hop_length=args.hop, n_steps=args.n_steps), True)
+        methods[f"frame_prior_iva_{name}"] = (
+            FramePriorIVA.from_network_package(
+                package, speakers=None, n_src=n_src, hop_length=args.hop, n_steps=args.n_steps
+            ),
+            False,
+        )
+        methods[f"frame_prior_iva_{name}_known"] = (
+            FramePriorIVA.from_network_package(package, n_src=n_src, hop_length=args.hop, n_steps=args.n_steps),
+            True,
+        )
     n_fft = 2 * next(iter(methods.values()))[0].network.n_freq
-    methods = {"ilrma": (ILRMA(n_src=n_src, n_iter=60, n_fft=n_fft, hop_length=args.hop), False),
-               "supervised_ilrma_known": (None, True), **methods}
+    methods = {
+        "ilrma": (ILRMA(n_src=n_src, n_iter=60, n_fft=n_fft, hop_length=args.hop), False),
+        "supervised_ilrma_known": (None, True),
+        **methods,
+    }
     return methods, n_fft
 
 
@@ -63,8 +76,9 @@ def separate(args, name, model, mixture, speakers, n_fft, n_src):
     if name == "supervised_ilrma_known":  # bases of the mixture's speakers, from the priors' training sentences
         from asteroid_mvae.models import SupervisedILRMA
 
-        model = SupervisedILRMA(n_src=n_src, n_basis=args.n_basis, n_iter=30, init_ilrma=30, n_fft=n_fft,
-                                hop_length=args.hop)  # the MVAE protocol's start: fixed bases alone did worse
+        model = SupervisedILRMA(
+            n_src=n_src, n_basis=args.n_basis, n_iter=30, init_ilrma=30, n_fft=n_fft, hop_length=args.hop
+        )  # the MVAE protocol's start: fixed bases alone did worse
         model.fit_bases([speaker_signals(Path(args.corpus), s, args.train_sentences) for s in speakers])
         return model(mixture[None])[0]
     if speakers is not None:
@@ -82,25 +96,38 @@ def zoo_rows(args, ids) -> pd.DataFrame:
     zoo = zoo[zoo["method"].isin(["mvae", "ilrma"]) & zoo["mixture_id"].isin(ids)]
     names = {"mvae": "mvae (zoo, STFT 2048)", "ilrma": "ilrma (STFT 2048)"}
     index = {m: i for i, m in enumerate(ids)}
-    return pd.DataFrame({"method": zoo["method"].map(names), "mixture": zoo["mixture_id"].map(index),
-                         "seconds": zoo["processing_s"], "si_sdr_imp": zoo["si_sdr_imp"]})
+    return pd.DataFrame(
+        {
+            "method": zoo["method"].map(names),
+            "mixture": zoo["mixture_id"].map(index),
+            "seconds": zoo["processing_s"],
+            "si_sdr_imp": zoo["si_sdr_imp"],
+        }
+    )
 
 
 def table(df, n_fft, args) -> str:
-    lines = [f"STFT {n_fft} / hop {args.hop} (the zoo's rows: 2048 / 1024); {df['mixture'].nunique()} mixtures of "
-             f"{args.mixtures}; `_known`: the mixture's speakers given", "",
-             "| method | mixtures | SI-SDRi (dB) | minus ILRMA at its STFT, paired (dB) | better | s/mixture |",
-             "|---|---|---|---|---|---|"]
-    bases = {False: df[df["method"] == "ilrma"].set_index("mixture")["si_sdr_imp"],
-             True: df[df["method"] == "ilrma (STFT 2048)"].set_index("mixture")["si_sdr_imp"]}
+    lines = [
+        f"STFT {n_fft} / hop {args.hop} (the zoo's rows: 2048 / 1024); {df['mixture'].nunique()} mixtures of "
+        f"{args.mixtures}; `_known`: the mixture's speakers given",
+        "",
+        "| method | mixtures | SI-SDRi (dB) | minus ILRMA at its STFT, paired (dB) | better | s/mixture |",
+        "|---|---|---|---|---|---|",
+    ]
+    bases = {
+        False: df[df["method"] == "ilrma"].set_index("mixture")["si_sdr_imp"],
+        True: df[df["method"] == "ilrma (STFT 2048)"].set_index("mixture")["si_sdr_imp"],
+    }
     for name, group in sorted(df.groupby("method"), key=lambda kv: -kv[1]["si_sdr_imp"].mean()):
         base = bases["2048" in name]
         diff = (group.set_index("mixture")["si_sdr_imp"] - base).dropna()
         reference = name.startswith("ilrma")
         paired = "" if reference else f"{diff.mean():+.2f} ± {diff.std(ddof=1) / np.sqrt(len(diff)):.2f}"
         better = "" if reference else f"{int((diff > 0).sum())}/{len(diff)}"
-        lines.append(f"| {name} | {len(group)} | {group['si_sdr_imp'].mean():.2f} ± {group['si_sdr_imp'].std(ddof=1):.2f} | "
-                     f"{paired} | {better} | {group['seconds'].mean():.1f} |")
+        lines.append(
+            f"| {name} | {len(group)} | {group['si_sdr_imp'].mean():.2f} ± {group['si_sdr_imp'].std(ddof=1):.2f} | "
+            f"{paired} | {better} | {group['seconds'].mean():.1f} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -130,7 +157,9 @@ def main(argv=None):
             start = time.time()
             with torch.no_grad():
                 estimates = separate(args, name, model, mixture, mixture_speakers if known else None, n_fft, n_src)
-            metrics = compute_metrics(mixture[0].numpy(), references.numpy(), estimates.numpy(), metrics_list=["si_sdr"])
+            metrics = compute_metrics(
+                mixture[0].numpy(), references.numpy(), estimates.numpy(), metrics_list=["si_sdr"]
+            )
             rows.append({"method": name, "mixture": index, "seconds": time.time() - start, **metrics})
             print(f"mixture {index} {name}: {metrics['si_sdr_imp']:.2f} dB", flush=True)
         tmp = csv.with_suffix(".tmp")

@@ -11,6 +11,7 @@ networks); test mixtures of other sentences (30010-30025), the male and the fema
 each pair given different sentence numbers. Stages resume (packages and per-method CSV rows are
 kept); ``--results`` gets the table and the configuration.
 """
+
 import argparse
 import itertools
 import json
@@ -43,8 +44,9 @@ def parse_args(argv=None):
     parser.add_argument("--hidden", type=int, nargs="+", default=[512, 512])
     parser.add_argument("--sep-steps", type=int, default=500, help="Adam steps on the latents per mixture")
     parser.add_argument("--critic-weight", type=float, default=1.0, help="lambda of the GAN/WGAN rows '+critic'")
-    parser.add_argument("--lr", type=float, default=1e-3, help="learning rate of every prior (RMSprop for WGAN, "
-                        "Adam for the others)")
+    parser.add_argument(
+        "--lr", type=float, default=1e-3, help="learning rate of every prior (RMSprop for WGAN, Adam for the others)"
+    )
     parser.add_argument("--n-basis", type=int, default=20, help="supervised NMF bases per speaker")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
@@ -66,20 +68,34 @@ def train_priors(args, out: Path, stft_config):
     sentences = range(30001, 30001 + args.train_sentences)
     waveforms = [load(corpus, s, k) for s in speakers for k in sentences]
     labels = [s for s in speakers for _ in sentences]
-    dataset = WaveformSpeakerDataset(waveforms, labels, segment_frames=16, stft=stft_config, segments_per_utterance=16,
-                                     seed=args.seed)
+    dataset = WaveformSpeakerDataset(
+        waveforms, labels, segment_frames=16, stft=stft_config, segments_per_utterance=16, seed=args.seed
+    )
     packages = {}
     for prior in args.priors:
         exp = out / prior
         if (exp / "network.pt").exists() and (exp / "fit_time.json").exists():
             packages[prior] = exp / "network.pt"
             continue
-        conf = make_config(prior, "cpu", {
-            "exp_dir": str(exp), "seed": args.seed,
-            "network": {"n_freq": args.n_fft // 2, "latent_dim": args.latent, "hidden": args.hidden},
-            "data": {"scale_items": 500, "val_fraction": 0.05}, "optim": {"batch_size": 16, "lr": args.lr},
-            "trainer": {"max_steps": args.steps, "limit_train_batches": 50, "limit_val_batches": 4,
-                        "check_val_every_n_epoch": 5, "enable_progress_bar": False, "ckpt_every_n_steps": 250}})
+        conf = make_config(
+            prior,
+            "cpu",
+            {
+                "exp_dir": str(exp),
+                "seed": args.seed,
+                "network": {"n_freq": args.n_fft // 2, "latent_dim": args.latent, "hidden": args.hidden},
+                "data": {"scale_items": 500, "val_fraction": 0.05},
+                "optim": {"batch_size": 16, "lr": args.lr},
+                "trainer": {
+                    "max_steps": args.steps,
+                    "limit_train_batches": 50,
+                    "limit_val_batches": 4,
+                    "check_val_every_n_epoch": 5,
+                    "enable_progress_bar": False,
+                    "ckpt_every_n_steps": 250,
+                },
+            },
+        )
         start = time.time()
         packages[prior] = train(conf, dataset)
         log.info("trained %s in %.0f s", prior, time.time() - start)
@@ -114,15 +130,18 @@ def separators(args, packages, waveforms, labels, speakers, stft_config):
 
     label_of = {s: i for i, s in enumerate(speakers)}
     per_speaker = [[w for w, l in zip(waveforms, labels) if l == s] for s in speakers]
-    nmf = SupervisedNMFSeparator(n_labels=len(speakers), n_basis=args.n_basis, n_fft=args.n_fft,
-                                 hop_length=args.hop, seed=args.seed).fit_bases(per_speaker)
+    nmf = SupervisedNMFSeparator(
+        n_labels=len(speakers), n_basis=args.n_basis, n_fft=args.n_fft, hop_length=args.hop, seed=args.seed
+    ).fit_bases(per_speaker)
     out = {"nmf": lambda mix, pair, refs: nmf(mix, speakers=pair)[0]}
     for prior, path in packages.items():
         settings = [("", {})]
         if prior == "wgan":  # the paper best prior, with its critic term
             settings.append(("+critic", {"critic_weight": args.critic_weight}))
         for suffix, extra in settings:
-            model = GASS.from_network_package(path, hop_length=args.hop, n_steps=args.sep_steps, seed=args.seed, **extra)
+            model = GASS.from_network_package(
+                path, hop_length=args.hop, n_steps=args.sep_steps, seed=args.seed, **extra
+            )
             out[prior + suffix] = lambda mix, pair, refs, model=model: model(mix, speakers=pair)[0]
     for kind in ("ibm", "irm"):
         out[kind] = lambda mix, pair, refs, kind=kind: ideal_mask(mix[0, 0], torch.from_numpy(refs), kind, stft_config)
@@ -159,7 +178,14 @@ def evaluate(args, out: Path, methods, label_of):
             seconds = time.time() - start
             metrics = compute_metrics(mix, refs, estimates.numpy(), metrics_list=["si_sdr", "sdr", "sir", "sar"])
             rows.append({"method": name, "mixture": index, "pair": f"{male}-{female}", "seconds": seconds, **metrics})
-            log.info("mixture %d/%d %s: SI-SDRi %.2f dB (%.1f s)", index + 1, args.pairs, name, metrics["si_sdr_imp"], seconds)
+            log.info(
+                "mixture %d/%d %s: SI-SDRi %.2f dB (%.1f s)",
+                index + 1,
+                args.pairs,
+                name,
+                metrics["si_sdr_imp"],
+                seconds,
+            )
         tmp = csv.with_suffix(".tmp")
         pd.DataFrame(rows).to_csv(tmp, index=False)
         tmp.replace(csv)
@@ -167,15 +193,23 @@ def evaluate(args, out: Path, methods, label_of):
 
 
 def table(df: pd.DataFrame) -> str:
-    lines = ["| method | mixtures | SI-SDRi (dB) | SDR (dB) | SIR (dB) | SAR (dB) | minus nmf, SI-SDRi paired (dB) | s/mixture |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| method | mixtures | SI-SDRi (dB) | SDR (dB) | SIR (dB) | SAR (dB) | "
+        "minus nmf, SI-SDRi paired (dB) | s/mixture |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     nmf = df[df["method"] == "nmf"].set_index("mixture")["si_sdr_imp"]
     for method, group in sorted(df.groupby("method"), key=lambda kv: -kv[1]["si_sdr_imp"].mean()):
         diff = group.set_index("mixture")["si_sdr_imp"] - nmf.reindex(group["mixture"]).values
         paired = "" if method == "nmf" else f"{diff.mean():+.2f} ± {diff.std(ddof=1) / np.sqrt(len(diff)):.2f}"
         stats = [f"{group[c].mean():.2f} ± {group[c].std(ddof=1):.2f}" for c in ("si_sdr_imp", "sdr", "sir", "sar")]
-        lines.append(f"| {method} | {len(group)} | " + " | ".join(stats) + f" | {paired} | {group['seconds'].mean():.2f} |")
-    return "\n".join(lines) + "\n\nMean ± standard deviation over mixtures; paired: mean ± standard error of the per-mixture difference.\n"
+        lines.append(
+            f"| {method} | {len(group)} | " + " | ".join(stats) + f" | {paired} | {group['seconds'].mean():.2f} |"
+        )
+    return (
+        "\n".join(lines)
+        + "\n\nMean ± standard deviation over mixtures; paired: mean ± standard error of the per-mixture difference.\n"
+    )
 
 
 def main(argv=None):

@@ -18,6 +18,7 @@ smoke-test size only: at RT60 0.3 s, 32-ms frames are far shorter than the rever
 no frequency-domain BSS separates (ILRMA ~0 dB); use ``--n-fft 1024 --seconds 8`` or more for
 numbers worth reading.
 """
+
 import argparse
 import json
 import time
@@ -78,7 +79,9 @@ def stage_speakers(args, out):
     from asteroid_mvae.data import simulate_speakers
 
     train, _ = corpora(args)
-    return simulate_speakers(train, out / "speakers", args.per_speaker, seed=args.seed, jobs=args.jobs, config=room(args))
+    return simulate_speakers(
+        train, out / "speakers", args.per_speaker, seed=args.seed, jobs=args.jobs, config=room(args)
+    )
 
 
 def stage_networks(args, out):
@@ -88,9 +91,12 @@ def stage_networks(args, out):
     dataset_args = {"segment_frames": 64, "segments_per_utterance": 4, "cache": True}
     dataset = SpeakerSpectrogramDataset(out / "speakers", stft=stft_config(args), seed=args.seed, **dataset_args)
     # dataset_args recorded in the config so that config.yml says what was really used
-    common = {"network": {"n_freq": args.n_fft // 2}, "seed": args.seed,
-              "data": {"root": str(out / "speakers"), "val_fraction": 0.1, "dataset_args": dataset_args},
-              "trainer": {"enable_progress_bar": False, "limit_train_batches": 50, "check_val_every_n_epoch": 2}}
+    common = {
+        "network": {"n_freq": args.n_fft // 2},
+        "seed": args.seed,
+        "data": {"root": str(out / "speakers"), "val_fraction": 0.1, "dataset_args": dataset_args},
+        "trainer": {"enable_progress_bar": False, "limit_train_batches": 50, "check_val_every_n_epoch": 2},
+    }
     teacher = out / "cvae" / "network.pt"
     if not teacher.exists():
         train_cvae(out / "cvae", dataset, preset="cpu", **_with_steps(common, args.cvae_steps))
@@ -113,26 +119,49 @@ def mixtures(args, out, part, n_src, n_mixtures):
 
     train, test = corpora(args)
     corpus = train if part == "train" else test
-    return simulate_mixtures(corpus, out / f"mix_{part}_{n_src}src", n_src, n_mixtures,
-                             seed=args.seed + (0 if part == "train" else 1000), jobs=args.jobs, config=room(args))
+    return simulate_mixtures(
+        corpus,
+        out / f"mix_{part}_{n_src}src",
+        n_src,
+        n_mixtures,
+        seed=args.seed + (0 if part == "train" else 1000),
+        jobs=args.jobs,
+        config=room(args),
+    )
 
 
 def stage_retrain_data(args, out):
     from asteroid_mvae.retraining import generate_retraining_data
 
     csvs = [mixtures(args, out, "train", n, args.train_mixtures) for n in (2, 3)]
-    return generate_retraining_data(out / "chimera" / "network.pt", csvs, out / "retrain_data",
-                                    n_iter=args.data_iter, store_clean=True, stft_config=stft_config(args),
-                                    jobs=args.jobs, seed=args.seed)
+    return generate_retraining_data(
+        out / "chimera" / "network.pt",
+        csvs,
+        out / "retrain_data",
+        n_iter=args.data_iter,
+        store_clean=True,
+        stft_config=stft_config(args),
+        jobs=args.jobs,
+        seed=args.seed,
+    )
 
 
 def stage_retrain(args, out):
     from asteroid_mvae.retraining import RetrainConfig, retrain
 
-    config = RetrainConfig(lr=args.lr, max_steps=args.max_steps, dropout=args.dropout,
-                           seed=args.seed if args.retrain_seed is None else args.retrain_seed,
-                           batch_size=16, val_fraction=0.1, patience=5, val_every_n_steps=50, oracle=args.oracle,
-                           early_iterations=args.early_iterations, early_weight=args.early_weight)
+    config = RetrainConfig(
+        lr=args.lr,
+        max_steps=args.max_steps,
+        dropout=args.dropout,
+        seed=args.seed if args.retrain_seed is None else args.retrain_seed,
+        batch_size=16,
+        val_fraction=0.1,
+        patience=5,
+        val_every_n_steps=50,
+        oracle=args.oracle,
+        early_iterations=args.early_iterations,
+        early_weight=args.early_weight,
+    )
     return retrain(out / "chimera" / "network.pt", out / "retrain_data", out / f"retrained{args.tag}", config)
 
 
@@ -142,8 +171,15 @@ def stage_compare(args, out):
     csvs = [mixtures(args, out, "test", n, args.test_mixtures) for n in (2, 3)]
     if args.tag:
         reuse_baselines(out / "compare", out / f"compare{args.tag}")
-    return compare(out / "chimera" / "network.pt", out / f"retrained{args.tag}" / "model.pth", csvs,
-                   out / f"compare{args.tag}", n_iter=args.test_iter, stft_config=stft_config(args), methods=args.methods)
+    return compare(
+        out / "chimera" / "network.pt",
+        out / f"retrained{args.tag}" / "model.pth",
+        csvs,
+        out / f"compare{args.tag}",
+        n_iter=args.test_iter,
+        stft_config=stft_config(args),
+        methods=args.methods,
+    )
 
 
 def reuse_baselines(source: Path, target: Path, retrained: str = "FastMVAE2-retrained") -> None:
@@ -171,10 +207,15 @@ def main(argv=None):
     args = parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    runners = {"speakers": stage_speakers, "networks": stage_networks, "retrain-data": stage_retrain_data,
-               "retrain": stage_retrain, "compare": stage_compare}
+    runners = {
+        "speakers": stage_speakers,
+        "networks": stage_networks,
+        "retrain-data": stage_retrain_data,
+        "retrain": stage_retrain,
+        "compare": stage_compare,
+    }
     timings = {}
-    for stage in STAGES[STAGES.index(args.start):]:
+    for stage in STAGES[STAGES.index(args.start) :]:
         start = time.time()
         result = runners[stage](args, out)
         timings[stage] = round(time.time() - start, 1)

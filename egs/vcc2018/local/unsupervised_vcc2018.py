@@ -13,6 +13,7 @@ condition. VAE-BSS and MixIT never see a reference; ConvTasNet and deep clusteri
 the references; NMF is supervised by the speakers' identities (bases from their training
 sentences); IBM / IRM use the true sources. Every stage resumes (datasets, trainings, CSV rows).
 """
+
 import argparse
 import json
 import logging
@@ -24,19 +25,37 @@ import pandas as pd
 import torch
 
 log = logging.getLogger("asteroid_mvae.egs.vcc2018.unsupervised_vcc2018")  # shown by show_package_logs
-SPEAKERS = ("VCC2SF1", "VCC2SF2", "VCC2SF3", "VCC2SF4", "VCC2TF1", "VCC2TF2",
-            "VCC2SM1", "VCC2SM2", "VCC2SM3", "VCC2SM4", "VCC2TM1", "VCC2TM2")
+SPEAKERS = (
+    "VCC2SF1",
+    "VCC2SF2",
+    "VCC2SF3",
+    "VCC2SF4",
+    "VCC2TF1",
+    "VCC2TF2",
+    "VCC2SM1",
+    "VCC2SM2",
+    "VCC2SM3",
+    "VCC2SM4",
+    "VCC2TM1",
+    "VCC2TM2",
+)
 TRAIN_SENTENCES, TEST_SENTENCES = range(30001, 30021), range(30021, 30026)
 CONDITIONS = ("dry", "rt300")
 #: trained networks: name -> (model, n_src, network overrides)
 NETWORKS = {
     "vaebss": ("vaebss", 2, {}),
     "vaebss_k3": ("vaebss", 3, {}),
-    "mixit": ("mixit", 2, {"n_blocks": 4, "n_repeats": 2, "bn_chan": 32, "hid_chan": 64, "skip_chan": 32,
-                           "n_filters": 64}),
+    "mixit": (
+        "mixit",
+        2,
+        {"n_blocks": 4, "n_repeats": 2, "bn_chan": 32, "hid_chan": 64, "skip_chan": 32, "n_filters": 64},
+    ),
     "deep_clustering": ("deep_clustering", 2, {}),
-    "convtasnet": ("convtasnet", 2, {"n_blocks": 4, "n_repeats": 2, "bn_chan": 32, "hid_chan": 64,
-                                     "skip_chan": 32, "n_filters": 64}),
+    "convtasnet": (
+        "convtasnet",
+        2,
+        {"n_blocks": 4, "n_repeats": 2, "bn_chan": 32, "hid_chan": 64, "skip_chan": 32, "n_filters": 64},
+    ),
 }
 #: training steps on one CPU core (10-15 minutes each on a shared core; minutes-trained networks, not the papers')
 STEPS = {"vaebss": 1500, "vaebss_k3": 1500, "mixit": 600, "deep_clustering": 800, "convtasnet": 600}
@@ -52,8 +71,13 @@ def parse_args(argv=None):
     parser.add_argument("--test-mixtures", type=int, default=24, help="per condition")
     parser.add_argument("--seconds", type=float, default=4.0, help="longest mixture")
     parser.add_argument("--networks", nargs="+", default=list(NETWORKS), choices=list(NETWORKS))
-    parser.add_argument("--steps", type=int, nargs="+", default=None,
-                        help="training steps, one value for all networks or one per --networks entry (default: STEPS)")
+    parser.add_argument(
+        "--steps",
+        type=int,
+        nargs="+",
+        default=None,
+        help="training steps, one value for all networks or one per --networks entry (default: STEPS)",
+    )
     parser.add_argument("--n-basis", type=int, default=20, help="supervised NMF bases per speaker")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
@@ -136,10 +160,22 @@ def train_networks(args, out: Path, train_set):
     for name, n_steps in zip(args.networks, steps):
         model, n_src, network = NETWORKS[name]
         exp = out / name
-        config = {"model": model, "n_src": n_src, "size": SIZES[name], "network": network, "segment_seconds": 2.0,
-                  "seed": args.seed, "optim": {"batch_size": 8, "lr": 1e-3},
-                  "trainer": {"max_epochs": 10_000, "max_steps": n_steps, "accelerator": "cpu",
-                              "enable_model_summary": False, "log_every_n_steps": 50}}
+        config = {
+            "model": model,
+            "n_src": n_src,
+            "size": SIZES[name],
+            "network": network,
+            "segment_seconds": 2.0,
+            "seed": args.seed,
+            "optim": {"batch_size": 8, "lr": 1e-3},
+            "trainer": {
+                "max_epochs": 10_000,
+                "max_steps": n_steps,
+                "accelerator": "cpu",
+                "enable_model_summary": False,
+                "log_every_n_steps": 50,
+            },
+        }
         done = exp / "fit_time.json"
         if not (done.exists() and (exp / "best_model.pth").exists()):
             start = time.time()
@@ -151,15 +187,16 @@ def train_networks(args, out: Path, train_set):
 
 def separators(args, paths):
     """name -> callable(mixture [1, 1, time], speaker labels, references [2, time]) -> estimates [K, time]."""
-    from asteroid_mvae.models import SupervisedNMFSeparator, load_model
-
     from gass_vcc2018 import ideal_mask  # noqa: E402  (this folder is on sys.path when run as a script)
+
+    from asteroid_mvae.models import SupervisedNMFSeparator, load_model
     from asteroid_mvae.separation.stft import StftConfig
 
     corpus = Path(args.corpus)
     per_speaker = [[load(corpus, s, k) for k in TRAIN_SENTENCES] for s in SPEAKERS]
-    nmf = SupervisedNMFSeparator(n_labels=len(SPEAKERS), n_basis=args.n_basis, n_fft=1024, hop_length=256,
-                                 seed=args.seed).fit_bases(per_speaker)
+    nmf = SupervisedNMFSeparator(
+        n_labels=len(SPEAKERS), n_basis=args.n_basis, n_fft=1024, hop_length=256, seed=args.seed
+    ).fit_bases(per_speaker)
     methods = {"nmf (speakers known)": lambda mix, labels, refs: nmf(mix, speakers=labels)[0]}
     for name, path in paths.items():
         model = load_model(str(path)).eval()
@@ -172,7 +209,9 @@ def separators(args, paths):
             methods["deep_clustering_k3"] = lambda mix, labels, refs, model=three: model(mix)[0]
     stft_config = StftConfig(1024, 256)
     for kind in ("ibm", "irm"):
-        methods[kind] = lambda mix, labels, refs, kind=kind: ideal_mask(mix[0, 0], torch.from_numpy(refs), kind, stft_config)
+        methods[kind] = lambda mix, labels, refs, kind=kind: ideal_mask(
+            mix[0, 0], torch.from_numpy(refs), kind, stft_config
+        )
     return methods
 
 
@@ -204,9 +243,20 @@ def evaluate(args, out: Path, methods):
             if estimates.shape[0] > refs.shape[0]:  # K = 3: score the two outputs that match the sources
                 estimates = best_subset(estimates, refs)
             metrics = compute_metrics(mix[0], refs, estimates, metrics_list=["si_sdr", "sdr", "sir", "sar"])
-            rows.append({"method": name, "condition": condition, "mixture": index, "pair": "-".join(pair),
-                         "seconds": seconds, "weakest_share": share, **metrics})
-            log.info("%s mixture %d %s: SI-SDRi %.2f dB (%.1f s)", condition, index, name, metrics["si_sdr_imp"], seconds)
+            rows.append(
+                {
+                    "method": name,
+                    "condition": condition,
+                    "mixture": index,
+                    "pair": "-".join(pair),
+                    "seconds": seconds,
+                    "weakest_share": share,
+                    **metrics,
+                }
+            )
+            log.info(
+                "%s mixture %d %s: SI-SDRi %.2f dB (%.1f s)", condition, index, name, metrics["si_sdr_imp"], seconds
+            )
         tmp = csv.with_suffix(".tmp")
         pd.DataFrame(rows).to_csv(tmp, index=False)
         tmp.replace(csv)
@@ -220,8 +270,10 @@ def best_subset(estimates: np.ndarray, refs: np.ndarray) -> np.ndarray:
     from asteroid_mvae.evaluation.metrics import si_sdr
 
     scores = np.array([[si_sdr(e, r) for r in refs] for e in estimates])  # [K, src]
-    best = max(itertools.permutations(range(len(estimates)), len(refs)),
-               key=lambda p: sum(scores[k, j] for j, k in enumerate(p)))
+    best = max(
+        itertools.permutations(range(len(estimates)), len(refs)),
+        key=lambda p: sum(scores[k, j] for j, k in enumerate(p)),
+    )
     return estimates[list(best)]
 
 
@@ -230,21 +282,33 @@ def table(df: pd.DataFrame) -> str:
     for condition in CONDITIONS:
         part = df[df["condition"] == condition]
         base = part[part["method"] == "vaebss"].set_index("mixture")["si_sdr_imp"]
-        lines += [f"{condition}:", "",
-                  "| method | mixtures | SI-SDRi (dB) | SDR (dB) | SIR (dB) | SAR (dB) | minus vaebss, SI-SDRi paired (dB) | weakest output's energy share | s/mixture |",
-                  "|---|---|---|---|---|---|---|---|---|"]
+        lines += [
+            f"{condition}:",
+            "",
+            "| method | mixtures | SI-SDRi (dB) | SDR (dB) | SIR (dB) | SAR (dB) | "
+            "minus vaebss, SI-SDRi paired (dB) | weakest output's energy share | s/mixture |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
         for method, group in sorted(part.groupby("method"), key=lambda kv: -kv[1]["si_sdr_imp"].mean()):
             diff = group.set_index("mixture")["si_sdr_imp"] - base.reindex(group["mixture"]).values
-            paired = "" if method == "vaebss" or diff.isna().all() else \
-                f"{diff.mean():+.2f} ± {diff.std(ddof=1) / np.sqrt(diff.notna().sum()):.2f}"
+            paired = (
+                ""
+                if method == "vaebss" or diff.isna().all()
+                else f"{diff.mean():+.2f} ± {diff.std(ddof=1) / np.sqrt(diff.notna().sum()):.2f}"
+            )
             stats = [f"{group[c].mean():.2f} ± {group[c].std(ddof=1):.2f}" for c in ("si_sdr_imp", "sdr", "sir", "sar")]
-            lines.append(f"| {method} | {len(group)} | " + " | ".join(stats) +
-                         f" | {paired} | {group['weakest_share'].mean():.3f} | {group['seconds'].mean():.2f} |")
+            lines.append(
+                f"| {method} | {len(group)} | "
+                + " | ".join(stats)
+                + f" | {paired} | {group['weakest_share'].mean():.3f} | {group['seconds'].mean():.2f} |"
+            )
         lines.append("")
-    lines.append("Mean ± standard deviation over mixtures; paired: mean ± standard error of the per-mixture "
-                 "difference. Weakest share: energy of the weakest output over all outputs' energy (0.5: an "
-                 "even split of two; for K = 3 near 0 means no over-separation); K = 3 rows are scored on "
-                 "their two outputs that best match the sources.")
+    lines.append(
+        "Mean ± standard deviation over mixtures; paired: mean ± standard error of the per-mixture "
+        "difference. Weakest share: energy of the weakest output over all outputs' energy (0.5: an "
+        "even split of two; for K = 3 near 0 means no over-separation); K = 3 rows are scored on "
+        "their two outputs that best match the sources."
+    )
     return "\n".join(lines) + "\n"
 
 

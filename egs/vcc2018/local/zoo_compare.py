@@ -6,6 +6,7 @@ improvement in each zoo and their paired difference (B minus A) with its standar
 
     python egs/vcc2018/local/zoo_compare.py --a exp/zoo --b exp/zoo_open --names closed open
 """
+
 import argparse
 from pathlib import Path
 
@@ -33,8 +34,9 @@ def paired_rows(csv_a: Path, csv_b: Path, methods=None):
             continue
         diff = joined["si_sdr_imp_b"] - joined["si_sdr_imp_a"]
         stderr = diff.std(ddof=1) / np.sqrt(len(diff)) if len(diff) > 1 else float("nan")
-        rows.append((method, len(diff), joined["si_sdr_imp_a"].mean(), joined["si_sdr_imp_b"].mean(), diff.mean(),
-                     stderr))
+        rows.append(
+            (method, len(diff), joined["si_sdr_imp_a"].mean(), joined["si_sdr_imp_b"].mean(), diff.mean(), stderr)
+        )
     return rows
 
 
@@ -47,7 +49,10 @@ def main(argv=None):
             continue
         rt60, n_src = int(folder.name[2:].split("_")[0]) / 1000, folder.name.split("_n")[1]
         print(f"\nRT60 {rt60} s, N = {n_src}:\n")
-        print(f"| method | mixtures | {name_a} SI-SDRi (dB) | {name_b} SI-SDRi (dB) | {name_b} minus {name_a}, paired (dB) |")
+        print(
+            f"| method | mixtures | {name_a} SI-SDRi (dB) | {name_b} SI-SDRi (dB) | "
+            f"{name_b} minus {name_a}, paired (dB) |"
+        )
         print("|---|---|---|---|---|")
         for method, n, mean_a, mean_b, diff, stderr in paired_rows(csv_a, csv_b, args.methods):
             print(f"| {method} | {n} | {mean_a:.2f} | {mean_b:.2f} | {diff:+.2f} ± {stderr:.2f} |")

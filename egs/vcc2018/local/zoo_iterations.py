@@ -10,6 +10,7 @@ count is chosen the same way)::
 
     python egs/vcc2018/local/zoo_iterations.py --zoo exp/zoo --out exp/zoo/iterations
 """
+
 import argparse
 import json
 import logging
@@ -45,6 +46,7 @@ def validation_curves(args, n_src: int) -> dict:
     """Every method's curves on the training-sentence mixtures of ``n_src`` sources."""
     sys.path.insert(0, str(Path(__file__).parent))
     import zoo_vcc2018 as zoo
+
     from asteroid_mvae.data import MixtureDataset
     from asteroid_mvae.evaluation import evaluate
 
@@ -52,8 +54,16 @@ def validation_curves(args, n_src: int) -> dict:
     seps = {k: v for k, v in zoo.separators(zoo_args, Path(args.zoo), n_src).items() if k in METHODS}
     dataset = MixtureDataset(Path(args.zoo) / f"mix_train_{n_src}src" / "metadata.csv")
     folder = Path(args.out) / f"train_n{n_src}"
-    evaluate(seps, dataset, folder, metrics_list=["si_sdr"], n_examples=0, stft_config=zoo.stft_config(zoo_args),
-             progress=False, separator_options={"n_iter": zoo_args.n_iter})
+    evaluate(
+        seps,
+        dataset,
+        folder,
+        metrics_list=["si_sdr"],
+        n_examples=0,
+        stft_config=zoo.stft_config(zoo_args),
+        progress=False,
+        separator_options={"n_iter": zoo_args.n_iter},
+    )
     return curves(folder / "curves.jsonl")
 
 
@@ -72,9 +82,12 @@ def main(argv=None):
                 continue
             test = curves(test_path)
             base = {mid: c[min(chosen["ilrma"], len(c) - 1)] for mid, c in test["ilrma"].items()}
-            lines += [f"\n{room}, N = {n_src}: iteration counts chosen on the training-sentence mixtures, "
-                      f"applied to {len(test['ilrma'])} test mixtures\n",
-                      "| method | iterations | SI-SDRi (dB) | minus ilrma, paired (dB) | better |", "|---|---|---|---|---|"]
+            lines += [
+                f"\n{room}, N = {n_src}: iteration counts chosen on the training-sentence mixtures, "
+                f"applied to {len(test['ilrma'])} test mixtures\n",
+                "| method | iterations | SI-SDRi (dB) | minus ilrma, paired (dB) | better |",
+                "|---|---|---|---|---|",
+            ]
             for method in METHODS:
                 if method not in test or method not in chosen:
                     continue
@@ -82,7 +95,9 @@ def main(argv=None):
                 ids = sorted(set(test[method]) & set(base))
                 values = np.array([test[method][i][min(k, len(test[method][i]) - 1)] for i in ids])
                 diff = values - np.array([base[i] for i in ids])
-                paired = "" if method == "ilrma" else f"{diff.mean():+.2f} ± {diff.std(ddof=1) / np.sqrt(len(diff)):.2f}"
+                paired = (
+                    "" if method == "ilrma" else f"{diff.mean():+.2f} ± {diff.std(ddof=1) / np.sqrt(len(diff)):.2f}"
+                )
                 better = "" if method == "ilrma" else f"{int((diff > 0).sum())}/{len(diff)}"
                 lines.append(f"| {method} | {k} | {values.mean():.2f} | {paired} | {better} |")
     text = "\n".join(lines) + "\n"

@@ -25,6 +25,7 @@ Example::
     python egs/vcc2018/local/zoo_refine.py --zoo exp/zoo --stages timing --threads 2
     python egs/vcc2018/local/zoo_refine.py --zoo exp/zoo --open-zoo exp/zoo_open --stages report
 """
+
 import argparse
 import itertools
 import json
@@ -32,7 +33,6 @@ import logging
 import sys
 import time
 from pathlib import Path
-
 
 import zoo_vcc2018 as zoo
 
@@ -69,8 +69,9 @@ def zoo_args(args, zoo_dir):
     extra = ["--train-corpus", train_corpus] if train_corpus else []
     open_speakers = next((b["open_test_speakers"] for b in built if b.get("open_test_speakers")), None)
     extra += ["--open-test-speakers", *open_speakers] if open_speakers else []
-    return zoo.parse_args(["--out", str(zoo_dir), "--threads", str(args.threads),
-                           "--test-mixtures", str(args.test_mixtures), *extra])
+    return zoo.parse_args(
+        ["--out", str(zoo_dir), "--threads", str(args.threads), "--test-mixtures", str(args.test_mixtures), *extra]
+    )
 
 
 def candidate_name(lr: float, label: str) -> str:
@@ -80,17 +81,23 @@ def candidate_name(lr: float, label: str) -> str:
 def fastmvae2(zargs, zoo_dir, n_src, **options):
     from asteroid_mvae.models import FastMVAE2
 
-    return FastMVAE2.from_network_package(Path(zoo_dir) / "chimera" / "network.pt", n_src=n_src,
-                                          n_iter=zargs.n_iter, n_fft=zargs.n_fft, hop_length=zargs.n_fft // 2, **options)
+    return FastMVAE2.from_network_package(
+        Path(zoo_dir) / "chimera" / "network.pt",
+        n_src=n_src,
+        n_iter=zargs.n_iter,
+        n_fft=zargs.n_fft,
+        hop_length=zargs.n_fft // 2,
+        **options,
+    )
 
 
 def stage_select(args, zoo_dir: Path) -> dict:
     """Chosen ``{"refine_lr", "refine_label"}`` (best mean SI-SDRi over both N on training mixtures)."""
+    import pandas as pd
+
     from asteroid_mvae.data import MixtureDataset
     from asteroid_mvae.data.datasets import MixtureSubset
     from asteroid_mvae.evaluation import evaluate
-
-    import pandas as pd
 
     zargs = zoo_args(args, zoo_dir)
     chosen_path = zoo_dir / "refine" / "chosen.json"
@@ -101,21 +108,36 @@ def stage_select(args, zoo_dir: Path) -> dict:
         subset = MixtureSubset(dataset, list(range(min(args.select_mixtures, len(dataset)))))
         seps = {"ilrma": "ilrma", "fastmvae2": fastmvae2(zargs, zoo_dir, n_src)}
         for lr, label in itertools.product(args.select_lr, args.select_label):
-            seps[candidate_name(lr, label)] = fastmvae2(zargs, zoo_dir, n_src, refine_steps=args.select_steps,
-                                                       refine_lr=lr, refine_label=label)
+            seps[candidate_name(lr, label)] = fastmvae2(
+                zargs, zoo_dir, n_src, refine_steps=args.select_steps, refine_lr=lr, refine_label=label
+            )
         folder = zoo_dir / "refine" / f"select_n{n_src}"
-        csv_path = evaluate(seps, subset, folder, metrics_list=["si_sdr"], n_examples=0, track_iterations=False,
-                            stft_config=zoo.stft_config(zargs), progress=sys.stderr.isatty(),
-                            separator_options={"n_iter": zargs.n_iter})
+        csv_path = evaluate(
+            seps,
+            subset,
+            folder,
+            metrics_list=["si_sdr"],
+            n_examples=0,
+            track_iterations=False,
+            stft_config=zoo.stft_config(zargs),
+            progress=sys.stderr.isatty(),
+            separator_options={"n_iter": zargs.n_iter},
+        )
         scores.append(pd.read_csv(csv_path).groupby("method")["si_sdr_imp"].mean().rename(n_src))
     table = pd.concat(scores, axis=1)
     table["mean"] = table.mean(axis=1)
     candidates = [candidate_name(lr, lab) for lr, lab in itertools.product(args.select_lr, args.select_label)]
     best = table.loc[candidates, "mean"].idxmax()
-    lr, label = next((lr, lab) for lr, lab in itertools.product(args.select_lr, args.select_label)
-                     if candidate_name(lr, lab) == best)
-    chosen = {"refine_lr": lr, "refine_label": label, "select_steps": args.select_steps,
-              "select_mixtures": args.select_mixtures, "training_si_sdri": table.round(3).to_dict()}
+    lr, label = next(
+        (lr, lab) for lr, lab in itertools.product(args.select_lr, args.select_label) if candidate_name(lr, lab) == best
+    )
+    chosen = {
+        "refine_lr": lr,
+        "refine_label": label,
+        "select_steps": args.select_steps,
+        "select_mixtures": args.select_mixtures,
+        "training_si_sdri": table.round(3).to_dict(),
+    }
     chosen_path.parent.mkdir(parents=True, exist_ok=True)
     chosen_path.write_text(json.dumps(chosen, indent=1))
     log.info("training-mixture SI-SDRi (dB):\n%s\nchosen: lr %g, label %s", table.round(2), lr, label)
@@ -137,11 +159,20 @@ def test_separators(args, zoo_dir: Path, n_src: int) -> dict:
     zargs, setting = zoo_args(args, zoo_dir), chosen_setting(zoo_dir)
     seps = {f"fastmvae2_refine{k}": fastmvae2(zargs, zoo_dir, n_src, refine_steps=k, **setting) for k in args.steps}
     for k in args.monotone_steps:
-        seps[f"fastmvae2_refine{k}_monotone"] = fastmvae2(zargs, zoo_dir, n_src, refine_steps=k, monotone=True, **setting)
+        seps[f"fastmvae2_refine{k}_monotone"] = fastmvae2(
+            zargs, zoo_dir, n_src, refine_steps=k, monotone=True, **setting
+        )
     for s in args.mvae_steps:
         seps[f"mvae_chimera{s}"] = MVAE.from_network_package(
-            zoo_dir / "cvae" / "network.pt", start_package=zoo_dir / "chimera" / "network.pt", n_src=n_src,
-            n_iter=args.mvae_iter, init_ilrma=0, n_steps=s, n_fft=zargs.n_fft, hop_length=zargs.n_fft // 2)
+            zoo_dir / "cvae" / "network.pt",
+            start_package=zoo_dir / "chimera" / "network.pt",
+            n_src=n_src,
+            n_iter=args.mvae_iter,
+            init_ilrma=0,
+            n_steps=s,
+            n_fft=zargs.n_fft,
+            hop_length=zargs.n_fft // 2,
+        )
     return seps
 
 
@@ -171,15 +202,27 @@ def stage_evaluate(args, zoo_dir: Path):
     from asteroid_mvae.evaluation import evaluate
 
     zargs = zoo_args(args, zoo_dir)
-    seps = {n_src: {**{name: sep for name, sep in zoo.separators(zargs, zoo_dir, n_src).items() if name in BASELINES},
-                    **test_separators(args, zoo_dir, n_src)} for n_src in args.n_src}
+    seps = {
+        n_src: {
+            **{name: sep for name, sep in zoo.separators(zargs, zoo_dir, n_src).items() if name in BASELINES},
+            **test_separators(args, zoo_dir, n_src),
+        }
+        for n_src in args.n_src
+    }
     for group in cost_groups(list(seps[args.n_src[0]])):
         for n_src in args.n_src:
             folder = zoo_dir / "eval" / f"rt300_n{n_src}"
             log.info("evaluate N=%d: %s", n_src, ", ".join(group))
-            evaluate({name: seps[n_src][name] for name in group}, test_dataset(args, zoo_dir, n_src), folder,
-                     metrics_list=["si_sdr", "sdr", "sir", "sar"], n_examples=0, stft_config=zoo.stft_config(zargs),
-                     progress=sys.stderr.isatty(), separator_options={"n_iter": zargs.n_iter})
+            evaluate(
+                {name: seps[n_src][name] for name in group},
+                test_dataset(args, zoo_dir, n_src),
+                folder,
+                metrics_list=["si_sdr", "sdr", "sir", "sar"],
+                n_examples=0,
+                stft_config=zoo.stft_config(zargs),
+                progress=sys.stderr.isatty(),
+                separator_options={"n_iter": zargs.n_iter},
+            )
     for n_src in args.n_src:
         print(zoo.zoo_table(zoo_dir / "eval" / f"rt300_n{n_src}" / "all_metrics.csv", 0.3, n_src))
 
@@ -193,9 +236,14 @@ def stage_timing(args, zoo_dir: Path):
     for n_src in args.n_src:
         dataset = test_dataset(args, zoo_dir, n_src)
         options = dict(n_iter=zargs.n_iter, stft_config=zoo.stft_config(zargs))
-        seps = {**{name: sep for name, sep in zoo.separators(zargs, zoo_dir, n_src).items()
-                   if name in ("ilrma", "auxiva", "fastmvae2")},
-                **test_separators(args, zoo_dir, n_src)}
+        seps = {
+            **{
+                name: sep
+                for name, sep in zoo.separators(zargs, zoo_dir, n_src).items()
+                if name in ("ilrma", "auxiva", "fastmvae2")
+            },
+            **test_separators(args, zoo_dir, n_src),
+        }
         mixtures = [dataset[i][0] for i in range(args.timing_mixtures)]
         for name, sep in seps.items():
             sep = get_separator(sep, n_src=n_src, **options) if isinstance(sep, str) else sep
@@ -230,9 +278,17 @@ def rows(args, zoo_dir: Path, n_src: int, timing: dict):
         vs_ilrma = paired_differences(df, method, "ilrma") if method != "ilrma" else {}
         vs_fast = paired_differences(df, method, "fastmvae2") if method not in ("fastmvae2", "ilrma") else {}
         jinc = pd.to_numeric(part["j_increase_fraction"], errors="coerce").dropna()
-        out.append({"method": method, "n": len(part), "si_sdri": part["si_sdr_imp"].mean(),
-                    "vs_ilrma": vs_ilrma, "vs_fast": vs_fast, "jinc": float(jinc.mean()) if len(jinc) else None,
-                    "seconds": timing.get(f"{method}|{n_src}")})
+        out.append(
+            {
+                "method": method,
+                "n": len(part),
+                "si_sdri": part["si_sdr_imp"].mean(),
+                "vs_ilrma": vs_ilrma,
+                "vs_fast": vs_fast,
+                "jinc": float(jinc.mean()) if len(jinc) else None,
+                "seconds": timing.get(f"{method}|{n_src}"),
+            }
+        )
     return out
 
 
@@ -255,24 +311,34 @@ def stage_report(args, zoo_dir: Path):
     fig, axes = plt.subplots(1, len(args.n_src), figsize=(6 * len(args.n_src), 4.5), squeeze=False)
     for name, folder in zoos.items():
         # the networks of both zoos have the same sizes: a zoo without its own timing takes the closed zoo's
-        timing_path = next((f / "refine" / "timing.json" for f in (folder, zoo_dir) if (f / "refine" / "timing.json").exists()),
-                           None)
+        timing_path = next(
+            (f / "refine" / "timing.json" for f in (folder, zoo_dir) if (f / "refine" / "timing.json").exists()), None
+        )
         timing = json.loads(timing_path.read_text())["seconds"] if timing_path else {}
         chosen = json.loads((folder / "refine" / "chosen.json").read_text())
-        timed_on = "" if timing_path is None or timing_path.parent.parent == folder else f"; s/mixture measured on {zoo_dir}"
-        lines.append(f"\n**{name}** (refinement lr {chosen['refine_lr']:g}, label {chosen['refine_label']}, "
-                     f"chosen at {chosen['select_steps']} steps on {chosen['select_mixtures']} training mixtures per N"
-                     f"{' of ' + chosen['chosen_on'] if chosen.get('chosen_on') else ''}{timed_on})\n")
+        timed_on = (
+            "" if timing_path is None or timing_path.parent.parent == folder else f"; s/mixture measured on {zoo_dir}"
+        )
+        lines.append(
+            f"\n**{name}** (refinement lr {chosen['refine_lr']:g}, label {chosen['refine_label']}, "
+            f"chosen at {chosen['select_steps']} steps on {chosen['select_mixtures']} training mixtures per N"
+            f"{' of ' + chosen['chosen_on'] if chosen.get('chosen_on') else ''}{timed_on})\n"
+        )
         for ax, n_src in zip(axes[0], args.n_src):
             table = rows(args, folder, n_src, timing)
-            lines += [f"\nRT60 0.3 s, N = {n_src}\n",
-                      "| method | mixtures | SI-SDRi (dB) | minus ilrma, paired (better) | minus fastmvae2, paired (better) "
-                      "| J-increase fraction | s/mixture |", "|---|---|---|---|---|---|---|"]
+            lines += [
+                f"\nRT60 0.3 s, N = {n_src}\n",
+                "| method | mixtures | SI-SDRi (dB) | minus ilrma, paired (better) | minus fastmvae2, paired (better) "
+                "| J-increase fraction | s/mixture |",
+                "|---|---|---|---|---|---|---|",
+            ]
             for r in table:
                 seconds = f"{r['seconds']:.2f}" if r["seconds"] is not None else ""
                 jinc = f"{r['jinc']:.3f}" if r["jinc"] is not None else ""
-                lines.append(f"| {r['method']} | {r['n']} | {r['si_sdri']:.2f} | {fmt_paired(r['vs_ilrma'])} | "
-                             f"{fmt_paired(r['vs_fast'])} | {jinc} | {seconds} |")
+                lines.append(
+                    f"| {r['method']} | {r['n']} | {r['si_sdri']:.2f} | {fmt_paired(r['vs_ilrma'])} | "
+                    f"{fmt_paired(r['vs_fast'])} | {jinc} | {seconds} |"
+                )
             points = [r for r in table if r["seconds"] is not None and r["vs_ilrma"] or r["method"] == "ilrma"]
             points = [r for r in points if r["seconds"] is not None]
             marker = "o" if name == "speaker-closed" else "s"

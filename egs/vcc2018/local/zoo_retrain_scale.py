@@ -9,6 +9,7 @@ mixtures, and print the paired table against ILRMA and against the plain FastMVA
     python egs/vcc2018/local/zoo_retrain_scale.py --zoo exp/zoo --sizes 12 48
     python egs/vcc2018/local/zoo_retrain_scale.py --zoo exp/zoo --sizes 48 --steps 1200 --tag _s1200
 """
+
 import argparse
 import logging
 import sys
@@ -43,18 +44,37 @@ def main(argv=None):
     zargs = zoo.parse_args(["--out", str(out), "--threads", str(args.threads)])
     csvs = [zoo.mixtures(zargs, out, "train", n, max(args.sizes)) for n in (2, 3)]
     for k in args.sizes:
-        zoo.retrain_encoder(zargs, out, csvs, out / f"retrain_data_k{k}", out / f"retrained_k{k}{args.tag}",
-                            args.steps, args.lr, max_mixtures=k)
+        zoo.retrain_encoder(
+            zargs,
+            out,
+            csvs,
+            out / f"retrain_data_k{k}",
+            out / f"retrained_k{k}{args.tag}",
+            args.steps,
+            args.lr,
+            max_mixtures=k,
+        )
     tables = []
     for room in args.rooms:
         rt60, n_src = float(room.split(":")[0]), int(room.split(":")[1])
         dataset = MixtureDataset(zoo.mixtures(zargs, out, "test", n_src, zargs.test_mixtures, rt60))
         folder = out / "eval" / f"rt{int(round(rt60 * 1000))}_n{n_src}"
-        seps = {f"fastmvae2_retrained_k{k}{args.tag}": load_model(str(out / f"retrained_k{k}{args.tag}" / "model.pth"),
-                                                                  n_src=n_src, n_iter=zargs.n_iter) for k in args.sizes}
-        evaluate(seps, dataset, folder, metrics_list=["si_sdr", "sdr", "sir", "sar"], n_examples=0,
-                 stft_config=zoo.stft_config(zargs), progress=sys.stderr.isatty(),
-                 separator_options={"n_iter": zargs.n_iter})
+        seps = {
+            f"fastmvae2_retrained_k{k}{args.tag}": load_model(
+                str(out / f"retrained_k{k}{args.tag}" / "model.pth"), n_src=n_src, n_iter=zargs.n_iter
+            )
+            for k in args.sizes
+        }
+        evaluate(
+            seps,
+            dataset,
+            folder,
+            metrics_list=["si_sdr", "sdr", "sir", "sar"],
+            n_examples=0,
+            stft_config=zoo.stft_config(zargs),
+            progress=sys.stderr.isatty(),
+            separator_options={"n_iter": zargs.n_iter},
+        )
         tables.append(zoo.zoo_table(folder / "all_metrics.csv", rt60, n_src))
     print("\n\n".join(tables))
 

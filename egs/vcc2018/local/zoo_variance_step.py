@@ -9,6 +9,7 @@ the paper's update::
 
     python egs/vcc2018/local/zoo_variance_step.py --zoo exp/zoo --steps 0.5 0.25 0.1
 """
+
 import argparse
 import logging
 import sys
@@ -37,6 +38,7 @@ def training_scores(args, n_src: int) -> pd.Series:
     """Mean SI-SDR improvement of each step's FastMVAE2 on the training-sentence mixtures."""
     sys.path.insert(0, str(Path(__file__).parent))
     import zoo_vcc2018 as zoo
+
     from asteroid_mvae.data import MixtureDataset
     from asteroid_mvae.evaluation import evaluate
 
@@ -45,8 +47,17 @@ def training_scores(args, n_src: int) -> pd.Series:
     seps = {k: v for k, v in zoo.separators(zoo_args, Path(args.zoo), n_src).items() if k in wanted}
     dataset = MixtureDataset(Path(args.zoo) / f"mix_train_{n_src}src" / "metadata.csv")
     folder = Path(args.out) / f"train_n{n_src}"
-    csv = evaluate(seps, dataset, folder, metrics_list=["si_sdr"], n_examples=0, track_iterations=False,
-                   stft_config=zoo.stft_config(zoo_args), progress=False, separator_options={"n_iter": zoo_args.n_iter})
+    csv = evaluate(
+        seps,
+        dataset,
+        folder,
+        metrics_list=["si_sdr"],
+        n_examples=0,
+        track_iterations=False,
+        stft_config=zoo.stft_config(zoo_args),
+        progress=False,
+        separator_options={"n_iter": zoo_args.n_iter},
+    )
     return pd.read_csv(csv).groupby("method")["si_sdr_imp"].mean()
 
 
@@ -61,8 +72,11 @@ def main(argv=None):
     import torch
 
     torch.set_num_threads(args.threads)
-    lines = ["| N | step on training mixtures: mean SI-SDRi (dB) | chosen step | test: minus ilrma, paired (better) | "
-             "test: minus the paper's update (step 1), paired (better) |", "|---|---|---|---|---|"]
+    lines = [
+        "| N | step on training mixtures: mean SI-SDRi (dB) | chosen step | test: minus ilrma, paired (better) | "
+        "test: minus the paper's update (step 1), paired (better) |",
+        "|---|---|---|---|---|",
+    ]
     for n_src in args.n_src:
         scores = training_scores(args, n_src)
         steps = [1.0, *args.steps]
@@ -70,10 +84,14 @@ def main(argv=None):
         test = pd.read_csv(Path(args.zoo) / "eval" / f"{args.room}_n{n_src}" / "all_metrics.csv")
         table = test.pivot_table(index="mixture_id", columns="method", values="si_sdr_imp")
         if name(chosen) not in table:
-            raise SystemExit(f"no test rows for {name(chosen)}: run zoo_vcc2018.py --stages evaluate --variance-steps first")
+            raise SystemExit(
+                f"no test rows for {name(chosen)}: run zoo_vcc2018.py --stages evaluate --variance-steps first"
+            )
         train_cell = ", ".join(f"{s:g}: {scores[name(s)]:.2f}" for s in steps)
-        lines.append(f"| {n_src} | {train_cell} | {chosen:g} | {paired(table[name(chosen)], table['ilrma'])} | "
-                     f"{paired(table[name(chosen)], table['fastmvae2'])} |")
+        lines.append(
+            f"| {n_src} | {train_cell} | {chosen:g} | {paired(table[name(chosen)], table['ilrma'])} | "
+            f"{paired(table[name(chosen)], table['fastmvae2'])} |"
+        )
     text = "\n".join(lines) + "\n"
     Path(args.out).mkdir(parents=True, exist_ok=True)
     (Path(args.out) / "variance_step.md").write_text(text)

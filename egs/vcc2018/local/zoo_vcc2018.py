@@ -31,6 +31,7 @@ trainings side by side with ``--threads 1`` each). Example::
 
     python egs/vcc2018/local/zoo_vcc2018.py --out exp/zoo --stages speakers cvae
 """
+
 import argparse
 import json
 import logging
@@ -47,12 +48,19 @@ log = logging.getLogger("zoo")
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", default="../shared/data/vcc2018")
-    parser.add_argument("--train-corpus", default=None,
-                        help="speaker-open zoo: train on every utterance of this folder corpus instead of "
-                             "the test corpus's training sentences")
-    parser.add_argument("--open-test-speakers", nargs="+", default=None,
-                        help="with --train-corpus: only these test-corpus speakers make the test mixtures; the "
-                             "others join the training corpus with their training sentences (speaker-disjoint)")
+    parser.add_argument(
+        "--train-corpus",
+        default=None,
+        help="speaker-open zoo: train on every utterance of this folder corpus instead of "
+        "the test corpus's training sentences",
+    )
+    parser.add_argument(
+        "--open-test-speakers",
+        nargs="+",
+        default=None,
+        help="with --train-corpus: only these test-corpus speakers make the test mixtures; the "
+        "others join the training corpus with their training sentences (speaker-disjoint)",
+    )
     parser.add_argument("--out", default="exp/zoo_vcc2018")
     parser.add_argument("--stages", nargs="+", choices=STAGES, default=list(STAGES))
     parser.add_argument("--threads", type=int, default=2)
@@ -64,14 +72,29 @@ def parse_args(argv=None):
     parser.add_argument("--chimera-steps", type=int, default=600)
     parser.add_argument("--segment-frames", type=int, default=64)
     parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--early-stop-patience", type=int, default=None,
-                        help="stop a training after this many validations without a lower validation NLL")
-    parser.add_argument("--lr", type=float, default=3e-4, help="CVAE/ACVAE learning rate (1e-3 diverged: NLL spikes to 1e16)")
+    parser.add_argument(
+        "--early-stop-patience",
+        type=int,
+        default=None,
+        help="stop a training after this many validations without a lower validation NLL",
+    )
+    parser.add_argument(
+        "--lr", type=float, default=3e-4, help="CVAE/ACVAE learning rate (1e-3 diverged: NLL spikes to 1e16)"
+    )
     parser.add_argument("--chimera-lr", type=float, default=3e-4)
-    parser.add_argument("--interference-prob", type=float, default=0.5,
-                        help="chimera_interf: fraction of training items whose encoder input gets another speaker")
-    parser.add_argument("--interference-sir", type=float, nargs=2, default=[5.0, 25.0],
-                        help="chimera_interf: range of the signal-to-interference ratio (dB)")
+    parser.add_argument(
+        "--interference-prob",
+        type=float,
+        default=0.5,
+        help="chimera_interf: fraction of training items whose encoder input gets another speaker",
+    )
+    parser.add_argument(
+        "--interference-sir",
+        type=float,
+        nargs=2,
+        default=[5.0, 25.0],
+        help="chimera_interf: range of the signal-to-interference ratio (dB)",
+    )
     parser.add_argument("--retrain-mixtures", type=int, default=12, help="training-sentence mixtures per N")
     parser.add_argument("--retrain-steps", type=int, default=300)
     parser.add_argument("--retrain-lr", type=float, default=1e-4)
@@ -81,10 +104,17 @@ def parse_args(argv=None):
     parser.add_argument("--mvae-rt60", type=float, nargs="+", default=[0.3], help="rooms where MVAE runs")
     parser.add_argument("--n-src", type=int, nargs="+", default=[2, 3])
     parser.add_argument("--rt60", type=float, nargs="+", default=[0.3, 0.15], help="test rooms")
-    parser.add_argument("--methods", nargs="+", default=None, help="default: every method whose network exists (see separators())")
+    parser.add_argument(
+        "--methods", nargs="+", default=None, help="default: every method whose network exists (see separators())"
+    )
     parser.add_argument("--n-iter", type=int, default=60)
-    parser.add_argument("--variance-steps", type=float, nargs="*", default=[0.5, 0.25],
-                        help="FastMVAE2 rows with damped variance updates (variance_step)")
+    parser.add_argument(
+        "--variance-steps",
+        type=float,
+        nargs="*",
+        default=[0.5, 0.25],
+        help="FastMVAE2 rows with damped variance updates (variance_step)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--results", default="egs/vcc2018/results/zoo_vcc2018", help="report stage output")
     return parser.parse_args(argv)
@@ -130,15 +160,20 @@ def stage_speakers(args, out):
     from asteroid_mvae.data import simulate_speakers
 
     train, _ = sentence_split(args)
-    return simulate_speakers(train, out / "speakers", args.per_speaker, seed=args.seed, jobs=args.threads,
-                             config=room(args))
+    return simulate_speakers(
+        train, out / "speakers", args.per_speaker, seed=args.seed, jobs=args.threads, config=room(args)
+    )
 
 
 def training_config(args, steps, lr):
     """Overrides of the ``cpu_long`` training preset (the recipes' preset of this zoo)."""
-    return {"network": {"n_freq": args.n_fft // 2}, "seed": args.seed, "optim": {"lr": lr, "batch_size": args.batch_size},
-            "data": {"dataset_args": {"segment_frames": args.segment_frames, "segments_per_utterance": 4, "cache": True}},
-            "trainer": {"max_steps": steps, "early_stop_patience": args.early_stop_patience}}
+    return {
+        "network": {"n_freq": args.n_fft // 2},
+        "seed": args.seed,
+        "optim": {"lr": lr, "batch_size": args.batch_size},
+        "data": {"dataset_args": {"segment_frames": args.segment_frames, "segments_per_utterance": 4, "cache": True}},
+        "trainer": {"max_steps": steps, "early_stop_patience": args.early_stop_patience},
+    }
 
 
 def _dataset(args, out):
@@ -175,8 +210,16 @@ def stage_chimera(args, out):
 
 def stage_chimera_interf(args, out):
     interference = {"prob": args.interference_prob, "sir_db": list(args.interference_sir)}
-    return _train(args, out, "chimera", args.chimera_steps, args.chimera_lr, teacher=out / "cvae" / "network.pt",
-                  name="chimera_interf", augment={"interference": interference})
+    return _train(
+        args,
+        out,
+        "chimera",
+        args.chimera_steps,
+        args.chimera_lr,
+        teacher=out / "cvae" / "network.pt",
+        name="chimera_interf",
+        augment={"interference": interference},
+    )
 
 
 def mixtures(args, out, part, n_src, n_mixtures, rt60=0.3):
@@ -185,8 +228,15 @@ def mixtures(args, out, part, n_src, n_mixtures, rt60=0.3):
     train, test = sentence_split(args)
     corpus = train if part == "train" else test
     name = f"mix_{part}_{n_src}src" + ("" if rt60 == 0.3 else f"_rt{int(round(rt60 * 1000))}")
-    return simulate_mixtures(corpus, out / name, n_src, n_mixtures, seed=args.seed + (0 if part == "train" else 1000),
-                             jobs=args.threads, config=room(args, rt60))
+    return simulate_mixtures(
+        corpus,
+        out / name,
+        n_src,
+        n_mixtures,
+        seed=args.seed + (0 if part == "train" else 1000),
+        jobs=args.threads,
+        config=room(args, rt60),
+    )
 
 
 def retrain_encoder(args, out, csvs, data_dir, model_dir, steps, lr, max_mixtures=None):
@@ -195,10 +245,19 @@ def retrain_encoder(args, out, csvs, data_dir, model_dir, steps, lr, max_mixture
     from asteroid_mvae.retraining import RetrainConfig, generate_retraining_data, retrain
 
     network = out / "chimera" / "network.pt"
-    generate_retraining_data(network, csvs, data_dir, n_iter=30, stft_config=stft_config(args), jobs=1,
-                             seed=args.seed, max_mixtures=max_mixtures)
-    config = RetrainConfig(lr=lr, max_steps=steps, seed=args.seed, batch_size=16, val_fraction=0.1, patience=5,
-                           val_every_n_steps=50)
+    generate_retraining_data(
+        network,
+        csvs,
+        data_dir,
+        n_iter=30,
+        stft_config=stft_config(args),
+        jobs=1,
+        seed=args.seed,
+        max_mixtures=max_mixtures,
+    )
+    config = RetrainConfig(
+        lr=lr, max_steps=steps, seed=args.seed, batch_size=16, val_fraction=0.1, patience=5, val_every_n_steps=50
+    )
     return retrain(network, data_dir, model_dir, config)
 
 
@@ -207,41 +266,54 @@ def stage_retrain(args, out):
     if target.exists():
         return target
     csvs = [mixtures(args, out, "train", n, args.retrain_mixtures) for n in args.n_src]
-    return retrain_encoder(args, out, csvs, out / "retrain_data", out / "retrained", args.retrain_steps, args.retrain_lr)
+    return retrain_encoder(
+        args, out, csvs, out / "retrain_data", out / "retrained", args.retrain_steps, args.retrain_lr
+    )
 
 
 def separators(args, out, n_src):
     """{method: separator} for one N (what exists of the zoo)."""
-    from asteroid_mvae.models import FastMVAE, FastMVAE2, MVAE, load_model
+    from asteroid_mvae.models import MVAE, FastMVAE, FastMVAE2, load_model
 
     common = dict(n_src=n_src, n_iter=args.n_iter, n_fft=args.n_fft, hop_length=args.n_fft // 2)
-    seps = {"ilrma": load_model("ilrma", **common), "auxiva": load_model("auxiva", **common),
-            "oracle_ip": "oracle_ip", "oracle_ls": "oracle_ls", "ibm": "ibm", "irm": "irm"}  # names: built with the evaluation's STFT
+    seps = {
+        "ilrma": load_model("ilrma", **common),
+        "auxiva": load_model("auxiva", **common),
+        "oracle_ip": "oracle_ip",
+        "oracle_ls": "oracle_ls",
+        "ibm": "ibm",
+        "irm": "irm",
+    }  # names: built with the evaluation's STFT
     packages = {name: out / name / "network.pt" for name in ("cvae", "acvae", "chimera", "chimera_interf")}
     if packages["chimera"].exists():
         seps["fastmvae2"] = FastMVAE2.from_network_package(packages["chimera"], **common)
         half = args.n_iter // 2  # the MVAE paper's start: ILRMA for half the iterations
         seps["fastmvae2_ilrma_start"] = FastMVAE2.from_network_package(
-            packages["chimera"], **{**common, "n_iter": args.n_iter - half}, init_ilrma=half)
+            packages["chimera"], **{**common, "n_iter": args.n_iter - half}, init_ilrma=half
+        )
         seps["fastmvae2_monotone"] = FastMVAE2.from_network_package(packages["chimera"], **common, monotone=True)
         for step in args.variance_steps:  # damped updates (not the paper's): fastmvae2_step50 for a = 0.5
             seps[f"fastmvae2_step{round(100 * step)}"] = FastMVAE2.from_network_package(
-                packages["chimera"], **common, variance_step=step)
+                packages["chimera"], **common, variance_step=step
+            )
     if packages["chimera_interf"].exists():
         seps["fastmvae2_interf"] = FastMVAE2.from_network_package(packages["chimera_interf"], **common)
     if (out / "retrained" / "model.pth").exists():
         seps["fastmvae2_retrained"] = load_model(str(out / "retrained" / "model.pth"), n_src=n_src, n_iter=args.n_iter)
-        seps["fastmvae2_retrained_monotone"] = load_model(str(out / "retrained" / "model.pth"), n_src=n_src,
-                                                          n_iter=args.n_iter, monotone=True)
+        seps["fastmvae2_retrained_monotone"] = load_model(
+            str(out / "retrained" / "model.pth"), n_src=n_src, n_iter=args.n_iter, monotone=True
+        )
         for step in args.variance_steps:
             seps[f"fastmvae2_retrained_step{round(100 * step)}"] = load_model(
-                str(out / "retrained" / "model.pth"), n_src=n_src, n_iter=args.n_iter, variance_step=step)
+                str(out / "retrained" / "model.pth"), n_src=n_src, n_iter=args.n_iter, variance_step=step
+            )
     if packages["acvae"].exists():
         seps["fastmvae"] = FastMVAE.from_network_package(packages["acvae"], **common)
     if packages["cvae"].exists():
         half = args.n_iter // 2  # the MVAE paper's protocol: ILRMA for half the iterations, then MVAE
-        seps["mvae"] = MVAE.from_network_package(packages["cvae"], **{**common, "n_iter": args.n_iter - half},
-                                                 init_ilrma=half, n_steps=args.mvae_steps)
+        seps["mvae"] = MVAE.from_network_package(
+            packages["cvae"], **{**common, "n_iter": args.n_iter - half}, init_ilrma=half, n_steps=args.mvae_steps
+        )
     if args.methods:
         seps = {k: v for k, v in seps.items() if k in args.methods}
     return seps
@@ -261,14 +333,28 @@ def stage_evaluate(args, out):
             seps = separators(args, out, n_src)
             slow = {k: v for k, v in seps.items() if k.startswith("mvae") and rt60 in args.mvae_rt60}
             fast = {k: v for k, v in seps.items() if not k.startswith("mvae")}
-            evaluate(fast, dataset, folder, metrics_list=["si_sdr", "sdr", "sir", "sar"], n_examples=0,
-                     stft_config=stft_config(args), progress=sys.stderr.isatty(),
-                     separator_options={"n_iter": args.n_iter})
+            evaluate(
+                fast,
+                dataset,
+                folder,
+                metrics_list=["si_sdr", "sdr", "sir", "sar"],
+                n_examples=0,
+                stft_config=stft_config(args),
+                progress=sys.stderr.isatty(),
+                separator_options={"n_iter": args.n_iter},
+            )
             if slow:
                 subset = MixtureSubset(dataset, list(range(min(args.mvae_mixtures, len(dataset)))))
-                evaluate(slow, subset, folder, metrics_list=["si_sdr", "sdr", "sir", "sar"], n_examples=0,
-                         stft_config=stft_config(args), progress=sys.stderr.isatty(),
-                         separator_options={"n_iter": args.n_iter})
+                evaluate(
+                    slow,
+                    subset,
+                    folder,
+                    metrics_list=["si_sdr", "sdr", "sir", "sar"],
+                    n_examples=0,
+                    stft_config=stft_config(args),
+                    progress=sys.stderr.isatty(),
+                    separator_options={"n_iter": args.n_iter},
+                )
             tables.append(zoo_table(folder / "all_metrics.csv", rt60, n_src))
     text = "\n\n".join(tables) + "\n"
     (out / "table.md").write_text(text)
