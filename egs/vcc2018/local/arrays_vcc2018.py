@@ -8,10 +8,11 @@ same room and with the same sources), so every comparison is paired. Separators:
 ILRMA at M = N, at M = 2N reduced to N by PCA (``mics="pca"``) and at M = 2N with OverIVA
 (``mics="all"``, the default), and the oracles ``oracle_ip`` (the engine with the true variances;
 OverIVA at M = 2N) and ``oracle_ls`` (the best time-invariant linear demixer) at each M.
-``+mwf``: the M = 2N separators' outputs post-filtered by the time-invariant multichannel Wiener
+``+mwf``: the separators' outputs (M = N and M = 2N) post-filtered by the time-invariant multichannel Wiener
 filters their soft masks imply on all M microphones (:mod:`asteroid_mvae.separation.postfilter`).
 AuxIVA runs with its default Laplace contrast and with the time-varying Gaussian one
-(``auxiva_gauss``, ``contrast="gauss"``). SI-SDR improvements at microphone 0 against the reverberant images (the separators' target)
+(``auxiva_gauss``, ``contrast="gauss"``). SI-SDR improvements at microphone 0 against the
+reverberant images (the separators' target)
 and against the direct path plus ``--early`` s of early reflections.
 
 Writes ``per_mixture.csv`` and ``table.md`` (paired differences, s/mixture with ``--threads``
@@ -20,6 +21,7 @@ torch threads) to ``--out``. Run from the repository root::
     .venv/bin/python egs/vcc2018/local/arrays_vcc2018.py --corpus ../shared/data/vcc2018 \\
         --n-mixtures 24 --out egs/vcc2018/results/arrays
 """
+
 import argparse
 import logging
 import os
@@ -45,7 +47,9 @@ def parse_args(argv=None):
     parser.add_argument("--n-src", type=int, nargs="+", default=[2], help="one table section per number of sources")
     parser.add_argument("--rt60", type=float, default=0.3)
     parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--early", type=float, default=0.05, help="seconds of early reflections in the direct reference")
+    parser.add_argument(
+        "--early", type=float, default=0.05, help="seconds of early reflections in the direct reference"
+    )
     parser.add_argument("--n-iter", type=int, default=60)
     parser.add_argument("--seed", type=int, default=1000)
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
@@ -58,10 +62,14 @@ def separators(n_src: int, n_iter: int) -> dict:
     from asteroid_mvae.models.oracle import OracleIP, OracleLS
 
     models = {}
-    for name, cls, extra in (("auxiva", AuxIVA, {}), ("auxiva_gauss", AuxIVA, {"contrast": "gauss"}), ("ilrma", ILRMA, {})):
-        models[(f"{name}", "n")] = cls(n_src=n_src, n_iter=n_iter, **extra)
-        models[(f"{name}_pca", "2n")] = cls(n_src=n_src, n_iter=n_iter, mics="pca", **extra)
-        models[(f"{name}_overiva", "2n")] = cls(n_src=n_src, n_iter=n_iter, mics="all", **extra)
+    for name, cls, extra in (
+        ("auxiva", AuxIVA, {}),
+        ("auxiva_gauss", AuxIVA, {"contrast": "gauss"}),
+        ("ilrma", ILRMA, {}),
+    ):
+        models[(f"{name}", "n")] = cls(n_src=n_src, n_iter=n_iter, postfilter="none", **extra)
+        models[(f"{name}_pca", "2n")] = cls(n_src=n_src, n_iter=n_iter, mics="pca", postfilter="none", **extra)
+        models[(f"{name}_overiva", "2n")] = cls(n_src=n_src, n_iter=n_iter, mics="all", postfilter="none", **extra)
     for mics in ("n", "2n"):
         models[(f"oracle_ip@{mics.upper()}", mics)] = OracleIP(n_src=n_src, n_iter=n_iter)
         models[(f"oracle_ls@{mics.upper()}", mics)] = OracleLS(n_src=n_src)
@@ -79,19 +87,35 @@ def paired(df, a: str, b: str, column: str = "si_sdri_image"):
 def section(df, n_src: int) -> list:
     df = df[df.n_src == n_src]
     means = df.groupby("method").mean(numeric_only=True)
-    lines = [f"### N = {n_src}, M = {n_src} and {2 * n_src} ({df['mixture'].nunique()} mixtures)", "",
-             "| method | M | SI-SDRi image (dB) | SI-SDRi direct (dB) | s/mixture |", "|---|---|---|---|---|"]
+    lines = [
+        f"### N = {n_src}, M = {n_src} and {2 * n_src} ({df['mixture'].nunique()} mixtures)",
+        "",
+        "| method | M | SI-SDRi image (dB) | SI-SDRi direct (dB) | s/mixture |",
+        "|---|---|---|---|---|",
+    ]
     for method in dict.fromkeys(df["method"]):
         row = means.loc[method]
-        lines.append(f"| {method} | {int(row['n_mics'])} | {row['si_sdri_image']:.2f} | {row['si_sdri_direct']:.2f} | "
-                     f"{row['seconds']:.2f} |")
-    lines += ["", "Paired differences (SI-SDRi against the images; mean ± standard error, mixtures where the "
-              "first wins):", "", "| comparison | image (dB) | better | direct (dB) |", "|---|---|---|---|"]
-    comparisons = [(f"{s}_overiva", s) for s in SEPARATORS] + [(f"{s}_pca", s) for s in SEPARATORS] + \
-        [(f"{s}_overiva", f"{s}_pca") for s in SEPARATORS] + \
-        [(f"{s}_{form}+mwf", s) for s in SEPARATORS for form in ("pca", "overiva")] + \
-        [(f"{s}_{form}+mwf", f"{s}_{form}") for s in SEPARATORS for form in ("pca", "overiva")] + \
-        [("oracle_ip@2N", "oracle_ip@N"), ("oracle_ls@2N", "oracle_ls@N")]
+        lines.append(
+            f"| {method} | {int(row['n_mics'])} | {row['si_sdri_image']:.2f} | {row['si_sdri_direct']:.2f} | "
+            f"{row['seconds']:.2f} |"
+        )
+    lines += [
+        "",
+        "Paired differences (SI-SDRi against the images; mean ± standard error, mixtures where the first wins):",
+        "",
+        "| comparison | image (dB) | better | direct (dB) |",
+        "|---|---|---|---|",
+    ]
+    comparisons = (
+        [(f"{s}_overiva", s) for s in SEPARATORS]
+        + [(f"{s}_pca", s) for s in SEPARATORS]
+        + [(f"{s}_overiva", f"{s}_pca") for s in SEPARATORS]
+        + [(f"{s}_{form}+mwf", s) for s in SEPARATORS for form in ("pca", "overiva")]
+        + [(f"{s}_{form}+mwf", f"{s}_{form}") for s in SEPARATORS for form in ("pca", "overiva")]
+        + [(f"{s}+mwf", s) for s in SEPARATORS]
+        + [(f"{s}_{form}+mwf", f"{s}+mwf") for s in SEPARATORS for form in ("pca", "overiva")]
+        + [("oracle_ip@2N", "oracle_ip@N"), ("oracle_ls@2N", "oracle_ls@N")]
+    )
     for a, b in comparisons:
         if a in means.index and b in means.index:
             m, se, wins, count = paired(df, a, b)
@@ -101,18 +125,25 @@ def section(df, n_src: int) -> list:
 
 
 def table(df, args, load: str) -> str:
-    lines = [f"More microphones than sources on VCC2018 test sentences (30021-30025), RT60 {args.rt60} s, "
-             f"{args.seconds:g}-s mixtures, uniform circular arrays of radius 0.1 m (M = N: every other microphone "
-             f"of the M = 2N array), STFT 2048 / 1024, {args.n_iter} iterations, {args.threads} torch thread(s); "
-             f"{load}.", "",
-             "Names: ``auxiva``: Laplace contrast, ``auxiva_gauss``: time-varying Gaussian contrast; plain: M = N; ``_pca``: M = 2N reduced to N by PCA (``mics=\"pca\"``); ``_overiva``: M = 2N "
-             "with OverIVA (``mics=\"all\"``, the default); ``+mwf``: followed by the multichannel Wiener post-filter "
-             "on all M microphones; oracles at each M (``oracle_ip`` at 2N runs OverIVA "
-             "with the true variances).", ""]
+    lines = [
+        f"More microphones than sources on VCC2018 test sentences (30021-30025), RT60 {args.rt60} s, "
+        f"{args.seconds:g}-s mixtures, uniform circular arrays of radius 0.1 m (M = N: every other microphone "
+        f"of the M = 2N array), STFT 2048 / 1024, {args.n_iter} iterations, {args.threads} torch thread(s); "
+        f"{load}.",
+        "",
+        "Names: ``auxiva``: Laplace contrast, ``auxiva_gauss``: time-varying Gaussian contrast; plain: M = N; "
+        '``_pca``: M = 2N reduced to N by PCA (``mics="pca"``); ``_overiva``: M = 2N '
+        'with OverIVA (``mics="all"``, the default); ``+mwf``: followed by the multichannel Wiener post-filter '
+        "on all M microphones; oracles at each M (``oracle_ip`` at 2N runs OverIVA "
+        "with the true variances).",
+        "",
+    ]
     for n_src in sorted(df.n_src.unique()):
         lines += section(df, int(n_src)) + [""]
-    lines += ["SI-SDRi image: against each source's reverberant image at microphone 0; direct: against its direct "
-              f"path plus the first {int(args.early * 1000)} ms of its impulse response there."]
+    lines += [
+        "SI-SDRi image: against each source's reverberant image at microphone 0; direct: against its direct "
+        f"path plus the first {int(args.early * 1000)} ms of its impulse response there."
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -134,21 +165,39 @@ def run_mixture(corpus, index: int, n_src: int, models: dict, args) -> list:
             estimates = model(wav)
         seconds = time.perf_counter() - start
         estimates = estimates[0].double().numpy()
-        rows.append(dict(n_src=n_src, mixture=index, speakers="+".join(speakers), method=name, n_mics=wav.shape[1],
-                         seconds=seconds,
-                         si_sdri_image=float(si_sdr_improvement(mixture[0], image, estimates).mean()),
-                         si_sdri_direct=float(si_sdr_improvement(mixture[0], direct, estimates).mean())))
-        log.info("N=%d mixture %d %s (M=%d): %.2f dB image, %.2f dB direct, %.2f s", n_src, index, name, wav.shape[1],
-                 rows[-1]["si_sdri_image"], rows[-1]["si_sdri_direct"], seconds)
-        if mics == "2n" and not getattr(model, "needs_references", False):
-            rows.append(postfiltered(rows[-1], wav, torch.from_numpy(estimates)[None], model.stft_config, image, direct))
+        rows.append(
+            dict(
+                n_src=n_src,
+                mixture=index,
+                speakers="+".join(speakers),
+                method=name,
+                n_mics=wav.shape[1],
+                seconds=seconds,
+                si_sdri_image=float(si_sdr_improvement(mixture[0], image, estimates).mean()),
+                si_sdri_direct=float(si_sdr_improvement(mixture[0], direct, estimates).mean()),
+            )
+        )
+        log.info(
+            "N=%d mixture %d %s (M=%d): %.2f dB image, %.2f dB direct, %.2f s",
+            n_src,
+            index,
+            name,
+            wav.shape[1],
+            rows[-1]["si_sdri_image"],
+            rows[-1]["si_sdri_direct"],
+            seconds,
+        )
+        if not getattr(
+            model, "needs_references", False
+        ):  # M = N too: what the post-filter gives without more microphones
+            rows.append(
+                postfiltered(rows[-1], wav, torch.from_numpy(estimates)[None], model.stft_config, image, direct)
+            )
     return rows
 
 
 def postfiltered(row: dict, wav, estimates, stft_config, image, direct) -> dict:
     """``row``'s separator followed by the multichannel Wiener post-filter on all microphones."""
-    import torch
-
     from asteroid_mvae.evaluation.metrics import si_sdr_improvement
     from asteroid_mvae.separation import istft, stft
     from asteroid_mvae.separation.postfilter import multichannel_wiener
@@ -159,9 +208,13 @@ def postfiltered(row: dict, wav, estimates, stft_config, image, direct) -> dict:
     filtered = filtered[0].numpy()
     seconds = row["seconds"] + time.perf_counter() - start
     mixture = wav[0, 0].double().numpy()
-    return {**row, "method": row["method"] + "+mwf", "seconds": seconds,
-            "si_sdri_image": float(si_sdr_improvement(mixture, image, filtered).mean()),
-            "si_sdri_direct": float(si_sdr_improvement(mixture, direct, filtered).mean())}
+    return {
+        **row,
+        "method": row["method"] + "+mwf",
+        "seconds": seconds,
+        "si_sdri_image": float(si_sdr_improvement(mixture, image, filtered).mean()),
+        "si_sdri_direct": float(si_sdr_improvement(mixture, direct, filtered).mean()),
+    }
 
 
 def main(argv=None):
@@ -175,8 +228,9 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
     try:
         corpus = FolderCorpus(args.corpus)
-        corpus = corpus.subset(utterances={spk: [u for u in corpus.utterances(spk) if int(u) in TEST_SENTENCES]
-                                           for spk in corpus.speakers})
+        corpus = corpus.subset(
+            utterances={spk: [u for u in corpus.utterances(spk) if int(u) in TEST_SENTENCES] for spk in corpus.speakers}
+        )
     except (DataError, OSError, ValueError) as err:
         sys.exit(f"error: corpus {args.corpus}: {err}")
     out = Path(args.out)
@@ -188,8 +242,14 @@ def main(argv=None):
         for (_, mics), model in models.items():  # compiled kernels load (or compile) on first use: not timed
             w = warm if mics == "2n" else warm[:, ::2]
             model.forward_wav(w, w[:, :n_src]) if getattr(model, "needs_references", False) else model(w)
-        postfiltered(dict(method="warm", seconds=0.0), warm, warm[:, :n_src], models[("ilrma", "n")].stft_config,
-                     warm[0, :n_src].double().numpy(), warm[0, :n_src].double().numpy())
+        postfiltered(
+            dict(method="warm", seconds=0.0),
+            warm,
+            warm[:, :n_src],
+            models[("ilrma", "n")].stft_config,
+            warm[0, :n_src].double().numpy(),
+            warm[0, :n_src].double().numpy(),
+        )
         for index in range(args.n_mixtures):
             rows += run_mixture(corpus, index, n_src, models, args)
             frame = pd.DataFrame(rows)
