@@ -201,7 +201,7 @@ RULES = {
     "sample_rate": Real(0, low_open=True, high=10_000_000),
     "ip_sweeps": Int(1, 1000),
     "mics": Choice("all", "pca", "first"),
-    "postfilter": Choice("none", "mwf"),  # separation.postfilter
+    "postfilter": Choice("auto", "none", "mwf"),  # separation.postfilter
     "block_frames": Optional_(Int(1)),
     "track_objective": Bool(),
     "taps": Int(0, MAX_TAPS),  # joint dereverberation (separation.dereverb)

@@ -317,14 +317,14 @@ class IterativeSeparator(SafeLoadingModel):
             principal components of each frequency's spatial covariance and the estimates are
             least-squares images at ``ref_mic``; ``"first"``: the first ``n_src`` microphones only.
             OverIVA has no ISS and no prediction (``taps``) form here: with ``update="iss"`` or
-            ``taps > 0``, ``"all"`` reduces by PCA. Measured on VCC2018 speech (RT60 0.3 s, M = 2N):
-            OverIVA beats PCA for ILRMA (+0.2 / +0.3 dB at N = 2 / 3) but not for AuxIVA's
-            Laplace contrast (-3.3 / -2.9 dB): prefer ``"pca"`` there (egs/vcc2018/results/arrays).
+            ``taps > 0``, ``"all"`` reduces by PCA. Each choice measured on speech, alone and with
+            the post-filter: ``egs/vcc2018/results/arrays``.
         postfilter: ``"mwf"``: the separated outputs' soft masks give each source's spatial covariance
             on every microphone, and the estimates are re-made by the multichannel Wiener filters to
-            ``ref_mic`` (:mod:`~asteroid_mvae.separation.postfilter`); ``"none"`` (default): off.
-            Measured on VCC2018 speech (RT60 0.3 s, M = 2N, 24 mixtures): ILRMA with OverIVA then
-            MWF +5.8 / +3.4 dB over M = N at N = 2 / 3 (OverIVA alone +1.3 / +0.7).
+            ``ref_mic`` (:mod:`~asteroid_mvae.separation.postfilter`); ``"none"``: off; ``"auto"``
+            (default): ``"mwf"`` with more microphones than sources, else off (with M > N the
+            post-filter is what turns the extra microphones into a gain for every source model
+            measured, see ``egs/vcc2018/results/arrays``).
         track_objective: record ``J`` after every iteration (``False``: first and last only, the
             estimates unchanged; J's share of the CPU time: ``benchmarks/results/bench_ip``).
         taps, delay: joint dereverberation: each output also subtracts a linear prediction from
@@ -354,7 +354,7 @@ class IterativeSeparator(SafeLoadingModel):
         track_objective: bool = True,
         taps: int = 0,
         delay: int = 1,
-        postfilter: str = "none",
+        postfilter: str = "auto",
     ):
         a = check_args(
             type(self),
@@ -439,6 +439,7 @@ class IterativeSeparator(SafeLoadingModel):
             X = X_all = stft(wav, self.stft_config)  # [batch, mics, freq, frames]
             over = self.uses_overiva(X_all.shape[1])
             reduce = X_all.shape[1] > self.n_src and not over
+            post = self.postfilter == "mwf" or (self.postfilter == "auto" and X_all.shape[1] > self.n_src)
             if reduce:  # more microphones than sources: the engine runs on the principal subspace
                 X = torch.einsum("bfnm,bmft->bnft", spatial.pca_reduction(X_all, self.n_src), X_all)
             options = dict(
@@ -451,7 +452,7 @@ class IterativeSeparator(SafeLoadingModel):
                 proj_back=not reduce,
                 block_frames=self.block_frames,
                 track_objective=self.track_objective,
-                overwrite_mix=self.postfilter == "none",
+                overwrite_mix=not post,
             )  # X is this call's own: the estimates take its place
             source_model = source_model or self.make_source_model()
             if over:  # every microphone: OverIVA's spatial update
@@ -464,7 +465,7 @@ class IterativeSeparator(SafeLoadingModel):
                 result.estimates = spatial.least_squares_images(
                     result.estimates, X_all[:, self.ref_mic].to(result.estimates.dtype)
                 )
-            if self.postfilter == "mwf":  # every microphone, informed by the separated outputs
+            if post:  # every microphone, informed by the separated outputs
                 result.estimates = multichannel_wiener(
                     X_all, result.estimates.to(X_all.dtype), self.ref_mic, block_frames=self.block_frames
                 )

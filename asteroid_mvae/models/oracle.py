@@ -49,6 +49,7 @@ class OracleIP(IterativeSeparator):
     needs_references = True
 
     def __init__(self, floor: float = 0.1, **kwargs):
+        kwargs.setdefault("postfilter", "none")  # the ceiling of the demixing itself
         a = check_args(type(self), floor=floor)
         super().__init__(**kwargs)
         self.floor = a["floor"]

@@ -206,10 +206,22 @@ def test_wiener_post_filter_on_all_microphones_improves_the_separation(room, sis
     for seed in (0, 1, 2, 3):
         mixture, references = room(2, 0.3, seconds=6.0, seed=seed, n_mics=4)
         wav = torch.from_numpy(mixture)[None]
-        estimates = load_model("ilrma", n_iter=60, mics="pca")(wav)
+        estimates = load_model("ilrma", n_iter=60, mics="pca", postfilter="none")(wav)
         filtered = istft(multichannel_wiener(stft(wav, cfg), stft(estimates, cfg)), wav.shape[-1], cfg)
         gains.append(sisdri(filtered[0], references, mixture[0]) - sisdri(estimates[0], references, mixture[0]))
     assert min(gains) > -1.0 and np.mean(gains) > 0.3, gains
+
+
+def test_post_filter_auto_is_on_only_with_more_microphones_than_sources():
+    """``postfilter="auto"`` (the default) is ``"mwf"`` for M > N and off for M = N."""
+    wav = torch.randn(1, 4, 16000, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    default, mwf, none = (
+        load_model("auxiva", n_iter=3, **extra) for extra in ({}, {"postfilter": "mwf"}, {"postfilter": "none"})
+    )
+    assert default.postfilter == "auto"
+    torch.testing.assert_close(default(wav), mwf(wav))
+    assert not torch.allclose(default(wav), none(wav))
+    torch.testing.assert_close(default(wav[:, :2]), none(wav[:, :2]))
 
 
 def test_wiener_post_filter_shapes_and_errors():
@@ -249,7 +261,7 @@ def test_models_take_the_post_filter_as_an_option(room, mics):
     mixture, _ = room(2, 0.3, seconds=2.0, seed=0, n_mics=4)
     wav = torch.from_numpy(mixture)[None]
     options = dict(n_iter=5, n_fft=512, hop_length=256, mics=mics)
-    plain = load_model("ilrma", **options).separate_with_history(wav)
+    plain = load_model("ilrma", postfilter="none", **options).separate_with_history(wav)
     model = load_model("ilrma", postfilter="mwf", **options)
     filtered = model(wav)
     cfg = model.stft_config
