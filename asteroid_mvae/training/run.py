@@ -112,13 +112,15 @@ def build_trainer(
       ``enable_progress_bar=False``) a log line per 10 % instead. ``None``: no progress at all;
     - loggers: CSV in ``logs/``, and TensorBoard in ``logs_tb/`` when ``tensorboard`` and installed;
     - ``callbacks``: more callbacks (after the checkpoints); ``options``: ``pl.Trainer``
-      arguments, ``None`` values left out.
+      arguments, ``None`` values left out but for ``check_val_every_n_epoch`` (``None``: validate
+      every ``val_check_interval`` steps across epochs).
     """
     import pytorch_lightning as pl
 
     quiet_lightning()
     exp_dir = Path(exp_dir)
-    options = {k: v for k, v in options.items() if v is not None}
+    # None: Lightning's default, except check_val_every_n_epoch=None (validate every val_check_interval steps)
+    options = {k: v for k, v in options.items() if v is not None or k == "check_val_every_n_epoch"}
     folder = exp_dir / "checkpoints"
     all_callbacks = ([best_checkpoint(folder)] if has_val else []) + [last_checkpoint(folder, **last_schedule)]
     all_callbacks += list(callbacks)
