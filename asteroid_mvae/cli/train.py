@@ -4,7 +4,8 @@ output, or a network trained on mixtures (PIT baselines, deep clustering, MixIT,
 ``simulate`` output. ``--model`` takes a catalogue name or alias (:mod:`asteroid_mvae.catalogue`);
 a separator's name trains the network it needs (``fastmvae2`` -> ``chimera``).
 
-Configuration precedence: preset (``paper`` or ``cpu``) < ``--conf`` YAML < command-line flags.
+Configuration precedence: preset (:data:`asteroid_mvae.training.presets.PRESETS`) < ``--conf`` YAML <
+command-line flags.
 For the mixture-trained networks the preset only picks VAE-BSS's size (``--size`` overrides);
 their configuration is :data:`asteroid_mvae.baselines.DEFAULT_CONFIG`.
 """
@@ -13,6 +14,7 @@ import argparse
 from pathlib import Path
 
 from .. import catalogue
+from ..training.presets import PRESETS
 from ..utils.config import drop_none, merge, parse_devices
 from . import CliError
 
@@ -53,9 +55,10 @@ def add_parser(subparsers):
     parser.add_argument("--teacher", help="chimera: trained CVAE/ACVAE network package (network.pt)")
     parser.add_argument(
         "--preset",
-        choices=("paper", "cpu"),
+        choices=tuple(PRESETS),
         default="paper",
-        help="paper: 1000 epochs (GPU); cpu: < 1 hour on 2 cores (default: paper)",
+        help="paper: 1000 epochs (GPU); cpu: < 1 hour on 2 cores; cpu_long: hours in the background; "
+        "speaker_open: the speaker-disjoint zoo's setting (asteroid_mvae.training.presets; default: paper)",
     )
     parser.add_argument("--conf", help="YAML with configuration overrides (see --print-config)")
     parser.add_argument("--epochs", type=int, help="max epochs")
@@ -120,7 +123,7 @@ def run_mixture_model(args, conf: dict):
     from ..baselines import make_config, train_pit
     from ..data import DataError, MixtureDataset
 
-    size = args.size or (args.preset if args.model == "vaebss" else None)
+    size = args.size or (args.preset if args.model == "vaebss" and args.preset in ("paper", "cpu") else None)
     flags = drop_none(
         {
             "model": args.model,

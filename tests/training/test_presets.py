@@ -28,3 +28,25 @@ def test_unknown_preset_names_the_presets():
 def test_folder_recipe_defaults_to_the_speaker_open_preset():
     conf = yaml.safe_load((Path(__file__).parents[2] / "egs/folder_reverb/local/conf.yml").read_text())
     assert conf["train"]["preset"] == "speaker_open" and "speaker_open" in PRESETS
+
+
+def test_train_command_offers_every_preset(tmp_path, capsys):
+    from asteroid_mvae.cli import main
+
+    code = main(
+        [
+            "train",
+            "--model",
+            "fastmvae2",
+            "--data",
+            str(tmp_path),
+            "--out",
+            str(tmp_path / "x"),
+            "--preset",
+            "speaker_open",
+            "--print-config",
+        ]
+    )
+    assert code == 0
+    config = yaml.safe_load(capsys.readouterr().out)
+    assert config["model"] == "chimera" and config["trainer"]["max_steps"] == 1200
