@@ -18,11 +18,14 @@
 #   7 unsupervised  VAE-BSS, MixIT, deep clustering, ConvTasNet, NMF           -> results/unsupervised_vcc2018
 #   8 retrain       encoder re-training chain, 1024-point STFT                 -> results/retrain_vcc2018
 #   9 dereverb      ILRMA-T / AuxIVA-T at RT60 0.6 s (minutes)                 -> results/dereverb
-#  10 publish       the zoo's FastMVAE2 as a hub folder (asteroid-mvae publish) -> exp_dir/publish
-#  11 docs          regenerate docs/results.md from every results folder (seconds)
+#  10 arrays        M = N against M = 2N (PCA, OverIVA, Wiener post-filter)   -> results/arrays
+#  11 zoo_authors   speaker-open CVAE at the authors' scale (128 frames, 1e-4); MVAE at 10 and 20
+#                   steps per iteration (the <= 60 s budget)                  -> results/zoo_authors
+#  12 publish       the zoo's FastMVAE2 as a hub folder (asteroid-mvae publish) -> exp_dir/publish
+#  13 docs          regenerate docs/results.md from every results folder (seconds)
 #
 # Options (default):
-#   --stage (1) --stop_stage (11)   run stages stage..stop_stage
+#   --stage (1) --stop_stage (13)   run stages stage..stop_stage
 #   --python (python)               interpreter with asteroid_mvae installed
 #   --corpus (../shared/data/vcc2018, from the repository root)   VCC2018: <speaker>/<sentence>.wav|flac
 #   --librispeech (../shared/data/librispeech_tc100_1utt)         speaker-folder corpus of stages 3-4
@@ -34,7 +37,7 @@ recipe_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo_root=$(cd "$recipe_dir/../.." && pwd)
 
 stage=1
-stop_stage=11
+stop_stage=13
 python=${python:-python}
 corpus=$repo_root/../shared/data/vcc2018
 librispeech=$repo_root/../shared/data/librispeech_tc100_1utt
@@ -133,13 +136,27 @@ if run_stage 9 "dereverb"; then
   "$python" $scripts/dereverb_vcc2018.py --corpus "$corpus" --n-mixtures 8 --out "$results/dereverb" --threads 1
 fi
 
-if run_stage 10 "publish"; then
+if run_stage 10 "arrays"; then
+  "$python" $scripts/arrays_vcc2018.py --corpus "$corpus" --n-src 2 3 --n-mixtures 24 --out "$results/arrays" --threads 1
+fi
+
+if run_stage 11 "zoo_authors"; then
+  authors=(--out "$exp_dir/zoo_authors" --train-corpus "$librispeech" --per-speaker 2
+    --open-test-speakers VCC2SF1 VCC2SF2 VCC2SM1 VCC2SM2 VCC2TF1 VCC2TM1 --segment-frames 128)
+  zoo "${authors[@]}" --lr 1e-4 --chimera-lr 1e-5 --cvae-steps 9000 --chimera-steps 9000 --early-stop-patience 5 \
+    --stages speakers cvae
+  zoo "${authors[@]}" --stages evaluate --rt60 0.3 --n-src 2 3 --methods ilrma oracle_ip mvae mvae_steps20 \
+    --mvae-steps 10 20 --mvae-mixtures 24
+  zoo "${authors[@]}" --stages report --results "$results/zoo_authors"
+fi
+
+if run_stage 12 "publish"; then
   asteroid_mvae=$(dirname "$python")/asteroid-mvae
   [[ -x $asteroid_mvae ]] || asteroid_mvae=asteroid-mvae
   "$asteroid_mvae" publish "$exp_dir/zoo/chimera/network.pt" --out "$exp_dir/publish/fastmvae2_vcc2018" \
     --metrics "$exp_dir/zoo/eval/rt300_n2/final_metrics.json" --method fastmvae2 --n-src 2 --dataset vcc2018 --recipe vcc2018
 fi
 
-if run_stage 11 "docs"; then
+if run_stage 13 "docs"; then
   "$python" docs/make_results.py
 fi

@@ -100,7 +100,13 @@ def parse_args(argv=None):
     parser.add_argument("--retrain-lr", type=float, default=1e-4)
     parser.add_argument("--test-mixtures", type=int, default=24, help="test mixtures per N and room")
     parser.add_argument("--mvae-mixtures", type=int, default=8, help="MVAE runs on the first K test mixtures")
-    parser.add_argument("--mvae-steps", type=int, default=30, help="MVAE Adam steps per iteration")
+    parser.add_argument(
+        "--mvae-steps",
+        type=int,
+        nargs="+",
+        default=[30],
+        help="MVAE Adam steps per iteration: the first gives 'mvae', each other K 'mvae_stepsK'",
+    )
     parser.add_argument("--mvae-rt60", type=float, nargs="+", default=[0.3], help="rooms where MVAE runs")
     parser.add_argument("--n-src", type=int, nargs="+", default=[2, 3])
     parser.add_argument("--rt60", type=float, nargs="+", default=[0.3, 0.15], help="test rooms")
@@ -311,9 +317,10 @@ def separators(args, out, n_src):
         seps["fastmvae"] = FastMVAE.from_network_package(packages["acvae"], **common)
     if packages["cvae"].exists():
         half = args.n_iter // 2  # the MVAE paper's protocol: ILRMA for half the iterations, then MVAE
-        seps["mvae"] = MVAE.from_network_package(
-            packages["cvae"], **{**common, "n_iter": args.n_iter - half}, init_ilrma=half, n_steps=args.mvae_steps
-        )
+        for position, steps in enumerate(args.mvae_steps):
+            seps["mvae" if position == 0 else f"mvae_steps{steps}"] = MVAE.from_network_package(
+                packages["cvae"], **{**common, "n_iter": args.n_iter - half}, init_ilrma=half, n_steps=steps
+            )
     if args.methods:
         seps = {k: v for k, v in seps.items() if k in args.methods}
     return seps
