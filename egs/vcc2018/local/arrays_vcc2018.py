@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from dereverb_vcc2018 import TEST_SENTENCES, make_mixture  # noqa: E402  (same mixtures' recipe)
+from dereverb_vcc2018 import make_mixture, test_corpus  # noqa: E402  (same mixtures' recipe)
 
 log = logging.getLogger("arrays_vcc2018")
 SEPARATORS = ("auxiva", "auxiva_gauss", "ilrma")
@@ -223,16 +223,8 @@ def main(argv=None):
     import pandas as pd
     import torch
 
-    from asteroid_mvae.data import DataError, FolderCorpus
-
     torch.set_num_threads(args.threads)
-    try:
-        corpus = FolderCorpus(args.corpus)
-        corpus = corpus.subset(
-            utterances={spk: [u for u in corpus.utterances(spk) if int(u) in TEST_SENTENCES] for spk in corpus.speakers}
-        )
-    except (DataError, OSError, ValueError) as err:
-        sys.exit(f"error: corpus {args.corpus}: {err}")
+    corpus = test_corpus(args.corpus)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     rows = []

@@ -151,23 +151,30 @@ def table(df, args, load: str = "") -> str:
     return "\n".join(lines) + "\n"
 
 
+def test_corpus(path):
+    """The VCC2018 folder corpus at ``path`` restricted to :data:`TEST_SENTENCES` (exits with one
+    line when it cannot be read)."""
+    from asteroid_mvae.data import DataError, FolderCorpus
+
+    try:
+        corpus = FolderCorpus(path)
+        return corpus.subset(
+            utterances={spk: [u for u in corpus.utterances(spk) if int(u) in TEST_SENTENCES] for spk in corpus.speakers}
+        )
+    except (DataError, OSError, ValueError) as err:
+        sys.exit(f"error: corpus {path}: {err}")
+
+
 def main(argv=None):
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     args = parse_args(argv)
     import pandas as pd
     import torch
 
-    from asteroid_mvae.data import DataError, FolderCorpus
     from asteroid_mvae.evaluation.metrics import si_sdr_improvement
 
     torch.set_num_threads(args.threads)
-    try:
-        corpus = FolderCorpus(args.corpus)
-        corpus = corpus.subset(
-            utterances={spk: [u for u in corpus.utterances(spk) if int(u) in TEST_SENTENCES] for spk in corpus.speakers}
-        )
-    except (DataError, OSError, ValueError) as err:
-        sys.exit(f"error: corpus {args.corpus}: {err}")
+    corpus = test_corpus(args.corpus)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     models, rows = separators(args), []
