@@ -51,25 +51,48 @@ def parse_args(argv=None):
         "--early", type=float, default=0.05, help="seconds of early reflections in the direct reference"
     )
     parser.add_argument("--n-iter", type=int, default=60)
+    parser.add_argument(
+        "--separators", nargs="+", default=list(SEPARATORS), choices=list(SEPARATORS) + ["mvae"], help="blind ones"
+    )
+    parser.add_argument("--forms", nargs="+", default=list(FORMS), choices=list(FORMS), help="microphone uses")
+    parser.add_argument("--cvae", default=None, help="CVAE network package of mvae (asteroid-mvae train)")
+    parser.add_argument(
+        "--mvae-steps", type=int, default=5, help="mvae: Adam steps per iteration (after 30 ILRMA iterations)"
+    )
     parser.add_argument("--seed", type=int, default=1000)
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if "mvae" in args.separators and not args.cvae:
+        parser.error("--separators mvae needs --cvae (a CVAE network package)")
+    return args
 
 
-def separators(n_src: int, n_iter: int) -> dict:
+def blind(name: str, n_src: int, args):
+    """``form -> separator`` constructor of blind separator ``name`` (``mics`` and ``postfilter`` left open)."""
+    from asteroid_mvae.models import ILRMA, MVAE, AuxIVA
+
+    if name == "mvae":  # the MVAE paper's start: ILRMA for half the iterations
+        half = args.n_iter // 2
+        return lambda **kw: MVAE.from_network_package(
+            args.cvae, n_src=n_src, n_iter=args.n_iter - half, init_ilrma=half, n_steps=args.mvae_steps, **kw
+        )
+    cls, extra = {"auxiva": (AuxIVA, {}), "auxiva_gauss": (AuxIVA, {"contrast": "gauss"}), "ilrma": (ILRMA, {})}[name]
+    return lambda **kw: cls(n_src=n_src, n_iter=args.n_iter, **extra, **kw)
+
+
+def separators(n_src: int, args) -> dict:
     """``(name, microphones) -> separator``: ``"n"`` (every other microphone) or ``"2n"`` (all)."""
-    from asteroid_mvae.models import ILRMA, AuxIVA
     from asteroid_mvae.models.oracle import OracleIP, OracleLS
 
-    models = {}
-    for name, cls, extra in (
-        ("auxiva", AuxIVA, {}),
-        ("auxiva_gauss", AuxIVA, {"contrast": "gauss"}),
-        ("ilrma", ILRMA, {}),
-    ):
-        models[(f"{name}", "n")] = cls(n_src=n_src, n_iter=n_iter, postfilter="none", **extra)
-        models[(f"{name}_pca", "2n")] = cls(n_src=n_src, n_iter=n_iter, mics="pca", postfilter="none", **extra)
-        models[(f"{name}_overiva", "2n")] = cls(n_src=n_src, n_iter=n_iter, mics="all", postfilter="none", **extra)
+    n_iter, models = args.n_iter, {}
+    for name in args.separators:
+        make = blind(name, n_src, args)
+        if "m_n" in args.forms:
+            models[(f"{name}", "n")] = make(postfilter="none")
+        if "pca" in args.forms:
+            models[(f"{name}_pca", "2n")] = make(mics="pca", postfilter="none")
+        if "overiva" in args.forms:
+            models[(f"{name}_overiva", "2n")] = make(mics="all", postfilter="none")
     for mics in ("n", "2n"):
         models[(f"oracle_ip@{mics.upper()}", mics)] = OracleIP(n_src=n_src, n_iter=n_iter)
         models[(f"oracle_ls@{mics.upper()}", mics)] = OracleLS(n_src=n_src)
@@ -84,7 +107,7 @@ def paired(df, a: str, b: str, column: str = "si_sdri_image"):
     return diff.mean(), diff.std(ddof=1) / np.sqrt(len(diff)), int((diff > 0).sum()), len(diff)
 
 
-def section(df, n_src: int) -> list:
+def section(df, n_src: int, names=SEPARATORS) -> list:
     df = df[df.n_src == n_src]
     means = df.groupby("method").mean(numeric_only=True)
     lines = [
@@ -107,13 +130,13 @@ def section(df, n_src: int) -> list:
         "|---|---|---|---|",
     ]
     comparisons = (
-        [(f"{s}_overiva", s) for s in SEPARATORS]
-        + [(f"{s}_pca", s) for s in SEPARATORS]
-        + [(f"{s}_overiva", f"{s}_pca") for s in SEPARATORS]
-        + [(f"{s}_{form}+mwf", s) for s in SEPARATORS for form in ("pca", "overiva")]
-        + [(f"{s}_{form}+mwf", f"{s}_{form}") for s in SEPARATORS for form in ("pca", "overiva")]
-        + [(f"{s}+mwf", s) for s in SEPARATORS]
-        + [(f"{s}_{form}+mwf", f"{s}+mwf") for s in SEPARATORS for form in ("pca", "overiva")]
+        [(f"{s}_overiva", s) for s in names]
+        + [(f"{s}_pca", s) for s in names]
+        + [(f"{s}_overiva", f"{s}_pca") for s in names]
+        + [(f"{s}_{form}+mwf", s) for s in names for form in ("pca", "overiva")]
+        + [(f"{s}_{form}+mwf", f"{s}_{form}") for s in names for form in ("pca", "overiva")]
+        + [(f"{s}+mwf", s) for s in names]
+        + [(f"{s}_{form}+mwf", f"{s}+mwf") for s in names for form in ("pca", "overiva")]
         + [("oracle_ip@2N", "oracle_ip@N"), ("oracle_ls@2N", "oracle_ls@N")]
     )
     for a, b in comparisons:
@@ -135,11 +158,17 @@ def table(df, args, load: str) -> str:
         '``_pca``: M = 2N reduced to N by PCA (``mics="pca"``); ``_overiva``: M = 2N '
         'with OverIVA (``mics="all"``, the default); ``+mwf``: followed by the multichannel Wiener post-filter '
         "on all M microphones; oracles at each M (``oracle_ip`` at 2N runs OverIVA "
-        "with the true variances).",
+        "with the true variances)."
+        + (
+            f" ``mvae``: MVAE with the CVAE package ``{Path(args.cvae).name}`` (ILRMA for {args.n_iter // 2} "
+            f"iterations, then {args.n_iter - args.n_iter // 2} MVAE iterations of {args.mvae_steps} Adam steps)."
+            if "mvae" in args.separators
+            else ""
+        ),
         "",
     ]
     for n_src in sorted(df.n_src.unique()):
-        lines += section(df, int(n_src)) + [""]
+        lines += section(df, int(n_src), args.separators) + [""]
     lines += [
         "SI-SDRi image: against each source's reverberant image at microphone 0; direct: against its direct "
         f"path plus the first {int(args.early * 1000)} ms of its impulse response there."
@@ -229,7 +258,7 @@ def main(argv=None):
     out.mkdir(parents=True, exist_ok=True)
     rows = []
     for n_src in args.n_src:
-        models = separators(n_src, args.n_iter)
+        models = separators(n_src, args)
         warm = torch.randn(1, 2 * n_src, 32000, generator=torch.Generator().manual_seed(0))
         for (_, mics), model in models.items():  # compiled kernels load (or compile) on first use: not timed
             w = warm if mics == "2n" else warm[:, ::2]
@@ -238,7 +267,7 @@ def main(argv=None):
             dict(method="warm", seconds=0.0),
             warm,
             warm[:, :n_src],
-            models[("ilrma", "n")].stft_config,
+            next(m for m in models.values() if hasattr(m, "stft_config")).stft_config,
             warm[0, :n_src].double().numpy(),
             warm[0, :n_src].double().numpy(),
         )

@@ -113,7 +113,8 @@ def table(df, args, load: str = "") -> str:
         f"prediction taps L = {args.taps}, delay D = {args.delay} (STFT 2048 / 1024), {args.n_iter} iterations, "
         f"{args.threads} torch thread(s); {load}.",
         "",
-        "Names: ``_t`` with the prediction filter; ``@ip2`` with the pairwise IP update (N = 2) instead of IP1.",
+        "Names: ``_t`` with the prediction filter; ``@ip2`` with the pairwise IP update (N = 2), ``@iss`` with "
+        "iterative source steering (T-ISS with the filter), instead of IP1.",
         "",
         "| method | SI-SDRi direct (dB) | minus plain, paired (dB) | better | SI-SDRi image (dB) | s/mixture | "
         "time / plain |",
