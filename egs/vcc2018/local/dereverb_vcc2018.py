@@ -46,9 +46,19 @@ def parse_args(argv=None):
         choices=["ip1", "ip2", "iss"],
         help="spatial updates to run every separator with (names other than ip1's get @update)",
     )
+    parser.add_argument(
+        "--separators", nargs="+", default=["ilrma", "auxiva"], choices=["ilrma", "auxiva", "mvae"], help="blind ones"
+    )
+    parser.add_argument("--cvae", default=None, help="CVAE network package of mvae (asteroid-mvae train)")
+    parser.add_argument(
+        "--mvae-steps", type=int, default=5, help="mvae: Adam steps per iteration (after 30 ILRMA iterations)"
+    )
     parser.add_argument("--seed", type=int, default=1000)
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if "mvae" in args.separators and not args.cvae:
+        parser.error("--separators mvae needs --cvae (a CVAE network package)")
+    return args
 
 
 def make_mixture(corpus, index: int, args):
@@ -81,22 +91,24 @@ def make_mixture(corpus, index: int, args):
 def separators(args):
     """name -> separator; ``oracle_ls`` (the best time-invariant linear demixer for the direct-path
     target, per frequency of the same STFT) takes the direct-path references."""
-    from asteroid_mvae.models import ILRMA, AuxIVA
+    from asteroid_mvae.models import ILRMA, MVAE, AuxIVA
     from asteroid_mvae.models.oracle import OracleLS
+
+    def make(name, **kw):
+        if name == "mvae":  # the MVAE paper's start: ILRMA (ILRMA-T with taps) for half the iterations
+            half = args.n_iter // 2
+            kw = {**kw, "n_iter": args.n_iter - half}
+            return MVAE.from_network_package(args.cvae, init_ilrma=half, n_steps=args.mvae_steps, **kw)
+        return {"ilrma": ILRMA, "auxiva": AuxIVA}[name](**kw)
 
     models = {}
     prediction = dict(taps=args.taps, delay=args.delay)
     for update in args.updates:
         common = dict(n_src=args.n_src, n_iter=args.n_iter, update=update)
         suffix = "" if update == "ip1" else f"@{update}"
-        models.update(
-            {
-                f"ilrma{suffix}": ILRMA(**common),
-                f"ilrma_t{suffix}": ILRMA(**common, **prediction),
-                f"auxiva{suffix}": AuxIVA(**common),
-                f"auxiva_t{suffix}": AuxIVA(**common, **prediction),
-            }
-        )
+        for name in args.separators:
+            models[f"{name}{suffix}"] = make(name, **common)
+            models[f"{name}_t{suffix}"] = make(name, **common, **prediction)
     models["oracle_ls"] = OracleLS(n_src=args.n_src)
     return models
 
@@ -114,7 +126,14 @@ def table(df, args, load: str = "") -> str:
         f"{args.threads} torch thread(s); {load}.",
         "",
         "Names: ``_t`` with the prediction filter; ``@ip2`` with the pairwise IP update (N = 2), ``@iss`` with "
-        "iterative source steering (T-ISS with the filter), instead of IP1.",
+        "iterative source steering (T-ISS with the filter), instead of IP1."
+        + (
+            f" ``mvae``: MVAE with the CVAE package ``{Path(args.cvae).name}`` (ILRMA, or ILRMA-T for ``mvae_t``, "
+            f"for {args.n_iter // 2} iterations, then {args.n_iter - args.n_iter // 2} MVAE iterations of "
+            f"{args.mvae_steps} Adam steps)."
+            if "mvae" in args.separators
+            else ""
+        ),
         "",
         "| method | SI-SDRi direct (dB) | minus plain, paired (dB) | better | SI-SDRi image (dB) | s/mixture | "
         "time / plain |",

@@ -108,6 +108,15 @@ def parse_args(argv=None):
         help="MVAE Adam steps per iteration: the first gives 'mvae', each other K 'mvae_stepsK'",
     )
     parser.add_argument("--mvae-rt60", type=float, nargs="+", default=[0.3], help="rooms where MVAE runs")
+    parser.add_argument(
+        "--mvae-last",
+        type=int,
+        nargs="*",
+        default=[],
+        help="also 'mvae_lastK' per K: ILRMA for n_iter - K iterations, then K MVAE iterations (first --mvae-steps)",
+    )
+    parser.add_argument("--cvae-package", default=None, help="MVAE's CVAE package (default: <out>/cvae/network.pt)")
+    parser.add_argument("--mvae-tag", default="", help="suffix of every MVAE method name (e.g. _s4000, a checkpoint)")
     parser.add_argument("--n-src", type=int, nargs="+", default=[2, 3])
     parser.add_argument("--rt60", type=float, nargs="+", default=[0.3, 0.15], help="test rooms")
     parser.add_argument(
@@ -315,11 +324,16 @@ def separators(args, out, n_src):
             )
     if packages["acvae"].exists():
         seps["fastmvae"] = FastMVAE.from_network_package(packages["acvae"], **common)
-    if packages["cvae"].exists():
+    cvae = Path(args.cvae_package) if args.cvae_package else packages["cvae"]
+    if cvae.exists():
         half = args.n_iter // 2  # the MVAE paper's protocol: ILRMA for half the iterations, then MVAE
         for position, steps in enumerate(args.mvae_steps):
-            seps["mvae" if position == 0 else f"mvae_steps{steps}"] = MVAE.from_network_package(
-                packages["cvae"], **{**common, "n_iter": args.n_iter - half}, init_ilrma=half, n_steps=steps
+            seps[("mvae" if position == 0 else f"mvae_steps{steps}") + args.mvae_tag] = MVAE.from_network_package(
+                cvae, **{**common, "n_iter": args.n_iter - half}, init_ilrma=half, n_steps=steps
+            )
+        for last in args.mvae_last:  # a short MVAE at the end of ILRMA: the deep source model as a refinement
+            seps[f"mvae_last{last}{args.mvae_tag}"] = MVAE.from_network_package(
+                cvae, **{**common, "n_iter": last}, init_ilrma=args.n_iter - last, n_steps=args.mvae_steps[0]
             )
     if args.methods:
         seps = {k: v for k, v in seps.items() if k in args.methods}
