@@ -1,6 +1,7 @@
 """Base class of our separators: asteroid ``BaseModel``s driving the separation engine."""
 
 import itertools
+import logging
 import math
 import os
 from dataclasses import dataclass
@@ -55,6 +56,8 @@ def as_batch(wav) -> torch.Tensor:
     return wav
 
 
+log = logging.getLogger(__name__)
+
 #: channels whose covariance eigenvalue is below this fraction of the largest count as
 #: dependent (duplicated or scaled copies give ~1e-14 in float32; real arrays 1e-6 and more).
 DEPENDENT_CHANNELS = 1e-9
@@ -63,9 +66,10 @@ DEPENDENT_CHANNELS = 1e-9
 GRAM_BLOCK = 2**20  #: samples per block of the channels' Gram matrix
 
 
-def check_independent_channels(wav: torch.Tensor, n_src: int) -> None:
-    """``ValueError`` when a non-silent mixture's channels span fewer than ``n_src`` independent
-    directions (a dead microphone, duplicated or scaled-copy channels): no demixing exists."""
+def channel_rank(wav: torch.Tensor) -> torch.Tensor:
+    """Independent directions the channels of each mixture ``[batch, mics, time]`` span ``[batch]``
+    (eigenvalues of their Gram matrix above :data:`DEPENDENT_CHANNELS` of the largest; ``mics`` for
+    silence)."""
     peak = wav.detach().abs().flatten(1).amax(1).to(torch.float64).clamp_min(1e-300)[:, None, None]
     gram = 0
     for start in range(0, wav.shape[-1], GRAM_BLOCK):  # float64 copies of a block at a time (long files)
@@ -73,8 +77,14 @@ def check_independent_channels(wav: torch.Tensor, n_src: int) -> None:
         gram = gram + x @ x.mT
     eigenvalues = torch.linalg.eigvalsh(gram)  # [batch, mics], ascending
     rank = (eigenvalues > DEPENDENT_CHANNELS * eigenvalues[:, -1:]).sum(1)
-    silent = eigenvalues[:, -1] == 0
-    bad = torch.nonzero((rank < n_src) & ~silent).flatten()
+    return torch.where(eigenvalues[:, -1] == 0, torch.full_like(rank, wav.shape[1]), rank)
+
+
+def check_independent_channels(wav: torch.Tensor, n_src: int) -> None:
+    """``ValueError`` when a non-silent mixture's channels span fewer than ``n_src`` independent
+    directions (a dead microphone, duplicated or scaled-copy channels): no demixing exists."""
+    rank = channel_rank(wav)
+    bad = torch.nonzero(rank < n_src).flatten()
     if bad.numel():
         b = int(bad[0])
         raise ValueError(
@@ -438,6 +448,15 @@ class IterativeSeparator(SafeLoadingModel):
         with torch.no_grad():
             X = X_all = stft(wav, self.stft_config)  # [batch, mics, freq, frames]
             over = self.uses_overiva(X_all.shape[1])
+            if over and bool((channel_rank(wav) < wav.shape[1]).any()):  # a dead or duplicated microphone
+                log.warning(
+                    "%s: the %d channels span fewer independent directions (a silent or duplicated "
+                    "channel); OverIVA needs all of them, so they are reduced to %d by PCA.",
+                    type(self).__name__,
+                    X_all.shape[1],
+                    self.n_src,
+                )
+                over = False
             reduce = X_all.shape[1] > self.n_src and not over
             post = self.postfilter == "mwf" or (self.postfilter == "auto" and X_all.shape[1] > self.n_src)
             if reduce:  # more microphones than sources: the engine runs on the principal subspace

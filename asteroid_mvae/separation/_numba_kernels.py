@@ -225,11 +225,12 @@ def nmf_variance(basis, activation, s, f, t, K):
 
 
 @_inline
-def nmf_weights(basis, activation, power, s, f, K, inverse, weighted):
-    """``inverse = 1 / r`` and ``weighted = |y|^2 / r^2`` over the frames of frequency ``f``."""
+def nmf_weights(basis, activation, power, s, f, K, inverse, weighted, r_floor):
+    """``inverse = 1 / r`` and ``weighted = |y|^2 / r^2`` over the frames of frequency ``f``, ``r``
+    floored at ``r_floor`` (``1 / r^2`` stays finite)."""
     one = power.dtype.type(1.0)
     for t in range(power.shape[2]):
-        inverse[t] = one / nmf_variance(basis, activation, s, f, t, K)
+        inverse[t] = one / max(nmf_variance(basis, activation, s, f, t, K), r_floor)
         weighted[t] = power[s, f, t] * inverse[t] * inverse[t]
 
 
@@ -239,11 +240,11 @@ def nmf_update(K: int):
 
     # reassociated sums (vectorised): the result depends on the machine's vector width only
     @_njit(nogil=True, fastmath={"reassoc", "contract", "nsz", "arcp"})
-    def nmf_update(basis, activation, power, out, eps, update_bases):
+    def nmf_update(basis, activation, power, out, eps, r_floor, update_bases):
         """Bases ``[S, F, K]`` (unless ``update_bases`` is False), then activations ``[S, K, T]``, in
         place, for powers ``[S, F, T]``; ``out [S, F, T] <- basis @ activation``."""
         S, F, T = power.shape
-        zero, floor = power.dtype.type(0.0), power.dtype.type(eps)
+        zero, floor, r_min = power.dtype.type(0.0), power.dtype.type(eps), power.dtype.type(r_floor)
         inverse = np.empty(T, dtype=power.dtype)  # 1 / r of one frequency
         weighted = np.empty(T, dtype=power.dtype)  # |y|^2 / r^2 of one frequency
         numerator = np.empty((K, T), dtype=power.dtype)
@@ -251,7 +252,7 @@ def nmf_update(K: int):
         for s in range(S):
             if update_bases:  # B_fk *= sqrt(sum_t A_kt P_ft / r_ft^2 / sum_t A_kt / r_ft)
                 for f in range(F):
-                    nmf_weights(basis, activation, power, s, f, K, inverse, weighted)
+                    nmf_weights(basis, activation, power, s, f, K, inverse, weighted, r_min)
                     for k in range(K):
                         num, den = zero, zero
                         for t in range(T):
@@ -261,7 +262,7 @@ def nmf_update(K: int):
             numerator[:] = zero  # A_kt *= sqrt(sum_f B_fk P_ft / r_ft^2 / sum_f B_fk / r_ft), new bases
             denominator[:] = zero
             for f in range(F):
-                nmf_weights(basis, activation, power, s, f, K, inverse, weighted)
+                nmf_weights(basis, activation, power, s, f, K, inverse, weighted, r_min)
                 for k in range(K):
                     b = basis[s, f, k]
                     for t in range(T):

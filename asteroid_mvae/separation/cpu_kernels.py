@@ -177,6 +177,13 @@ def applies_to_nmf(basis: torch.Tensor, activation: torch.Tensor, power: torch.T
     return applies_to_reals(basis, activation, power) and basis.is_contiguous() and activation.is_contiguous()
 
 
+def variance_floor(dtype: torch.dtype) -> float:
+    """The floor of the NMF variances in its updates' weights, ``eps(dtype)^2`` (1.4e-14 in float32):
+    ``|y|^2 / r^2`` stays finite where both factors sit at their floor (``r = K eps^2``), which
+    overflowed float32 to ``inf * 0 = nan`` when an output was silent in a bin."""
+    return torch.finfo(dtype).eps ** 2
+
+
 def nmf_update(
     basis: torch.Tensor, activation: torch.Tensor, power: torch.Tensor, eps: float, update_bases: bool = True
 ) -> torch.Tensor:
@@ -184,7 +191,8 @@ def nmf_update(
     (check :func:`applies_to_nmf` first; faster than torch's dozen passes).
 
     The same steps as :meth:`~asteroid_mvae.separation.source_models.NMF.update`: the bases (unless
-    ``update_bases`` is False), then the activations with the new bases, each floored at ``eps``.
+    ``update_bases`` is False), then the activations with the new bases, each floored at ``eps``;
+    the variances in the weights floored at :func:`variance_floor`.
 
     Args:
         basis: ``[batch, src, freq, K]``; activation: ``[batch, src, K, frames]`` (both updated in
@@ -201,6 +209,7 @@ def nmf_update(
         power.contiguous().numpy().reshape(B * N, F, T),
         out.numpy().reshape(B * N, F, T),
         eps,
+        variance_floor(power.dtype),
         update_bases,
     )
     return out

@@ -61,5 +61,6 @@ def multichannel_wiener(
     load = diag_load * torch.diagonal(total, dim1=-2, dim2=-1).real.mean(-1).clamp_min(1e-30)  # [B, F]
     total = total + load[..., None, None] * torch.eye(M, dtype=total.dtype, device=total.device)
     targets = Phi[..., ref_mic].transpose(-1, -2)  # [B, F, M, N]: Phi_n e_ref as columns
-    W = torch.linalg.solve(total, targets).mH  # [B, F, N, M]: rows w_n^H
+    W, info = torch.linalg.solve_ex(total, targets)  # no raise, no sync
+    W = torch.where((info == 0)[..., None, None], W, 0).mH  # [B, F, N, M]: rows w_n^H; singular bin: zero
     return frames.demix(W).transpose(1, 2)

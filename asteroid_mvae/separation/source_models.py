@@ -133,7 +133,8 @@ class NMF(SourceModel):
         (in one reused buffer)."""
         if self._buffer is None:
             self._buffer = torch.empty_like(power)
-        buffer = torch.matmul(self.basis, self.activation, out=self._buffer).reciprocal_()
+        buffer = torch.matmul(self.basis, self.activation, out=self._buffer)
+        buffer = buffer.clamp_min_(cpu_kernels.variance_floor(buffer.dtype)).reciprocal_()
         denominator = factor_product(buffer)
         numerator = factor_product(buffer.square_().mul_(power))
         return numerator.div_(denominator)

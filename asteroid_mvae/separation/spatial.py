@@ -306,10 +306,12 @@ def _pair_update(W: torch.Tensor, Vi: torch.Tensor, Vj: torch.Tensor, i: int, j:
     """
     M = W.shape[-1]
     E = torch.eye(M, dtype=W.dtype, device=W.device)[:, [i, j]].expand(*W.shape[:2], M, 2)
-    P = [torch.linalg.solve(W @ Vk, E) for Vk in (Vi, Vj)]
-    Vt = [torch.linalg.inv(Pk.conj().transpose(-1, -2) @ Vk @ Pk) for Pk, Vk in zip(P, (Vi, Vj))]
-    Vt = [0.5 * (A + A.conj().transpose(-1, -2)) for A in Vt]  # exact Hermitian symmetry
-    L = torch.linalg.cholesky(Vt[0])
+    # the _ex forms do not raise (nor sync): bins where a factorisation fails keep their rows (below)
+    solved = [torch.linalg.solve_ex(W @ Vk, E) for Vk in (Vi, Vj)]
+    P = [Pk for Pk, _ in solved]
+    inverted = [torch.linalg.inv_ex(Pk.conj().transpose(-1, -2) @ Vk @ Pk) for Pk, Vk in zip(P, (Vi, Vj))]
+    Vt = [0.5 * (A + A.conj().transpose(-1, -2)) for A, _ in inverted]  # exact Hermitian symmetry
+    L, info = torch.linalg.cholesky_ex(Vt[0])
     Linv = torch.linalg.solve_triangular(L, torch.eye(2, dtype=W.dtype, device=W.device).expand_as(L), upper=False)
     C = Linv @ Vt[1] @ Linv.conj().transpose(-1, -2)
     evals, evecs = torch.linalg.eigh(0.5 * (C + C.conj().transpose(-1, -2)))
@@ -318,8 +320,12 @@ def _pair_update(W: torch.Tensor, Vi: torch.Tensor, Vj: torch.Tensor, i: int, j:
     d_j = U[..., 0:1] / evals[..., 0:1, None].clamp_min(1e-30).sqrt()
     w_i = P[0] @ (Vt[0] @ d_i)
     w_j = P[1] @ (Vt[1] @ d_j)
-    W[:, :, i] = w_i[..., 0].conj()
-    W[:, :, j] = w_j[..., 0].conj()
+    failed = info != 0
+    for _, code in solved + inverted:
+        failed = failed | (code != 0)
+    rows = torch.cat([w_i, w_j], dim=-1).mT.conj()  # [batch, freq, 2, M]
+    failed = failed | ~torch.isfinite(rows).all(-1).all(-1)  # degenerate bins (a collapsed output in float32)
+    W[:, :, [i, j]] = torch.where(failed[..., None, None], W[:, :, [i, j]], rows)
 
 
 def ip2_sweep(W: torch.Tensor, V: torch.Tensor) -> torch.Tensor:
@@ -384,7 +390,7 @@ def projection_back(Y: torch.Tensor, W: torch.Tensor, ref_mic: int = 0) -> torch
     Args:
         Y: ``[batch, freq, src, frames]``; W: ``[batch, freq, src, mics]``.
     """
-    A = torch.linalg.inv(W)  # mixing estimate [B, F, M, N]
+    A = torch.linalg.inv_ex(W)[0]  # mixing estimate [B, F, M, N]; singular: non-finite, caught by the models
     return A[:, :, ref_mic, :, None] * Y
 
 
@@ -418,5 +424,6 @@ def least_squares_images(Y: torch.Tensor, x_ref: torch.Tensor, load: float = 1e-
         G.shape[-1], dtype=G.dtype, device=G.device
     )
     b = torch.einsum("bmft,bft->bfm", Y.conj(), x_ref)
-    c = torch.linalg.solve(G, b[..., None])[..., 0]  # [B, F, N]
+    c, info = torch.linalg.solve_ex(G, b[..., None])  # no raise, no sync
+    c = torch.where((info == 0)[..., None], c[..., 0], 0)  # [B, F, N]; a singular bin (no energy): zero
     return c.transpose(1, 2)[..., None] * Y
