@@ -53,13 +53,45 @@ SECTIONS = {
         "`bash egs/vcc2018/run.sh --stage 8 --stop_stage 8`",
     ),
     "egs/vcc2018/results/dereverb": (
-        "Joint dereverberation (ILRMA-T, AuxIVA-T)",
+        "Joint dereverberation (ILRMA-T, AuxIVA-T), N = M = 2",
         "`bash egs/vcc2018/run.sh --stage 9 --stop_stage 9`",
+    ),
+    "egs/vcc2018/results/dereverb_n3": (
+        "Joint dereverberation, N = M = 3 (IP1 and T-ISS)",
+        "`bash egs/vcc2018/run.sh --stage 9 --stop_stage 9`",
+    ),
+    "egs/vcc2018/results/dereverb_m4": (
+        "Joint dereverberation, N = 2, M = 4",
+        "`bash egs/vcc2018/run.sh --stage 9 --stop_stage 9`",
+    ),
+    "egs/vcc2018/results/dereverb_mvae": (
+        "Joint dereverberation with the deep source model (MVAE-T)",
+        "`bash egs/vcc2018/run.sh --stage 9 --stop_stage 9` (after stage 11)",
+    ),
+    "egs/vcc2018/results/arrays": (
+        "More microphones than sources (M = 2N), RT60 0.3 s",
+        "`bash egs/vcc2018/run.sh --stage 10 --stop_stage 10`",
+    ),
+    "egs/vcc2018/results/arrays_rt600": (
+        "More microphones than sources (M = 2N), RT60 0.6 s",
+        "`bash egs/vcc2018/run.sh --stage 10 --stop_stage 10`",
+    ),
+    "egs/vcc2018/results/arrays_mvae": (
+        "More microphones than sources with the deep source model (MVAE)",
+        "`bash egs/vcc2018/run.sh --stage 10 --stop_stage 10` (after stage 11)",
+    ),
+    "egs/vcc2018/results/zoo_authors": (
+        "The authors' training scale, speaker-disjoint (CVAE; MVAE)",
+        "`bash egs/vcc2018/run.sh --stage 11 --stop_stage 11`",
     ),
     "benchmarks/results/bench_ip": ("Speed: IP engine against pyroomacoustics", "`python benchmarks/bench_ip.py`"),
     "benchmarks/results/bench_mvae": ("Speed: deep separators", "`python benchmarks/bench_mvae.py`"),
     "benchmarks/results/long_recordings": ("Memory: long recordings", "`python benchmarks/long_recordings.py`"),
     "benchmarks/results/under_load": ("Speed under load", "`python benchmarks/under_load.py`"),
+    "benchmarks/results/bench_arrays": (
+        "Speed and memory: every microphone and dereverberation",
+        "`python benchmarks/bench_arrays.py`",
+    ),
 }
 FIGURES = (".png", ".svg", ".jpg")
 

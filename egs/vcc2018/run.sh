@@ -17,8 +17,9 @@
 #   6 frame_priors  frame priors as the IP engine's source model (needs 1, 5)  -> results/frame_prior_rooms
 #   7 unsupervised  VAE-BSS, MixIT, deep clustering, ConvTasNet, NMF           -> results/unsupervised_vcc2018
 #   8 retrain       encoder re-training chain, 1024-point STFT                 -> results/retrain_vcc2018
-#   9 dereverb      ILRMA-T / AuxIVA-T at RT60 0.6 s (minutes)                 -> results/dereverb
-#  10 arrays        M = N against M = 2N (PCA, OverIVA, Wiener post-filter)   -> results/arrays
+#   9 dereverb      ILRMA-T / AuxIVA-T / MVAE-T at RT60 0.6 s, N = 2, 3, M = 4 -> results/dereverb*
+#  10 arrays        M = N against M = 2N (PCA, OverIVA, Wiener post-filter),
+#                   RT60 0.3 and 0.6 s, and MVAE (needs stage 11's CVAE)     -> results/arrays*
 #  11 zoo_authors   speaker-open CVAE at the authors' scale (128 frames, 1e-4); MVAE at 10 and 20
 #                   steps per iteration (the <= 60 s budget)                  -> results/zoo_authors
 #  12 publish       the zoo's FastMVAE2 as a hub folder (asteroid-mvae publish) -> exp_dir/publish
@@ -133,11 +134,25 @@ if run_stage 8 "retrain"; then
 fi
 
 if run_stage 9 "dereverb"; then
-  "$python" $scripts/dereverb_vcc2018.py --corpus "$corpus" --n-mixtures 8 --out "$results/dereverb" --threads 1
+  dereverb() { "$python" $scripts/dereverb_vcc2018.py --corpus "$corpus" --n-mixtures 24 --threads 1 "$@"; }
+  dereverb --out "$results/dereverb"
+  dereverb --n-src 3 --updates ip1 iss --out "$results/dereverb_n3"
+  dereverb --n-src 2 --n-mics 4 --out "$results/dereverb_m4"
+  # MVAE-T with the authors'-scale CVAE of stage 11 (its package at step 2100)
+  cvae=$exp_dir/zoo_authors/cvae/network_step2100.pt
+  if [[ -f $cvae ]]; then
+    dereverb --separators mvae --cvae "$cvae" --updates ip1 --out "$results/dereverb_mvae"
+  fi
 fi
 
 if run_stage 10 "arrays"; then
-  "$python" $scripts/arrays_vcc2018.py --corpus "$corpus" --n-src 2 3 --n-mixtures 24 --out "$results/arrays" --threads 1
+  arrays() { "$python" $scripts/arrays_vcc2018.py --corpus "$corpus" --n-src 2 3 --n-mixtures 24 --threads 1 "$@"; }
+  arrays --out "$results/arrays"
+  arrays --rt60 0.6 --out "$results/arrays_rt600"
+  cvae=$exp_dir/zoo_authors/cvae/network_step2100.pt  # stage 11's CVAE
+  if [[ -f $cvae ]]; then
+    arrays --separators mvae --forms m_n overiva --cvae "$cvae" --out "$results/arrays_mvae"
+  fi
 fi
 
 if run_stage 11 "zoo_authors"; then

@@ -47,6 +47,7 @@ def stub(tmp_path):
         "zoo/variance_step/variance_step.md",
         "retrain_vcc2018/compare/claims.md",
         "zoo_rebuild/.keep",
+        "zoo_authors/cvae/network_step2100.pt",
     ):
         (exp / made).parent.mkdir(parents=True, exist_ok=True)
         (exp / made).write_text("made by the test\n")
@@ -98,9 +99,12 @@ def test_every_stage_calls_its_studies_with_valid_arguments(stub):
         "unsupervised_vcc2018",
         "retrain_vcc2018",
         "dereverb_vcc2018",
+        "arrays_vcc2018",
     )
     assert scripts >= {f"egs/vcc2018/local/{name}.py" for name in studies}
     assert any(c.startswith("asteroid-mvae publish ") for c in calls)
+    for study in ("arrays_vcc2018.py", "dereverb_vcc2018.py"):  # with the authors'-scale CVAE
+        assert any(study in c and "--separators mvae" in c for c in calls), study
     assert "python docs/make_results.py" in calls
     assert "--corpus /data/vcc2018" in next(c for c in calls if "gass_vcc2018.py" in c)
     chosen = json.loads((stub[1] / "zoo_refine_open" / "refine" / "chosen.json").read_text())
@@ -112,7 +116,7 @@ def test_a_stage_range_runs_only_those_stages(stub):
     result = run(stub, "--stage", "9", "--stop_stage", "9")
     assert result.returncode == 0, result.stderr
     calls = stub[4].read_text().splitlines()
-    assert len(calls) == 1 and "dereverb_vcc2018.py" in calls[0]
+    assert len(calls) == 4 and all("dereverb_vcc2018.py" in call for call in calls)
 
 
 def test_bad_options_are_one_line_errors(stub):
