@@ -433,14 +433,48 @@ def stage_report(args, out):
     fig.tight_layout()
     fig.savefig(results / "training_curves.png", dpi=120)
     plt.close(fig)
-    tables = []
+    tables, folders = [], []
     for folder in sorted((out / "eval").glob("rt*_n*"), key=lambda f: (-int(f.name[2:].split("_")[0]), f.name)):
         rt60, n_src = int(folder.name[2:].split("_")[0]) / 1000, int(folder.name.split("_n")[1])
         if (folder / "all_metrics.csv").exists():
             tables.append(zoo_table(folder / "all_metrics.csv", rt60, n_src))
+            folders.append((folder / "all_metrics.csv", rt60, n_src))
     if tables:  # from every evaluation so far (a rerun of evaluate adds the missing rows)
         (results / "table.md").write_text("\n\n".join(tables) + "\n")
+        frontier(folders, results / "frontier.png", args.threads)
     return results
+
+
+def frontier(folders, path, threads) -> None:
+    """``path``: paired SI-SDRi minus ILRMA (mean ± standard error) against seconds per mixture, one
+    panel per evaluation folder ``(all_metrics.csv, rt60, n_src)``; oracles left out (no cost to pay)."""
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    fig, axes = plt.subplots(1, len(folders), figsize=(5.5 * len(folders), 4.2), squeeze=False)
+    for ax, (csv, rt60, n_src) in zip(axes[0], folders):
+        df = pd.read_csv(csv)
+        base = df[df.method == "ilrma"].set_index("mixture_id")["si_sdr_imp"]
+        for method, rows in df.groupby("method"):
+            if method.startswith(("oracle", "ibm", "irm")):
+                continue
+            diff = (rows.set_index("mixture_id")["si_sdr_imp"] - base).dropna()
+            if diff.empty:
+                continue
+            err = diff.std(ddof=1) / len(diff) ** 0.5 if len(diff) > 1 else 0.0
+            seconds = rows["processing_s"].mean()
+            ax.errorbar(seconds, diff.mean(), yerr=err, fmt="o", capsize=3)
+            ax.annotate(
+                f"{method} ({len(diff)})", (seconds, diff.mean()), fontsize=7, xytext=(4, 3), textcoords="offset points"
+            )
+        ax.axhline(0, color="grey", lw=0.5)
+        ax.set_xscale("log")
+        ax.set_xlabel(f"seconds per 10-s mixture ({threads} torch thread(s))")
+        ax.set_ylabel("SI-SDRi minus ILRMA, paired (dB)")
+        ax.set_title(f"RT60 {rt60} s, N = {n_src} (mixtures in brackets)", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
 
 
 def main(argv=None):
