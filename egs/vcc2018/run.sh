@@ -151,7 +151,7 @@ if run_stage 10 "arrays"; then
   arrays --rt60 0.6 --out "$results/arrays_rt600"
   cvae=$exp_dir/zoo_authors/cvae/network_step2100.pt  # stage 11's CVAE
   if [[ -f $cvae ]]; then
-    arrays --separators mvae --forms m_n overiva --cvae "$cvae" --out "$results/arrays_mvae"
+    arrays --separators mvae --forms m_n overiva --cvae "$cvae" --against "$results/arrays" --out "$results/arrays_mvae"
   fi
 fi
 

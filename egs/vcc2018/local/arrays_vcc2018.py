@@ -59,6 +59,13 @@ def parse_args(argv=None):
     parser.add_argument(
         "--mvae-steps", type=int, default=5, help="mvae: Adam steps per iteration (after 30 ILRMA iterations)"
     )
+    parser.add_argument(
+        "--against",
+        default=None,
+        help="results folder of another run on the same mixtures (same seed and protocol): the table adds each "
+        "separator form minus ILRMA's of that run, paired",
+    )
+    parser.add_argument("--report-only", action="store_true", help="rewrite table.md from --out's per_mixture.csv")
     parser.add_argument("--seed", type=int, default=1000)
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     args = parser.parse_args(argv)
@@ -107,7 +114,11 @@ def paired(df, a: str, b: str, column: str = "si_sdri_image"):
     return diff.mean(), diff.std(ddof=1) / np.sqrt(len(diff)), int((diff > 0).sum()), len(diff)
 
 
-def section(df, n_src: int, names=SEPARATORS) -> list:
+def section(df, n_src: int, names=SEPARATORS, other=None) -> list:
+    """Markdown lines of one N: means, then paired differences (``other``: rows of another run on the
+    same mixtures, whose ILRMA rows join the comparisons)."""
+    import pandas as pd
+
     df = df[df.n_src == n_src]
     means = df.groupby("method").mean(numeric_only=True)
     lines = [
@@ -139,6 +150,11 @@ def section(df, n_src: int, names=SEPARATORS) -> list:
         + [(f"{s}_{form}+mwf", f"{s}+mwf") for s in names for form in ("pca", "overiva")]
         + [("oracle_ip@2N", "oracle_ip@N"), ("oracle_ls@2N", "oracle_ls@N")]
     )
+    if other is not None:  # the same mixtures' ILRMA (another run): each form of these separators against it
+        forms = ("", "+mwf", "_pca", "_pca+mwf", "_overiva", "_overiva+mwf")
+        comparisons += [(f"{s}{f}", f"ilrma{f}") for s in names if s != "ilrma" for f in forms]
+        df = pd.concat([df, other[(other.n_src == n_src) & other.method.str.startswith("ilrma")]])
+        means = df.groupby("method").mean(numeric_only=True)
     for a, b in comparisons:
         if a in means.index and b in means.index:
             m, se, wins, count = paired(df, a, b)
@@ -147,7 +163,7 @@ def section(df, n_src: int, names=SEPARATORS) -> list:
     return lines
 
 
-def table(df, args, load: str) -> str:
+def table(df, args, load: str, other=None) -> str:
     lines = [
         f"More microphones than sources on VCC2018 test sentences (30021-30025), RT60 {args.rt60} s, "
         f"{args.seconds:g}-s mixtures, uniform circular arrays of radius 0.1 m (M = N: every other microphone "
@@ -168,7 +184,7 @@ def table(df, args, load: str) -> str:
         "",
     ]
     for n_src in sorted(df.n_src.unique()):
-        lines += section(df, int(n_src), args.separators) + [""]
+        lines += section(df, int(n_src), args.separators, other) + [""]
     lines += [
         "SI-SDRi image: against each source's reverberant image at microphone 0; direct: against its direct "
         f"path plus the first {int(args.early * 1000)} ms of its impulse response there."
@@ -253,8 +269,15 @@ def main(argv=None):
     import torch
 
     torch.set_num_threads(args.threads)
-    corpus = test_corpus(args.corpus)
     out = Path(args.out)
+    other = pd.read_csv(Path(args.against) / "per_mixture.csv") if args.against else None
+    if args.report_only:
+        df = pd.read_csv(out / "per_mixture.csv")
+        first = (out / "table.md").read_text().splitlines()[0] if (out / "table.md").exists() else ""
+        load = first.split("; ")[-1].rstrip(".")  # the run's load, kept
+        write_table(out, table(df, args, load, other))
+        return
+    corpus = test_corpus(args.corpus)
     out.mkdir(parents=True, exist_ok=True)
     rows = []
     for n_src in args.n_src:
@@ -278,7 +301,11 @@ def main(argv=None):
             frame.to_csv(tmp, index=False)
             os.replace(tmp, out / "per_mixture.csv")  # after every mixture: a killed run keeps its rows
     df = pd.DataFrame(rows)
-    text = table(df, args, "load average %.1f / %.1f / %.1f at the end, %d cores" % (*os.getloadavg(), os.cpu_count()))
+    load = "load average %.1f / %.1f / %.1f at the end, %d cores" % (*os.getloadavg(), os.cpu_count())
+    write_table(out, table(df, args, load, other))
+
+
+def write_table(out: Path, text: str) -> None:
     tmp = out / ".table.md.tmp"
     tmp.write_text(text)
     os.replace(tmp, out / "table.md")
