@@ -141,7 +141,7 @@ if run_stage 9 "dereverb"; then
   # MVAE-T with the authors'-scale CVAE of stage 11 (its package at step 2100)
   cvae=$exp_dir/zoo_authors/cvae/network_step2100.pt
   if [[ -f $cvae ]]; then
-    dereverb --separators mvae --cvae "$cvae" --updates ip1 --out "$results/dereverb_mvae"
+    dereverb --separators mvae --cvae "$cvae" --updates ip1 --against "$results/dereverb" --out "$results/dereverb_mvae"
   fi
 fi
 

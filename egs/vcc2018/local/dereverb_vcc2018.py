@@ -16,6 +16,7 @@ thread) to ``--out``. Run from the repository root::
 
 import argparse
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -53,6 +54,13 @@ def parse_args(argv=None):
     parser.add_argument(
         "--mvae-steps", type=int, default=5, help="mvae: Adam steps per iteration (after 30 ILRMA iterations)"
     )
+    parser.add_argument(
+        "--against",
+        default=None,
+        help="results folder of another run on the same mixtures (same seed and protocol): its ILRMA rows join "
+        "the table, each separator paired with ILRMA of the same form",
+    )
+    parser.add_argument("--report-only", action="store_true", help="rewrite table.md from --out's per_mixture.csv")
     parser.add_argument("--seed", type=int, default=1000)
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     args = parser.parse_args(argv)
@@ -118,7 +126,7 @@ def pairs(methods):
     return [(m, m.replace("_t", "", 1)) for m in methods if "_t" in m and m.replace("_t", "", 1) in methods]
 
 
-def table(df, args, load: str = "") -> str:
+def table(df, args, load: str = "", other=None) -> str:
     lines = [
         f"Joint dereverberation on VCC2018 test sentences (30021-30025), RT60 {args.rt60} s, N = {args.n_src}, "
         f"M = {args.n_mics or args.n_src}, {args.seconds:g}-s mixtures, {df['mixture'].nunique()} mixtures; "
@@ -161,6 +169,21 @@ def table(df, args, load: str = "") -> str:
             f"| oracle_ls (direct-path target) | {row['si_sdri_direct']:.2f} |  |  | {row['si_sdri_image']:.2f} | "
             f"{row['seconds']:.2f} |  |"
         )
+    if other is not None:  # against the other run's ILRMA of the same form, on the same mixtures
+        lines += ["", "| method minus ILRMA of the same form (other run) | direct, paired (dB) | better | image (dB) |"]
+        lines += ["|---|---|---|---|"]
+        base = other[other.method.str.startswith("ilrma")].set_index(["method", "mixture"])
+        for method in dict.fromkeys(df["method"]):
+            ilrma = "ilrma" + method[len(method.split("@")[0].removesuffix("_t")) :]  # mvae_t@ip2 -> ilrma_t@ip2
+            if method.startswith("ilrma") or method == "oracle_ls" or ilrma not in base.index.get_level_values(0):
+                continue
+            mine = df[df.method == method].set_index("mixture")
+            diff = {c: (mine[c] - base.loc[ilrma][c]).dropna() for c in ("si_sdri_direct", "si_sdri_image")}
+            d, i = diff["si_sdri_direct"], diff["si_sdri_image"]
+            lines.append(
+                f"| {method} - {ilrma} | {d.mean():+.2f} ± {d.std(ddof=1) / np.sqrt(len(d)):.2f} | "
+                f"{int((d > 0).sum())}/{len(d)} | {i.mean():+.2f} ± {i.std(ddof=1) / np.sqrt(len(i)):.2f} |"
+            )
     lines += [
         "",
         "SI-SDRi direct: against each source's direct path plus the first "
@@ -194,8 +217,13 @@ def main(argv=None):
     from asteroid_mvae.evaluation.metrics import si_sdr_improvement
 
     torch.set_num_threads(args.threads)
-    corpus = test_corpus(args.corpus)
     out = Path(args.out)
+    other = pd.read_csv(Path(args.against) / "per_mixture.csv") if args.against else None
+    if args.report_only:
+        first = (out / "table.md").read_text().splitlines()[0] if (out / "table.md").exists() else ""
+        write_table(out, table(pd.read_csv(out / "per_mixture.csv"), args, first.split("; ")[-1].rstrip("."), other))
+        return
+    corpus = test_corpus(args.corpus)
     out.mkdir(parents=True, exist_ok=True)
     models, rows = separators(args), []
     warm = torch.from_numpy(make_mixture(corpus, args.n_mixtures, args)[0][:, :32000])[None]
@@ -231,11 +259,17 @@ def main(argv=None):
                 seconds,
             )
     df = pd.DataFrame(rows)
-    df.to_csv(out / "per_mixture.csv", index=False)
-    import os
+    df.to_csv(out / ".per_mixture.csv.tmp", index=False)
+    os.replace(out / ".per_mixture.csv.tmp", out / "per_mixture.csv")
 
-    text = table(df, args, "load average %.1f / %.1f / %.1f at the end, %d cores" % (*os.getloadavg(), os.cpu_count()))
-    (out / "table.md").write_text(text)
+    load = "load average %.1f / %.1f / %.1f at the end, %d cores" % (*os.getloadavg(), os.cpu_count())
+    write_table(out, table(df, args, load, other))
+
+
+def write_table(out: Path, text: str) -> None:
+    tmp = out / ".table.md.tmp"
+    tmp.write_text(text)
+    os.replace(tmp, out / "table.md")
     log.info("\n%s", text)
 
 
