@@ -21,7 +21,8 @@
 #  10 arrays        M = N against M = 2N (PCA, OverIVA, Wiener post-filter),
 #                   RT60 0.3 and 0.6 s, and MVAE (needs stage 11's CVAE)     -> results/arrays*
 #  11 zoo_authors   speaker-open CVAE at the authors' scale (128 frames, 1e-4); MVAE at 10 and 20
-#                   steps per iteration (the <= 60 s budget)                  -> results/zoo_authors
+#                   steps per iteration (the <= 60 s budget), and its last 10
+#                   iterations only after ILRMA (the <= 10 s budget)          -> results/zoo_authors
 #  12 publish       the zoo's FastMVAE2 as a hub folder (asteroid-mvae publish) -> exp_dir/publish
 #  13 docs          regenerate docs/results.md from every results folder (seconds)
 #
@@ -160,8 +161,8 @@ if run_stage 11 "zoo_authors"; then
     --open-test-speakers VCC2SF1 VCC2SF2 VCC2SM1 VCC2SM2 VCC2TF1 VCC2TM1 --segment-frames 128)
   zoo "${authors[@]}" --lr 1e-4 --chimera-lr 1e-5 --cvae-steps 9000 --chimera-steps 9000 --early-stop-patience 5 \
     --stages speakers cvae
-  zoo "${authors[@]}" --stages evaluate --rt60 0.3 --n-src 2 3 --methods ilrma oracle_ip mvae mvae_steps20 \
-    --mvae-steps 10 20 --mvae-mixtures 24
+  zoo "${authors[@]}" --stages evaluate --rt60 0.3 --n-src 2 3 --methods ilrma oracle_ip mvae mvae_steps20 mvae_last10 \
+    --mvae-steps 10 20 --mvae-last 10 --mvae-mixtures 24
   zoo "${authors[@]}" --stages report --results "$results/zoo_authors"
 fi
 
