@@ -58,6 +58,13 @@ def add_parser(subparsers):
         help="FastMVAE/FastMVAE2: Adam steps refining the encoder's answer at every iteration "
         "(semi-amortized inference; default: the model's)",
     )
+    parser.add_argument(
+        "--init-ilrma",
+        type=int,
+        default=None,
+        help="deep separators: ILRMA iterations before the --n-iter iterations of the deep source model "
+        "(e.g. --init-ilrma 50 --n-iter 10: MVAE's last 10 iterations only; default: the model's)",
+    )
     add_chunk_arguments(parser)
     parser.add_argument(
         "--keep-going",
@@ -104,6 +111,7 @@ def run_infer(args):
                 "n_src": None,
                 "n_iter": None,
                 "refine_steps": None,
+                "init_ilrma": None,
                 "keep_going": False,
                 "force": args.force_overwrite,
                 "skip_existing": True,
@@ -254,6 +262,7 @@ def check_numbers(args):
         ("--n-src", args.n_src, 1),
         ("--n-iter", args.n_iter, 1),
         ("--refine-steps", args.refine_steps, 0),
+        ("--init-ilrma", args.init_ilrma, 0),
     ):
         if value is not None and value < low:
             raise CliError(f"{name} must be at least {low}, got {value}.")
@@ -288,6 +297,8 @@ def load(args, device):
     overrides = {k: v for k, v in (("n_src", args.n_src), ("n_iter", args.n_iter)) if v is not None}
     try:
         model = load_model(args.model, **overrides)
+        if args.init_ilrma is not None:
+            model = with_init_ilrma(model, args.init_ilrma)
         if args.refine_steps is not None:
             model = with_refine_steps(model, args.refine_steps)
     except (FileNotFoundError, ValueError) as err:
@@ -346,6 +357,18 @@ def run(args):
     if failures:
         failures = [p for p in files if p in failures]
         raise CliError(f"{len(failures)} of {len(files)} files failed: {', '.join(map(str, failures))}")
+
+
+def with_init_ilrma(model, iterations: int):
+    """``model`` starting from ``iterations`` of ILRMA (the deep separators); ``ValueError`` for others."""
+    from ..models.mvae import DeepSeparator
+
+    if not isinstance(model, DeepSeparator):
+        raise ValueError(
+            f"--init-ilrma applies to the deep separators (MVAE, FastMVAE, FastMVAE2), not to {type(model).__name__}."
+        )
+    model.init_ilrma = iterations
+    return model
 
 
 def with_refine_steps(model, steps: int):
