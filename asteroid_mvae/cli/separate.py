@@ -65,6 +65,9 @@ def add_parser(subparsers):
         help="deep separators: ILRMA iterations before the --n-iter iterations of the deep source model "
         "(e.g. --init-ilrma 50 --n-iter 10: MVAE's last 10 iterations only; default: the model's)",
     )
+    parser.add_argument(
+        "--n-steps", type=int, default=None, help="MVAE: Adam steps on the latent per iteration (default: the model's)"
+    )
     add_chunk_arguments(parser)
     parser.add_argument(
         "--keep-going",
@@ -112,6 +115,7 @@ def run_infer(args):
                 "n_iter": None,
                 "refine_steps": None,
                 "init_ilrma": None,
+                "n_steps": None,
                 "keep_going": False,
                 "force": args.force_overwrite,
                 "skip_existing": True,
@@ -263,6 +267,7 @@ def check_numbers(args):
         ("--n-iter", args.n_iter, 1),
         ("--refine-steps", args.refine_steps, 0),
         ("--init-ilrma", args.init_ilrma, 0),
+        ("--n-steps", args.n_steps, 1),
     ):
         if value is not None and value < low:
             raise CliError(f"{name} must be at least {low}, got {value}.")
@@ -299,6 +304,8 @@ def load(args, device):
         model = load_model(args.model, **overrides)
         if args.init_ilrma is not None:
             model = with_init_ilrma(model, args.init_ilrma)
+        if args.n_steps is not None:
+            model = with_n_steps(model, args.n_steps)
         if args.refine_steps is not None:
             model = with_refine_steps(model, args.refine_steps)
     except (FileNotFoundError, ValueError) as err:
@@ -368,6 +375,16 @@ def with_init_ilrma(model, iterations: int):
             f"--init-ilrma applies to the deep separators (MVAE, FastMVAE, FastMVAE2), not to {type(model).__name__}."
         )
     model.init_ilrma = iterations
+    return model
+
+
+def with_n_steps(model, steps: int):
+    """``model`` (MVAE) with ``steps`` Adam steps per iteration; ``ValueError`` for other models."""
+    from ..models import MVAE
+
+    if not isinstance(model, MVAE):
+        raise ValueError(f"--n-steps applies to MVAE models, not to {type(model).__name__}.")
+    model.n_steps = steps
     return model
 
 
