@@ -160,7 +160,7 @@ if run_stage 11 "zoo_authors"; then
   authors=(--out "$exp_dir/zoo_authors" --train-corpus "$librispeech" --per-speaker 2
     --open-test-speakers VCC2SF1 VCC2SF2 VCC2SM1 VCC2SM2 VCC2TF1 VCC2TM1 --segment-frames 128)
   zoo "${authors[@]}" --lr 1e-4 --chimera-lr 1e-5 --cvae-steps 9000 --chimera-steps 9000 --early-stop-patience 5 \
-    --stages speakers cvae
+    --stages speakers cvae chimera
   zoo "${authors[@]}" --stages evaluate --rt60 0.3 --n-src 2 3 --methods ilrma oracle_ip mvae mvae_steps20 mvae_last10 \
     --mvae-steps 10 20 --mvae-last 10 --mvae-mixtures 24
   zoo "${authors[@]}" --stages report --results "$results/zoo_authors"
