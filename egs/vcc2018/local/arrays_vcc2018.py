@@ -32,7 +32,14 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from dereverb_vcc2018 import make_mixture, test_corpus  # noqa: E402  (same mixtures' recipe)
+from dereverb_vcc2018 import (  # noqa: E402  (same mixtures' recipe, same options)
+    add_study_arguments,
+    checked,
+    make_mixture,
+    mvae,
+    test_corpus,
+    write_table,
+)
 
 log = logging.getLogger("arrays_vcc2018")
 SEPARATORS = ("auxiva", "auxiva_gauss", "ilrma")
@@ -51,38 +58,19 @@ def parse_args(argv=None):
         "--early", type=float, default=0.05, help="seconds of early reflections in the direct reference"
     )
     parser.add_argument("--n-iter", type=int, default=60)
-    parser.add_argument(
-        "--separators", nargs="+", default=list(SEPARATORS), choices=list(SEPARATORS) + ["mvae"], help="blind ones"
-    )
     parser.add_argument("--forms", nargs="+", default=list(FORMS), choices=list(FORMS), help="microphone uses")
-    parser.add_argument("--cvae", default=None, help="CVAE network package of mvae (asteroid-mvae train)")
-    parser.add_argument(
-        "--mvae-steps", type=int, default=5, help="mvae: Adam steps per iteration (after 30 ILRMA iterations)"
-    )
-    parser.add_argument(
-        "--against",
-        default=None,
-        help="results folder of another run on the same mixtures (same seed and protocol): the table adds each "
-        "separator form minus ILRMA's of that run, paired",
-    )
-    parser.add_argument("--report-only", action="store_true", help="rewrite table.md from --out's per_mixture.csv")
+    add_study_arguments(parser, SEPARATORS)
     parser.add_argument("--seed", type=int, default=1000)
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
-    args = parser.parse_args(argv)
-    if "mvae" in args.separators and not args.cvae:
-        parser.error("--separators mvae needs --cvae (a CVAE network package)")
-    return args
+    return checked(parser, parser.parse_args(argv))
 
 
 def blind(name: str, n_src: int, args):
     """``form -> separator`` constructor of blind separator ``name`` (``mics`` and ``postfilter`` left open)."""
-    from asteroid_mvae.models import ILRMA, MVAE, AuxIVA
+    from asteroid_mvae.models import ILRMA, AuxIVA
 
-    if name == "mvae":  # the MVAE paper's start: ILRMA for half the iterations
-        half = args.n_iter // 2
-        return lambda **kw: MVAE.from_network_package(
-            args.cvae, n_src=n_src, n_iter=args.n_iter - half, init_ilrma=half, n_steps=args.mvae_steps, **kw
-        )
+    if name == "mvae":
+        return lambda **kw: mvae(args, n_src=n_src, **kw)
     cls, extra = {"auxiva": (AuxIVA, {}), "auxiva_gauss": (AuxIVA, {"contrast": "gauss"}), "ilrma": (ILRMA, {})}[name]
     return lambda **kw: cls(n_src=n_src, n_iter=args.n_iter, **extra, **kw)
 
@@ -303,13 +291,6 @@ def main(argv=None):
     df = pd.DataFrame(rows)
     load = "load average %.1f / %.1f / %.1f at the end, %d cores" % (*os.getloadavg(), os.cpu_count())
     write_table(out, table(df, args, load, other))
-
-
-def write_table(out: Path, text: str) -> None:
-    tmp = out / ".table.md.tmp"
-    tmp.write_text(text)
-    os.replace(tmp, out / "table.md")
-    log.info("\n%s", text)
 
 
 if __name__ == "__main__":

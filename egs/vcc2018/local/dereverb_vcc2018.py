@@ -47,8 +47,17 @@ def parse_args(argv=None):
         choices=["ip1", "ip2", "iss"],
         help="spatial updates to run every separator with (names other than ip1's get @update)",
     )
+    add_study_arguments(parser, ["ilrma", "auxiva"])
+    parser.add_argument("--seed", type=int, default=1000)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads")
+    return checked(parser, parser.parse_args(argv))
+
+
+def add_study_arguments(parser, separators) -> None:
+    """The options this study shares with ``arrays_vcc2018.py``: which blind separators (``mvae``
+    with a CVAE package), pairing with another run, rewriting the table."""
     parser.add_argument(
-        "--separators", nargs="+", default=["ilrma", "auxiva"], choices=["ilrma", "auxiva", "mvae"], help="blind ones"
+        "--separators", nargs="+", default=list(separators), choices=list(separators) + ["mvae"], help="blind ones"
     )
     parser.add_argument("--cvae", default=None, help="CVAE network package of mvae (asteroid-mvae train)")
     parser.add_argument(
@@ -61,12 +70,22 @@ def parse_args(argv=None):
         "the table, each separator paired with ILRMA of the same form",
     )
     parser.add_argument("--report-only", action="store_true", help="rewrite table.md from --out's per_mixture.csv")
-    parser.add_argument("--seed", type=int, default=1000)
-    parser.add_argument("--threads", type=int, default=1, help="torch threads")
-    args = parser.parse_args(argv)
+
+
+def checked(parser, args):
     if "mvae" in args.separators and not args.cvae:
         parser.error("--separators mvae needs --cvae (a CVAE network package)")
     return args
+
+
+def mvae(args, **kwargs):
+    """MVAE with ``args.cvae``: ILRMA (ILRMA-T with taps) for half of ``args.n_iter``, then the other half
+    of MVAE iterations of ``args.mvae_steps`` Adam steps (the MVAE paper's start)."""
+    from asteroid_mvae.models import MVAE
+
+    half = args.n_iter // 2
+    kwargs = {**kwargs, "n_iter": args.n_iter - half}
+    return MVAE.from_network_package(args.cvae, init_ilrma=half, n_steps=args.mvae_steps, **kwargs)
 
 
 def make_mixture(corpus, index: int, args):
@@ -99,15 +118,11 @@ def make_mixture(corpus, index: int, args):
 def separators(args):
     """name -> separator; ``oracle_ls`` (the best time-invariant linear demixer for the direct-path
     target, per frequency of the same STFT) takes the direct-path references."""
-    from asteroid_mvae.models import ILRMA, MVAE, AuxIVA
+    from asteroid_mvae.models import ILRMA, AuxIVA
     from asteroid_mvae.models.oracle import OracleLS
 
     def make(name, **kw):
-        if name == "mvae":  # the MVAE paper's start: ILRMA (ILRMA-T with taps) for half the iterations
-            half = args.n_iter // 2
-            kw = {**kw, "n_iter": args.n_iter - half}
-            return MVAE.from_network_package(args.cvae, init_ilrma=half, n_steps=args.mvae_steps, **kw)
-        return {"ilrma": ILRMA, "auxiva": AuxIVA}[name](**kw)
+        return mvae(args, **kw) if name == "mvae" else {"ilrma": ILRMA, "auxiva": AuxIVA}[name](**kw)
 
     models = {}
     prediction = dict(taps=args.taps, delay=args.delay)
@@ -267,6 +282,7 @@ def main(argv=None):
 
 
 def write_table(out: Path, text: str) -> None:
+    """``out/table.md`` <- ``text`` (through a temporary name), and log it."""
     tmp = out / ".table.md.tmp"
     tmp.write_text(text)
     os.replace(tmp, out / "table.md")
