@@ -37,6 +37,7 @@ from dereverb_vcc2018 import (  # noqa: E402  (same mixtures' recipe, same optio
     checked,
     make_mixture,
     mvae,
+    paired,
     test_corpus,
     write_table,
 )
@@ -94,14 +95,6 @@ def separators(n_src: int, args) -> dict:
     return models
 
 
-def paired(df, a: str, b: str, column: str = "si_sdri_image"):
-    """``(mean, standard error, wins, count)`` of ``a - b`` over the mixtures both have."""
-    x = df[df.method == a].set_index("mixture")[column]
-    y = df[df.method == b].set_index("mixture")[column]
-    diff = (x - y).dropna()
-    return diff.mean(), diff.std(ddof=1) / np.sqrt(len(diff)), int((diff > 0).sum()), len(diff)
-
-
 def section(df, n_src: int, names=SEPARATORS, other=None) -> list:
     """Markdown lines of one N: means, then paired differences (``other``: rows of another run on the
     same mixtures, whose ILRMA rows join the comparisons)."""
@@ -145,9 +138,11 @@ def section(df, n_src: int, names=SEPARATORS, other=None) -> list:
         means = df.groupby("method").mean(numeric_only=True)
     for a, b in comparisons:
         if a in means.index and b in means.index:
-            m, se, wins, count = paired(df, a, b)
-            md, sed, _, _ = paired(df, a, b, "si_sdri_direct")
-            lines.append(f"| {a} - {b} | {m:+.2f} ± {se:.2f} | {wins}/{count} | {md:+.2f} ± {sed:.2f} |")
+            i, d = paired(df, a, b, "si_sdri_image"), paired(df, a, b, "si_sdri_direct")
+            lines.append(
+                f"| {a} - {b} | {i['mean']:+.2f} ± {i['se']:.2f} | {i['wins']}/{i['n']} | "
+                f"{d['mean']:+.2f} ± {d['se']:.2f} |"
+            )
     return lines
 
 

@@ -136,12 +136,22 @@ def separators(args):
     return models
 
 
+def paired(df, a: str, b: str, column: str) -> dict:
+    """``{"n", "mean", "se", "wins"}`` of ``column(a) - column(b)`` over the mixtures both have
+    (:func:`~asteroid_mvae.evaluation.report.paired_differences` on these studies' rows)."""
+    from asteroid_mvae.evaluation.report import paired_differences
+
+    return paired_differences(df.rename(columns={"mixture": "mixture_id"}), a, b, column)
+
+
 def pairs(methods):
     """(dereverberating, plain) name pairs among ``methods``."""
     return [(m, m.replace("_t", "", 1)) for m in methods if "_t" in m and m.replace("_t", "", 1) in methods]
 
 
 def table(df, args, load: str = "", other=None) -> str:
+    import pandas as pd
+
     lines = [
         f"Joint dereverberation on VCC2018 test sentences (30021-30025), RT60 {args.rt60} s, N = {args.n_src}, "
         f"M = {args.n_mics or args.n_src}, {args.seconds:g}-s mixtures, {df['mixture'].nunique()} mixtures; "
@@ -166,16 +176,13 @@ def table(df, args, load: str = "", other=None) -> str:
     for method, plain in pairs(list(dict.fromkeys(df["method"]))):
         for name in (plain, method):
             row = means.loc[name]
-            paired, wins, ratio = "", "", ""
+            paired_text, wins, ratio = "", "", ""
             if name == method:
-                a = df[df.method == method].set_index("mixture")
-                b = df[df.method == plain].set_index("mixture")
-                diff = (a["si_sdri_direct"] - b["si_sdri_direct"]).dropna()
-                paired = f"{diff.mean():+.2f} ± {diff.std(ddof=1) / np.sqrt(len(diff)):.2f}"
-                wins = f"{int((diff > 0).sum())}/{len(diff)}"
+                d = paired(df, method, plain, "si_sdri_direct")
+                paired_text, wins = f"{d['mean']:+.2f} ± {d['se']:.2f}", f"{d['wins']}/{d['n']}"
                 ratio = f"{row['seconds'] / means.loc[plain, 'seconds']:.1f}x"
             lines.append(
-                f"| {name} | {row['si_sdri_direct']:.2f} | {paired} | {wins} | {row['si_sdri_image']:.2f} | "
+                f"| {name} | {row['si_sdri_direct']:.2f} | {paired_text} | {wins} | {row['si_sdri_image']:.2f} | "
                 f"{row['seconds']:.2f} | {ratio} |"
             )
     if "oracle_ls" in means.index:
@@ -187,17 +194,15 @@ def table(df, args, load: str = "", other=None) -> str:
     if other is not None:  # against the other run's ILRMA of the same form, on the same mixtures
         lines += ["", "| method minus ILRMA of the same form (other run) | direct, paired (dB) | better | image (dB) |"]
         lines += ["|---|---|---|---|"]
-        base = other[other.method.str.startswith("ilrma")].set_index(["method", "mixture"])
+        both = pd.concat([df, other[other.method.str.startswith("ilrma")]])
         for method in dict.fromkeys(df["method"]):
             ilrma = "ilrma" + method[len(method.split("@")[0].removesuffix("_t")) :]  # mvae_t@ip2 -> ilrma_t@ip2
-            if method.startswith("ilrma") or method == "oracle_ls" or ilrma not in base.index.get_level_values(0):
+            if method.startswith("ilrma") or method == "oracle_ls" or ilrma not in set(other.method):
                 continue
-            mine = df[df.method == method].set_index("mixture")
-            diff = {c: (mine[c] - base.loc[ilrma][c]).dropna() for c in ("si_sdri_direct", "si_sdri_image")}
-            d, i = diff["si_sdri_direct"], diff["si_sdri_image"]
+            d, i = (paired(both, method, ilrma, c) for c in ("si_sdri_direct", "si_sdri_image"))
             lines.append(
-                f"| {method} - {ilrma} | {d.mean():+.2f} ± {d.std(ddof=1) / np.sqrt(len(d)):.2f} | "
-                f"{int((d > 0).sum())}/{len(d)} | {i.mean():+.2f} ± {i.std(ddof=1) / np.sqrt(len(i)):.2f} |"
+                f"| {method} - {ilrma} | {d['mean']:+.2f} ± {d['se']:.2f} | {d['wins']}/{d['n']} | "
+                f"{i['mean']:+.2f} ± {i['se']:.2f} |"
             )
     lines += [
         "",

@@ -451,21 +451,19 @@ def frontier(folders, path, threads) -> None:
     import matplotlib.pyplot as plt
     import pandas as pd
 
+    from asteroid_mvae.evaluation.report import paired_differences
+
     fig, axes = plt.subplots(1, len(folders), figsize=(5.5 * len(folders), 4.2), squeeze=False)
     for ax, (csv, rt60, n_src) in zip(axes[0], folders):
         df = pd.read_csv(csv)
-        base = df[df.method == "ilrma"].set_index("mixture_id")["si_sdr_imp"]
         for method, rows in df.groupby("method"):
-            if method.startswith(("oracle", "ibm", "irm")):
+            d = paired_differences(df, method, "ilrma")
+            if method.startswith(("oracle", "ibm", "irm")) or not d:
                 continue
-            diff = (rows.set_index("mixture_id")["si_sdr_imp"] - base).dropna()
-            if diff.empty:
-                continue
-            err = diff.std(ddof=1) / len(diff) ** 0.5 if len(diff) > 1 else 0.0
-            seconds = rows["processing_s"].mean()
-            ax.errorbar(seconds, diff.mean(), yerr=err, fmt="o", capsize=3)
+            seconds, err = rows["processing_s"].mean(), 0.0 if d["n"] < 2 else d["se"]
+            ax.errorbar(seconds, d["mean"], yerr=err, fmt="o", capsize=3)
             ax.annotate(
-                f"{method} ({len(diff)})", (seconds, diff.mean()), fontsize=7, xytext=(4, 3), textcoords="offset points"
+                f"{method} ({d['n']})", (seconds, d["mean"]), fontsize=7, xytext=(4, 3), textcoords="offset points"
             )
         ax.axhline(0, color="grey", lw=0.5)
         ax.set_xscale("log")
