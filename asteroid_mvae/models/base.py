@@ -522,7 +522,8 @@ class IterativeSeparator(SafeLoadingModel):
         """asteroid's ``BaseModel.separate`` for multichannel input, without its rescaling: a
         ``[batch, mics, time]`` tensor/array (optionally in overlapping chunks of ``window``
         samples) -> estimates at the reference microphone's scale, or a file path ->
-        ``<name>_est<k>.wav`` files (``output_dir``, ``force_overwrite``, ``resample``)."""
+        ``<name>_s<k>.wav`` files, named as ``asteroid-mvae separate`` names them (``output_dir``,
+        ``force_overwrite``, ``resample``)."""
         from .chunked import FileSeparation
 
         runner = FileSeparation(self, window, hop)

@@ -82,10 +82,11 @@ class FileSeparation:
             return separate_in_chunks(forward, wav, self.window, self.hop, self.window_type, self.reorder)
 
     def output_paths(self, path, output_dir=None) -> list:
-        """asteroid's names: ``<name>_est<k>.wav`` beside ``path`` or in ``output_dir``."""
+        """The command line's names (``asteroid-mvae separate``): ``<name>_s<k>.wav`` beside ``path``
+        or in ``output_dir`` (asteroid's own ``separate`` writes ``_est<k>``)."""
         path = Path(path)
         folder = Path(output_dir) if output_dir is not None else path.parent
-        return [folder / f"{path.stem}_est{k}.wav" for k in range(1, getattr(self.model, "n_src", 2) + 1)]
+        return [folder / f"{path.stem}_s{k}.wav" for k in range(1, getattr(self.model, "n_src", 2) + 1)]
 
     def separate_file(
         self,
@@ -95,7 +96,7 @@ class FileSeparation:
         resample: bool = False,
         outputs: Optional[list] = None,
     ) -> list:
-        """Write ``<name>_est<k>.wav`` (beside the file or in ``output_dir``; ``outputs``: other
+        """Write ``<name>_s<k>.wav`` (beside the file or in ``output_dir``; ``outputs``: other
         names) all together or none; return their paths (empty, with a log line, when one exists
         and ``force_overwrite`` is off). ``ValueError`` for an output that would replace the input,
         an unreadable or truncated file, another sample rate without ``resample``."""

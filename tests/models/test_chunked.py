@@ -77,3 +77,17 @@ def test_infer_refuses_missing_files_and_skips_existing_outputs(tmp_path, capsys
     before = (tmp_path / "a_s1.wav").read_bytes()
     assert main(["infer", str(tmp_path / "ilrma.pth"), "--files", str(wav)]) == 0  # exists: kept
     assert (tmp_path / "a_s1.wav").read_bytes() == before
+
+
+def test_model_separate_file_names_and_bytes_match_the_command_line(tmp_path):
+    """One output naming: ``model.separate("mix.wav")`` writes what ``asteroid-mvae separate`` writes."""
+    wav = tmp_path / "mix.wav"
+    sf.write(wav, np.random.default_rng(0).standard_normal((16000, 2)).astype(np.float32) * 0.1, 16000)
+    model = load_model("ilrma", n_iter=5)
+    written = model.separate(str(wav), output_dir=str(tmp_path / "py"))
+    assert [p.name for p in written] == ["mix_s1.wav", "mix_s2.wav"]
+    torch.save(model.serialize(), tmp_path / "ilrma.pth")
+    assert main(["separate", "--model", str(tmp_path / "ilrma.pth"), str(wav), "-o", str(tmp_path / "cli")]) == 0
+    for name in ("mix_s1.wav", "mix_s2.wav"):
+        assert (tmp_path / "py" / name).read_bytes() == (tmp_path / "cli" / name).read_bytes()
+    assert not list(tmp_path.glob("**/*_est*.wav"))
