@@ -22,7 +22,8 @@
 #                   RT60 0.3 and 0.6 s, and MVAE (needs stage 11's CVAE)     -> results/arrays*
 #  11 zoo_authors   speaker-open CVAE at the authors' scale (128 frames, 1e-4); MVAE at 10 and 20
 #                   steps per iteration (the <= 60 s budget), and its last 10
-#                   iterations only after ILRMA (the <= 10 s budget)          -> results/zoo_authors
+#                   iterations only after ILRMA (the <= 10 s budget); each
+#                   source model's ceiling (fitted to the true powers)         -> results/zoo_authors
 #  12 publish       the zoo's FastMVAE2 as a hub folder (asteroid-mvae publish) -> exp_dir/publish
 #  13 docs          regenerate docs/results.md from every results folder (seconds)
 #
@@ -164,6 +165,8 @@ if run_stage 11 "zoo_authors"; then
   zoo "${authors[@]}" --stages evaluate --rt60 0.3 --n-src 2 3 --methods ilrma oracle_ip mvae mvae_steps20 mvae_last10 \
     --mvae-steps 10 20 --mvae-last 10 --mvae-mixtures 24
   zoo "${authors[@]}" --stages report --results "$results/zoo_authors"
+  # each source model's ceiling: NMF and the CVAE fitted to the true powers (ceilings.md)
+  "$python" $scripts/zoo_ceilings.py --zoo "$exp_dir/zoo_authors" --threads 1 --results "$results/zoo_authors"
 fi
 
 if run_stage 12 "publish"; then

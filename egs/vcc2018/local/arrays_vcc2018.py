@@ -35,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from dereverb_vcc2018 import (  # noqa: E402  (same mixtures' recipe, same options)
     add_study_arguments,
     checked,
+    fastmvae2,
     make_mixture,
     mvae,
     paired,
@@ -72,6 +73,8 @@ def blind(name: str, n_src: int, args):
 
     if name == "mvae":
         return lambda **kw: mvae(args, n_src=n_src, **kw)
+    if name == "fastmvae2":
+        return lambda **kw: fastmvae2(args, n_src=n_src, **kw)
     cls, extra = {"auxiva": (AuxIVA, {}), "auxiva_gauss": (AuxIVA, {"contrast": "gauss"}), "ilrma": (ILRMA, {})}[name]
     return lambda **kw: cls(n_src=n_src, n_iter=args.n_iter, **extra, **kw)
 
@@ -162,6 +165,12 @@ def table(df, args, load: str, other=None) -> str:
             f" ``mvae``: MVAE with the CVAE package ``{Path(args.cvae).name}`` (ILRMA for {args.n_iter // 2} "
             f"iterations, then {args.n_iter - args.n_iter // 2} MVAE iterations of {args.mvae_steps} Adam steps)."
             if "mvae" in args.separators
+            else ""
+        )
+        + (
+            f" ``fastmvae2``: FastMVAE2 with the ChimeraACVAE package ``{Path(args.chimera).name}`` "
+            f"({args.n_iter} iterations)."
+            if "fastmvae2" in args.separators
             else ""
         ),
         "",

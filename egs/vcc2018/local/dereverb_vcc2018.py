@@ -53,13 +53,23 @@ def parse_args(argv=None):
     return checked(parser, parser.parse_args(argv))
 
 
+#: deep separators the studies offer: name -> (option naming its network package, network)
+DEEP = {"mvae": ("cvae", "CVAE"), "fastmvae2": ("chimera", "ChimeraACVAE")}
+
+
 def add_study_arguments(parser, separators) -> None:
     """The options this study shares with ``arrays_vcc2018.py``: which blind separators (``mvae``
-    with a CVAE package), pairing with another run, rewriting the table."""
+    with a CVAE package, ``fastmvae2`` with a ChimeraACVAE one), pairing with another run, rewriting
+    the table."""
     parser.add_argument(
-        "--separators", nargs="+", default=list(separators), choices=list(separators) + ["mvae"], help="blind ones"
+        "--separators",
+        nargs="+",
+        default=list(separators),
+        choices=list(separators) + list(DEEP),
+        help="blind ones",
     )
     parser.add_argument("--cvae", default=None, help="CVAE network package of mvae (asteroid-mvae train)")
+    parser.add_argument("--chimera", default=None, help="ChimeraACVAE network package of fastmvae2")
     parser.add_argument(
         "--mvae-steps", type=int, default=5, help="mvae: Adam steps per iteration (after 30 ILRMA iterations)"
     )
@@ -73,9 +83,17 @@ def add_study_arguments(parser, separators) -> None:
 
 
 def checked(parser, args):
-    if "mvae" in args.separators and not args.cvae:
-        parser.error("--separators mvae needs --cvae (a CVAE network package)")
+    for name, (option, network) in DEEP.items():
+        if name in args.separators and not getattr(args, option):
+            parser.error(f"--separators {name} needs --{option} (a {network} network package)")
     return args
+
+
+def fastmvae2(args, **kwargs):
+    """FastMVAE2 with ``args.chimera`` for ``args.n_iter`` iterations (the paper's: from the identity)."""
+    from asteroid_mvae.models import FastMVAE2
+
+    return FastMVAE2.from_network_package(args.chimera, **{"n_iter": args.n_iter, **kwargs})
 
 
 def mvae(args, **kwargs):
@@ -122,7 +140,8 @@ def separators(args):
     from asteroid_mvae.models.oracle import OracleLS
 
     def make(name, **kw):
-        return mvae(args, **kw) if name == "mvae" else {"ilrma": ILRMA, "auxiva": AuxIVA}[name](**kw)
+        deep = {"mvae": mvae, "fastmvae2": fastmvae2}
+        return deep[name](args, **kw) if name in deep else {"ilrma": ILRMA, "auxiva": AuxIVA}[name](**kw)
 
     models = {}
     prediction = dict(taps=args.taps, delay=args.delay)
@@ -165,6 +184,12 @@ def table(df, args, load: str = "", other=None) -> str:
             f"for {args.n_iter // 2} iterations, then {args.n_iter - args.n_iter // 2} MVAE iterations of "
             f"{args.mvae_steps} Adam steps)."
             if "mvae" in args.separators
+            else ""
+        )
+        + (
+            f" ``fastmvae2``: FastMVAE2 with the ChimeraACVAE package ``{Path(args.chimera).name}`` "
+            f"({args.n_iter} iterations; ``fastmvae2_t``: FastMVAE2-T)."
+            if "fastmvae2" in args.separators
             else ""
         ),
         "",
