@@ -68,6 +68,10 @@ SECTIONS = {
         "Joint dereverberation with the deep source model (MVAE-T)",
         "`bash egs/vcc2018/run.sh --stage 9 --stop_stage 9` (after stage 11)",
     ),
+    "egs/vcc2018/results/dereverb_fastmvae2": (
+        "Joint dereverberation with FastMVAE2 (FastMVAE2-T; ChimeraACVAE snapshot)",
+        "`bash egs/vcc2018/run.sh --stage 9 --stop_stage 9` (after stage 11)",
+    ),
     "egs/vcc2018/results/arrays": (
         "More microphones than sources (M = 2N), RT60 0.3 s",
         "`bash egs/vcc2018/run.sh --stage 10 --stop_stage 10`",
@@ -80,8 +84,12 @@ SECTIONS = {
         "More microphones than sources with the deep source model (MVAE)",
         "`bash egs/vcc2018/run.sh --stage 10 --stop_stage 10` (after stage 11)",
     ),
+    "egs/vcc2018/results/arrays_fastmvae2": (
+        "More microphones than sources with FastMVAE2 (ChimeraACVAE snapshot)",
+        "`bash egs/vcc2018/run.sh --stage 10 --stop_stage 10` (after stage 11)",
+    ),
     "egs/vcc2018/results/zoo_authors": (
-        "The authors' training scale, speaker-disjoint (CVAE; MVAE)",
+        "The authors' training scale, speaker-disjoint (CVAE, ChimeraACVAE; MVAE, FastMVAE2; ceilings)",
         "`bash egs/vcc2018/run.sh --stage 11 --stop_stage 11`",
     ),
     "benchmarks/results/bench_ip": ("Speed: IP engine against pyroomacoustics", "`python benchmarks/bench_ip.py`"),

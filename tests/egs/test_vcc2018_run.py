@@ -48,6 +48,7 @@ def stub(tmp_path):
         "retrain_vcc2018/compare/claims.md",
         "zoo_rebuild/.keep",
         "zoo_authors/cvae/network_step2100.pt",
+        "zoo_authors/chimera/network_step1700.pt",
     ):
         (exp / made).parent.mkdir(parents=True, exist_ok=True)
         (exp / made).write_text("made by the test\n")
@@ -100,11 +101,13 @@ def test_every_stage_calls_its_studies_with_valid_arguments(stub):
         "retrain_vcc2018",
         "dereverb_vcc2018",
         "arrays_vcc2018",
+        "zoo_ceilings",
     )
     assert scripts >= {f"egs/vcc2018/local/{name}.py" for name in studies}
     assert any(c.startswith("asteroid-mvae publish ") for c in calls)
-    for study in ("arrays_vcc2018.py", "dereverb_vcc2018.py"):  # with the authors'-scale CVAE
-        assert any(study in c and "--separators mvae" in c for c in calls), study
+    for study in ("arrays_vcc2018.py", "dereverb_vcc2018.py"):  # with the authors'-scale CVAE and ChimeraACVAE
+        for separator in ("mvae", "fastmvae2"):
+            assert any(study in c and f"--separators {separator}" in c for c in calls), (study, separator)
     assert "python docs/make_results.py" in calls
     assert "--corpus /data/vcc2018" in next(c for c in calls if "gass_vcc2018.py" in c)
     chosen = json.loads((stub[1] / "zoo_refine_open" / "refine" / "chosen.json").read_text())
@@ -116,7 +119,7 @@ def test_a_stage_range_runs_only_those_stages(stub):
     result = run(stub, "--stage", "9", "--stop_stage", "9")
     assert result.returncode == 0, result.stderr
     calls = stub[4].read_text().splitlines()
-    assert len(calls) == 4 and all("dereverb_vcc2018.py" in call for call in calls)
+    assert len(calls) == 5 and all("dereverb_vcc2018.py" in call for call in calls)
 
 
 def test_bad_options_are_one_line_errors(stub):

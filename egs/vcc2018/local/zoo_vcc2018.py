@@ -107,6 +107,7 @@ def parse_args(argv=None):
         default=[30],
         help="MVAE Adam steps per iteration: the first gives 'mvae', each other K 'mvae_stepsK'",
     )
+    parser.add_argument("--mvae-lr", type=float, default=0.01, help="MVAE's Adam learning rate")
     parser.add_argument("--mvae-rt60", type=float, nargs="+", default=[0.3], help="rooms where MVAE runs")
     parser.add_argument(
         "--mvae-last",
@@ -117,6 +118,10 @@ def parse_args(argv=None):
     )
     parser.add_argument("--cvae-package", default=None, help="MVAE's CVAE package (default: <out>/cvae/network.pt)")
     parser.add_argument("--mvae-tag", default="", help="suffix of every MVAE method name (e.g. _s4000, a checkpoint)")
+    parser.add_argument(
+        "--chimera-package", default=None, help="FastMVAE2's package (default: <out>/chimera/network.pt)"
+    )
+    parser.add_argument("--chimera-tag", default="", help="suffix of every FastMVAE2 method name of that package")
     parser.add_argument("--n-src", type=int, nargs="+", default=[2, 3])
     parser.add_argument("--rt60", type=float, nargs="+", default=[0.3, 0.15], help="test rooms")
     parser.add_argument(
@@ -300,10 +305,13 @@ def separators(args, out, n_src):
         "irm": "irm",
     }  # names: built with the evaluation's STFT
     packages = {name: out / name / "network.pt" for name in ("cvae", "acvae", "chimera", "chimera_interf")}
+    if args.chimera_package:
+        packages["chimera"] = Path(args.chimera_package)
     if packages["chimera"].exists():
-        seps["fastmvae2"] = FastMVAE2.from_network_package(packages["chimera"], **common)
+        tag = args.chimera_tag
+        seps[f"fastmvae2{tag}"] = FastMVAE2.from_network_package(packages["chimera"], **common)
         half = args.n_iter // 2  # the MVAE paper's start: ILRMA for half the iterations
-        seps["fastmvae2_ilrma_start"] = FastMVAE2.from_network_package(
+        seps[f"fastmvae2_ilrma_start{tag}"] = FastMVAE2.from_network_package(
             packages["chimera"], **{**common, "n_iter": args.n_iter - half}, init_ilrma=half
         )
         seps["fastmvae2_monotone"] = FastMVAE2.from_network_package(packages["chimera"], **common, monotone=True)
@@ -329,11 +337,15 @@ def separators(args, out, n_src):
         half = args.n_iter // 2  # the MVAE paper's protocol: ILRMA for half the iterations, then MVAE
         for position, steps in enumerate(args.mvae_steps):
             seps[("mvae" if position == 0 else f"mvae_steps{steps}") + args.mvae_tag] = MVAE.from_network_package(
-                cvae, **{**common, "n_iter": args.n_iter - half}, init_ilrma=half, n_steps=steps
+                cvae, **{**common, "n_iter": args.n_iter - half}, init_ilrma=half, n_steps=steps, lr=args.mvae_lr
             )
         for last in args.mvae_last:  # a short MVAE at the end of ILRMA: the deep source model as a refinement
             seps[f"mvae_last{last}{args.mvae_tag}"] = MVAE.from_network_package(
-                cvae, **{**common, "n_iter": last}, init_ilrma=args.n_iter - last, n_steps=args.mvae_steps[0]
+                cvae,
+                **{**common, "n_iter": last},
+                init_ilrma=args.n_iter - last,
+                n_steps=args.mvae_steps[0],
+                lr=args.mvae_lr,
             )
     if args.methods:
         seps = {k: v for k, v in seps.items() if k in args.methods}
