@@ -14,6 +14,7 @@ import logging
 import re
 from argparse import Namespace
 from pathlib import Path
+from typing import Optional
 
 from . import CliError, first_line
 
@@ -68,6 +69,13 @@ def add_parser(subparsers):
     parser.add_argument(
         "--n-steps", type=int, default=None, help="MVAE: Adam steps on the latent per iteration (default: the model's)"
     )
+    parser.add_argument(
+        "--lr",
+        type=float,
+        default=None,
+        help="MVAE: Adam learning rate of those steps (e.g. --init-ilrma 50 --n-iter 10 --n-steps 5 --lr 0.02; "
+        "default: the model's)",
+    )
     add_chunk_arguments(parser)
     parser.add_argument(
         "--keep-going",
@@ -116,6 +124,7 @@ def run_infer(args):
                 "refine_steps": None,
                 "init_ilrma": None,
                 "n_steps": None,
+                "lr": None,
                 "keep_going": False,
                 "force": args.force_overwrite,
                 "skip_existing": True,
@@ -274,6 +283,8 @@ def check_numbers(args):
     for name, value in (("--ola-window", args.ola_window), ("--ola-hop", args.ola_hop)):
         if value is not None and value < 1:
             raise CliError(f"{name} must be a positive number of samples; got {value}")
+    if args.lr is not None and not 0 < args.lr < float("inf"):
+        raise CliError(f"--lr must be a positive number, got {args.lr}.")
     if args.ola_hop is not None and args.ola_window is None:
         raise CliError("--ola-hop needs --ola-window (-w)")
 
@@ -304,8 +315,8 @@ def load(args, device):
         model = load_model(args.model, **overrides)
         if args.init_ilrma is not None:
             model = with_init_ilrma(model, args.init_ilrma)
-        if args.n_steps is not None:
-            model = with_n_steps(model, args.n_steps)
+        if args.n_steps is not None or args.lr is not None:
+            model = with_mvae_steps(model, args.n_steps, args.lr)
         if args.refine_steps is not None:
             model = with_refine_steps(model, args.refine_steps)
     except (FileNotFoundError, ValueError) as err:
@@ -378,13 +389,18 @@ def with_init_ilrma(model, iterations: int):
     return model
 
 
-def with_n_steps(model, steps: int):
-    """``model`` (MVAE) with ``steps`` Adam steps per iteration; ``ValueError`` for other models."""
+def with_mvae_steps(model, steps: Optional[int], lr: Optional[float]):
+    """``model`` (MVAE) with ``steps`` Adam steps per iteration at rate ``lr`` (``None``: the model's);
+    ``ValueError`` for other models."""
     from ..models import MVAE
 
     if not isinstance(model, MVAE):
-        raise ValueError(f"--n-steps applies to MVAE models, not to {type(model).__name__}.")
-    model.n_steps = steps
+        option = "--n-steps" if steps is not None else "--lr"
+        raise ValueError(f"{option} applies to MVAE models, not to {type(model).__name__}.")
+    if steps is not None:
+        model.n_steps = steps
+    if lr is not None:
+        model.lr = lr
     return model
 
 

@@ -166,6 +166,17 @@ def test_n_steps_option(tmp_path, capsys):
     assert "--n-steps must be at least 1" in capsys.readouterr().err
     assert main(["separate", str(path), "--model", "ilrma", "--n-steps", "2", "--out-dir", str(tmp_path / "x")]) == 2
     assert "applies to MVAE models, not to ILRMA" in capsys.readouterr().err
+    # --lr: MVAE's Adam rate (another rate, another result; the default rate gives the default's bytes)
+    command = ["separate", str(path), "--model", str(package), "--n-iter", "2", "--init-ilrma", "2", "--n-steps", "3"]
+    assert main(command + ["--lr", "0.01", "--out-dir", str(tmp_path / "lr01")]) == 0
+    assert np.array_equal(sf.read(tmp_path / "lr01" / "mix_s1.wav")[0], outs["3"])
+    assert main(command + ["--lr", "0.05", "--out-dir", str(tmp_path / "lr05")]) == 0
+    assert not np.array_equal(sf.read(tmp_path / "lr05" / "mix_s1.wav")[0], outs["3"])
+    for bad in ("0", "-1", "nan"):
+        assert main(["separate", str(path), "--lr", bad]) == 2
+        assert "--lr must be a positive number" in capsys.readouterr().err
+    assert main(["separate", str(path), "--model", "ilrma", "--lr", "0.1", "--out-dir", str(tmp_path / "y")]) == 2
+    assert "--lr applies to MVAE models, not to ILRMA" in capsys.readouterr().err
 
 
 def _noise_wav(path, seconds=1.0, channels=2, seed=0):
