@@ -465,24 +465,35 @@ def frontier(folders, path, threads) -> None:
 
     from asteroid_mvae.evaluation.report import paired_differences
 
+    frames = {csv: pd.read_csv(csv) for csv, _, _ in folders}
+    methods = sorted({m for df in frames.values() for m in df["method"].unique()})
+    methods = [m for m in methods if not m.startswith(("oracle", "ibm", "irm"))]
+    colors, markers = plt.get_cmap("tab20"), "osD^v<>ph*"
+    style = {m: (colors(i % 20), markers[i % len(markers)]) for i, m in enumerate(methods)}  # same in every panel
     fig, axes = plt.subplots(1, len(folders), figsize=(5.5 * len(folders), 4.2), squeeze=False)
+    handles = {}
     for ax, (csv, rt60, n_src) in zip(axes[0], folders):
-        df = pd.read_csv(csv)
+        df = frames[csv]
         for method, rows in df.groupby("method"):
             d = paired_differences(df, method, "ilrma")
-            if method.startswith(("oracle", "ibm", "irm")) or not d:
+            if method not in style or not d:
                 continue
             seconds, err = rows["processing_s"].mean(), 0.0 if d["n"] < 2 else d["se"]
-            ax.errorbar(seconds, d["mean"], yerr=err, fmt="o", capsize=3)
-            ax.annotate(
-                f"{method} ({d['n']})", (seconds, d["mean"]), fontsize=7, xytext=(4, 3), textcoords="offset points"
+            color, marker = style[method]
+            handles[method] = ax.errorbar(
+                seconds, d["mean"], yerr=err, fmt=marker, color=color, capsize=3, label=f"{method} ({d['n']})"
             )
         ax.axhline(0, color="grey", lw=0.5)
         ax.set_xscale("log")
         ax.set_xlabel(f"seconds per 10-s mixture ({threads} torch thread(s))")
         ax.set_ylabel("SI-SDRi minus ILRMA, paired (dB)")
-        ax.set_title(f"RT60 {rt60} s, N = {n_src} (mixtures in brackets)", fontsize=9)
-    fig.tight_layout()
+        ax.set_title(f"RT60 {rt60} s, N = {n_src} (± standard error; mixtures in brackets)", fontsize=9)
+    names = [m for m in methods if m in handles]
+    ncol, rows = 4, -(-len(names) // 4)
+    labels = [handles[m].get_label() for m in names]  # "method (mixtures)"
+    fig.legend([handles[m] for m in names], labels, loc="lower center", ncol=ncol, fontsize=7, frameon=False)
+    fig.set_figheight(4.2 + 0.18 * rows)
+    fig.tight_layout(rect=(0, 0.05 * rows + 0.01, 1, 1))
     fig.savefig(path, dpi=120)
     plt.close(fig)
 
