@@ -49,7 +49,24 @@ def parse_args(argv=None):
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--report-only", action="store_true", help="only write the table from existing rows")
     parser.add_argument("--results", default=None, help="folder for ceilings.md (default: print it)")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    for n_src in args.n_src:  # one-line errors (exit 2) before any work
+        needed = (
+            Path(args.zoo)
+            / ("ceilings" if args.report_only else "")
+            / (f"n{n_src}/all_metrics.csv" if args.report_only else f"mix_test_{n_src}src/metadata.csv")
+        )
+        if not needed.is_file():
+            parser.error(f"{needed} is missing" + (": run without --report-only first" if args.report_only else ""))
+    package = Path(args.cvae_package or Path(args.zoo) / "cvae" / "network.pt")
+    if not args.report_only and not package.is_file():
+        parser.error(f"{package} is missing: the CVAE network package (--cvae-package)")
+    for name in ("test_mixtures", "n_iter", "nmf_bases", "nmf_iter", "cvae_steps"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be at least 1")
+    if not args.cvae_lr > 0:
+        parser.error("--cvae-lr must be positive")
+    return args
 
 
 _FITS = {}  # (kind, mixture's true powers) -> fitted variance: the floored rows reuse the fit
@@ -177,8 +194,6 @@ def main(argv=None):
     for n_src in args.n_src:
         path = Path(args.zoo) / "ceilings" / f"n{n_src}" / "all_metrics.csv"
         csvs[n_src] = path if args.report_only else evaluate_n(args, n_src)
-        if not Path(csvs[n_src]).exists():
-            raise SystemExit(f"{csvs[n_src]} is missing: run without --report-only first")
     text = report(args, csvs)
     if args.results:
         out = Path(args.results) / "ceilings.md"
