@@ -130,3 +130,14 @@ def test_bad_options_are_one_line_errors(stub):
         result = run(stub, *options)
         assert result.returncode != 0 and message in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_zoo_ceilings_refuses_missing_inputs_in_one_line(tmp_path):
+    script = ROOT / "egs" / "vcc2018" / "local" / "zoo_ceilings.py"
+    for options, missing in (([], "mix_test_2src"), (["--report-only"], "all_metrics.csv")):
+        result = subprocess.run(
+            [sys.executable, str(script), "--zoo", str(tmp_path), *options], capture_output=True, text=True, timeout=120
+        )
+        assert result.returncode == 2 and missing in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "ceilings").exists()

@@ -50,23 +50,29 @@ def parse_args(argv=None):
     parser.add_argument("--report-only", action="store_true", help="only write the table from existing rows")
     parser.add_argument("--results", default=None, help="folder for ceilings.md (default: print it)")
     args = parser.parse_args(argv)
-    for n_src in args.n_src:  # one-line errors (exit 2) before any work
-        needed = (
-            Path(args.zoo)
-            / ("ceilings" if args.report_only else "")
-            / (f"n{n_src}/all_metrics.csv" if args.report_only else f"mix_test_{n_src}src/metadata.csv")
-        )
-        if not needed.is_file():
-            parser.error(f"{needed} is missing" + (": run without --report-only first" if args.report_only else ""))
-    package = Path(args.cvae_package or Path(args.zoo) / "cvae" / "network.pt")
-    if not args.report_only and not package.is_file():
-        parser.error(f"{package} is missing: the CVAE network package (--cvae-package)")
     for name in ("test_mixtures", "n_iter", "nmf_bases", "nmf_iter", "cvae_steps"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
     if not args.cvae_lr > 0:
         parser.error("--cvae-lr must be positive")
     return args
+
+
+def check_inputs(args) -> None:
+    """A one-line error (exit 2) for a missing input, before any work."""
+    missing = []
+    for n_src in args.n_src:
+        if args.report_only:
+            missing.append((Path(args.zoo) / "ceilings" / f"n{n_src}" / "all_metrics.csv", "run without --report-only"))
+        else:
+            missing.append((Path(args.zoo) / f"mix_test_{n_src}src" / "metadata.csv", "the zoo's test mixtures"))
+    if not args.report_only:
+        package = Path(args.cvae_package or Path(args.zoo) / "cvae" / "network.pt")
+        missing.append((package, "the CVAE network package, --cvae-package"))
+    for path, what in missing:
+        if not path.is_file():
+            print(f"zoo_ceilings.py: error: {path} is missing ({what})", file=sys.stderr)
+            raise SystemExit(2)
 
 
 _FITS = {}  # (kind, mixture's true powers) -> fitted variance: the floored rows reuse the fit
@@ -189,6 +195,7 @@ def report(args, csvs: dict) -> str:
 def main(argv=None):
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     args = parse_args(argv)
+    check_inputs(args)
     torch.set_num_threads(args.threads)
     csvs = {}
     for n_src in args.n_src:
