@@ -176,10 +176,16 @@ if run_stage 11 "zoo_authors"; then
   zoo "${authors[@]}" --stages evaluate --rt60 0.3 --n-src 2 3 --methods ilrma oracle_ip mvae mvae_steps20 mvae_last10 \
     --mvae-steps 10 20 --mvae-last 10 --mvae-mixtures 24
   # MVAE's last 10 iterations at 5 Adam steps of 0.02 (chosen on training-sentence mixtures: half the
-  # cost of 10 steps of 0.01), and FastMVAE2 with the ChimeraACVAE snapshot at step 1700
+  # cost of 10 steps of 0.01)
   zoo "${authors[@]}" --stages evaluate --rt60 0.3 --n-src 2 3 --mvae-steps 5 --mvae-lr 0.02 --mvae-last 10 \
-    --mvae-tag _s5lr02 --mvae-mixtures 24 --chimera-package "$exp_dir/zoo_authors/chimera/network_step1700.pt" \
-    --chimera-tag _s1700 --methods mvae_last10_s5lr02 fastmvae2_s1700 fastmvae2_ilrma_start_s1700
+    --mvae-tag _s5lr02 --mvae-mixtures 24 --methods mvae_last10_s5lr02
+  # FastMVAE2 with snapshots of the ChimeraACVAE packaged while it trained (steps 1700 and 2700)
+  for step in 1700 2700; do
+    chimera=$exp_dir/zoo_authors/chimera/network_step$step.pt
+    [[ -f $chimera ]] || continue
+    zoo "${authors[@]}" --stages evaluate --rt60 0.3 --n-src 2 3 --chimera-package "$chimera" --chimera-tag "_s$step" \
+      --methods "fastmvae2_s$step" "fastmvae2_ilrma_start_s$step"
+  done
   zoo "${authors[@]}" --stages report --results "$results/zoo_authors"
   # each source model's ceiling: NMF and the CVAE fitted to the true powers (ceilings.md)
   "$python" $scripts/zoo_ceilings.py --zoo "$exp_dir/zoo_authors" --threads 1 --results "$results/zoo_authors"

@@ -141,3 +141,13 @@ def test_zoo_ceilings_refuses_missing_inputs_in_one_line(tmp_path):
         assert result.returncode == 2 and missing in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "ceilings").exists()
+
+
+def test_zoo_refuses_a_named_package_that_is_missing(tmp_path):
+    script = ROOT / "egs" / "vcc2018" / "local" / "zoo_vcc2018.py"
+    for option in ("--chimera-package", "--cvae-package"):
+        command = [sys.executable, str(script), "--out", str(tmp_path / "zoo"), option, str(tmp_path / "none.pt")]
+        result = subprocess.run(command + ["--stages", "report"], capture_output=True, text=True, timeout=120)
+        assert result.returncode == 2 and f"none.pt is missing ({option})" in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "zoo").exists()

@@ -501,6 +501,11 @@ def frontier(folders, path, threads) -> None:
 def main(argv=None):
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     args = parse_args(argv)
+    for option in ("cvae_package", "chimera_package"):  # named packages must exist: nothing silently skipped
+        path = getattr(args, option)
+        if path and not Path(path).is_file():
+            print(f"zoo_vcc2018.py: error: {path} is missing (--{option.replace('_', '-')})", file=sys.stderr)
+            raise SystemExit(2)
     import torch
 
     torch.set_num_threads(args.threads)
