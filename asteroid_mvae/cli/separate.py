@@ -182,17 +182,19 @@ def check_device(name: str):
     return device
 
 
-def output_paths(inputs, out_dir, n_src: int, tag: str = "s", option: str = "--out-dir") -> dict:
-    """{input: [output per source]}: ``<stem>_<tag><k>.wav`` in ``out_dir`` (beside each input when
-    ``None``), or ``<stem>.<ext>_<tag><k>.wav`` / ``<parent>_<stem>_<tag><k>.wav`` (then with the
+def output_paths(inputs, out_dir, n_src: int, option: str = "--out-dir") -> dict:
+    """{input: [output per source]}: ``<stem>_s<k>.wav`` in ``out_dir`` (beside each input when
+    ``None``; :func:`~asteroid_mvae.models.chunked.source_paths`), or ``<stem>.<ext>_s<k>.wav`` /
+    ``<parent>_<stem>_s<k>.wav`` (then with the
     extension) for every input where two would share a name. :class:`CliError` before any work if
     two inputs would still share an output or an output would overwrite an input (``option`` names
     the output folder's option in the message)."""
 
+    from ..models.chunked import source_paths
+
     def names(path, style):
         stem = (path.stem, path.name, f"{path.parent.name}_{path.stem}", f"{path.parent.name}_{path.name}")[style]
-        folder = path.parent if out_dir is None else Path(out_dir)
-        return [folder / f"{stem}_{tag}{k}.wav" for k in range(1, n_src + 1)]
+        return source_paths(path.parent if out_dir is None else out_dir, stem, n_src)
 
     for style in range(4):
         outputs = {path: names(path, style) for path in inputs}

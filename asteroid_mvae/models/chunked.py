@@ -58,6 +58,13 @@ def separate_in_chunks(
     return out / weight
 
 
+def source_paths(folder, stem: str, n_src: int) -> list:
+    """The package's one naming of separated files (``model.separate`` and ``asteroid-mvae
+    separate``): ``folder/<stem>_s<k>.wav``, ``k = 1..n_src`` (asteroid's ``separate`` writes
+    ``_est<k>``)."""
+    return [Path(folder) / f"{stem}_s{k}.wav" for k in range(1, n_src + 1)]
+
+
 class FileSeparation:
     """Separate audio files with a separator, keeping every channel (asteroid-infer's options)."""
 
@@ -82,11 +89,10 @@ class FileSeparation:
             return separate_in_chunks(forward, wav, self.window, self.hop, self.window_type, self.reorder)
 
     def output_paths(self, path, output_dir=None) -> list:
-        """The command line's names (``asteroid-mvae separate``): ``<name>_s<k>.wav`` beside ``path``
-        or in ``output_dir`` (asteroid's own ``separate`` writes ``_est<k>``)."""
+        """:func:`source_paths` of ``path``'s stem beside it or in ``output_dir``."""
         path = Path(path)
         folder = Path(output_dir) if output_dir is not None else path.parent
-        return [folder / f"{path.stem}_s{k}.wav" for k in range(1, getattr(self.model, "n_src", 2) + 1)]
+        return source_paths(folder, path.stem, getattr(self.model, "n_src", 2))
 
     def separate_file(
         self,

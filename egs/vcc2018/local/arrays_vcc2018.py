@@ -33,11 +33,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from dereverb_vcc2018 import (  # noqa: E402  (same mixtures' recipe, same options)
+    DEEP,
     add_study_arguments,
     checked,
-    fastmvae2,
+    deep_separator,
     make_mixture,
-    mvae,
     paired,
     test_corpus,
     write_table,
@@ -71,10 +71,8 @@ def blind(name: str, n_src: int, args):
     """``form -> separator`` constructor of blind separator ``name`` (``mics`` and ``postfilter`` left open)."""
     from asteroid_mvae.models import ILRMA, AuxIVA
 
-    if name == "mvae":
-        return lambda **kw: mvae(args, n_src=n_src, **kw)
-    if name == "fastmvae2":
-        return lambda **kw: fastmvae2(args, n_src=n_src, **kw)
+    if name in DEEP:
+        return lambda **kw: deep_separator(name, args, n_src=n_src, **kw)
     cls, extra = {"auxiva": (AuxIVA, {}), "auxiva_gauss": (AuxIVA, {"contrast": "gauss"}), "ilrma": (ILRMA, {})}[name]
     return lambda **kw: cls(n_src=n_src, n_iter=args.n_iter, **extra, **kw)
 

@@ -96,6 +96,11 @@ def fastmvae2(args, **kwargs):
     return FastMVAE2.from_network_package(args.chimera, **{"n_iter": args.n_iter, **kwargs})
 
 
+def deep_separator(name: str, args, **kwargs):
+    """The deep separator ``name`` of :data:`DEEP` with its network package from ``args``."""
+    return {"mvae": mvae, "fastmvae2": fastmvae2}[name](args, **kwargs)
+
+
 def mvae(args, **kwargs):
     """MVAE with ``args.cvae``: ILRMA (ILRMA-T with taps) for half of ``args.n_iter``, then the other half
     of MVAE iterations of ``args.mvae_steps`` Adam steps (the MVAE paper's start)."""
@@ -140,8 +145,7 @@ def separators(args):
     from asteroid_mvae.models.oracle import OracleLS
 
     def make(name, **kw):
-        deep = {"mvae": mvae, "fastmvae2": fastmvae2}
-        return deep[name](args, **kw) if name in deep else {"ilrma": ILRMA, "auxiva": AuxIVA}[name](**kw)
+        return deep_separator(name, args, **kw) if name in DEEP else {"ilrma": ILRMA, "auxiva": AuxIVA}[name](**kw)
 
     models = {}
     prediction = dict(taps=args.taps, delay=args.delay)
