@@ -329,7 +329,9 @@ class RetrainingDataset(torch.utils.data.Dataset):
             raise ValueError(f"iterations {bad} are outside the stored 0..{n_iter}")
         self.oracle, self.segment_frames, self.seed, self.epoch = oracle, segment_frames, int(seed), 0
         self.early_iterations, self.early_weight = int(early_iterations), float(early_weight)
-        self.shards = [load_tensors(self.data_dir / entries[i]["file"], what="re-training shard") for i in item_ids]
+        self.shards = [  # mapped, not read: thousands of mixtures' iterates exceed the memory
+            load_tensors(self.data_dir / entries[i]["file"], what="re-training shard", mmap=True) for i in item_ids
+        ]
         self.item_ids = item_ids
         self.samples = [
             (s, it, n)

@@ -43,14 +43,15 @@ def check_regular_file(path) -> None:
         raise ValueError(f"{path}: not a regular file ({kind}); give a saved model or package file.")
 
 
-def load_tensors(path, map_location="cpu", what: str = "torch file"):
+def load_tensors(path, map_location="cpu", what: str = "torch file", mmap: bool = False):
     """The object saved at ``path`` (a path, or an open binary file), read with torch's
     weights-only unpickler: tensors, containers of them and plain data only.
 
     ``ValueError`` naming the problem for non-regular files, files holding other Python objects
     (``"<path> is not a tensors-only file ..."``) and unreadable files (truncated, not a torch
     file); ``FileNotFoundError`` for a missing path. ``what`` names the expected kind in the
-    message of an unreadable file (``"model file"``, ``"network package"``).
+    message of an unreadable file (``"model file"``, ``"network package"``). ``mmap``: map the
+    tensors' storage from the file instead of reading it (a path only; for data larger than memory).
     """
     import torch
 
@@ -63,7 +64,7 @@ def load_tensors(path, map_location="cpu", what: str = "torch file"):
     try:
         with warnings.catch_warnings():  # e.g. "Detected pickle protocol 4": the error below says it all
             warnings.simplefilter("ignore")
-            return torch.load(path, map_location=map_location, weights_only=True)
+            return torch.load(path, map_location=map_location, weights_only=True, mmap=bool(mmap and is_path))
     except pickle.UnpicklingError:
         raise ValueError(
             f"{path} {NOT_TENSORS_ONLY}: it holds Python objects beyond tensors and plain data, "

@@ -179,13 +179,25 @@ if run_stage 11 "zoo_authors"; then
   # cost of 10 steps of 0.01)
   zoo "${authors[@]}" --stages evaluate --rt60 0.3 --n-src 2 3 --mvae-steps 5 --mvae-lr 0.02 --mvae-last 10 \
     --mvae-tag _s5lr02 --mvae-mixtures 24 --methods mvae_last10_s5lr02
-  # FastMVAE2 with snapshots of the ChimeraACVAE packaged while it trained (steps 1700 and 2700)
-  for step in 1700 2700; do
+  # FastMVAE2 with snapshots of the ChimeraACVAE packaged while it trained
+  for step in 1700 2700 3100; do
     chimera=$exp_dir/zoo_authors/chimera/network_step$step.pt
     [[ -f $chimera ]] || continue
     zoo "${authors[@]}" --stages evaluate --rt60 0.3 --n-src 2 3 --chimera-package "$chimera" --chimera-tag "_s$step" \
       --methods "fastmvae2_s$step" "fastmvae2_ilrma_start_s$step"
   done
+  # encoder re-training at the authors' protocol scale on the step-3100 snapshot: FastMVAE2's iterates
+  # 0-30 of 200 training-sentence mixtures per N in rooms of RT60 0.2-0.4 s, one signal per Adam step,
+  # iterations 0-5 weighted 5, at the authors' rate and a 10x larger one
+  chimera=$exp_dir/zoo_authors/chimera/network_step3100.pt
+  if [[ -f $chimera ]]; then
+    for lr in 1e-5 1e-4; do
+      "$python" $scripts/zoo_retrain_scale.py --zoo "$exp_dir/zoo_authors" --network "$chimera" --sizes 200 \
+        --train-rt60 0.2 0.4 --batch-size 1 --steps 20000 --lr $lr --early-iterations 6 --early-weight 5 \
+        --val-every 2000 --data-tag _s3100 --tag "_s3100_lr$lr" --rooms 0.3:2 0.3:3 --threads 1 \
+        > "$exp_dir/zoo_authors/retrain_protocol_lr$lr.md"
+    done
+  fi
   zoo "${authors[@]}" --stages report --results "$results/zoo_authors"
   # each source model's ceiling: NMF and the CVAE fitted to the true powers (ceilings.md)
   "$python" $scripts/zoo_ceilings.py --zoo "$exp_dir/zoo_authors" --threads 1 --results "$results/zoo_authors"

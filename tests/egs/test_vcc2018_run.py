@@ -49,6 +49,7 @@ def stub(tmp_path):
         "zoo_rebuild/.keep",
         "zoo_authors/cvae/network_step2100.pt",
         "zoo_authors/chimera/network_step1700.pt",
+        "zoo_authors/chimera/network_step3100.pt",
     ):
         (exp / made).parent.mkdir(parents=True, exist_ok=True)
         (exp / made).write_text("made by the test\n")
@@ -108,6 +109,8 @@ def test_every_stage_calls_its_studies_with_valid_arguments(stub):
     for study in ("arrays_vcc2018.py", "dereverb_vcc2018.py"):  # with the authors'-scale CVAE and ChimeraACVAE
         for separator in ("mvae", "fastmvae2"):
             assert any(study in c and f"--separators {separator}" in c for c in calls), (study, separator)
+    protocol = [c for c in calls if "zoo_retrain_scale.py" in c and "--network" in c]  # the authors' re-training scale
+    assert len(protocol) == 2 and all("--train-rt60 0.2 0.4" in c and "--batch-size 1" in c for c in protocol)
     assert "python docs/make_results.py" in calls
     assert "--corpus /data/vcc2018" in next(c for c in calls if "gass_vcc2018.py" in c)
     chosen = json.loads((stub[1] / "zoo_refine_open" / "refine" / "chosen.json").read_text())

@@ -95,8 +95,8 @@ def test_from_pretrained_never_runs_pickled_code(tmp_path, env, cls):
 
 @pytest.mark.parametrize(
     "reader",
-    [load_tensors, load_model, lambda p: load_network_package(p)],
-    ids=["load_tensors", "load_model", "load_network_package"],
+    [load_tensors, lambda p: load_tensors(p, mmap=True), load_model, lambda p: load_network_package(p)],
+    ids=["load_tensors", "load_tensors-mmap", "load_model", "load_network_package"],
 )
 def test_every_reader_refuses_pickled_code(tmp_path, env, reader):
     path, marker = _evil_package(tmp_path)
@@ -104,6 +104,18 @@ def test_every_reader_refuses_pickled_code(tmp_path, env, reader):
         reader(str(path))
     assert "\n" not in str(info.value) and "weights_only=False" not in str(info.value)
     assert not marker.exists()
+
+
+def test_mapped_loading_reads_the_same_tensors(tmp_path):
+    """``mmap=True`` (re-training shards larger than memory) gives the saved values, backed by the file."""
+    from asteroid_mvae.utils.io import save_torch
+
+    saved = {"inputs": torch.randn(3, 2, 8, 5).half(), "meta": {"n_src": 2}}
+    save_torch(saved, tmp_path / "shard.pt")
+    loaded = load_tensors(tmp_path / "shard.pt", mmap=True)
+    assert torch.equal(loaded["inputs"], saved["inputs"]) and loaded["meta"] == {"n_src": 2}
+    if os.path.exists("/proc/self/maps"):  # the file is mapped, not read
+        assert str(tmp_path / "shard.pt") in pathlib.Path("/proc/self/maps").read_text()
 
 
 def test_all_model_classes_share_the_safe_from_pretrained():

@@ -8,6 +8,13 @@ mixtures, and print the paired table against ILRMA and against the plain FastMVA
 
     python egs/vcc2018/local/zoo_retrain_scale.py --zoo exp/zoo --sizes 12 48
     python egs/vcc2018/local/zoo_retrain_scale.py --zoo exp/zoo --sizes 48 --steps 1200 --tag _s1200
+
+The authors' protocol (Yamaji et al.: one separated signal per step, Adam 1e-5, the first
+iterations over-represented) on mixtures of varied rooms, with another ChimeraACVAE package::
+
+    python egs/vcc2018/local/zoo_retrain_scale.py --zoo exp/zoo_authors --network PKG --sizes 200 \
+        --train-rt60 0.2 0.4 --batch-size 1 --steps 20000 --lr 1e-5 --early-iterations 6 --early-weight 5 \
+        --val-every 2000 --data-tag _s3100 --tag _s3100_lr1e-5 --rooms 0.3:2 0.3:3
 """
 
 import argparse
@@ -27,7 +34,19 @@ def parse_args(argv=None):
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--lr", type=float, default=1e-4)
     parser.add_argument("--tag", default="", help="suffix of the re-trained folders and rows (e.g. _s1200)")
-    return parser.parse_args(argv)
+    parser.add_argument("--network", default=None, help="ChimeraACVAE package (default: <zoo>/chimera/network.pt)")
+    parser.add_argument(
+        "--train-rt60", type=float, nargs="+", default=[0.3], help="re-training rooms: RT60 or LOW HIGH"
+    )
+    parser.add_argument("--data-tag", default="", help="suffix of the re-training data folders (one per network)")
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--val-every", type=int, default=50, help="steps between validations")
+    parser.add_argument("--early-iterations", type=int, default=0, help="iterations below this weigh --early-weight")
+    parser.add_argument("--early-weight", type=float, default=1.0)
+    args = parser.parse_args(argv)
+    if len(args.train_rt60) not in (1, 2):
+        parser.error("--train-rt60 takes one RT60 or a LOW HIGH range")
+    return args
 
 
 def main(argv=None):
@@ -42,17 +61,24 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
     out = Path(args.zoo)
     zargs = zoo.parse_args(["--out", str(out), "--threads", str(args.threads)])
-    csvs = [zoo.mixtures(zargs, out, "train", n, max(args.sizes)) for n in (2, 3)]
+    rt60 = args.train_rt60[0] if len(args.train_rt60) == 1 else tuple(args.train_rt60)
+    csvs = [zoo.mixtures(zargs, out, "train", n, max(args.sizes), rt60) for n in (2, 3)]
+    rooms = "" if rt60 == 0.3 else f"_rt{zoo.room_tag(rt60)}"
     for k in args.sizes:
         zoo.retrain_encoder(
             zargs,
             out,
             csvs,
-            out / f"retrain_data_k{k}",
+            out / f"retrain_data_k{k}{rooms}{args.data_tag}",
             out / f"retrained_k{k}{args.tag}",
             args.steps,
             args.lr,
             max_mixtures=k,
+            network=args.network,
+            batch_size=args.batch_size,
+            val_every_n_steps=args.val_every,
+            early_iterations=args.early_iterations,
+            early_weight=args.early_weight,
         )
     tables = []
     for room in args.rooms:

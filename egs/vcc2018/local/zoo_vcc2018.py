@@ -171,9 +171,16 @@ def sentence_split(args):
 
 
 def room(args, rt60=0.3):
+    """The zoo's room; ``rt60`` a value or a ``(low, high)`` range drawn per mixture."""
     from asteroid_mvae.data import RoomConfig
 
-    return RoomConfig(duration=args.seconds, rt60=rt60)
+    return RoomConfig(duration=args.seconds, rt60=tuple(rt60) if isinstance(rt60, (list, tuple)) else rt60)
+
+
+def room_tag(rt60) -> str:
+    """Milliseconds: ``300`` for 0.3 s, ``200-400`` for the range (0.2, 0.4)."""
+    values = rt60 if isinstance(rt60, (list, tuple)) else [rt60]
+    return "-".join(str(int(round(v * 1000))) for v in values)
 
 
 def stage_speakers(args, out):
@@ -247,7 +254,7 @@ def mixtures(args, out, part, n_src, n_mixtures, rt60=0.3):
 
     train, test = sentence_split(args)
     corpus = train if part == "train" else test
-    name = f"mix_{part}_{n_src}src" + ("" if rt60 == 0.3 else f"_rt{int(round(rt60 * 1000))}")
+    name = f"mix_{part}_{n_src}src" + ("" if rt60 == 0.3 else f"_rt{room_tag(rt60)}")
     return simulate_mixtures(
         corpus,
         out / name,
@@ -259,12 +266,15 @@ def mixtures(args, out, part, n_src, n_mixtures, rt60=0.3):
     )
 
 
-def retrain_encoder(args, out, csvs, data_dir, model_dir, steps, lr, max_mixtures=None):
+def retrain_encoder(args, out, csvs, data_dir, model_dir, steps, lr, max_mixtures=None, network=None, **config):
     """The zoo's re-training: FastMVAE2's 30 iterates on ``csvs`` (at most ``max_mixtures`` per CSV)
-    into ``data_dir``, then the ChimeraACVAE's encoder re-trained on them into ``model_dir``."""
+    into ``data_dir``, then the ChimeraACVAE's encoder re-trained on them into ``model_dir``.
+
+    ``network``: the ChimeraACVAE package (default the zoo's); ``config``: ``RetrainConfig``
+    fields that replace the zoo's (batches of 16, validation every 50 steps, patience 5)."""
     from asteroid_mvae.retraining import RetrainConfig, generate_retraining_data, retrain
 
-    network = out / "chimera" / "network.pt"
+    network = Path(network) if network else out / "chimera" / "network.pt"
     generate_retraining_data(
         network,
         csvs,
@@ -275,9 +285,8 @@ def retrain_encoder(args, out, csvs, data_dir, model_dir, steps, lr, max_mixture
         seed=args.seed,
         max_mixtures=max_mixtures,
     )
-    config = RetrainConfig(
-        lr=lr, max_steps=steps, seed=args.seed, batch_size=16, val_fraction=0.1, patience=5, val_every_n_steps=50
-    )
+    settings = dict(batch_size=16, val_fraction=0.1, patience=5, val_every_n_steps=50)
+    config = RetrainConfig(lr=lr, max_steps=steps, seed=args.seed, **{**settings, **config})
     return retrain(network, data_dir, model_dir, config)
 
 
