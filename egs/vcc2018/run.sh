@@ -198,6 +198,12 @@ if run_stage 11 "zoo_authors"; then
         > "$exp_dir/zoo_authors/retrain_protocol_lr$lr.md"
     done
   fi
+  # each scale step's paired effect against the step before (scale.md)
+  mkdir -p "$results/zoo_authors"
+  "$python" $scripts/zoo_compare.py --a "$exp_dir/zoo_authors" --pairs mvae_s3000:mvae mvae_s4600:mvae_s3000 \
+    mvae_last10_s4600:mvae_last10_s3000 fastmvae2_s2700:fastmvae2_s1700 fastmvae2_s3100:fastmvae2_s2700 \
+    fastmvae2_retrained_k200_s3100_lr1e-5:fastmvae2_s3100 fastmvae2_retrained_k200_s3100_lr1e-4:fastmvae2_s3100 \
+    > "$results/zoo_authors/scale.md"
   zoo "${authors[@]}" --stages report --results "$results/zoo_authors"
   # each source model's ceiling: NMF and the CVAE fitted to the true powers (ceilings.md)
   "$python" $scripts/zoo_ceilings.py --zoo "$exp_dir/zoo_authors" --threads 1 --results "$results/zoo_authors"

@@ -111,6 +111,7 @@ def test_every_stage_calls_its_studies_with_valid_arguments(stub):
             assert any(study in c and f"--separators {separator}" in c for c in calls), (study, separator)
     protocol = [c for c in calls if "zoo_retrain_scale.py" in c and "--network" in c]  # the authors' re-training scale
     assert len(protocol) == 2 and all("--train-rt60 0.2 0.4" in c and "--batch-size 1" in c for c in protocol)
+    assert any("zoo_compare.py" in c and "--pairs" in c for c in calls)
     assert "python docs/make_results.py" in calls
     assert "--corpus /data/vcc2018" in next(c for c in calls if "gass_vcc2018.py" in c)
     chosen = json.loads((stub[1] / "zoo_refine_open" / "refine" / "chosen.json").read_text())
@@ -154,3 +155,21 @@ def test_zoo_refuses_a_named_package_that_is_missing(tmp_path):
         assert result.returncode == 2 and f"none.pt is missing ({option})" in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "zoo").exists()
+
+
+def test_zoo_compare_pairs_gives_each_step_against_the_one_before(tmp_path):
+    folder = tmp_path / "eval" / "rt300_n2"
+    folder.mkdir(parents=True)
+    rows = ["method,mixture_id,si_sdr_imp,j_increase_fraction"]
+    for i, gain in enumerate((1.0, 2.0, 3.0)):
+        rows += [f"old,m{i},5.0,0.5", f"new,m{i},{5.0 + gain},0.25"]
+    (folder / "all_metrics.csv").write_text("\n".join(rows) + "\n")
+    script = ROOT / "egs" / "vcc2018" / "local" / "zoo_compare.py"
+    result = subprocess.run(
+        [sys.executable, str(script), "--a", str(tmp_path), "--pairs", "new:old"], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert "| new - old | 2 | 3 | +2.00 ± 0.58 | 3/3 | 0.250 / 0.500 |" in result.stdout
+    for options, message in ((["--a", str(tmp_path / "none"), "--pairs", "a:b"], "holds no"), (["--a", "x"], "either")):
+        result = subprocess.run([sys.executable, str(script), *options], capture_output=True, text=True)
+        assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr

@@ -1,13 +1,20 @@
-"""Paired comparison of two zoos on the same test mixtures (speaker-closed vs speaker-open).
+"""Paired comparisons: two zoos on the same test mixtures (speaker-closed vs speaker-open), or
+pairs of methods of one zoo (each step of a training's scale against the step before).
 
 Both zoos simulate their test mixtures from the same corpus, sentences and seeds, so each
 mixture id is the same signal in both; this prints, per room, N and method, the mean SI-SDR
 improvement in each zoo and their paired difference (B minus A) with its standard error::
 
     python egs/vcc2018/local/zoo_compare.py --a exp/zoo --b exp/zoo_open --names closed open
+
+With ``--pairs NEW:OLD ...`` it prints one table for the zoo ``--a``: per pair and N, the paired
+difference NEW minus OLD, the mixtures NEW wins and both J-increase fractions::
+
+    python egs/vcc2018/local/zoo_compare.py --a exp/zoo_authors --pairs fastmvae2_s2700:fastmvae2_s1700
 """
 
 import argparse
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -17,10 +24,16 @@ import pandas as pd
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--a", required=True, help="first zoo folder (its eval/rt*_n*/all_metrics.csv)")
-    parser.add_argument("--b", required=True, help="second zoo folder")
+    parser.add_argument("--b", default=None, help="second zoo folder (required without --pairs)")
+    parser.add_argument("--pairs", nargs="+", default=None, help="NEW:OLD methods of the zoo --a")
     parser.add_argument("--names", nargs=2, default=["A", "B"])
     parser.add_argument("--methods", nargs="+", default=None, help="default: the methods both zoos evaluated")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if (args.b is None) == (args.pairs is None):
+        parser.error("give either --b (two zoos) or --pairs (methods of one zoo)")
+    if args.pairs and any(len(pair.split(":")) != 2 for pair in args.pairs):
+        parser.error("--pairs takes NEW:OLD method names")
+    return args
 
 
 def paired_rows(csv_a: Path, csv_b: Path, methods=None):
@@ -40,8 +53,39 @@ def paired_rows(csv_a: Path, csv_b: Path, methods=None):
     return rows
 
 
+def pairs_table(zoo: Path, pairs) -> str:
+    """One markdown table: per ``NEW:OLD`` pair, per N of ``zoo/eval/rt300_n*``, the paired
+    difference NEW minus OLD (± standard error, wins) and the J-increase fractions."""
+    from asteroid_mvae.evaluation.report import paired_differences
+
+    folders = sorted(Path(zoo, "eval").glob("rt300_n*"))
+    frames = {folder.name.split("_n")[1]: pd.read_csv(folder / "all_metrics.csv") for folder in folders}
+    lines = [
+        "| step (new minus old) | N | mixtures | paired (dB) | better | J-increase fraction new / old |",
+        "|---|---|---|---|---|---|",
+    ]
+    for pair in pairs:
+        new, old = pair.split(":")
+        for n_src, df in frames.items():
+            paired = paired_differences(df, new, old)
+            if not paired:
+                continue
+            jinc = [df[df["method"] == m]["j_increase_fraction"].mean() for m in (new, old)]
+            lines.append(
+                f"| {new} - {old} | {n_src} | {paired['n']} | {paired['mean']:+.2f} ± {paired['se']:.2f} | "
+                f"{paired['wins']}/{paired['n']} | {jinc[0]:.3f} / {jinc[1]:.3f} |"
+            )
+    return "\n".join(lines)
+
+
 def main(argv=None):
     args = parse_args(argv)
+    if args.pairs:
+        if not any(Path(args.a, "eval").glob("rt300_n*/all_metrics.csv")):
+            print(f"zoo_compare.py: error: {Path(args.a, 'eval')} holds no rt300_n*/all_metrics.csv", file=sys.stderr)
+            raise SystemExit(2)
+        print(pairs_table(Path(args.a), args.pairs))
+        return
     name_a, name_b = args.names
     for folder in sorted(Path(args.b, "eval").glob("rt*_n*")):
         csv_a, csv_b = Path(args.a, "eval", folder.name, "all_metrics.csv"), folder / "all_metrics.csv"
