@@ -187,14 +187,16 @@ if run_stage 11 "zoo_authors"; then
       --methods "fastmvae2_s$step" "fastmvae2_ilrma_start_s$step"
   done
   # encoder re-training at the authors' protocol scale on the step-3100 snapshot: FastMVAE2's iterates
-  # 0-30 of 200 training-sentence mixtures per N in rooms of RT60 0.2-0.4 s, one signal per Adam step,
-  # iterations 0-5 weighted 5, at the authors' rate and a 10x larger one
+  # 0-30 of 200 mixtures per N of the zoo's training speakers (never the test speakers) in rooms of
+  # RT60 0.2-0.4 s, one signal per Adam step, iterations 0-5 weighted 5, at the authors' rate and a
+  # 10x larger one
   chimera=$exp_dir/zoo_authors/chimera/network_step3100.pt
   if [[ -f $chimera ]]; then
     for lr in 1e-5 1e-4; do
       "$python" $scripts/zoo_retrain_scale.py --zoo "$exp_dir/zoo_authors" --network "$chimera" --sizes 200 \
         --train-rt60 0.2 0.4 --batch-size 1 --steps 20000 --lr $lr --early-iterations 6 --early-weight 5 \
-        --val-every 2000 --data-tag _s3100 --tag "_s3100_lr$lr" --rooms 0.3:2 0.3:3 --threads 1 \
+        --val-every 2000 --data-tag _s3100 --tag "_s3100_lr$lr" --rooms 0.3:2 0.3:3 --threads 1 --data-jobs "$threads" \
+        --train-corpus "$librispeech" --per-speaker 2 --open-test-speakers $open_speakers \
         > "$exp_dir/zoo_authors/retrain_protocol_lr$lr.md"
     done
   fi

@@ -111,6 +111,7 @@ def test_every_stage_calls_its_studies_with_valid_arguments(stub):
             assert any(study in c and f"--separators {separator}" in c for c in calls), (study, separator)
     protocol = [c for c in calls if "zoo_retrain_scale.py" in c and "--network" in c]  # the authors' re-training scale
     assert len(protocol) == 2 and all("--train-rt60 0.2 0.4" in c and "--batch-size 1" in c for c in protocol)
+    assert all("--open-test-speakers VCC2SF1" in c for c in protocol)  # the zoo's speaker-disjoint split
     assert any("zoo_compare.py" in c and "--pairs" in c for c in calls)
     assert "python docs/make_results.py" in calls
     assert "--corpus /data/vcc2018" in next(c for c in calls if "gass_vcc2018.py" in c)
@@ -173,3 +174,19 @@ def test_zoo_compare_pairs_gives_each_step_against_the_one_before(tmp_path):
     for options, message in ((["--a", str(tmp_path / "none"), "--pairs", "a:b"], "holds no"), (["--a", "x"], "either")):
         result = subprocess.run([sys.executable, str(script), *options], capture_output=True, text=True)
         assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_zoo_retrain_scale_makes_its_mixtures_with_the_zoos_split(monkeypatch):
+    """The re-training mixtures come from the zoo's own training speakers: the study passes the
+    zoo's corpus and speaker options on (without them a speaker-open zoo's test speakers would
+    make its re-training mixtures)."""
+    monkeypatch.syspath_prepend(str(ROOT / "egs" / "vcc2018" / "local"))
+    import zoo_retrain_scale
+
+    args = zoo_retrain_scale.parse_args(
+        ["--zoo", "exp/z", "--sizes", "200", "--train-corpus", "/libri", "--open-test-speakers", "A", "B"]
+    )
+    assert args.sizes == [200] and args.zoo_args.out == "exp/z"
+    assert args.zoo_args.train_corpus == "/libri" and args.zoo_args.open_test_speakers == ["A", "B"]
+    with pytest.raises(SystemExit):
+        zoo_retrain_scale.parse_args(["--zoo", "exp/z", "--bogus"])

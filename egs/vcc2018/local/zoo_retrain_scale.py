@@ -4,7 +4,9 @@ On a zoo built by ``zoo_vcc2018.py`` (its ChimeraACVAE and test mixtures), re-tr
 on the first K training-sentence mixtures per N for each K of ``--sizes`` (the same 300 steps at
 lr 1e-4 as the zoo's re-training), evaluate each re-trained FastMVAE2 on the zoo's test
 mixtures, and print the paired table against ILRMA and against the plain FastMVAE2 (rows
-``fastmvae2_retrained_k<K>`` join the zoo's evaluation folders). Every stage resumes.
+``fastmvae2_retrained_k<K>`` join the zoo's evaluation folders). Every stage resumes. Options this
+study does not take are the zoo's (``zoo_vcc2018.py``): give a speaker-open zoo's ``--train-corpus``,
+``--per-speaker`` and ``--open-test-speakers``, so that its split makes the mixtures.
 
     python egs/vcc2018/local/zoo_retrain_scale.py --zoo exp/zoo --sizes 12 48
     python egs/vcc2018/local/zoo_retrain_scale.py --zoo exp/zoo --sizes 48 --steps 1200 --tag _s1200
@@ -14,7 +16,8 @@ iterations over-represented) on mixtures of varied rooms, with another ChimeraAC
 
     python egs/vcc2018/local/zoo_retrain_scale.py --zoo exp/zoo_authors --network PKG --sizes 200 \
         --train-rt60 0.2 0.4 --batch-size 1 --steps 20000 --lr 1e-5 --early-iterations 6 --early-weight 5 \
-        --val-every 2000 --data-tag _s3100 --tag _s3100_lr1e-5 --rooms 0.3:2 0.3:3
+        --val-every 2000 --data-tag _s3100 --tag _s3100_lr1e-5 --rooms 0.3:2 0.3:3 \
+        --train-corpus ../shared/data/librispeech_tc100_1utt --per-speaker 2 --open-test-speakers VCC2SF1
 """
 
 import argparse
@@ -43,9 +46,12 @@ def parse_args(argv=None):
     parser.add_argument("--val-every", type=int, default=50, help="steps between validations")
     parser.add_argument("--early-iterations", type=int, default=0, help="iterations below this weigh --early-weight")
     parser.add_argument("--early-weight", type=float, default=1.0)
-    args = parser.parse_args(argv)
+    parser.add_argument("--data-jobs", type=int, default=1, help="processes making the re-training data")
+    args, zoo_options = parser.parse_known_args(argv)
     if len(args.train_rt60) not in (1, 2):
         parser.error("--train-rt60 takes one RT60 or a LOW HIGH range")
+    # every other option is the zoo's (its corpora and speakers make the split)
+    args.zoo_args = zoo.parse_args(["--out", args.zoo, "--threads", str(args.threads), *zoo_options])
     return args
 
 
@@ -60,7 +66,7 @@ def main(argv=None):
 
     torch.set_num_threads(args.threads)
     out = Path(args.zoo)
-    zargs = zoo.parse_args(["--out", str(out), "--threads", str(args.threads)])
+    zargs = args.zoo_args
     rt60 = args.train_rt60[0] if len(args.train_rt60) == 1 else tuple(args.train_rt60)
     csvs = [zoo.mixtures(zargs, out, "train", n, max(args.sizes), rt60) for n in (2, 3)]
     rooms = "" if rt60 == 0.3 else f"_rt{zoo.room_tag(rt60)}"
@@ -79,6 +85,7 @@ def main(argv=None):
             val_every_n_steps=args.val_every,
             early_iterations=args.early_iterations,
             early_weight=args.early_weight,
+            jobs=args.data_jobs,
         )
     tables = []
     for room in args.rooms:

@@ -266,7 +266,7 @@ def mixtures(args, out, part, n_src, n_mixtures, rt60=0.3):
     )
 
 
-def retrain_encoder(args, out, csvs, data_dir, model_dir, steps, lr, max_mixtures=None, network=None, **config):
+def retrain_encoder(args, out, csvs, data_dir, model_dir, steps, lr, max_mixtures=None, network=None, jobs=1, **config):
     """The zoo's re-training: FastMVAE2's 30 iterates on ``csvs`` (at most ``max_mixtures`` per CSV)
     into ``data_dir``, then the ChimeraACVAE's encoder re-trained on them into ``model_dir``.
 
@@ -281,7 +281,7 @@ def retrain_encoder(args, out, csvs, data_dir, model_dir, steps, lr, max_mixture
         data_dir,
         n_iter=30,
         stft_config=stft_config(args),
-        jobs=1,
+        jobs=jobs,
         seed=args.seed,
         max_mixtures=max_mixtures,
     )
