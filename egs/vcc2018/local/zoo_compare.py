@@ -53,13 +53,13 @@ def paired_rows(csv_a: Path, csv_b: Path, methods=None):
     return rows
 
 
-def pairs_table(zoo: Path, pairs) -> str:
-    """One markdown table: per ``NEW:OLD`` pair, per N of ``zoo/eval/rt300_n*``, the paired
-    difference NEW minus OLD (± standard error, wins) and the J-increase fractions."""
+def pairs_table(csvs, pairs) -> str:
+    """One markdown table: per ``NEW:OLD`` pair, per N of the evaluations ``csvs``
+    (``eval/rt300_n<N>/all_metrics.csv``), the paired difference NEW minus OLD (± standard error,
+    wins) and the J-increase fractions."""
     from asteroid_mvae.evaluation.report import paired_differences
 
-    folders = sorted(Path(zoo, "eval").glob("rt300_n*"))
-    frames = {folder.name.split("_n")[1]: pd.read_csv(folder / "all_metrics.csv") for folder in folders}
+    frames = {csv.parent.name.split("_n")[1]: pd.read_csv(csv) for csv in csvs}
     lines = [
         "| step (new minus old) | N | mixtures | paired (dB) | better | J-increase fraction new / old |",
         "|---|---|---|---|---|---|",
@@ -81,10 +81,11 @@ def pairs_table(zoo: Path, pairs) -> str:
 def main(argv=None):
     args = parse_args(argv)
     if args.pairs:
-        if not any(Path(args.a, "eval").glob("rt300_n*/all_metrics.csv")):
+        csvs = sorted(Path(args.a, "eval").glob("rt300_n*/all_metrics.csv"))
+        if not csvs:
             print(f"zoo_compare.py: error: {Path(args.a, 'eval')} holds no rt300_n*/all_metrics.csv", file=sys.stderr)
             raise SystemExit(2)
-        print(pairs_table(Path(args.a), args.pairs))
+        print(pairs_table(csvs, args.pairs))
         return
     name_a, name_b = args.names
     for folder in sorted(Path(args.b, "eval").glob("rt*_n*")):

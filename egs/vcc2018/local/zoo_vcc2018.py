@@ -174,7 +174,7 @@ def room(args, rt60=0.3):
     """The zoo's room; ``rt60`` a value or a ``(low, high)`` range drawn per mixture."""
     from asteroid_mvae.data import RoomConfig
 
-    return RoomConfig(duration=args.seconds, rt60=tuple(rt60) if isinstance(rt60, (list, tuple)) else rt60)
+    return RoomConfig(duration=args.seconds, rt60=rt60)  # a list becomes a tuple there
 
 
 def room_tag(rt60) -> str:
