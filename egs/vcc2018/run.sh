@@ -145,8 +145,8 @@ if run_stage 9 "dereverb"; then
   if [[ -f $cvae ]]; then
     dereverb --separators mvae --cvae "$cvae" --updates ip1 --against "$results/dereverb" --out "$results/dereverb_mvae"
   fi
-  # FastMVAE2-T with stage 11's ChimeraACVAE (a snapshot packaged at step 1700 while it trained)
-  chimera=$exp_dir/zoo_authors/chimera/network_step1700.pt
+  # FastMVAE2-T with stage 11's ChimeraACVAE (a snapshot packaged at step 3100 while it trained)
+  chimera=$exp_dir/zoo_authors/chimera/network_step3100.pt
   if [[ -f $chimera ]]; then
     dereverb --separators fastmvae2 --chimera "$chimera" --updates ip1 --against "$results/dereverb" \
       --out "$results/dereverb_fastmvae2"
@@ -161,7 +161,7 @@ if run_stage 10 "arrays"; then
   if [[ -f $cvae ]]; then
     arrays --separators mvae --forms m_n overiva --cvae "$cvae" --against "$results/arrays" --out "$results/arrays_mvae"
   fi
-  chimera=$exp_dir/zoo_authors/chimera/network_step1700.pt  # stage 11's ChimeraACVAE, a snapshot
+  chimera=$exp_dir/zoo_authors/chimera/network_step3100.pt  # stage 11's ChimeraACVAE, a snapshot
   if [[ -f $chimera ]]; then
     arrays --separators fastmvae2 --forms m_n overiva --chimera "$chimera" --against "$results/arrays" \
       --out "$results/arrays_fastmvae2"
