@@ -180,31 +180,32 @@ if run_stage 11 "zoo_authors"; then
   zoo "${authors[@]}" --stages evaluate --rt60 0.3 --n-src 2 3 --mvae-steps 5 --mvae-lr 0.02 --mvae-last 10 \
     --mvae-tag _s5lr02 --mvae-mixtures 24 --methods mvae_last10_s5lr02
   # FastMVAE2 with snapshots of the ChimeraACVAE packaged while it trained
-  for step in 1700 2700 3100; do
+  for step in 1700 2700 3100 4000; do
     chimera=$exp_dir/zoo_authors/chimera/network_step$step.pt
     [[ -f $chimera ]] || continue
     zoo "${authors[@]}" --stages evaluate --rt60 0.3 --n-src 2 3 --chimera-package "$chimera" --chimera-tag "_s$step" \
       --methods "fastmvae2_s$step" "fastmvae2_ilrma_start_s$step"
   done
-  # encoder re-training at the authors' protocol scale on the step-3100 snapshot: FastMVAE2's iterates
-  # 0-30 of 200 mixtures per N of the zoo's training speakers (never the test speakers) in rooms of
-  # RT60 0.2-0.4 s, one signal per Adam step, iterations 0-5 weighted 5, at the authors' rate and a
-  # 10x larger one
-  chimera=$exp_dir/zoo_authors/chimera/network_step3100.pt
-  if [[ -f $chimera ]]; then
-    for lr in 1e-5 1e-4; do
-      "$python" $scripts/zoo_retrain_scale.py --zoo "$exp_dir/zoo_authors" --network "$chimera" --sizes 200 \
-        --train-rt60 0.2 0.4 --batch-size 1 --steps 20000 --lr $lr --early-iterations 6 --early-weight 5 \
-        --val-every 2000 --data-tag _s3100 --tag "_s3100_lr$lr" --rooms 0.3:2 0.3:3 --threads 1 --data-jobs "$threads" \
-        --train-corpus "$librispeech" --per-speaker 2 --open-test-speakers $open_speakers \
-        > "$exp_dir/zoo_authors/retrain_protocol_lr$lr.md"
-    done
-  fi
+  # encoder re-training at the authors' protocol scale: FastMVAE2's iterates 0-30 of 200 mixtures per N
+  # of the zoo's training speakers (never the test speakers) in rooms of RT60 0.2-0.4 s, one signal per
+  # Adam step, iterations 0-5 weighted 5; on the step-3100 snapshot at the authors' rate and a 10x
+  # larger one, on the step-4000 snapshot at the authors' rate (snapshot:rate)
+  for run in 3100:1e-5 3100:1e-4 4000:1e-5; do
+    step=${run%:*} lr=${run#*:}
+    chimera=$exp_dir/zoo_authors/chimera/network_step$step.pt
+    [[ -f $chimera ]] || continue
+    "$python" $scripts/zoo_retrain_scale.py --zoo "$exp_dir/zoo_authors" --network "$chimera" --sizes 200 \
+      --train-rt60 0.2 0.4 --batch-size 1 --steps 20000 --lr "$lr" --early-iterations 6 --early-weight 5 \
+      --val-every 2000 --data-tag "_s$step" --tag "_s${step}_lr$lr" --rooms 0.3:2 0.3:3 --threads 1 --data-jobs "$threads" \
+      --train-corpus "$librispeech" --per-speaker 2 --open-test-speakers $open_speakers \
+      > "$exp_dir/zoo_authors/retrain_protocol_s${step}_lr$lr.md"
+  done
   # each scale step's paired effect against the step before (scale.md)
   mkdir -p "$results/zoo_authors"
   "$python" $scripts/zoo_compare.py --a "$exp_dir/zoo_authors" --pairs mvae_s3000:mvae mvae_s4600:mvae_s3000 \
     mvae_last10_s4600:mvae_last10_s3000 fastmvae2_s2700:fastmvae2_s1700 fastmvae2_s3100:fastmvae2_s2700 \
-    fastmvae2_retrained_k200_s3100_lr1e-5:fastmvae2_s3100 fastmvae2_retrained_k200_s3100_lr1e-4:fastmvae2_s3100 \
+    fastmvae2_s4000:fastmvae2_s3100 fastmvae2_retrained_k200_s3100_lr1e-5:fastmvae2_s3100 \
+    fastmvae2_retrained_k200_s3100_lr1e-4:fastmvae2_s3100 fastmvae2_retrained_k200_s4000_lr1e-5:fastmvae2_s4000 \
     > "$results/zoo_authors/scale.md"
   zoo "${authors[@]}" --stages report --results "$results/zoo_authors"
   # each source model's ceiling: NMF and the CVAE fitted to the true powers (ceilings.md)

@@ -50,6 +50,7 @@ def stub(tmp_path):
         "zoo_authors/cvae/network_step2100.pt",
         "zoo_authors/chimera/network_step1700.pt",
         "zoo_authors/chimera/network_step3100.pt",
+        "zoo_authors/chimera/network_step4000.pt",
     ):
         (exp / made).parent.mkdir(parents=True, exist_ok=True)
         (exp / made).write_text("made by the test\n")
@@ -110,7 +111,8 @@ def test_every_stage_calls_its_studies_with_valid_arguments(stub):
         for separator in ("mvae", "fastmvae2"):
             assert any(study in c and f"--separators {separator}" in c for c in calls), (study, separator)
     protocol = [c for c in calls if "zoo_retrain_scale.py" in c and "--network" in c]  # the authors' re-training scale
-    assert len(protocol) == 2 and all("--train-rt60 0.2 0.4" in c and "--batch-size 1" in c for c in protocol)
+    assert len(protocol) == 3 and all("--train-rt60 0.2 0.4" in c and "--batch-size 1" in c for c in protocol)
+    assert {c.split("--tag ")[1].split()[0] for c in protocol} == {"_s3100_lr1e-5", "_s3100_lr1e-4", "_s4000_lr1e-5"}
     assert all("--open-test-speakers VCC2SF1" in c for c in protocol)  # the zoo's speaker-disjoint split
     assert any("zoo_compare.py" in c and "--pairs" in c for c in calls)
     assert "python docs/make_results.py" in calls
