@@ -139,10 +139,12 @@ def make_mixture(corpus, index: int, args):
 
 
 def separators(args):
-    """name -> separator; ``oracle_ls`` (the best time-invariant linear demixer for the direct-path
-    target, per frequency of the same STFT) takes the direct-path references."""
+    """name -> separator; the oracles take the direct-path references: ``oracle_ls`` (the best
+    time-invariant linear demixer for that target, per frequency of the same STFT) and ``oracle_ip``
+    / ``oracle_ip_t`` (the IP updates, without and with the prediction filter, with the true
+    direct-path powers as the variances: the ceiling of any source model in each form)."""
     from asteroid_mvae.models import ILRMA, AuxIVA
-    from asteroid_mvae.models.oracle import OracleLS
+    from asteroid_mvae.models.oracle import OracleIP, OracleLS
 
     def make(name, **kw):
         return deep_separator(name, args, **kw) if name in DEEP else {"ilrma": ILRMA, "auxiva": AuxIVA}[name](**kw)
@@ -155,6 +157,9 @@ def separators(args):
         for name in args.separators:
             models[f"{name}{suffix}"] = make(name, **common)
             models[f"{name}_t{suffix}"] = make(name, **common, **prediction)
+    # the filter's ceiling: the IP updates with the true direct-path powers, without and with the prediction
+    models["oracle_ip"] = OracleIP(n_src=args.n_src, n_iter=args.n_iter)
+    models["oracle_ip_t"] = OracleIP(n_src=args.n_src, n_iter=args.n_iter, **prediction)
     models["oracle_ls"] = OracleLS(n_src=args.n_src)
     return models
 
@@ -226,7 +231,7 @@ def table(df, args, load: str = "", other=None) -> str:
         both = pd.concat([df, other[other.method.str.startswith("ilrma")]])
         for method in dict.fromkeys(df["method"]):
             ilrma = "ilrma" + method[len(method.split("@")[0].removesuffix("_t")) :]  # mvae_t@ip2 -> ilrma_t@ip2
-            if method.startswith("ilrma") or method == "oracle_ls" or ilrma not in set(other.method):
+            if method.startswith(("ilrma", "oracle")) or ilrma not in set(other.method):
                 continue
             d, i = (paired(both, method, ilrma, c) for c in ("si_sdri_direct", "si_sdri_image"))
             lines.append(
