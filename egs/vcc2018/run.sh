@@ -180,7 +180,7 @@ if run_stage 11 "zoo_authors"; then
   zoo "${authors[@]}" --stages evaluate --rt60 0.3 --n-src 2 3 --mvae-steps 5 --mvae-lr 0.02 --mvae-last 10 \
     --mvae-tag _s5lr02 --mvae-mixtures 24 --methods mvae_last10_s5lr02
   # FastMVAE2 with snapshots of the ChimeraACVAE packaged while it trained
-  for step in 1700 2700 3100 4000; do
+  for step in 1700 2700 3100 4000 4700; do
     chimera=$exp_dir/zoo_authors/chimera/network_step$step.pt
     [[ -f $chimera ]] || continue
     zoo "${authors[@]}" --stages evaluate --rt60 0.3 --n-src 2 3 --chimera-package "$chimera" --chimera-tag "_s$step" \
@@ -204,7 +204,7 @@ if run_stage 11 "zoo_authors"; then
   mkdir -p "$results/zoo_authors"
   "$python" $scripts/zoo_compare.py --a "$exp_dir/zoo_authors" --pairs mvae_s3000:mvae mvae_s4600:mvae_s3000 \
     mvae_last10_s4600:mvae_last10_s3000 fastmvae2_s2700:fastmvae2_s1700 fastmvae2_s3100:fastmvae2_s2700 \
-    fastmvae2_s4000:fastmvae2_s3100 fastmvae2_retrained_k200_s3100_lr1e-5:fastmvae2_s3100 \
+    fastmvae2_s4000:fastmvae2_s3100 fastmvae2_s4700:fastmvae2_s4000 fastmvae2_retrained_k200_s3100_lr1e-5:fastmvae2_s3100 \
     fastmvae2_retrained_k200_s3100_lr1e-4:fastmvae2_s3100 fastmvae2_retrained_k200_s4000_lr1e-5:fastmvae2_s4000 \
     > "$results/zoo_authors/scale.md"
   zoo "${authors[@]}" --stages report --results "$results/zoo_authors"
