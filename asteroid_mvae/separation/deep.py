@@ -369,8 +369,10 @@ class FramePriorSource(NetworkSource):
             labels (the ordered choice of distinct labels of least summed loss).
         n_steps, lr: Adam steps per iteration and learning rate.
         assign_steps: before the first update, every (output, speaker) pair is fitted for this
-            many steps and the speakers go to the outputs in the order of least ``J`` (the
-            outputs of a blind start come in any order); 0: output ``n`` is ``labels[n]``.
+            many steps, from the same latent draw for every speaker of an output, and the speakers
+            go to the outputs in the order of least ``J`` (the outputs of a blind start come in any
+            order; the choice does not depend on the order of ``labels``); 0: output ``n`` is
+            ``labels[n]``.
         seed: seed of the latents' start (N(0, I), drawn on the CPU).
     """
 
@@ -445,7 +447,11 @@ class FramePriorSource(NetworkSource):
         C = len(candidates)
         pairs = target[:, :, None].expand(B, N, C, F, T).flatten(0, 2)  # item (b, output, candidate)
         label = self.one_hot(torch.as_tensor(candidates).repeat(B * N), target.device)
-        latent = self.fit(pairs, self.start(B * N * C, T, target.device), label, max(self.assign_steps, 1))
+        # every candidate of an output starts from that output's latent (common random numbers: the
+        # candidates' costs differ by their label, not by their draws)
+        start = self.start(B * N, T, target.device)
+        start = start.reshape(B, N, 1, *start.shape[1:]).expand(B, N, C, *start.shape[1:]).flatten(0, 2)
+        latent = self.fit(pairs, start, label, max(self.assign_steps, 1))
         with torch.no_grad():
             cost = self.losses(pairs, latent, label).reshape(B, N, C)
         choices = torch.tensor(list(itertools.permutations(range(C), N)), device=target.device)  # [P, N]

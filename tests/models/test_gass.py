@@ -17,10 +17,13 @@ from asteroid_mvae.training import make_config, train
 pytestmark = pytest.mark.usefixtures("single_thread")
 STFT = StftConfig(512, 128)
 #: (steps, lr, network): a brief WGAN for the mechanics and J; a frame VAE with a 4-dimensional
-#: latent as the engine's source model (measured there: 3.5 dB against ILRMA's 2.3 on this room).
+#: latent as the engine's source model. 1000 steps were not enough for it to tell the two speakers
+#: apart: over training seeds 0-2 the blind choice gave -2.5, 5.1 and 2.7 dB on this room (AMD EPYC;
+#: ILRMA 2.3), and which forced order worked changed with the seed and the CPU. After 3000 steps:
+#: 8.2, 3.8 and 6.1 dB.
 PRIORS = {
     "wgan": (200, 5e-4, {"n_freq": 256, "latent_dim": 16, "hidden": [64, 64]}),
-    "frame_vae": (1000, 1e-3, {"n_freq": 256, "latent_dim": 4, "hidden": [128, 128]}),
+    "frame_vae": (3000, 1e-3, {"n_freq": 256, "latent_dim": 4, "hidden": [128, 128]}),
 }
 
 
@@ -139,15 +142,16 @@ def test_the_frame_prior_in_the_engine_never_raises_j_and_separates_a_room(prior
         J = out.result.objective[:, 0]  # the prior's iterations, after the ILRMA start
         assert torch.all(J[1:] <= J[:-1] + 1e-5 * J[:-1].abs()), (prior, J)
     # speakers unknown: chosen among all training speakers (here both), the same separation as
-    # with the speakers given in label order
+    # with the speakers given, in either order (every candidate of an output starts from the same
+    # latent draw, so the choice does not depend on the candidates' order)
     settings = dict(n_steps=10, n_iter=10, init_ilrma=10, hop_length=128)
     blind = FramePriorIVA.from_network_package(priors["frame_vae"], speakers=None, n_src=2, **settings)
-    given = FramePriorIVA.from_network_package(priors["frame_vae"], speakers=[0, 1], **settings)
-    # SI-SDR of the blind choice: a forced speaker order ([1, 0] above) can fight the ILRMA start's
-    # outputs (measured on an AVX-512 machine: -0.1 dB where the blind choice gave 4.4 dB)
-    improvement = sisdri(blind(wav)[0].numpy(), references, mixture[0])
+    estimates = blind(wav)
+    improvement = sisdri(estimates[0].numpy(), references, mixture[0])
     assert improvement > sisdri(ilrma, references, mixture[0]) + 0.5, improvement
-    torch.testing.assert_close(blind(wav), given(wav))
+    for order in ([0, 1], [1, 0]):
+        given = FramePriorIVA.from_network_package(priors["frame_vae"], speakers=order, **settings)
+        torch.testing.assert_close(given(wav), estimates)
 
 
 def test_supervised_separators_get_each_mixtures_speakers_in_the_evaluation(priors, speakers, tmp_path):
