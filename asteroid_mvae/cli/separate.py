@@ -76,6 +76,14 @@ def add_parser(subparsers):
         help="MVAE: Adam learning rate of those steps (e.g. --init-ilrma 50 --n-iter 10 --n-steps 5 --lr 0.02; "
         "default: the model's)",
     )
+    parser.add_argument(
+        "--postfilter",
+        choices=("auto", "none", "mwf"),
+        default=None,
+        help="IVA-family separators: 'mwf' re-estimates each source by the multichannel Wiener filter "
+        "its separated output implies (also with as many microphones as sources), 'none' never, 'auto' "
+        "with more microphones than sources (default: the model's)",
+    )
     add_chunk_arguments(parser)
     parser.add_argument(
         "--keep-going",
@@ -125,6 +133,7 @@ def run_infer(args):
                 "init_ilrma": None,
                 "n_steps": None,
                 "lr": None,
+                "postfilter": None,
                 "keep_going": False,
                 "force": args.force_overwrite,
                 "skip_existing": True,
@@ -321,6 +330,8 @@ def load(args, device):
             model = with_mvae_steps(model, args.n_steps, args.lr)
         if args.refine_steps is not None:
             model = with_refine_steps(model, args.refine_steps)
+        if args.postfilter is not None:
+            model = with_postfilter(model, args.postfilter)
     except (FileNotFoundError, ValueError) as err:
         raise CliError(str(err)) from None
     return model.to(device).eval()
@@ -403,6 +414,20 @@ def with_mvae_steps(model, steps: Optional[int], lr: Optional[float]):
         model.n_steps = steps
     if lr is not None:
         model.lr = lr
+    return model
+
+
+def with_postfilter(model, postfilter: str):
+    """``model`` with the spatial post-filter ``postfilter`` (the IVA-family separators of
+    :class:`~asteroid_mvae.models.base.IterativeSeparator`); ``ValueError`` for other models."""
+    from ..models.base import IterativeSeparator
+
+    if not isinstance(model, IterativeSeparator):
+        raise ValueError(
+            f"--postfilter applies to the IVA-family separators (AuxIVA, ILRMA, MVAE, FastMVAE, FastMVAE2), "
+            f"not to {type(model).__name__}."
+        )
+    model.postfilter = postfilter
     return model
 
 
