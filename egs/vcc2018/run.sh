@@ -169,8 +169,8 @@ if run_stage 10 "arrays"; then
 fi
 
 if run_stage 11 "zoo_authors"; then
-  authors=(--out "$exp_dir/zoo_authors" --train-corpus "$librispeech" --per-speaker 2
-    --open-test-speakers VCC2SF1 VCC2SF2 VCC2SM1 VCC2SM2 VCC2TF1 VCC2TM1 --segment-frames 128)
+  open_split=(--train-corpus "$librispeech" --per-speaker 2 --open-test-speakers $open_speakers)
+  authors=(--out "$exp_dir/zoo_authors" "${open_split[@]}" --segment-frames 128)
   zoo "${authors[@]}" --lr 1e-4 --chimera-lr 1e-5 --cvae-steps 9000 --chimera-steps 9000 --early-stop-patience 5 \
     --stages speakers cvae chimera
   zoo "${authors[@]}" --stages evaluate --rt60 0.3 --n-src 2 3 --methods ilrma oracle_ip mvae mvae_steps20 mvae_last10 \
@@ -210,6 +210,43 @@ if run_stage 11 "zoo_authors"; then
   zoo "${authors[@]}" --stages report --results "$results/zoo_authors"
   # each source model's ceiling: NMF and the CVAE fitted to the true powers (ceilings.md)
   "$python" $scripts/zoo_ceilings.py --zoo "$exp_dir/zoo_authors" --threads 1 --results "$results/zoo_authors"
+  # the Wiener post-filter at M = N (every separator's '_mwf' row), chosen or not on 8 training-sentence
+  # mixtures per N (eval/*_train), then measured on the same speaker-open test mixtures, with the CVAE
+  # (a snapshot packaged while it trained when the finished network was not there)
+  cvae=$exp_dir/zoo_authors/cvae/network.pt
+  [[ -f $cvae ]] || cvae=$exp_dir/zoo_authors/cvae/network_step2100.pt
+  if [[ -f $cvae ]]; then
+    postfilter=(--out "$exp_dir/zoo_postfilter" "${open_split[@]}" --cvae-package "$cvae" --rt60 0.3 --n-src 2 3 --mwf
+      --mvae-steps 5 --mvae-lr 0.02 --mvae-last 10 --mvae-tag _s5lr02 --mvae-mixtures 24)
+    zoo "${postfilter[@]}" --stages evaluate --eval-part train --test-mixtures 8 \
+      --methods ilrma ilrma_mwf mvae_last10_s5lr02 mvae_last10_s5lr02_mwf
+    zoo "${postfilter[@]}" --stages evaluate --methods ilrma ilrma_mwf auxiva auxiva_mwf oracle_ip oracle_ls \
+      mvae_last10_s5lr02 mvae_last10_s5lr02_mwf
+    zoo "${postfilter[@]}" --stages report --results "$results/zoo_postfilter"
+    mkdir -p "$results/zoo_postfilter"
+    "$python" $scripts/zoo_compare.py --a "$exp_dir/zoo_postfilter" --pairs mvae_last10_s5lr02_mwf:ilrma_mwf \
+      mvae_last10_s5lr02_mwf:mvae_last10_s5lr02 ilrma_mwf:ilrma auxiva_mwf:auxiva > "$results/zoo_postfilter/pairs.md"
+  fi
+  # the same scale speaker-closed: the twelve VCC2018 speakers' training sentences (the zoo's split),
+  # tested on their test sentences with MVAE's setting chosen above
+  closed=(--out "$exp_dir/zoo_authors_closed" --segment-frames 128)
+  zoo "${closed[@]}" --lr 1e-4 --chimera-lr 1e-5 --cvae-steps 9000 --chimera-steps 9000 --early-stop-patience 5 \
+    --stages speakers cvae chimera
+  zoo "${closed[@]}" --stages evaluate --rt60 0.3 --n-src 2 3 --mvae-steps 5 --mvae-lr 0.02 --mvae-last 10 \
+    --mvae-tag _s5lr02 --mvae-mixtures 24 --mwf --methods ilrma ilrma_mwf auxiva oracle_ip mvae_last10_s5lr02 \
+    mvae_last10_s5lr02_mwf fastmvae2 fastmvae2_mwf
+  # snapshots of the CVAE packaged while it trained (a copy of its checkpoint folder, packaged there)
+  for step in 1806; do
+    cvae=$exp_dir/zoo_authors_closed/cvae/network_step$step.pt
+    [[ -f $cvae ]] || continue
+    zoo "${closed[@]}" --stages evaluate --rt60 0.3 --n-src 2 3 --mvae-steps 5 --mvae-lr 0.02 --mvae-last 10 \
+      --mvae-tag "_s5lr02_s$step" --mvae-mixtures 24 --cvae-package "$cvae" --mwf \
+      --methods "mvae_last10_s5lr02_s$step" "mvae_last10_s5lr02_s${step}_mwf"
+  done
+  zoo "${closed[@]}" --stages report --results "$results/zoo_authors_closed"
+  mkdir -p "$results/zoo_authors_closed"
+  "$python" $scripts/zoo_compare.py --a "$exp_dir/zoo_authors_closed" --pairs mvae_last10_s5lr02_s1806_mwf:ilrma_mwf \
+    mvae_last10_s5lr02_s1806_mwf:mvae_last10_s5lr02_s1806 ilrma_mwf:ilrma > "$results/zoo_authors_closed/pairs.md"
 fi
 
 if run_stage 12 "publish"; then

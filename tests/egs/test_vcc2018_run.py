@@ -51,6 +51,7 @@ def stub(tmp_path):
         "zoo_authors/chimera/network_step1700.pt",
         "zoo_authors/chimera/network_step3100.pt",
         "zoo_authors/chimera/network_step4000.pt",
+        "zoo_authors_closed/cvae/network_step1806.pt",
     ):
         (exp / made).parent.mkdir(parents=True, exist_ok=True)
         (exp / made).write_text("made by the test\n")
@@ -117,6 +118,11 @@ def test_every_stage_calls_its_studies_with_valid_arguments(stub):
     assert any("zoo_compare.py" in c and "--pairs" in c for c in calls)
     assert "python docs/make_results.py" in calls
     assert "--corpus /data/vcc2018" in next(c for c in calls if "gass_vcc2018.py" in c)
+    postfilter = [c for c in calls if "--out " + str(stub[1] / "zoo_postfilter") in c]  # MWF at M = N
+    assert len(postfilter) == 3 and all("--mwf" in c and "--open-test-speakers VCC2SF1" in c for c in postfilter)
+    assert "--eval-part train" in postfilter[0] and "--eval-part" not in postfilter[1]  # chosen before tested
+    closed = [c for c in calls if "--out " + str(stub[1] / "zoo_authors_closed") + " " in c]
+    assert any("network_step1806.pt" in c for c in closed) and not any("--train-corpus" in c for c in closed)
     chosen = json.loads((stub[1] / "zoo_refine_open" / "refine" / "chosen.json").read_text())
     assert chosen["refine_lr"] == 0.01 and "closed" in chosen["chosen_on"]
     assert (stub[2] / "zoo_vcc2018" / "iterations.md").exists()

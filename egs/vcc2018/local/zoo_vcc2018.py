@@ -129,6 +129,18 @@ def parse_args(argv=None):
     )
     parser.add_argument("--n-iter", type=int, default=60)
     parser.add_argument(
+        "--mwf",
+        action="store_true",
+        help="also '<method>_mwf' per separator: followed by the multichannel Wiener post-filter (postfilter='mwf')",
+    )
+    parser.add_argument(
+        "--eval-part",
+        choices=("test", "train"),
+        default="test",
+        help="evaluate: 'train' runs on the first --test-mixtures training-sentence mixtures (choosing a setting; "
+        "folders eval/rt*_n*_train, left out of the report)",
+    )
+    parser.add_argument(
         "--variance-steps",
         type=float,
         nargs="*",
@@ -356,9 +368,20 @@ def separators(args, out, n_src):
                 n_steps=args.mvae_steps[0],
                 lr=args.mvae_lr,
             )
+    if args.mwf:  # the same separators, each followed by the Wiener post-filter on every microphone
+        seps.update({f"{name}_mwf": with_postfilter(sep) for name, sep in seps.items() if not isinstance(sep, str)})
     if args.methods:
         seps = {k: v for k, v in seps.items() if k in args.methods}
     return seps
+
+
+def with_postfilter(separator):
+    """A copy of ``separator`` whose estimates go through the multichannel Wiener post-filter."""
+    import copy
+
+    separator = copy.deepcopy(separator)
+    separator.postfilter = "mwf"
+    return separator
 
 
 def stage_evaluate(args, out):
@@ -369,9 +392,11 @@ def stage_evaluate(args, out):
     tables = []
     for rt60 in args.rt60:
         for n_src in args.n_src:
-            csv = mixtures(args, out, "test", n_src, args.test_mixtures, rt60)
+            csv = mixtures(args, out, args.eval_part, n_src, args.test_mixtures, rt60)
             dataset = MixtureDataset(csv)
-            folder = out / "eval" / f"rt{int(round(rt60 * 1000))}_n{n_src}"
+            dataset = MixtureSubset(dataset, list(range(min(args.test_mixtures, len(dataset)))))
+            part = "" if args.eval_part == "test" else "_train"
+            folder = out / "eval" / f"rt{int(round(rt60 * 1000))}_n{n_src}{part}"
             seps = separators(args, out, n_src)
             slow = {k: v for k, v in seps.items() if k.startswith("mvae") and rt60 in args.mvae_rt60}
             fast = {k: v for k, v in seps.items() if not k.startswith("mvae")}
@@ -435,10 +460,11 @@ def stage_report(args, out):
     results = Path(args.results)
     results.mkdir(parents=True, exist_ok=True)
     fig, ax = plt.subplots(figsize=(7, 4))
+    trained = [name for name in ("cvae", "acvae", "chimera", "chimera_interf") if nll_curves(out / name) is not None]
     for color, name in enumerate(("cvae", "acvae", "chimera", "chimera_interf")):
-        curves = nll_curves(out / name)
-        if curves is None:
+        if name not in trained:
             continue
+        curves = nll_curves(out / name)
         curves.to_csv(results / f"curve_{name}.csv", float_format="%.4f")
         shutil.copy(out / name / "config.yml", results / f"config_{name}.yml")
         val = curves["val_nll"].dropna()
@@ -452,10 +478,12 @@ def stage_report(args, out):
     ax.set_title(f"networks trained on {trained_on} (NLL above 2 clipped)", fontsize=10)
     ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(results / "training_curves.png", dpi=120)
+    if trained:  # an evaluation-only folder (networks given as packages) has no curves
+        fig.savefig(results / "training_curves.png", dpi=120)
     plt.close(fig)
     tables, folders = [], []
-    for folder in sorted((out / "eval").glob("rt*_n*"), key=lambda f: (-int(f.name[2:].split("_")[0]), f.name)):
+    tested = [f for f in (out / "eval").glob("rt*_n*") if not f.name.endswith("_train")]  # not the choices
+    for folder in sorted(tested, key=lambda f: (-int(f.name[2:].split("_")[0]), f.name)):
         rt60, n_src = int(folder.name[2:].split("_")[0]) / 1000, int(folder.name.split("_n")[1])
         if (folder / "all_metrics.csv").exists():
             tables.append(zoo_table(folder / "all_metrics.csv", rt60, n_src))
