@@ -92,6 +92,14 @@ SECTIONS = {
         "The authors' training scale, speaker-disjoint (CVAE, ChimeraACVAE; MVAE, FastMVAE2; ceilings)",
         "`bash egs/vcc2018/run.sh --stage 11 --stop_stage 11`",
     ),
+    "egs/vcc2018/results/zoo_postfilter": (
+        "The Wiener post-filter at M = N (ILRMA, AuxIVA, MVAE), speaker-disjoint",
+        "`bash egs/vcc2018/run.sh --stage 11 --stop_stage 11`",
+    ),
+    "egs/vcc2018/results/zoo_authors_closed": (
+        "The authors' training scale, speaker-closed (CVAE; MVAE)",
+        "`bash egs/vcc2018/run.sh --stage 11 --stop_stage 11`",
+    ),
     "benchmarks/results/bench_ip": ("Speed: IP engine against pyroomacoustics", "`python benchmarks/bench_ip.py`"),
     "benchmarks/results/bench_mvae": ("Speed: deep separators", "`python benchmarks/bench_mvae.py`"),
     "benchmarks/results/long_recordings": ("Memory: long recordings", "`python benchmarks/long_recordings.py`"),
