@@ -33,6 +33,7 @@ trainings side by side with ``--threads 1`` each). Example::
 """
 
 import argparse
+import copy
 import json
 import logging
 import sys
@@ -369,19 +370,18 @@ def separators(args, out, n_src):
                 lr=args.mvae_lr,
             )
     if args.mwf:  # the same separators, each followed by the Wiener post-filter on every microphone
-        seps.update({f"{name}_mwf": with_postfilter(sep) for name, sep in seps.items() if not isinstance(sep, str)})
+        from asteroid_mvae.cli.separate import with_postfilter
+
+        seps.update(
+            {
+                f"{name}_mwf": with_postfilter(copy.deepcopy(sep), "mwf")
+                for name, sep in seps.items()
+                if not isinstance(sep, str)
+            }
+        )
     if args.methods:
         seps = {k: v for k, v in seps.items() if k in args.methods}
     return seps
-
-
-def with_postfilter(separator):
-    """A copy of ``separator`` whose estimates go through the multichannel Wiener post-filter."""
-    import copy
-
-    separator = copy.deepcopy(separator)
-    separator.postfilter = "mwf"
-    return separator
 
 
 def stage_evaluate(args, out):
@@ -460,11 +460,11 @@ def stage_report(args, out):
     results = Path(args.results)
     results.mkdir(parents=True, exist_ok=True)
     fig, ax = plt.subplots(figsize=(7, 4))
-    trained = [name for name in ("cvae", "acvae", "chimera", "chimera_interf") if nll_curves(out / name) is not None]
-    for color, name in enumerate(("cvae", "acvae", "chimera", "chimera_interf")):
-        if name not in trained:
-            continue
-        curves = nll_curves(out / name)
+    networks = ("cvae", "acvae", "chimera", "chimera_interf")
+    trained = {name: nll_curves(out / name) for name in networks}
+    trained = {name: curves for name, curves in trained.items() if curves is not None}
+    for name, curves in trained.items():
+        color = networks.index(name)
         curves.to_csv(results / f"curve_{name}.csv", float_format="%.4f")
         shutil.copy(out / name / "config.yml", results / f"config_{name}.yml")
         val = curves["val_nll"].dropna()
