@@ -129,11 +129,11 @@ class DeepSeparator(IterativeSeparator):
             log.warning("%s: %s", path, warning)
         return model.eval()
 
-    def separate_with_history(self, wav, callback=None):
+    def separate_with_history(self, wav, callback=None, source_model=None):
         was_training = self.training
         self.eval()  # BatchNorm/GroupNorm statistics of training, no dropout
         try:
-            return super().separate_with_history(wav, callback)
+            return super().separate_with_history(wav, callback, source_model)
         finally:
             self.train(was_training)
 

@@ -33,6 +33,25 @@ def test_forward_wav_shapes_for_odd_lengths(cls):
         assert torch.isfinite(out.result.objective).all()
 
 
+@pytest.mark.parametrize("cls", [FastMVAE2, MVAE])
+def test_a_given_source_model_replaces_the_network(cls):
+    """``separate_with_history(source_model=...)`` runs the given model, as for every separator."""
+    from asteroid_mvae.separation.source_models import GaussIVA
+
+    extra = {"n_steps": 2} if cls is MVAE else {}
+    model = cls(n_labels=3, n_src=2, n_iter=3, **SMALL, **extra)
+    calls = []
+
+    class Counting(GaussIVA):
+        def update(self, power):
+            calls.append(power.shape)
+            return super().update(power)
+
+    wav = torch.randn(1, 2, 4000)
+    out = model.separate_with_history(wav, source_model=Counting())
+    assert len(calls) == 3 and out.estimates.shape == (1, 2, 4000)
+
+
 def test_mvae_lowers_the_objective(room):
     mixture, _ = room(2, 0.3, seconds=3.0)
     torch.manual_seed(0)
