@@ -227,6 +227,13 @@ if run_stage 11 "zoo_authors"; then
     "$python" $scripts/zoo_compare.py --a "$exp_dir/zoo_postfilter" --pairs mvae_last10_s5lr02_mwf:ilrma_mwf \
       mvae_last10_s5lr02_mwf:mvae_last10_s5lr02 ilrma_mwf:ilrma auxiva_mwf:auxiva > "$results/zoo_postfilter/pairs.md"
   fi
+  # other masks for the post-filter, on the training-sentence mixtures only (variants.md; with the
+  # step-2100 CVAE, the one the post-filter was chosen with)
+  cvae=$exp_dir/zoo_authors/cvae/network_step2100.pt
+  if [[ -f $cvae && -d $exp_dir/zoo_postfilter/mix_train_2src ]]; then
+    "$python" $scripts/zoo_postfilter_variants.py --zoo "$exp_dir/zoo_postfilter" --cvae-package "$cvae" \
+      --threads 1 --results "$results/zoo_postfilter"
+  fi
   # the same scale speaker-closed: the twelve VCC2018 speakers' training sentences (the zoo's split),
   # tested on their test sentences with MVAE's setting chosen above
   closed=(--out "$exp_dir/zoo_authors_closed" --segment-frames 128)

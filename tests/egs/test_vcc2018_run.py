@@ -52,6 +52,7 @@ def stub(tmp_path):
         "zoo_authors/chimera/network_step3100.pt",
         "zoo_authors/chimera/network_step4000.pt",
         "zoo_authors_closed/cvae/network_step1806.pt",
+        "zoo_postfilter/mix_train_2src/metadata.csv",
     ):
         (exp / made).parent.mkdir(parents=True, exist_ok=True)
         (exp / made).write_text("made by the test\n")
@@ -105,6 +106,7 @@ def test_every_stage_calls_its_studies_with_valid_arguments(stub):
         "dereverb_vcc2018",
         "arrays_vcc2018",
         "zoo_ceilings",
+        "zoo_postfilter_variants",
     )
     assert scripts >= {f"egs/vcc2018/local/{name}.py" for name in studies}
     assert any(c.startswith("asteroid-mvae publish ") for c in calls)
@@ -154,6 +156,29 @@ def test_zoo_ceilings_refuses_missing_inputs_in_one_line(tmp_path):
         assert result.returncode == 2 and missing in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "ceilings").exists()
+
+
+def test_postfilter_variants_refuse_missing_inputs_in_one_line(tmp_path):
+    script = ROOT / "egs" / "vcc2018" / "local" / "zoo_postfilter_variants.py"
+    command = [sys.executable, str(script), "--zoo", str(tmp_path), "--cvae-package", str(tmp_path / "c.pt")]
+    result = subprocess.run(command + ["--results", str(tmp_path / "res")], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and "mix_train_2src" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "res").exists()
+
+
+def test_postfilter_variants_with_the_outputs_own_power_as_model_are_the_plain_post_filter():
+    """``model_b1`` with ``r = |s|^2`` is the plain post-filter; sharper masks differ from it."""
+    import runpy
+
+    import torch
+
+    variants = runpy.run_path(str(ROOT / "egs" / "vcc2018" / "local" / "zoo_postfilter_variants.py"))["variants"]
+    g = torch.Generator().manual_seed(0)
+    X = torch.randn(1, 2, 5, 40, dtype=torch.complex128, generator=g)
+    S = torch.randn(1, 2, 5, 40, dtype=torch.complex128, generator=g)
+    out = variants(X, S, S.abs() ** 2)
+    assert torch.allclose(out["model_b1"], out["mwf"]) and torch.equal(out["none"], S)
+    assert not torch.allclose(out["mwf_a2"], out["mwf"]) and set(out) >= {"mwf_it2", "mwf_it3", "model_b0.5"}
 
 
 def test_zoo_refuses_a_named_package_that_is_missing(tmp_path):
