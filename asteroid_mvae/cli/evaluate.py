@@ -27,6 +27,12 @@ def add_arguments(parser):
         default=["auxiva", "ilrma", "pra_auxiva", "pra_ilrma"],
         help=f"catalogue names ({', '.join(built)}) or NAME=PATH of a saved model (.pth, a publish folder)",
     )
+    parser.add_argument(
+        "--mwf",
+        action="store_true",
+        help="also a '<method>_mwf' row per IVA-family method (auxiva, ilrma, MVAE, FastMVAE, FastMVAE2): the "
+        "same separator followed by the multichannel Wiener post-filter (asteroid-mvae separate --postfilter mwf)",
+    )
     parser.add_argument("--metrics", nargs="+", default=["si_sdr", "sdr", "sir", "sar", "stoi", "pesq"])
     parser.add_argument("--n-iter", type=int, default=None, help="iterations of the iterative methods")
     parser.add_argument("--n-fft", type=int, default=2048)
@@ -94,7 +100,47 @@ def _separators(args):
             separators[name] = name
         else:
             raise CliError(f"unknown method {name!r}; choose among {', '.join(available_separators())} or NAME=PATH")
+    if getattr(args, "mwf", False):
+        separators.update(with_postfilter_rows(separators))
     return separators
+
+
+def with_postfilter_rows(separators: dict) -> dict:
+    """``{name + "_mwf": spec}`` for each IVA-family separator of ``separators`` (a catalogue name of
+    kind ``iterative``, or a loaded :class:`~asteroid_mvae.models.base.IterativeSeparator`), each the
+    same separator with ``postfilter="mwf"``; a name already taken is an error."""
+    import copy
+
+    from ..evaluation import register_separator
+    from ..models.base import IterativeSeparator
+    from .separate import with_postfilter
+
+    rows = {}
+    for name, spec in separators.items():
+        if isinstance(spec, str):
+            entry = catalogue.find(spec)
+            if entry is None or entry.kind != "iterative":
+                continue
+            factory = _postfilter_factory(entry.name)
+            register_separator(f"{entry.name}_mwf", factory, overwrite=True)
+            rows[f"{name}_mwf"] = f"{entry.name}_mwf"
+        elif isinstance(spec, IterativeSeparator):
+            rows[f"{name}_mwf"] = with_postfilter(copy.deepcopy(spec), "mwf")
+    taken = sorted(set(rows) & set(separators))
+    if taken:
+        raise CliError(f"--mwf adds a method named {taken[0]!r}, which --methods already has; rename that one")
+    return rows
+
+
+def _postfilter_factory(name: str):
+    """A separator factory: the catalogue's ``name`` built with ``options``, post-filtered."""
+    from ..evaluation import get_separator
+    from .separate import with_postfilter
+
+    def factory(**options):
+        return with_postfilter(get_separator(name, **options), "mwf")
+
+    return factory
 
 
 def run(args):

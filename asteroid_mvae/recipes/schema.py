@@ -176,6 +176,7 @@ def declared(conf: dict) -> dict:
             "n_iter": frozenset({"number"}),
             "n_examples": frozenset({"number"}),
             "track": frozenset({"boolean"}),
+            "mwf": frozenset({"boolean"}),
         },
     }
 

@@ -207,6 +207,7 @@ if run_stage 8 evaluate; then
   n_examples=$(conf_get eval.n_examples 2)
   track_args=()
   [[ $(conf_get eval.track true) == true ]] || track_args=(--no-track)
+  if [[ $(conf_get eval.mwf false) == true ]]; then track_args+=(--mwf); fi  # '<method>_mwf' rows (Wiener post-filter)
   for n in $n_src; do
     specs=()
     for name in $methods; do specs+=("$(method_spec "$name" "$n")"); done

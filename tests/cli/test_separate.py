@@ -420,3 +420,25 @@ def test_postfilter_option(tmp_path, capsys, room, sisdri):
     assert "invalid choice" in capsys.readouterr().err
     with pytest.raises(ValueError, match="applies to the IVA-family separators"):
         with_postfilter(SupervisedNMFSeparator(n_labels=2, n_basis=2), "mwf")
+
+
+def test_evaluate_mwf_adds_a_post_filtered_row_per_iva_method(tmp_path, capsys):
+    """``evaluate --mwf``: '<method>_mwf' rows for catalogue IVA names and loaded IVA models, none for
+    the others; a name it would add that --methods already has is a one-line error."""
+    import pandas as pd
+    import torch
+
+    from asteroid_mvae.models import ILRMA
+
+    torch.save(ILRMA(n_src=2, n_iter=10).serialize(), tmp_path / "ilrma.pth")
+    common = ["evaluate", "--toy", "1", "--metrics", "si_sdr", "--n-iter", "10", "--n-examples", "0", "--no-track"]
+    methods = ["--methods", "ilrma", f"saved={tmp_path / 'ilrma.pth'}", "irm"]
+    assert main(common + methods + ["--mwf", "--out", str(tmp_path / "eval")]) == 0
+    rows = pd.read_csv(tmp_path / "eval" / "all_metrics.csv").set_index("method")["si_sdr"]
+    assert sorted(rows.index) == ["ilrma", "ilrma_mwf", "irm", "saved", "saved_mwf"]
+    assert rows["ilrma_mwf"] != rows["ilrma"] and rows["saved_mwf"] == rows["ilrma_mwf"]
+    capsys.readouterr()
+    clash = ["--methods", "ilrma", f"ilrma_mwf={tmp_path / 'ilrma.pth'}", "--mwf", "--out", str(tmp_path / "e2")]
+    assert main(common + clash) == 2
+    err = capsys.readouterr().err.strip()
+    assert "already has" in err and len(err.splitlines()) == 1 and not (tmp_path / "e2").exists()

@@ -86,7 +86,7 @@ def test_get_flags_and_set(conf_file, capsys, tmp_path):
             [
                 "eval.n_iterr",
                 "unknown key 'n_iterr' in eval",
-                "accepted keys: methods, metrics, n_examples, n_iter, track",
+                "accepted keys: methods, metrics, mwf, n_examples, n_iter, track",
             ],
         ),
         ("tiny.n_src=3", ["unknown key 'tiny'", "accepted keys: corpora, eval, n_src"]),
@@ -130,6 +130,7 @@ def test_set_names_the_unknown_key_or_the_bad_value_in_one_line(conf_file, capsy
         ("simulate.valid.rt60=[0.2, 0.6]", "simulate.valid.rt60", [0.2, 0.6]),  # a RoomConfig field
         ("pit.dprnn.network={n_blocks: 2}", "pit.dprnn.network", {"n_blocks": 2}),  # a free mapping
         ("n_src=3", "n_src", 3),
+        ("eval.mwf=true", "eval.mwf", True),  # '<method>_mwf' rows (asteroid-mvae evaluate --mwf)
     ],
 )
 def test_set_accepts_the_keys_the_steps_read(conf_file, assignment, key, value):
