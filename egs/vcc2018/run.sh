@@ -211,21 +211,29 @@ if run_stage 11 "zoo_authors"; then
   # each source model's ceiling: NMF and the CVAE fitted to the true powers (ceilings.md)
   "$python" $scripts/zoo_ceilings.py --zoo "$exp_dir/zoo_authors" --threads 1 --results "$results/zoo_authors"
   # the Wiener post-filter at M = N (every separator's '_mwf' row), chosen or not on 8 training-sentence
-  # mixtures per N (eval/*_train), then measured on the same speaker-open test mixtures, with the CVAE
-  # (a snapshot packaged while it trained when the finished network was not there)
-  cvae=$exp_dir/zoo_authors/cvae/network.pt
-  [[ -f $cvae ]] || cvae=$exp_dir/zoo_authors/cvae/network_step2100.pt
+  # mixtures per N (eval/*_train) with the step-2100 snapshot of the CVAE, then measured on the same
+  # speaker-open test mixtures with that snapshot (tag _s5lr02) and with the final CVAE (_s5lr02_final)
+  postfilter=(--out "$exp_dir/zoo_postfilter" "${open_split[@]}" --rt60 0.3 --n-src 2 3 --mwf
+    --mvae-steps 5 --mvae-lr 0.02 --mvae-last 10 --mvae-mixtures 24)
+  cvae=$exp_dir/zoo_authors/cvae/network_step2100.pt
   if [[ -f $cvae ]]; then
-    postfilter=(--out "$exp_dir/zoo_postfilter" "${open_split[@]}" --cvae-package "$cvae" --rt60 0.3 --n-src 2 3 --mwf
-      --mvae-steps 5 --mvae-lr 0.02 --mvae-last 10 --mvae-tag _s5lr02 --mvae-mixtures 24)
-    zoo "${postfilter[@]}" --stages evaluate --eval-part train --test-mixtures 8 \
-      --methods ilrma ilrma_mwf mvae_last10_s5lr02 mvae_last10_s5lr02_mwf
-    zoo "${postfilter[@]}" --stages evaluate --methods ilrma ilrma_mwf auxiva auxiva_mwf oracle_ip oracle_ls \
-      mvae_last10_s5lr02 mvae_last10_s5lr02_mwf
+    zoo "${postfilter[@]}" --cvae-package "$cvae" --mvae-tag _s5lr02 --stages evaluate --eval-part train \
+      --test-mixtures 8 --methods ilrma ilrma_mwf mvae_last10_s5lr02 mvae_last10_s5lr02_mwf
+    zoo "${postfilter[@]}" --cvae-package "$cvae" --mvae-tag _s5lr02 --stages evaluate --methods ilrma ilrma_mwf \
+      auxiva auxiva_mwf oracle_ip oracle_ls mvae_last10_s5lr02 mvae_last10_s5lr02_mwf
+  fi
+  cvae=$exp_dir/zoo_authors/cvae/network.pt
+  if [[ -f $cvae ]]; then
+    zoo "${postfilter[@]}" --cvae-package "$cvae" --mvae-tag _s5lr02_final --stages evaluate \
+      --methods mvae_last10_s5lr02_final mvae_last10_s5lr02_final_mwf
+  fi
+  if [[ -f $exp_dir/zoo_postfilter/eval/rt300_n2/all_metrics.csv ]]; then
     zoo "${postfilter[@]}" --stages report --results "$results/zoo_postfilter"
     mkdir -p "$results/zoo_postfilter"
     "$python" $scripts/zoo_compare.py --a "$exp_dir/zoo_postfilter" --pairs mvae_last10_s5lr02_mwf:ilrma_mwf \
-      mvae_last10_s5lr02_mwf:mvae_last10_s5lr02 ilrma_mwf:ilrma auxiva_mwf:auxiva > "$results/zoo_postfilter/pairs.md"
+      mvae_last10_s5lr02_mwf:mvae_last10_s5lr02 ilrma_mwf:ilrma auxiva_mwf:auxiva \
+      mvae_last10_s5lr02_final_mwf:ilrma_mwf mvae_last10_s5lr02_final_mwf:mvae_last10_s5lr02_final \
+      mvae_last10_s5lr02_final:mvae_last10_s5lr02 > "$results/zoo_postfilter/pairs.md"
   fi
   # other masks for the post-filter, on the training-sentence mixtures only (variants.md; with the
   # step-2100 CVAE, the one the post-filter was chosen with)
