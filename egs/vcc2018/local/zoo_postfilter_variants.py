@@ -137,17 +137,25 @@ def run(args, cache: dict, cache_path: Path) -> dict:
 
 def table(cache: dict, n_srcs, n_mix: int) -> str:
     """Markdown: each (separator, variant) minus ILRMA without post-filter, paired mean ± s.e."""
-    lines = ["| separator | variant | N | mixtures | minus ilrma, paired (dB) | better than mwf |", "|---|---|---|---|---|---|"]
+    lines = [
+        "| separator | variant | N | mixtures | minus ilrma, paired (dB) | better than mwf |",
+        "|---|---|---|---|---|---|",
+    ]
     for name in ("ilrma", "mvae_last10", "oracle"):
-        names = sorted({k.split("/")[3] for k in cache if k.split("/")[2] == name}, key=lambda v: (v != "none", v != "mwf", v))
+        names = sorted(
+            {k.split("/")[3] for k in cache if k.split("/")[2] == name}, key=lambda v: (v != "none", v != "mwf", v)
+        )
         for variant in names:
             for n_src in n_srcs:
                 base = np.array([cache[f"n{n_src}/{i}/ilrma/none"] for i in range(n_mix)])
                 x = np.array([cache[f"n{n_src}/{i}/{name}/{variant}"] for i in range(n_mix)])
-                mwf = np.array([cache[f"n{n_src}/{i}/{'ilrma' if name == 'oracle' else name}/mwf"] for i in range(n_mix)])
+                mwf = np.array(
+                    [cache[f"n{n_src}/{i}/{'ilrma' if name == 'oracle' else name}/mwf"] for i in range(n_mix)]
+                )
                 d = x - base
+                se = d.std(ddof=1) / np.sqrt(n_mix)
                 lines.append(
-                    f"| {name} | {variant} | {n_src} | {n_mix} | {d.mean():+.2f} ± {d.std(ddof=1) / np.sqrt(n_mix):.2f} "
+                    f"| {name} | {variant} | {n_src} | {n_mix} | {d.mean():+.2f} ± {se:.2f} "
                     f"| {int((x > mwf).sum())}/{n_mix} |"
                 )
     return "\n".join(lines) + "\n"
