@@ -111,36 +111,20 @@ def with_postfilter_rows(separators: dict) -> dict:
     same separator with ``postfilter="mwf"``; a name already taken is an error."""
     import copy
 
-    from ..evaluation import register_separator
+    from ..evaluation import PostFiltered
     from ..models.base import IterativeSeparator
     from .separate import with_postfilter
 
     rows = {}
     for name, spec in separators.items():
-        if isinstance(spec, str):
-            entry = catalogue.find(spec)
-            if entry is None or entry.kind != "iterative":
-                continue
-            factory = _postfilter_factory(entry.name)
-            register_separator(f"{entry.name}_mwf", factory, overwrite=True)
-            rows[f"{name}_mwf"] = f"{entry.name}_mwf"
+        if isinstance(spec, str) and getattr(catalogue.find(spec), "kind", None) == "iterative":
+            rows[f"{name}_mwf"] = PostFiltered(spec, "mwf")
         elif isinstance(spec, IterativeSeparator):
             rows[f"{name}_mwf"] = with_postfilter(copy.deepcopy(spec), "mwf")
     taken = sorted(set(rows) & set(separators))
     if taken:
         raise CliError(f"--mwf adds a method named {taken[0]!r}, which --methods already has; rename that one")
     return rows
-
-
-def _postfilter_factory(name: str):
-    """A separator factory: the catalogue's ``name`` built with ``options``, post-filtered."""
-    from ..evaluation import get_separator
-    from .separate import with_postfilter
-
-    def factory(**options):
-        return with_postfilter(get_separator(name, **options), "mwf")
-
-    return factory
 
 
 def run(args):

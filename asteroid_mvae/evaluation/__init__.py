@@ -11,7 +11,7 @@ from .metrics import (
     si_sdr_improvement,
     solve_permutation,
 )
-from .registry import available_separators, get_separator, register_separator
+from .registry import PostFiltered, available_separators, get_separator, register_separator
 from .report import make_report
 
 __all__ = [
@@ -32,4 +32,5 @@ __all__ = [
     "register_separator",
     "get_separator",
     "available_separators",
+    "PostFiltered",
 ]

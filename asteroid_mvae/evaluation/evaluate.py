@@ -34,7 +34,14 @@ from ..utils.io import atomic_path, child_path, write_text, write_wav
 from ..utils.progress import progress as progress_display
 from .curves import IterationTracker
 from .metrics import ALL_METRICS, compute_metrics, reorder
-from .registry import accepts_callback, get_separator, is_single_channel, needs_references, needs_speakers
+from .registry import (
+    PostFiltered,
+    accepts_callback,
+    get_separator,
+    is_single_channel,
+    needs_references,
+    needs_speakers,
+)
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +92,8 @@ def method_fingerprint(spec, options: dict, metrics_list, ref_mic: int, referenc
     digest = hashlib.sha1()
     if isinstance(spec, str):
         digest.update(spec.encode())
+    elif isinstance(spec, PostFiltered):
+        digest.update(f"{spec.name} postfilter={spec.postfilter}".encode())
     elif callable(getattr(spec, "get_model_args", None)):  # a model: class, arguments, weights
         digest.update(type(spec).__qualname__.encode())
         digest.update(json.dumps(spec.get_model_args(), sort_keys=True, default=str).encode())
@@ -410,7 +419,7 @@ class _SeparatorsByNSrc:
         self.spec, self.options, self.device, self.built = spec, options, device, {}
 
     def get(self, n_src: int):
-        if not isinstance(self.spec, str):
+        if not isinstance(self.spec, (str, PostFiltered)):
             return self._prepare(self.spec)
         if n_src not in self.built:
             self.built[n_src] = self._prepare(get_separator(self.spec, n_src=n_src, **self.options))

@@ -21,6 +21,7 @@ asteroid's own models (``asteroid.models.*``) are single channel as well. Oracle
 """
 
 import inspect
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict
 
@@ -56,12 +57,30 @@ def _call_with_known(factory, options):
     return factory(**{k: v for k, v in options.items() if k in params})
 
 
+@dataclass(frozen=True)
+class PostFiltered:
+    """A separator built by name as :func:`get_separator` builds it, then given ``postfilter``
+    (an IVA-family separator: :class:`~asteroid_mvae.models.base.IterativeSeparator`); ``evaluate``
+    builds it once per number of sources, as it builds names."""
+
+    name: str
+    postfilter: str = "mwf"
+
+
 def get_separator(spec: str, **options):
     """A separator from a name (see :func:`available_separators`) or a saved model path, looked
     up in the order of this module's docstring.
 
     Saved models and publish folders load with :func:`load_saved_model`.
     """
+    if isinstance(spec, PostFiltered):
+        from ..models.base import IterativeSeparator
+
+        separator = get_separator(spec.name, **options)
+        if not isinstance(separator, IterativeSeparator):
+            raise ValueError(f"{spec.name!r} is not an IVA-family separator: it has no post-filter.")
+        separator.postfilter = spec.postfilter
+        return separator
     if spec in _REGISTRY:
         return _call_with_known(_REGISTRY[spec], options)
     entry = catalogue.find(spec)
