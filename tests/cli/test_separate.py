@@ -442,3 +442,12 @@ def test_evaluate_mwf_adds_a_post_filtered_row_per_iva_method(tmp_path, capsys):
     assert main(common + clash) == 2
     err = capsys.readouterr().err.strip()
     assert "already has" in err and len(err.splitlines()) == 1 and not (tmp_path / "e2").exists()
+
+
+def test_a_post_filtered_name_is_built_per_n_src_and_only_for_the_iva_family():
+    from asteroid_mvae.evaluation import PostFiltered, get_separator
+
+    built = get_separator(PostFiltered("ilrma"), n_src=3, n_iter=5)
+    assert built.postfilter == "mwf" and built.n_src == 3 and get_separator("ilrma").postfilter == "auto"
+    with pytest.raises(ValueError, match="not an IVA-family separator"):
+        get_separator(PostFiltered("pra_ilrma"), n_src=2)
