@@ -112,8 +112,7 @@ def with_postfilter_rows(separators: dict) -> dict:
     import copy
 
     from ..evaluation import PostFiltered
-    from ..models.base import IterativeSeparator
-    from .separate import with_postfilter
+    from ..models.base import IterativeSeparator, with_postfilter
 
     rows = {}
     for name, spec in separators.items():

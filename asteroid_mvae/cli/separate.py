@@ -320,6 +320,7 @@ def check_chunks(args, model):
 def load(args, device):
     """The model of ``--model`` with the overrides of the command line, on ``device``, in eval mode."""
     from ..models import load_model
+    from ..models.base import with_postfilter
 
     overrides = {k: v for k, v in (("n_src", args.n_src), ("n_iter", args.n_iter)) if v is not None}
     try:
@@ -414,20 +415,6 @@ def with_mvae_steps(model, steps: Optional[int], lr: Optional[float]):
         model.n_steps = steps
     if lr is not None:
         model.lr = lr
-    return model
-
-
-def with_postfilter(model, postfilter: str):
-    """``model`` with the spatial post-filter ``postfilter`` (the IVA-family separators of
-    :class:`~asteroid_mvae.models.base.IterativeSeparator`); ``ValueError`` for other models."""
-    from ..models.base import IterativeSeparator
-
-    if not isinstance(model, IterativeSeparator):
-        raise ValueError(
-            f"--postfilter applies to the IVA-family separators (AuxIVA, ILRMA, MVAE, FastMVAE, FastMVAE2), "
-            f"not to {type(model).__name__}."
-        )
-    model.postfilter = postfilter
     return model
 
 

@@ -74,13 +74,9 @@ def get_separator(spec: str, **options):
     Saved models and publish folders load with :func:`load_saved_model`.
     """
     if isinstance(spec, PostFiltered):
-        from ..models.base import IterativeSeparator
+        from ..models.base import with_postfilter
 
-        separator = get_separator(spec.name, **options)
-        if not isinstance(separator, IterativeSeparator):
-            raise ValueError(f"{spec.name!r} is not an IVA-family separator: it has no post-filter.")
-        separator.postfilter = spec.postfilter
-        return separator
+        return with_postfilter(get_separator(spec.name, **options), spec.postfilter)
     if spec in _REGISTRY:
         return _call_with_known(_REGISTRY[spec], options)
     entry = catalogue.find(spec)

@@ -559,3 +559,15 @@ class IterativeSeparator(SafeLoadingModel):
         conf["model_args"] = plain(conf["model_args"])
         conf["infos"] = plain(conf["infos"])
         return conf
+
+
+def with_postfilter(model, postfilter: str):
+    """``model`` with the spatial post-filter ``postfilter`` (``"auto"``, ``"none"``, ``"mwf"``; see
+    :class:`IterativeSeparator`), for the IVA-family separators; ``ValueError`` for other models."""
+    if not isinstance(model, IterativeSeparator):
+        raise ValueError(
+            f"--postfilter applies to the IVA-family separators (AuxIVA, ILRMA, MVAE, FastMVAE, FastMVAE2), "
+            f"not to {type(model).__name__}."
+        )
+    model.postfilter = postfilter
+    return model

@@ -370,7 +370,7 @@ def separators(args, out, n_src):
                 lr=args.mvae_lr,
             )
     if args.mwf:  # the same separators, each followed by the Wiener post-filter on every microphone
-        from asteroid_mvae.cli.separate import with_postfilter
+        from asteroid_mvae.models.base import with_postfilter
 
         seps.update(
             {
