@@ -222,18 +222,24 @@ if run_stage 11 "zoo_authors"; then
     zoo "${postfilter[@]}" --cvae-package "$cvae" --mvae-tag _s5lr02 --stages evaluate --methods ilrma ilrma_mwf \
       auxiva auxiva_mwf oracle_ip oracle_ls mvae_last10_s5lr02 mvae_last10_s5lr02_mwf
   fi
-  cvae=$exp_dir/zoo_authors/cvae/network.pt
-  if [[ -f $cvae ]]; then
-    zoo "${postfilter[@]}" --cvae-package "$cvae" --mvae-tag _s5lr02_final --stages evaluate \
-      --methods mvae_last10_s5lr02_final mvae_last10_s5lr02_final_mwf
-  fi
+  # a snapshot packaged while the CVAE trained (a copy of its checkpoint folder), and the final network
+  for step in 4700 final; do
+    cvae=$exp_dir/zoo_authors/cvae/network_step$step.pt
+    [[ $step == final ]] && cvae=$exp_dir/zoo_authors/cvae/network.pt
+    tag=_s5lr02_$step
+    [[ $step == final ]] || tag=_s5lr02_s$step
+    [[ -f $cvae ]] || continue
+    zoo "${postfilter[@]}" --cvae-package "$cvae" --mvae-tag "$tag" --stages evaluate \
+      --methods "mvae_last10$tag" "mvae_last10${tag}_mwf"
+  done
   if [[ -f $exp_dir/zoo_postfilter/eval/rt300_n2/all_metrics.csv ]]; then
     zoo "${postfilter[@]}" --stages report --results "$results/zoo_postfilter"
     mkdir -p "$results/zoo_postfilter"
     "$python" $scripts/zoo_compare.py --a "$exp_dir/zoo_postfilter" --pairs mvae_last10_s5lr02_mwf:ilrma_mwf \
       mvae_last10_s5lr02_mwf:mvae_last10_s5lr02 ilrma_mwf:ilrma auxiva_mwf:auxiva \
-      mvae_last10_s5lr02_final_mwf:ilrma_mwf mvae_last10_s5lr02_final_mwf:mvae_last10_s5lr02_final \
-      mvae_last10_s5lr02_final:mvae_last10_s5lr02 > "$results/zoo_postfilter/pairs.md"
+      mvae_last10_s5lr02_s4700_mwf:ilrma_mwf mvae_last10_s5lr02_s4700_mwf:mvae_last10_s5lr02_s4700 \
+      mvae_last10_s5lr02_s4700:mvae_last10_s5lr02 mvae_last10_s5lr02_final_mwf:ilrma_mwf \
+      mvae_last10_s5lr02_final_mwf:mvae_last10_s5lr02_final > "$results/zoo_postfilter/pairs.md"
   fi
   # other masks for the post-filter, on the training-sentence mixtures only (variants.md; with the
   # step-2100 CVAE, the one the post-filter was chosen with)
