@@ -239,7 +239,8 @@ if run_stage 11 "zoo_authors"; then
       mvae_last10_s5lr02_mwf:mvae_last10_s5lr02 ilrma_mwf:ilrma auxiva_mwf:auxiva \
       mvae_last10_s5lr02_s4700_mwf:ilrma_mwf mvae_last10_s5lr02_s4700_mwf:mvae_last10_s5lr02_s4700 \
       mvae_last10_s5lr02_s4700:mvae_last10_s5lr02 mvae_last10_s5lr02_final_mwf:ilrma_mwf \
-      mvae_last10_s5lr02_final_mwf:mvae_last10_s5lr02_final > "$results/zoo_postfilter/pairs.md"
+      mvae_last10_s5lr02_final_mwf:mvae_last10_s5lr02_final mvae_last10_s5lr02_final:mvae_last10_s5lr02_s4700 \
+      > "$results/zoo_postfilter/pairs.md"
   fi
   # other masks for the post-filter, on the training-sentence mixtures only (variants.md; with the
   # step-2100 CVAE, the one the post-filter was chosen with)
