@@ -67,6 +67,13 @@ def add_parser(subparsers):
         "(e.g. --init-ilrma 50 --n-iter 10: MVAE's last 10 iterations only; default: the model's)",
     )
     parser.add_argument(
+        "--fallback",
+        choices=("none", "envelope"),
+        default=None,
+        help="deep separators: 'envelope' keeps the ILRMA start's outputs where their envelopes are less "
+        "correlated than the deep iterations' (a guard against outputs that merge talkers; default: the model's)",
+    )
+    parser.add_argument(
         "--n-steps", type=int, default=None, help="MVAE: Adam steps on the latent per iteration (default: the model's)"
     )
     parser.add_argument(
@@ -131,6 +138,7 @@ def run_infer(args):
                 "n_iter": None,
                 "refine_steps": None,
                 "init_ilrma": None,
+                "fallback": None,
                 "n_steps": None,
                 "lr": None,
                 "postfilter": None,
@@ -327,6 +335,8 @@ def load(args, device):
         model = load_model(args.model, **overrides)
         if args.init_ilrma is not None:
             model = with_init_ilrma(model, args.init_ilrma)
+        if args.fallback is not None:
+            model = with_fallback(model, args.fallback)
         if args.n_steps is not None or args.lr is not None:
             model = with_mvae_steps(model, args.n_steps, args.lr)
         if args.refine_steps is not None:
@@ -400,6 +410,18 @@ def with_init_ilrma(model, iterations: int):
             f"--init-ilrma applies to the deep separators (MVAE, FastMVAE, FastMVAE2), not to {type(model).__name__}."
         )
     model.init_ilrma = iterations
+    return model
+
+
+def with_fallback(model, fallback: str):
+    """``model`` (a deep separator) with ``fallback`` (``"none"``, ``"envelope"``); ``ValueError`` for others."""
+    from ..models.mvae import DeepSeparator
+
+    if not isinstance(model, DeepSeparator):
+        raise ValueError(
+            f"--fallback applies to the deep separators (MVAE, FastMVAE, FastMVAE2), not to {type(model).__name__}."
+        )
+    model.fallback = fallback
     return model
 
 

@@ -202,6 +202,7 @@ RULES = {
     "ip_sweeps": Int(1, 1000),
     "mics": Choice("all", "pca", "first"),
     "postfilter": Choice("auto", "none", "mwf"),  # separation.postfilter
+    "fallback": Choice("none", "envelope"),  # separation.fallback
     "block_frames": Optional_(Int(1)),
     "track_objective": Bool(),
     "taps": Int(0, MAX_TAPS),  # joint dereverberation (separation.dereverb)

@@ -12,10 +12,10 @@ import torch
 from asteroid.models.base_models import BaseModel
 
 from ..compat import plain
-from ..separation import SeparationResult, StftConfig, istft, separate, spatial, stft
+from ..separation import SeparationResult, StftConfig, fallback, istft, separate, spatial, stft
 from ..separation.dereverb import separate_dereverb
 from ..separation.postfilter import multichannel_wiener
-from ..separation.source_models import SourceModel
+from ..separation.source_models import GaussIVA, SourceModel
 from ..separation.threads import load_adapted_threads
 from .arguments import check_args
 
@@ -406,6 +406,11 @@ class IterativeSeparator(SafeLoadingModel):
         """Initial demixing matrices ``[batch, freq, src, mics]`` (``None``: identity)."""
         return None
 
+    def falls_back(self) -> bool:
+        """Whether the start's outputs replace the iterations' where :func:`fallback.keep_start`
+        says so (the deep separators' ``fallback="envelope"``)."""
+        return False
+
     def check_input(self, wav: torch.Tensor) -> torch.Tensor:
         wav = as_batch(wav)
         finite = torch.isfinite(wav)
@@ -474,12 +479,32 @@ class IterativeSeparator(SafeLoadingModel):
                 overwrite_mix=not post,
             )  # X is this call's own: the estimates take its place
             source_model = source_model or self.make_source_model()
-            if over:  # every microphone: OverIVA's spatial update
-                result = separate(X, source_model, n_iter=self.n_iter, n_src=self.n_src, **options)
-            else:  # taps = 0: the plain engine
-                result = separate_dereverb(
-                    X, source_model, n_iter=self.n_iter, taps=self.taps, delay=self.delay, **options
-                )
+
+            def run(model, n_iter, **changes):
+                kwargs = {**options, **changes}
+                if over:  # every microphone: OverIVA's spatial update
+                    return separate(X, model, n_iter=n_iter, n_src=self.n_src, **kwargs)
+                return separate_dereverb(X, model, n_iter=n_iter, taps=self.taps, delay=self.delay, **kwargs)
+
+            # the start's outputs (no iteration), before the engine may overwrite X with its estimates
+            start = run(GaussIVA(), 0, callback=None, overwrite_mix=False) if self.falls_back() else None
+            result = run(source_model, self.n_iter)
+            if start is not None:
+                keep = fallback.keep_start(result.estimates, start.estimates.to(result.estimates.dtype))
+                result.kept_start = keep
+                if bool(keep.any()):
+                    log.info(
+                        "%s: kept the start's outputs for %d of %d mixtures",
+                        type(self).__name__,
+                        int(keep.sum()),
+                        keep.numel(),
+                    )
+                    result.estimates = torch.where(
+                        keep[:, None, None, None], start.estimates.to(result.estimates.dtype), result.estimates
+                    )
+                    result.demix = torch.where(
+                        keep[:, None, None, None], start.demix.to(result.demix.dtype), result.demix
+                    )
             if reduce:
                 result.estimates = spatial.least_squares_images(
                     result.estimates, X_all[:, self.ref_mic].to(result.estimates.dtype)

@@ -49,6 +49,12 @@ class DeepSeparator(IterativeSeparator):
             of ``J`` through the frozen decoder; see
             :class:`~asteroid_mvae.separation.deep.Refinement`. With ``monotone=True`` too, ``J``
             never rises.
+        fallback: ``"none"`` (default) or ``"envelope"``: keep the start's outputs (ILRMA's after
+            ``init_ilrma`` iterations) where their log broadband envelopes are less correlated than
+            the deep iterations' (ours, not the papers'; a guard against outputs that merge
+            talkers, measured in ``egs/vcc2018/results/zoo_fallback``; see
+            :mod:`~asteroid_mvae.separation.fallback`). The engine's result says where
+            (``kept_start``).
         **kwargs: separation settings, see :class:`IterativeSeparator`.
     """
 
@@ -70,6 +76,7 @@ class DeepSeparator(IterativeSeparator):
         refine_lr: float = 0.01,
         refine_label: str = "optimise",
         refine_keep_best: bool = True,
+        fallback: str = "none",
         **kwargs,
     ):
         a = check_args(
@@ -88,8 +95,10 @@ class DeepSeparator(IterativeSeparator):
             refine_lr=refine_lr,
             refine_label=refine_label,
             refine_keep_best=refine_keep_best,
+            fallback=fallback,
         )
         super().__init__(**kwargs)
+        self.fallback = a["fallback"]
         self.monotone = a["monotone"]
         self.variance_step = a["variance_step"]
         self.refinement = Refinement(a["refine_steps"], a["refine_lr"], a["refine_label"], a["refine_keep_best"])
@@ -150,7 +159,11 @@ class DeepSeparator(IterativeSeparator):
             "monotone": self.monotone,
             "variance_step": self.variance_step,
             **self.refinement.as_model_args(),
+            "fallback": self.fallback,
         }
+
+    def falls_back(self):
+        return self.fallback == "envelope"
 
     def initial_demix(self, mix_stft):
         return ilrma_start(mix_stft, self.init_ilrma, self.taps, self.delay, self.n_src)  # with taps: ILRMA-T

@@ -58,6 +58,7 @@ class SeparationResult:
     objective: (
         torch.Tensor
     )  #: ``[n_iter + 1, batch]``: J before the first and after each iteration (NaN where not tracked)
+    kept_start: Optional[torch.Tensor] = None  #: ``[batch]`` bool: where a separator's fallback kept its start
 
 
 def default_diag_load(dtype: torch.dtype) -> float:

@@ -257,18 +257,54 @@ if run_stage 11 "zoo_authors"; then
   zoo "${closed[@]}" --stages evaluate --rt60 0.3 --n-src 2 3 --mvae-steps 5 --mvae-lr 0.02 --mvae-last 10 \
     --mvae-tag _s5lr02 --mvae-mixtures 24 --mwf --methods ilrma ilrma_mwf auxiva oracle_ip mvae_last10_s5lr02 \
     mvae_last10_s5lr02_mwf fastmvae2 fastmvae2_mwf
-  # snapshots of the CVAE packaged while it trained (a copy of its checkpoint folder, packaged there)
-  for step in 1806; do
+  # snapshots of the CVAE packaged while it trained (a copy of its checkpoint folder, packaged there),
+  # on 8 training-sentence mixtures per N, then on the test mixtures
+  for step in 1806 4386; do
     cvae=$exp_dir/zoo_authors_closed/cvae/network_step$step.pt
     [[ -f $cvae ]] || continue
-    zoo "${closed[@]}" --stages evaluate --rt60 0.3 --n-src 2 3 --mvae-steps 5 --mvae-lr 0.02 --mvae-last 10 \
-      --mvae-tag "_s5lr02_s$step" --mvae-mixtures 24 --cvae-package "$cvae" --mwf \
-      --methods "mvae_last10_s5lr02_s$step" "mvae_last10_s5lr02_s${step}_mwf"
+    for part in "--eval-part train --test-mixtures 8" ""; do
+      # shellcheck disable=SC2086
+      zoo "${closed[@]}" --stages evaluate --rt60 0.3 --n-src 2 3 --mvae-steps 5 --mvae-lr 0.02 --mvae-last 10 \
+        --mvae-tag "_s5lr02_s$step" --mvae-mixtures 24 --cvae-package "$cvae" --mwf $part \
+        --methods "mvae_last10_s5lr02_s$step" "mvae_last10_s5lr02_s${step}_mwf"
+    done
   done
   zoo "${closed[@]}" --stages report --results "$results/zoo_authors_closed"
   mkdir -p "$results/zoo_authors_closed"
   "$python" $scripts/zoo_compare.py --a "$exp_dir/zoo_authors_closed" --pairs mvae_last10_s5lr02_s1806_mwf:ilrma_mwf \
-    mvae_last10_s5lr02_s1806_mwf:mvae_last10_s5lr02_s1806 ilrma_mwf:ilrma > "$results/zoo_authors_closed/pairs.md"
+    mvae_last10_s5lr02_s1806_mwf:mvae_last10_s5lr02_s1806 ilrma_mwf:ilrma mvae_last10_s5lr02_s4386_mwf:ilrma_mwf \
+    mvae_last10_s5lr02_s4386:mvae_last10_s5lr02_s1806 > "$results/zoo_authors_closed/pairs.md"
+  # MVAE's envelope fallback (fallback='envelope': the ILRMA start's outputs kept where their log
+  # envelopes are less correlated; the statistic chosen on the training-sentence mixtures of both
+  # zoos), speaker-closed (step-4386 CVAE) and speaker-open (final CVAE), with and without the MWF
+  closed_cvae=$exp_dir/zoo_authors_closed/cvae/network_step4386.pt
+  open_cvae=$exp_dir/zoo_authors/cvae/network.pt
+  if [[ -f $closed_cvae && -f $open_cvae ]]; then
+    for part in "--eval-part train --test-mixtures 8" ""; do
+      # shellcheck disable=SC2086
+      zoo "${closed[@]}" --stages evaluate --rt60 0.3 --n-src 2 3 --mvae-steps 5 --mvae-lr 0.02 --mvae-last 10 \
+        --mvae-mixtures 24 --mwf --fallback --mvae-tag _s5lr02_s4386 --cvae-package "$closed_cvae" $part \
+        --methods mvae_last10_s5lr02_s4386_fb mvae_last10_s5lr02_s4386_fb_mwf
+      # shellcheck disable=SC2086
+      zoo "${postfilter[@]}" --stages evaluate --fallback --mvae-tag _s5lr02_final --cvae-package "$open_cvae" $part \
+        --methods mvae_last10_s5lr02_final_fb mvae_last10_s5lr02_final_fb_mwf mvae_last10_s5lr02_final \
+        mvae_last10_s5lr02_final_mwf
+    done
+    mkdir -p "$results/zoo_fallback"
+    {
+      echo "## Speaker-closed (step-4386 CVAE)"
+      echo
+      "$python" $scripts/zoo_compare.py --a "$exp_dir/zoo_authors_closed" --pairs \
+        mvae_last10_s5lr02_s4386_fb:mvae_last10_s5lr02_s4386 mvae_last10_s5lr02_s4386_fb:ilrma \
+        mvae_last10_s5lr02_s4386:ilrma mvae_last10_s5lr02_s4386_fb_mwf:ilrma mvae_last10_s5lr02_s4386_mwf:ilrma
+      echo
+      echo "## Speaker-open (final CVAE)"
+      echo
+      "$python" $scripts/zoo_compare.py --a "$exp_dir/zoo_postfilter" --pairs \
+        mvae_last10_s5lr02_final_fb:mvae_last10_s5lr02_final mvae_last10_s5lr02_final_fb:ilrma \
+        mvae_last10_s5lr02_final:ilrma mvae_last10_s5lr02_final_fb_mwf:ilrma mvae_last10_s5lr02_final_mwf:ilrma
+    } > "$results/zoo_fallback/pairs.md"
+  fi
 fi
 
 if run_stage 12 "publish"; then

@@ -145,6 +145,35 @@ def test_init_ilrma_option(tmp_path, capsys):
     assert not (tmp_path / "x").exists()
 
 
+def test_fallback_option(tmp_path, capsys):
+    """``--fallback envelope`` gives a deep separator its guard: the output is then the deep iterations'
+    or the ILRMA start's, by the envelope test; other models are a one-line error."""
+    import torch
+
+    from asteroid_mvae.models import FastMVAE2
+    from asteroid_mvae.networks import ChimeraACVAE, save_network_package
+
+    torch.manual_seed(0)
+    package = save_network_package(tmp_path / "network.pt", ChimeraACVAE(n_labels=2, n_freq=128), 1.0, {"a": 0, "b": 1})
+    path = _noise_wav(tmp_path / "mix.wav", seconds=2.0)
+    outs = {}
+    for choice in ("none", "envelope"):
+        out = tmp_path / f"out_{choice}"
+        command = ["separate", str(path), "--model", str(package), "--n-iter", "2", "--init-ilrma", "3"]
+        assert main(command + ["--fallback", choice, "--out-dir", str(out)]) == 0
+        outs[choice] = sf.read(out / "mix_s1.wav")[0]
+    model = FastMVAE2.from_network_package(package, n_src=2, n_iter=2, init_ilrma=3, fallback="envelope")
+    wav = torch.from_numpy(sf.read(path, dtype="float32")[0].T.copy())
+    kept = bool(model.separate_with_history(wav).result.kept_start[0])
+    assert np.array_equal(outs["envelope"], outs["none"]) != kept
+    assert (
+        main(["separate", str(path), "--model", "ilrma", "--fallback", "envelope", "--out-dir", str(tmp_path / "x")])
+        == 2
+    )
+    assert "--fallback applies to the deep separators" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
+
+
 def test_n_steps_option(tmp_path, capsys):
     """``--n-steps`` sets MVAE's Adam steps per iteration; other models and a count below 1 are
     one-line errors."""

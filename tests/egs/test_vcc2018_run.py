@@ -52,6 +52,7 @@ def stub(tmp_path):
         "zoo_authors/chimera/network_step3100.pt",
         "zoo_authors/chimera/network_step4000.pt",
         "zoo_authors_closed/cvae/network_step1806.pt",
+        "zoo_authors_closed/cvae/network_step4386.pt",
         "zoo_postfilter/mix_train_2src/metadata.csv",
         "zoo_postfilter/eval/rt300_n2/all_metrics.csv",
         "zoo_authors/cvae/network.pt",
@@ -124,12 +125,16 @@ def test_every_stage_calls_its_studies_with_valid_arguments(stub):
     assert "python docs/make_results.py" in calls
     assert "--corpus /data/vcc2018" in next(c for c in calls if "gass_vcc2018.py" in c)
     postfilter = [c for c in calls if "--out " + str(stub[1] / "zoo_postfilter") in c]  # MWF at M = N
-    assert len(postfilter) == 5 and all("--mwf" in c and "--open-test-speakers VCC2SF1" in c for c in postfilter)
+    assert len(postfilter) == 7 and all("--mwf" in c and "--open-test-speakers VCC2SF1" in c for c in postfilter)
     assert "--eval-part train" in postfilter[0] and "--eval-part" not in postfilter[1]  # chosen before tested
     assert "network_step2100.pt" in postfilter[0] and "network_step4700.pt --mvae-tag _s5lr02_s4700" in postfilter[2]
     assert "network.pt --mvae-tag _s5lr02_final" in postfilter[3]
     closed = [c for c in calls if "--out " + str(stub[1] / "zoo_authors_closed") + " " in c]
     assert any("network_step1806.pt" in c for c in closed) and not any("--train-corpus" in c for c in closed)
+    fallback = [c for c in calls if "--fallback" in c]  # MVAE's envelope fallback, both zoos, train then test
+    assert len(fallback) == 4 and all("--mwf" in c for c in fallback)
+    assert "--eval-part train" in fallback[0] and "--eval-part" not in fallback[2]
+    assert "network_step4386.pt" in fallback[0] and "zoo_postfilter" in fallback[1]
     chosen = json.loads((stub[1] / "zoo_refine_open" / "refine" / "chosen.json").read_text())
     assert chosen["refine_lr"] == 0.01 and "closed" in chosen["chosen_on"]
     assert (stub[2] / "zoo_vcc2018" / "iterations.md").exists()

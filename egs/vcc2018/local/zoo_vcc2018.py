@@ -118,6 +118,12 @@ def parse_args(argv=None):
         help="also 'mvae_lastK' per K: ILRMA for n_iter - K iterations, then K MVAE iterations (first --mvae-steps)",
     )
     parser.add_argument("--cvae-package", default=None, help="MVAE's CVAE package (default: <out>/cvae/network.pt)")
+    parser.add_argument(
+        "--fallback",
+        action="store_true",
+        help="also '<name>_fb' per MVAE method: fallback='envelope' (the ILRMA start kept where its outputs' "
+        "envelopes are less correlated)",
+    )
     parser.add_argument("--mvae-tag", default="", help="suffix of every MVAE method name (e.g. _s4000, a checkpoint)")
     parser.add_argument(
         "--chimera-package", default=None, help="FastMVAE2's package (default: <out>/chimera/network.pt)"
@@ -369,6 +375,10 @@ def separators(args, out, n_src):
                 n_steps=args.mvae_steps[0],
                 lr=args.mvae_lr,
             )
+    if args.fallback:  # the MVAE separators keeping their ILRMA start where the envelopes say so
+        for name in [k for k, sep in seps.items() if isinstance(sep, MVAE)]:
+            seps[f"{name}_fb"] = copy.deepcopy(seps[name])
+            seps[f"{name}_fb"].fallback = "envelope"
     if args.mwf:  # the same separators, each followed by the Wiener post-filter on every microphone
         from asteroid_mvae.models.base import with_postfilter
 
