@@ -17,7 +17,7 @@ MVAE runs ``--mvae-iter`` iterations (default 5) and its time is scaled to 60 it
 "MVAE lastK" rows time the fast MVAE of ``egs/vcc2018/results/zoo_postfilter``, unscaled: ILRMA for
 ``--n-iter`` - K iterations, then K MVAE iterations of ``--last-steps`` Adam steps (``--last K``,
 default 10 of 5 steps), alone and followed by the Wiener post-filter ("+ MWF"). Target on 2 CPU
-cores: at most 10 s per 10-s mixture (issue 25's fast separator), with ``--n-labels`` set to the
+cores: at most 10 s per 10-s mixture (the fast separator's budget), with ``--n-labels`` set to the
 zoo CVAE's 257 labels.
 """
 

@@ -100,6 +100,10 @@ SECTIONS = {
         "The authors' training scale, speaker-closed (CVAE; MVAE)",
         "`bash egs/vcc2018/run.sh --stage 11 --stop_stage 11`",
     ),
+    "egs/vcc2018/results/zoo_fallback": (
+        "MVAE's envelope fallback, speaker-closed and speaker-open",
+        "`bash egs/vcc2018/run.sh --stage 11 --stop_stage 11`",
+    ),
     "benchmarks/results/bench_ip": ("Speed: IP engine against pyroomacoustics", "`python benchmarks/bench_ip.py`"),
     "benchmarks/results/bench_mvae": ("Speed: deep separators", "`python benchmarks/bench_mvae.py`"),
     "benchmarks/results/long_recordings": ("Memory: long recordings", "`python benchmarks/long_recordings.py`"),
