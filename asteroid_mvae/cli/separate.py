@@ -334,9 +334,9 @@ def load(args, device):
     try:
         model = load_model(args.model, **overrides)
         if args.init_ilrma is not None:
-            model = with_init_ilrma(model, args.init_ilrma)
+            model = with_deep_setting(model, "--init-ilrma", "init_ilrma", args.init_ilrma)
         if args.fallback is not None:
-            model = with_fallback(model, args.fallback)
+            model = with_deep_setting(model, "--fallback", "fallback", args.fallback)
         if args.n_steps is not None or args.lr is not None:
             model = with_mvae_steps(model, args.n_steps, args.lr)
         if args.refine_steps is not None:
@@ -401,27 +401,16 @@ def run(args):
         raise CliError(f"{len(failures)} of {len(files)} files failed: {', '.join(map(str, failures))}")
 
 
-def with_init_ilrma(model, iterations: int):
-    """``model`` starting from ``iterations`` of ILRMA (the deep separators); ``ValueError`` for others."""
+def with_deep_setting(model, option: str, name: str, value):
+    """``model`` (a deep separator: MVAE, FastMVAE, FastMVAE2) with its attribute ``name`` set to
+    ``value`` (the command line's ``option``); ``ValueError`` naming ``option`` for other models."""
     from ..models.mvae import DeepSeparator
 
     if not isinstance(model, DeepSeparator):
         raise ValueError(
-            f"--init-ilrma applies to the deep separators (MVAE, FastMVAE, FastMVAE2), not to {type(model).__name__}."
+            f"{option} applies to the deep separators (MVAE, FastMVAE, FastMVAE2), not to {type(model).__name__}."
         )
-    model.init_ilrma = iterations
-    return model
-
-
-def with_fallback(model, fallback: str):
-    """``model`` (a deep separator) with ``fallback`` (``"none"``, ``"envelope"``); ``ValueError`` for others."""
-    from ..models.mvae import DeepSeparator
-
-    if not isinstance(model, DeepSeparator):
-        raise ValueError(
-            f"--fallback applies to the deep separators (MVAE, FastMVAE, FastMVAE2), not to {type(model).__name__}."
-        )
-    model.fallback = fallback
+    setattr(model, name, value)
     return model
 
 
