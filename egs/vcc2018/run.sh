@@ -186,6 +186,17 @@ if run_stage 11 "zoo_authors"; then
     zoo "${authors[@]}" --stages evaluate --rt60 0.3 --n-src 2 3 --chimera-package "$chimera" --chimera-tag "_s$step" \
       --methods "fastmvae2_s$step" "fastmvae2_ilrma_start_s$step"
   done
+  # the CPU alternative: the same distillation at 1e-4, ten times the authors' rate (chimera_lr1e-4);
+  # FastMVAE2 with its snapshots on the speaker-open test mixtures of zoo_postfilter (tag _c1e4_s<step>)
+  zoo "${authors[@]}" --chimera-lr 1e-4 --chimera-steps 9000 --early-stop-patience 5 --chimera-dir chimera_lr1e-4 \
+    --stages chimera
+  for step in 800; do
+    chimera=$exp_dir/zoo_authors/chimera_lr1e-4/network_step$step.pt
+    [[ -f $chimera ]] || continue
+    zoo --out "$exp_dir/zoo_postfilter" "${open_split[@]}" --rt60 0.3 --n-src 2 3 --mwf --stages evaluate \
+      --chimera-package "$chimera" --chimera-tag "_c1e4_s$step" \
+      --methods "fastmvae2_c1e4_s$step" "fastmvae2_c1e4_s${step}_mwf" "fastmvae2_ilrma_start_c1e4_s$step"
+  done
   # encoder re-training at the authors' protocol scale: FastMVAE2's iterates 0-30 of 200 mixtures per N
   # of the zoo's training speakers (never the test speakers) in rooms of RT60 0.2-0.4 s, one signal per
   # Adam step, iterations 0-5 weighted 5; on the step-3100 snapshot at the authors' rate and a 10x

@@ -84,6 +84,12 @@ def parse_args(argv=None):
     )
     parser.add_argument("--chimera-lr", type=float, default=3e-4)
     parser.add_argument(
+        "--chimera-dir",
+        default="chimera",
+        help="folder of <out> the chimera stage trains in and FastMVAE2 takes its package from (e.g. "
+        "chimera_lr1e-4: another rate beside the authors')",
+    )
+    parser.add_argument(
         "--interference-prob",
         type=float,
         default=0.5,
@@ -251,7 +257,15 @@ def stage_acvae(args, out):
 
 
 def stage_chimera(args, out):
-    return _train(args, out, "chimera", args.chimera_steps, args.chimera_lr, teacher=out / "cvae" / "network.pt")
+    return _train(
+        args,
+        out,
+        "chimera",
+        args.chimera_steps,
+        args.chimera_lr,
+        teacher=out / "cvae" / "network.pt",
+        name=args.chimera_dir,
+    )
 
 
 def stage_chimera_interf(args, out):
@@ -333,6 +347,7 @@ def separators(args, out, n_src):
         "irm": "irm",
     }  # names: built with the evaluation's STFT
     packages = {name: out / name / "network.pt" for name in ("cvae", "acvae", "chimera", "chimera_interf")}
+    packages["chimera"] = out / args.chimera_dir / "network.pt"
     if args.chimera_package:
         packages["chimera"] = Path(args.chimera_package)
     if packages["chimera"].exists():
@@ -553,6 +568,9 @@ def main(argv=None):
         if path and not Path(path).is_file():
             print(f"zoo_vcc2018.py: error: {path} is missing (--{option.replace('_', '-')})", file=sys.stderr)
             raise SystemExit(2)
+    if Path(args.chimera_dir).name != args.chimera_dir or args.chimera_dir in ("", ".", ".."):
+        print(f"zoo_vcc2018.py: error: --chimera-dir must be a folder name; got {args.chimera_dir!r}", file=sys.stderr)
+        raise SystemExit(2)
     import torch
 
     torch.set_num_threads(args.threads)
