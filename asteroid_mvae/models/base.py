@@ -490,20 +490,13 @@ class IterativeSeparator(SafeLoadingModel):
             start = run(GaussIVA(), 0, callback=None, overwrite_mix=False) if self.falls_back() else None
             result = run(source_model, self.n_iter)
             if start is not None:
-                keep = fallback.keep_start(result.estimates, start.estimates.to(result.estimates.dtype))
-                result.kept_start = keep
-                if bool(keep.any()):
+                result = fallback.keep_start_where_better(result, start)
+                if bool(result.kept_start.any()):
                     log.info(
                         "%s: kept the start's outputs for %d of %d mixtures",
                         type(self).__name__,
-                        int(keep.sum()),
-                        keep.numel(),
-                    )
-                    result.estimates = torch.where(
-                        keep[:, None, None, None], start.estimates.to(result.estimates.dtype), result.estimates
-                    )
-                    result.demix = torch.where(
-                        keep[:, None, None, None], start.demix.to(result.demix.dtype), result.demix
+                        int(result.kept_start.sum()),
+                        result.kept_start.numel(),
                     )
             if reduce:
                 result.estimates = spatial.least_squares_images(

@@ -18,6 +18,7 @@ N of two zoos, and only then measured on the test mixtures:
 import torch
 
 from . import spatial
+from .engine import SeparationResult
 
 
 def envelope_correlation(S: torch.Tensor, floor: float = 1e-8) -> torch.Tensor:
@@ -49,3 +50,16 @@ def keep_start(final: torch.Tensor, start: torch.Tensor) -> torch.Tensor:
     """``[batch]`` bool: where the start's outputs ``start`` are less envelope-correlated than the
     refined ``final`` (both ``[batch, src, freq, frames]``), i.e. where to keep the start."""
     return envelope_correlation(start) < envelope_correlation(final)
+
+
+def keep_start_where_better(result: SeparationResult, start: SeparationResult) -> SeparationResult:
+    """``result`` with the ``start``'s estimates and demixing matrices in place of its own for the
+    mixtures where :func:`keep_start` says so, and ``kept_start`` ``[batch]`` saying where."""
+    estimates = start.estimates.to(result.estimates.dtype)
+    keep = keep_start(result.estimates, estimates)
+    result.kept_start = keep
+    if bool(keep.any()):
+        where = keep[:, None, None, None]
+        result.estimates = torch.where(where, estimates, result.estimates)
+        result.demix = torch.where(where, start.demix.to(result.demix.dtype), result.demix)
+    return result
