@@ -9,10 +9,10 @@ outputs follow the same talker (or the same mixture) and their envelopes rise an
 
 The deep separators' ``fallback="envelope"`` (:class:`~asteroid_mvae.models.mvae.DeepSeparator`)
 keeps the outputs of their ILRMA start instead of the deep iterations' where the start's
-envelopes are less correlated. The statistic was chosen among six (log or linear powers,
-per-frequency or broadband envelopes, whole log spectrograms) on 8 training-sentence mixtures per
-N of two zoos, and only then measured on the test mixtures:
-``egs/vcc2018/results/zoo_fallback``.
+envelopes are less correlated. The statistic was chosen among eight candidates (log or linear
+powers, per-frequency or broadband envelopes, whole log spectrograms, J with a refitted NMF) on 8
+training-sentence mixtures per N of two zoos (``egs/vcc2018/local/zoo_fallback_choice.py``), and
+only then measured on the test mixtures: ``egs/vcc2018/results/zoo_fallback``.
 """
 
 import torch

@@ -291,6 +291,12 @@ if run_stage 11 "zoo_authors"; then
   closed_cvae=$exp_dir/zoo_authors_closed/cvae/network_step4386.pt
   open_cvae=$exp_dir/zoo_authors/cvae/network.pt
   if [[ -f $closed_cvae && -f $open_cvae ]]; then
+    # the choice of the statistic: eight candidates on the training-sentence mixtures of both zoos
+    # (choice_closed.md, choice_open.md), before any test mixture is separated with the fallback
+    "$python" $scripts/zoo_fallback_choice.py --zoo "$exp_dir/zoo_authors_closed" --cvae-package "$closed_cvae" \
+      --threads 1 --table "$results/zoo_fallback/choice_closed.md"
+    "$python" $scripts/zoo_fallback_choice.py --zoo "$exp_dir/zoo_postfilter" --cvae-package "$open_cvae" \
+      --threads 1 --table "$results/zoo_fallback/choice_open.md"
     for part in "--eval-part train --test-mixtures 8" ""; do
       # shellcheck disable=SC2086
       zoo "${closed[@]}" --stages evaluate --rt60 0.3 --n-src 2 3 --mvae-steps 5 --mvae-lr 0.02 --mvae-last 10 \

@@ -112,6 +112,7 @@ def test_every_stage_calls_its_studies_with_valid_arguments(stub):
         "arrays_vcc2018",
         "zoo_ceilings",
         "zoo_postfilter_variants",
+        "zoo_fallback_choice",
     )
     assert scripts >= {f"egs/vcc2018/local/{name}.py" for name in studies}
     assert any(c.startswith("asteroid-mvae publish ") for c in calls)
@@ -140,6 +141,9 @@ def test_every_stage_calls_its_studies_with_valid_arguments(stub):
     assert len(fallback) == 4 and all("--mwf" in c for c in fallback)
     assert "--eval-part train" in fallback[0] and "--eval-part" not in fallback[2]
     assert "network_step4386.pt" in fallback[0] and "zoo_postfilter" in fallback[1]
+    choice = [c for c in calls if "zoo_fallback_choice.py" in c]  # the statistic chosen on both zoos first
+    assert len(choice) == 2 and calls.index(choice[1]) < calls.index(fallback[0])
+    assert "zoo_authors_closed" in choice[0] and "zoo_postfilter" in choice[1]
     chosen = json.loads((stub[1] / "zoo_refine_open" / "refine" / "chosen.json").read_text())
     assert chosen["refine_lr"] == 0.01 and "closed" in chosen["chosen_on"]
     assert (stub[2] / "zoo_vcc2018" / "iterations.md").exists()
@@ -194,6 +198,53 @@ def test_postfilter_variants_with_the_outputs_own_power_as_model_are_the_plain_p
     out = variants(X, S, S.abs() ** 2)
     assert torch.allclose(out["model_b1"], out["mwf"]) and torch.equal(out["none"], S)
     assert not torch.allclose(out["mwf_a2"], out["mwf"]) and set(out) >= {"mwf_it2", "mwf_it3", "model_b0.5"}
+
+
+def test_fallback_choice_refuses_missing_inputs_in_one_line(tmp_path):
+    script = ROOT / "egs" / "vcc2018" / "local" / "zoo_fallback_choice.py"
+    command = [sys.executable, str(script), "--zoo", str(tmp_path), "--cvae-package", str(tmp_path / "c.pt")]
+    result = subprocess.run(command + ["--table", str(tmp_path / "t.md")], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and "mix_train_2src" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "t.md").exists()
+
+
+def test_fallback_choice_statistics_rank_a_separation_above_a_mixture():
+    """Every candidate prefers (is lower for) truly separated outputs than for mixed ones; the
+    chosen statistic is the library's; the table's choices follow the statistic."""
+    import runpy
+
+    import torch
+
+    from asteroid_mvae.separation.fallback import envelope_correlation
+
+    study = runpy.run_path(str(ROOT / "egs" / "vcc2018" / "local" / "zoo_fallback_choice.py"))
+    g = torch.Generator().manual_seed(0)
+    F, T = 33, 200
+    gate = torch.zeros(2, 1, T, dtype=torch.float64)
+    gate[0, :, : T // 2], gate[1, :, T // 2 :] = 1.0, 1.0  # the talkers take turns
+    envelope = gate * 3 + 0.05 + torch.rand(2, F, T, dtype=torch.float64, generator=g)
+    S = torch.randn(2, F, T, dtype=torch.complex128, generator=g) * envelope.sqrt()  # [N, F, T]
+    A = torch.tensor([[1.0, 0.8], [0.7, 1.0]], dtype=torch.complex128)
+    X = torch.einsum("mn,nft->mft", A, S)[None]  # [1, M, F, T]
+    separated = study["correlations"](S[None])
+    mixed = study["correlations"](X)
+    assert all(separated[k] < mixed[k] for k in separated), (separated, mixed)
+    assert separated["broadband_env_log"] == float(envelope_correlation(S[None])[0])
+    W_sep = torch.linalg.inv(A).expand(1, F, 2, 2)
+    W_mix = torch.eye(2, dtype=torch.complex128).expand(1, F, 2, 2)
+    for model in ("rank1", "nmf2"):
+        assert study["refitted_objective"](W_sep, X, model) < study["refitted_objective"](W_mix, X, model)
+    row = {"si_sdri": 0.0, "si_sdri_mwf": 0.0, "stat": 0.0}
+    cache = {}
+    for i, (start, mvae, stat_start) in enumerate(((5.0, 1.0, 0.1), (2.0, 6.0, 0.9), (3.0, 4.0, 0.2))):
+        cache[f"n2/{i}"] = {
+            "ilrma": dict(row, si_sdri=3.0),
+            "start": dict(row, si_sdri=start, stat=stat_start),
+            "mvae": dict(row, si_sdri=mvae, stat=0.5),
+        }
+    lines = {line.split(" | ")[0]: line for line in study["table"](cache, [2], 3, "c.pt").splitlines()}
+    assert "| 2/3 | 2/3 | +1.67 ± 0.88 |" in lines["| stat"]  # keeps the start on 0 and 2: right on 0 and 1
+    assert "| 1/3 | 3/3 | +2.00 ± 0.58 |" in lines["| oracle"]
 
 
 def test_zoo_refuses_a_named_package_that_is_missing(tmp_path):
