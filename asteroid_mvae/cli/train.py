@@ -58,7 +58,7 @@ def add_parser(subparsers):
         choices=tuple(PRESETS),
         default="paper",
         help="paper: 1000 epochs (GPU); cpu: < 1 hour on 2 cores; cpu_long: hours in the background; "
-        "speaker_open: the speaker-disjoint zoo's setting (asteroid_mvae.training.presets; default: paper)",
+        "speaker_open: the best speaker-open setting (asteroid_mvae.training.presets; default: paper)",
     )
     parser.add_argument("--conf", help="YAML with configuration overrides (see --print-config)")
     parser.add_argument("--epochs", type=int, help="max epochs")
