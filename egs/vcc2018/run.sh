@@ -190,7 +190,7 @@ if run_stage 11 "zoo_authors"; then
   # FastMVAE2 with its snapshots on the speaker-open test mixtures of zoo_postfilter (tag _c1e4_s<step>)
   zoo "${authors[@]}" --chimera-lr 1e-4 --chimera-steps 9000 --early-stop-patience 5 --chimera-dir chimera_lr1e-4 \
     --stages chimera
-  for step in 800; do
+  for step in 800 1100; do
     chimera=$exp_dir/zoo_authors/chimera_lr1e-4/network_step$step.pt
     [[ -f $chimera ]] || continue
     zoo --out "$exp_dir/zoo_postfilter" "${open_split[@]}" --rt60 0.3 --n-src 2 3 --mwf --stages evaluate \
@@ -210,6 +210,17 @@ if run_stage 11 "zoo_authors"; then
       --val-every 2000 --data-tag "_s$step" --tag "_s${step}_lr$lr" --rooms 0.3:2 0.3:3 --threads 1 --data-jobs "$threads" \
       --train-corpus "$librispeech" --per-speaker 2 --open-test-speakers $open_speakers \
       > "$exp_dir/zoo_authors/retrain_protocol_s${step}_lr$lr.md"
+  done
+  # the same re-training on the 1e-4 ChimeraACVAE's step-1100 snapshot at the authors' rate, on the
+  # mixtures of zoo_postfilter (the same speaker-open split), beside that snapshot's FastMVAE2 rows
+  for run in 1100:1e-5; do
+    step=${run%:*} lr=${run#*:}
+    chimera=$exp_dir/zoo_authors/chimera_lr1e-4/network_step$step.pt
+    [[ -f $chimera ]] || continue
+    "$python" $scripts/zoo_retrain_scale.py --zoo "$exp_dir/zoo_postfilter" --network "$chimera" --sizes 200 \
+      --train-rt60 0.2 0.4 --batch-size 1 --steps 20000 --lr "$lr" --early-iterations 6 --early-weight 5 \
+      --val-every 2000 --data-tag "_c1e4_s$step" --tag "_c1e4_s${step}_lr$lr" --rooms 0.3:2 0.3:3 --threads 1 \
+      --data-jobs "$threads" "${open_split[@]}" > "$exp_dir/zoo_postfilter/retrain_protocol_c1e4_s${step}_lr$lr.md"
   done
   # each scale step's paired effect against the step before (scale.md)
   mkdir -p "$results/zoo_authors"

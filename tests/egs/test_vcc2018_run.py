@@ -52,6 +52,7 @@ def stub(tmp_path):
         "zoo_authors/chimera/network_step3100.pt",
         "zoo_authors/chimera/network_step4000.pt",
         "zoo_authors/chimera_lr1e-4/network_step800.pt",
+        "zoo_authors/chimera_lr1e-4/network_step1100.pt",
         "zoo_authors_closed/cvae/network_step1806.pt",
         "zoo_authors_closed/cvae/network_step4386.pt",
         "zoo_postfilter/mix_train_2src/metadata.csv",
@@ -120,18 +121,24 @@ def test_every_stage_calls_its_studies_with_valid_arguments(stub):
         for separator in ("mvae", "fastmvae2"):
             assert any(study in c and f"--separators {separator}" in c for c in calls), (study, separator)
     protocol = [c for c in calls if "zoo_retrain_scale.py" in c and "--network" in c]  # the authors' re-training scale
-    assert len(protocol) == 3 and all("--train-rt60 0.2 0.4" in c and "--batch-size 1" in c for c in protocol)
-    assert {c.split("--tag ")[1].split()[0] for c in protocol} == {"_s3100_lr1e-5", "_s3100_lr1e-4", "_s4000_lr1e-5"}
+    assert len(protocol) == 4 and all("--train-rt60 0.2 0.4" in c and "--batch-size 1" in c for c in protocol)
+    tags = {"_s3100_lr1e-5", "_s3100_lr1e-4", "_s4000_lr1e-5", "_c1e4_s1100_lr1e-5"}
+    assert {c.split("--tag ")[1].split()[0] for c in protocol} == tags
+    assert (
+        "chimera_lr1e-4/network_step1100.pt" in protocol[3]
+        and "--zoo " + str(stub[1] / "zoo_postfilter") in protocol[3]
+    )
     assert all("--open-test-speakers VCC2SF1" in c for c in protocol)  # the zoo's speaker-disjoint split
     assert any("zoo_compare.py" in c and "--pairs" in c for c in calls)
     assert "python docs/make_results.py" in calls
     assert "--corpus /data/vcc2018" in next(c for c in calls if "gass_vcc2018.py" in c)
     postfilter = [c for c in calls if "--out " + str(stub[1] / "zoo_postfilter") in c]  # MWF at M = N
-    assert len(postfilter) == 8 and all("--mwf" in c and "--open-test-speakers VCC2SF1" in c for c in postfilter)
+    assert len(postfilter) == 9 and all("--mwf" in c and "--open-test-speakers VCC2SF1" in c for c in postfilter)
     fast_rate = [c for c in calls if "chimera_lr1e-4" in c]  # the 1e-4 distillation, then FastMVAE2 with a snapshot
     assert "--chimera-lr 1e-4" in fast_rate[0] and "--chimera-dir chimera_lr1e-4" in fast_rate[0]
     assert "--chimera-tag _c1e4_s800" in fast_rate[1] and postfilter[0] == fast_rate[1]
-    postfilter = postfilter[1:]
+    assert "--chimera-tag _c1e4_s1100" in fast_rate[2] and postfilter[1] == fast_rate[2]
+    postfilter = postfilter[2:]
     assert "--eval-part train" in postfilter[0] and "--eval-part" not in postfilter[1]  # chosen before tested
     assert "network_step2100.pt" in postfilter[0] and "network_step4700.pt --mvae-tag _s5lr02_s4700" in postfilter[2]
     assert "network.pt --mvae-tag _s5lr02_final" in postfilter[3]

@@ -54,3 +54,23 @@ def test_train_command_offers_every_preset(tmp_path, capsys):
     assert code == 0
     config = yaml.safe_load(capsys.readouterr().out)
     assert config["model"] == "chimera" and config["trainer"]["max_steps"] == 9000
+
+
+def test_speaker_open_preset_trains_as_the_authors_scale_zoo_did():
+    """``zoo_vcc2018.py`` with stage 11's options (the networks the preset's results come from)
+    resolves to the preset's optimiser, data and trainer settings."""
+    import runpy
+    import sys
+
+    local = Path(__file__).parents[2] / "egs" / "vcc2018" / "local"
+    sys.path.insert(0, str(local))
+    try:
+        zoo = runpy.run_path(str(local / "zoo_vcc2018.py"))
+    finally:
+        sys.path.remove(str(local))
+    args = zoo["parse_args"](["--segment-frames", "128", "--early-stop-patience", "5"])
+    for model, steps, lr in (("cvae", 9000, 1e-4), ("chimera", 9000, 1e-4)):
+        zoo_config = make_config(model, "cpu_long", zoo["training_config"](args, steps, lr))
+        preset = make_config(model, "speaker_open")
+        for key in ("optim", "data", "trainer"):
+            assert zoo_config[key] == preset[key], (model, key)
