@@ -133,7 +133,7 @@ def test_every_stage_calls_its_studies_with_valid_arguments(stub):
     assert "python docs/make_results.py" in calls
     assert "--corpus /data/vcc2018" in next(c for c in calls if "gass_vcc2018.py" in c)
     postfilter = [c for c in calls if "--out " + str(stub[1] / "zoo_postfilter") in c]  # MWF at M = N
-    assert len(postfilter) == 9 and all("--mwf" in c and "--open-test-speakers VCC2SF1" in c for c in postfilter)
+    assert len(postfilter) == 10 and all("--mwf" in c and "--open-test-speakers VCC2SF1" in c for c in postfilter)
     fast_rate = [c for c in calls if "chimera_lr1e-4" in c]  # the 1e-4 distillation, then FastMVAE2 with a snapshot
     assert "--chimera-lr 1e-4" in fast_rate[0] and "--chimera-dir chimera_lr1e-4" in fast_rate[0]
     assert "--chimera-tag _c1e4_s800" in fast_rate[1] and postfilter[0] == fast_rate[1]
@@ -142,6 +142,7 @@ def test_every_stage_calls_its_studies_with_valid_arguments(stub):
     assert "--eval-part train" in postfilter[0] and "--eval-part" not in postfilter[1]  # chosen before tested
     assert "network_step2100.pt" in postfilter[0] and "network_step4700.pt --mvae-tag _s5lr02_s4700" in postfilter[2]
     assert "network.pt --mvae-tag _s5lr02_final" in postfilter[3]
+    assert "--mvae-last 15 20" in postfilter[4] and "--eval-part train" in postfilter[4]  # more MVAE iterations
     closed = [c for c in calls if "--out " + str(stub[1] / "zoo_authors_closed") + " " in c]
     assert any("network_step1806.pt" in c for c in closed) and not any("--train-corpus" in c for c in closed)
     fallback = [c for c in calls if "--fallback" in c]  # MVAE's envelope fallback, both zoos, train then test
