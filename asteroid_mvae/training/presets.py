@@ -140,16 +140,12 @@ CPU_MODEL_DEFAULTS = {  # steps sized for under an hour each on 2 CPU cores (ben
 PRESETS["speaker_open"] = merge(
     PRESETS["cpu_long"],
     {
-        "optim": {"lr": 1e-4, "batch_size": 16},
+        "optim": {"lr": 1e-4},
         "data": {"dataset_args": {"segment_frames": 128}},
         "trainer": {"max_steps": 9000, "early_stop_patience": 5},
     },
 )
-SPEAKER_OPEN_MODEL_DEFAULTS = {
-    "cvae": {},
-    "acvae": {},
-    "chimera": {"optim": {"lr": 1e-4}},
-}
+SPEAKER_OPEN_MODEL_DEFAULTS = {"chimera": {"optim": {"lr": 1e-4}}}  # over MODEL_DEFAULTS' 1e-5
 
 #: preset -> {network: settings merged after the preset}.
 PRESET_MODEL_DEFAULTS = {
