@@ -23,8 +23,6 @@ Separations are cached in ``<zoo>/fallback_choice.json`` (resumable); the table 
         --table egs/vcc2018/results/zoo_fallback/choice_closed.md
 """
 
-import argparse
-import json
 import logging
 import sys
 from pathlib import Path
@@ -32,17 +30,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import train_study  # noqa: E402  (this folder's shared helpers)
+
 log = logging.getLogger("zoo_fallback_choice")
 SEPARATIONS = ("ilrma", "start", "mvae")  # ILRMA 60; MVAE's start (ILRMA 50) and its final outputs
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--zoo", required=True, help="a zoo folder with mix_train_<N>src (zoo_vcc2018.py --out)")
-    parser.add_argument("--cvae-package", required=True)
-    parser.add_argument("--mixtures", type=int, default=8, help="training-sentence mixtures per N")
-    parser.add_argument("--n-src", type=int, nargs="+", default=[2, 3])
-    parser.add_argument("--threads", type=int, default=1)
+    parser = train_study.parser(__doc__.splitlines()[0])
     parser.add_argument("--table", required=True, help="markdown file of the table")
     return parser.parse_args(argv)
 
@@ -98,15 +94,12 @@ def refitted_objective(W: torch.Tensor, X: torch.Tensor, model: str, iters: int 
 
 def score(mix: torch.Tensor, refs: torch.Tensor, S: torch.Tensor, config, X: torch.Tensor) -> dict:
     """SI-SDRi (dB, mean over sources) of the outputs ``S [1, N, F, T]``, plain and post-filtered."""
-    from asteroid_mvae.evaluation.metrics import si_sdr_improvement
     from asteroid_mvae.separation.postfilter import multichannel_wiener
-    from asteroid_mvae.separation.stft import istft
 
-    out = {}
-    for name, Y in (("si_sdri", S), ("si_sdri_mwf", multichannel_wiener(X, S.to(X.dtype)))):
-        estimates = istft(Y, mix.shape[-1], config)[0].double().numpy()
-        out[name] = float(np.mean(si_sdr_improvement(mix[0].numpy(), refs.numpy(), estimates)))
-    return out
+    return {
+        "si_sdri": train_study.si_sdri(mix, refs, S, config),
+        "si_sdri_mwf": train_study.si_sdri(mix, refs, multichannel_wiener(X, S.to(X.dtype)), config),
+    }
 
 
 def separate(sep, mix: torch.Tensor) -> dict:
@@ -148,9 +141,7 @@ def run(args, cache: dict, cache_path: Path) -> dict:
                 row[name].update({f"j_{m}": refitted_objective(W, X, m) for m in ("rank1", "nmf2")})
             cache[key] = row
             log.info("%s: %s", key, {k: round(v["si_sdri"], 2) for k, v in row.items()})
-            tmp = cache_path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(cache, indent=0))
-            tmp.replace(cache_path)
+            train_study.save_cache(cache, cache_path)
     return cache
 
 
@@ -198,33 +189,19 @@ def main(argv=None):
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
     torch.set_num_threads(args.threads)
-    zoo = Path(args.zoo)
-    missing = [(zoo / f"mix_train_{n}src" / "metadata.csv", "run zoo_vcc2018.py --eval-part train") for n in args.n_src]
-    for path, what in missing + [(Path(args.cvae_package), "--cvae-package")]:
-        if not path.is_file():
-            print(f"zoo_fallback_choice.py: error: {path} is missing ({what})", file=sys.stderr)
-            raise SystemExit(2)
-    if args.mixtures < 2:
-        print("zoo_fallback_choice.py: error: --mixtures must be at least 2 (a paired standard error)", file=sys.stderr)
-        raise SystemExit(2)
-    cache_path = zoo / "fallback_choice.json"
-    cache = json.loads(cache_path.read_text()) if cache_path.is_file() else {}
+    train_study.check_inputs("zoo_fallback_choice.py", args)
+    cache_path = Path(args.zoo) / "fallback_choice.json"
+    cache = train_study.load_cache(cache_path)
     if cache.get("cvae_package", args.cvae_package) != args.cvae_package:
-        print(
-            f"zoo_fallback_choice.py: error: {cache_path} holds separations with {cache['cvae_package']}; "
-            "remove it to start over with another CVAE",
-            file=sys.stderr,
+        train_study.fail(
+            "zoo_fallback_choice.py",
+            f"{cache_path} holds separations with {cache['cvae_package']}; remove it to start over with another CVAE",
         )
-        raise SystemExit(2)
     cache["cvae_package"] = args.cvae_package
     cache = run(args, cache, cache_path)
     available = min(sum(k.startswith(f"n{n}/") for k in cache) for n in args.n_src)
     text = table(cache, args.n_src, min(args.mixtures, available), args.cvae_package)
-    path = Path(args.table)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
+    train_study.write_table(Path(args.table), text)
     print(text)
 
 

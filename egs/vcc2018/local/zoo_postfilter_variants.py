@@ -19,14 +19,15 @@ ILRMA without post-filter, goes to ``<results>/variants.md``::
         --cvae-package exp/zoo_authors/cvae/network_step2100.pt --results egs/vcc2018/results/zoo_postfilter
 """
 
-import argparse
-import json
 import logging
 import sys
 from pathlib import Path
 
 import numpy as np
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import train_study  # noqa: E402  (this folder's shared helpers)
 
 log = logging.getLogger("zoo_postfilter_variants")
 EXPONENTS = (0.5, 0.75, 1.5, 2.0)
@@ -35,12 +36,7 @@ MODEL_WEIGHTS = (1.0, 0.5)
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--zoo", required=True, help="a zoo folder with mix_train_<N>src (zoo_vcc2018.py --out)")
-    parser.add_argument("--cvae-package", required=True)
-    parser.add_argument("--mixtures", type=int, default=8, help="training-sentence mixtures per N")
-    parser.add_argument("--n-src", type=int, nargs="+", default=[2, 3])
-    parser.add_argument("--threads", type=int, default=1)
+    parser = train_study.parser(__doc__.splitlines()[0])
     parser.add_argument("--results", required=True, help="folder of variants.md")
     return parser.parse_args(argv)
 
@@ -89,14 +85,6 @@ def variants(X: torch.Tensor, S: torch.Tensor, r: torch.Tensor) -> dict:
     return out
 
 
-def score(mix: torch.Tensor, refs: torch.Tensor, Y: torch.Tensor, config) -> float:
-    from asteroid_mvae.evaluation.metrics import si_sdr_improvement
-    from asteroid_mvae.separation.stft import istft
-
-    estimates = istft(Y, mix.shape[-1], config)[0].double().numpy()
-    return float(np.mean(si_sdr_improvement(mix[0].numpy(), refs.numpy(), estimates)))
-
-
 def run(args, cache: dict, cache_path: Path) -> dict:
     from asteroid_mvae.data import MixtureDataset
     from asteroid_mvae.models import ILRMA, MVAE
@@ -122,16 +110,14 @@ def run(args, cache: dict, cache_path: Path) -> dict:
                 S = sep.separate_with_history(mix[None].float(), source_model=model).result.estimates
                 X = stft(mix[None].double(), sep.stft_config).to(S.dtype)
                 for variant, Y in variants(X, S, model.last).items():
-                    cache[f"{key}/{variant}"] = score(mix, refs, Y, sep.stft_config)
+                    cache[f"{key}/{variant}"] = train_study.si_sdri(mix, refs, Y, sep.stft_config)
                 log.info("%s: %s", key, {k[len(key) + 1 :]: round(v, 2) for k, v in cache.items() if k.startswith(key)})
             if f"n{n_src}/{i}/oracle/mwf" not in cache:
                 config = seps["ilrma"].stft_config
                 X = stft(mix[None].double(), config)
                 Y = multichannel_wiener(X, stft(refs[None].double(), config))
-                cache[f"n{n_src}/{i}/oracle/mwf"] = score(mix, refs, Y, config)
-            tmp = cache_path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(cache, indent=0))
-            tmp.replace(cache_path)
+                cache[f"n{n_src}/{i}/oracle/mwf"] = train_study.si_sdri(mix, refs, Y, config)
+            train_study.save_cache(cache, cache_path)
     return cache
 
 
@@ -165,19 +151,12 @@ def main(argv=None):
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
     torch.set_num_threads(args.threads)
-    zoo = Path(args.zoo)
-    missing = [(zoo / f"mix_train_{n}src" / "metadata.csv", "run zoo_vcc2018.py --eval-part train") for n in args.n_src]
-    for path, what in missing + [(Path(args.cvae_package), "--cvae-package")]:
-        if not path.is_file():
-            print(f"zoo_postfilter_variants.py: error: {path} is missing ({what})", file=sys.stderr)
-            raise SystemExit(2)
-    cache_path = zoo / "postfilter_variants.json"
-    cache = json.loads(cache_path.read_text()) if cache_path.is_file() else {}
+    train_study.check_inputs("zoo_postfilter_variants.py", args)
+    cache_path = Path(args.zoo) / "postfilter_variants.json"
+    cache = train_study.load_cache(cache_path)
     cache = run(args, cache, cache_path)
-    results = Path(args.results)
-    results.mkdir(parents=True, exist_ok=True)
     text = table(cache, args.n_src, args.mixtures)
-    (results / "variants.md").write_text(text)
+    train_study.write_table(Path(args.results) / "variants.md", text)
     print(text)
 
 
