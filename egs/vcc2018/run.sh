@@ -221,6 +221,10 @@ if run_stage 11 "zoo_authors"; then
       --train-rt60 0.2 0.4 --batch-size 1 --steps 20000 --lr "$lr" --early-iterations 6 --early-weight 5 \
       --val-every 2000 --data-tag "_c1e4_s$step" --tag "_c1e4_s${step}_lr$lr" --rooms 0.3:2 0.3:3 --threads 1 \
       --data-jobs "$threads" "${open_split[@]}" > "$exp_dir/zoo_postfilter/retrain_protocol_c1e4_s${step}_lr$lr.md"
+    # why it helps at N = 3 and not at N = 2: its fit to the iterates and to the true sources
+    "$python" $scripts/zoo_retrain_fit.py --data "$exp_dir/zoo_postfilter/retrain_data_k200_rt200-400_c1e4_s$step" \
+      --retrained "$exp_dir/zoo_postfilter/retrained_k200_c1e4_s${step}_lr$lr/network.pt" --threads 1 \
+      --table "$results/zoo_postfilter/retrain_fit.md"
   done
   # each scale step's paired effect against the step before (scale.md)
   mkdir -p "$results/zoo_authors"

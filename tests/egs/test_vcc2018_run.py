@@ -114,6 +114,7 @@ def test_every_stage_calls_its_studies_with_valid_arguments(stub):
         "zoo_ceilings",
         "zoo_postfilter_variants",
         "zoo_fallback_choice",
+        "zoo_retrain_fit",
     )
     assert scripts >= {f"egs/vcc2018/local/{name}.py" for name in studies}
     assert any(c.startswith("asteroid-mvae publish ") for c in calls)
@@ -129,6 +130,9 @@ def test_every_stage_calls_its_studies_with_valid_arguments(stub):
         and "--zoo " + str(stub[1] / "zoo_postfilter") in protocol[3]
     )
     assert all("--open-test-speakers VCC2SF1" in c for c in protocol)  # the zoo's speaker-disjoint split
+    fit = [c for c in calls if "zoo_retrain_fit.py" in c]  # the re-trained encoder's fit, after its re-training
+    assert len(fit) == 1 and calls.index(protocol[3]) < calls.index(fit[0])
+    assert "_c1e4_s1100_lr1e-5/network.pt" in fit[0]
     assert any("zoo_compare.py" in c and "--pairs" in c for c in calls)
     assert "python docs/make_results.py" in calls
     assert "--corpus /data/vcc2018" in next(c for c in calls if "gass_vcc2018.py" in c)
@@ -206,6 +210,35 @@ def test_postfilter_variants_with_the_outputs_own_power_as_model_are_the_plain_p
     out = variants(X, S, S.abs() ** 2)
     assert torch.allclose(out["model_b1"], out["mwf"]) and torch.equal(out["none"], S)
     assert not torch.allclose(out["mwf_a2"], out["mwf"]) and set(out) >= {"mwf_it2", "mwf_it3", "model_b0.5"}
+
+
+def test_retrain_fit_refuses_missing_inputs_in_one_line(tmp_path):
+    script = ROOT / "egs" / "vcc2018" / "local" / "zoo_retrain_fit.py"
+    command = [sys.executable, str(script), "--data", str(tmp_path), "--retrained", str(tmp_path / "n.pt")]
+    result = subprocess.run(command + ["--table", str(tmp_path / "t.md")], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and "index.json is missing (--data)" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "t.md").exists()
+
+
+def test_retrain_fit_divergence_ignores_each_frequency_scale_and_the_table_averages():
+    import runpy
+
+    import torch
+
+    study = runpy.run_path(str(ROOT / "egs" / "vcc2018" / "local" / "zoo_retrain_fit.py"))
+    g = torch.Generator().manual_seed(0)
+    power = torch.rand(2, 6, 50, generator=g, dtype=torch.float64) + 0.1
+    tilt = torch.linspace(-3, 3, 6, dtype=torch.float64)[None, :, None]
+    divergence = study["frequency_scaled_is"]
+    assert torch.allclose(divergence(power, torch.log(power) + tilt), torch.zeros(2, dtype=torch.float64))
+    other = torch.rand(2, 6, 50, generator=g, dtype=torch.float64) + 0.1
+    assert (divergence(power, torch.log(other)) > 0.01).all()
+    keys = ("base/self", "retrained/self", "base/true", "retrained/true", "output/true")
+    cache = {
+        "a": {"n_src": 2, **{k: [[1.0, 3.0]] for k in keys}},
+        "b": {"n_src": 2, **{k: [[2.0, 4.0]] for k in keys}},
+    }
+    assert "| 2 | 2 | 0 | 2.500 | 2.500 | 2.500 | 2.500 | 2.500 |" in study["table"](cache, "n.pt")
 
 
 def test_fallback_choice_refuses_missing_inputs_in_one_line(tmp_path):
