@@ -190,7 +190,7 @@ if run_stage 11 "zoo_authors"; then
   # FastMVAE2 with its snapshots on the speaker-open test mixtures of zoo_postfilter (tag _c1e4_s<step>)
   zoo "${authors[@]}" --chimera-lr 1e-4 --chimera-steps 9000 --early-stop-patience 5 --chimera-dir chimera_lr1e-4 \
     --stages chimera
-  for step in 800 1100; do
+  for step in 800 1100 2400; do
     chimera=$exp_dir/zoo_authors/chimera_lr1e-4/network_step$step.pt
     [[ -f $chimera ]] || continue
     zoo --out "$exp_dir/zoo_postfilter" "${open_split[@]}" --rt60 0.3 --n-src 2 3 --mwf --stages evaluate \
@@ -276,7 +276,8 @@ if run_stage 11 "zoo_authors"; then
       mvae_last15_s5lr02_final:mvae_last10_s5lr02_final mvae_last20_s5lr02_final:mvae_last10_s5lr02_final \
       mvae_last20_s5lr02_final_mwf:mvae_last10_s5lr02_final_mwf fastmvae2_c1e4_s1100:fastmvae2_c1e4_s800 \
       fastmvae2_ilrma_start_c1e4_s1100:fastmvae2_ilrma_start_c1e4_s800 \
-      fastmvae2_retrained_k200_c1e4_s1100_lr1e-5:fastmvae2_c1e4_s1100 > "$results/zoo_postfilter/pairs.md"
+      fastmvae2_retrained_k200_c1e4_s1100_lr1e-5:fastmvae2_c1e4_s1100 fastmvae2_c1e4_s2400:fastmvae2_c1e4_s1100 \
+      fastmvae2_ilrma_start_c1e4_s2400:fastmvae2_ilrma_start_c1e4_s1100 > "$results/zoo_postfilter/pairs.md"
   fi
   # other masks for the post-filter, on the training-sentence mixtures only (variants.md; with the
   # step-2100 CVAE, the one the post-filter was chosen with)

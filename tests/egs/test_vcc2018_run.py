@@ -53,6 +53,7 @@ def stub(tmp_path):
         "zoo_authors/chimera/network_step4000.pt",
         "zoo_authors/chimera_lr1e-4/network_step800.pt",
         "zoo_authors/chimera_lr1e-4/network_step1100.pt",
+        "zoo_authors/chimera_lr1e-4/network_step2400.pt",
         "zoo_authors_closed/cvae/network_step1806.pt",
         "zoo_authors_closed/cvae/network_step4386.pt",
         "zoo_postfilter/mix_train_2src/metadata.csv",
@@ -137,12 +138,13 @@ def test_every_stage_calls_its_studies_with_valid_arguments(stub):
     assert "python docs/make_results.py" in calls
     assert "--corpus /data/vcc2018" in next(c for c in calls if "gass_vcc2018.py" in c)
     postfilter = [c for c in calls if "--out " + str(stub[1] / "zoo_postfilter") in c]  # MWF at M = N
-    assert len(postfilter) == 10 and all("--mwf" in c and "--open-test-speakers VCC2SF1" in c for c in postfilter)
+    assert len(postfilter) == 11 and all("--mwf" in c and "--open-test-speakers VCC2SF1" in c for c in postfilter)
     fast_rate = [c for c in calls if "chimera_lr1e-4" in c]  # the 1e-4 distillation, then FastMVAE2 with a snapshot
     assert "--chimera-lr 1e-4" in fast_rate[0] and "--chimera-dir chimera_lr1e-4" in fast_rate[0]
     assert "--chimera-tag _c1e4_s800" in fast_rate[1] and postfilter[0] == fast_rate[1]
     assert "--chimera-tag _c1e4_s1100" in fast_rate[2] and postfilter[1] == fast_rate[2]
-    postfilter = postfilter[2:]
+    assert "--chimera-tag _c1e4_s2400" in fast_rate[3] and postfilter[2] == fast_rate[3]
+    postfilter = postfilter[3:]
     assert "--eval-part train" in postfilter[0] and "--eval-part" not in postfilter[1]  # chosen before tested
     assert "network_step2100.pt" in postfilter[0] and "network_step4700.pt --mvae-tag _s5lr02_s4700" in postfilter[2]
     assert "network.pt --mvae-tag _s5lr02_final" in postfilter[3]
