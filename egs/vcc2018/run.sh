@@ -323,6 +323,10 @@ if run_stage 11 "zoo_authors"; then
       --threads 1 --table "$results/zoo_fallback/choice_closed.md"
     "$python" $scripts/zoo_fallback_choice.py --zoo "$exp_dir/zoo_postfilter" --cvae-package "$open_cvae" \
       --threads 1 --table "$results/zoo_fallback/choice_open.md"
+    # more of MVAE's fit (initial steps, the latent prior, a gain per frequency) on the same
+    # speaker-open training-sentence mixtures (mvae_protocol.md)
+    "$python" $scripts/zoo_mvae_protocol.py --zoo "$exp_dir/zoo_postfilter" --cvae-package "$open_cvae" \
+      --threads 1 --table "$results/zoo_postfilter/mvae_protocol.md"
     for part in "--eval-part train --test-mixtures 8" ""; do
       # shellcheck disable=SC2086
       zoo "${closed[@]}" --stages evaluate --rt60 0.3 --n-src 2 3 --mvae-steps 5 --mvae-lr 0.02 --mvae-last 10 \

@@ -116,6 +116,7 @@ def test_every_stage_calls_its_studies_with_valid_arguments(stub):
         "zoo_postfilter_variants",
         "zoo_fallback_choice",
         "zoo_retrain_fit",
+        "zoo_mvae_protocol",
     )
     assert scripts >= {f"egs/vcc2018/local/{name}.py" for name in studies}
     assert any(c.startswith("asteroid-mvae publish ") for c in calls)
@@ -149,6 +150,8 @@ def test_every_stage_calls_its_studies_with_valid_arguments(stub):
     assert "network_step2100.pt" in postfilter[0] and "network_step4700.pt --mvae-tag _s5lr02_s4700" in postfilter[2]
     assert "network.pt --mvae-tag _s5lr02_final" in postfilter[3]
     assert "--mvae-last 15 20" in postfilter[4] and "--eval-part train" in postfilter[4]  # more MVAE iterations
+    protocol_study = [c for c in calls if "zoo_mvae_protocol.py" in c]  # more of MVAE's fit, training mixtures
+    assert len(protocol_study) == 1 and "zoo_postfilter" in protocol_study[0] and "cvae/network.pt" in protocol_study[0]
     closed = [c for c in calls if "--out " + str(stub[1] / "zoo_authors_closed") + " " in c]
     assert any("network_step1806.pt" in c for c in closed) and not any("--train-corpus" in c for c in closed)
     fallback = [c for c in calls if "--fallback" in c]  # MVAE's envelope fallback, both zoos, train then test
@@ -241,6 +244,37 @@ def test_retrain_fit_divergence_ignores_each_frequency_scale_and_the_table_avera
         "b": {"n_src": 2, **{k: [[2.0, 4.0]] for k in keys}},
     }
     assert "| 2 | 2 | 0 | 2.500 | 2.500 | 2.500 | 2.500 | 2.500 |" in study["table"](cache, "n.pt")
+
+
+def test_mvae_protocol_refuses_missing_inputs_in_one_line(tmp_path):
+    script = ROOT / "egs" / "vcc2018" / "local" / "zoo_mvae_protocol.py"
+    command = [sys.executable, str(script), "--zoo", str(tmp_path), "--cvae-package", str(tmp_path / "c.pt")]
+    result = subprocess.run(command + ["--table", str(tmp_path / "t.md")], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and "mix_train_2src" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "t.md").exists()
+
+
+def test_mvae_protocol_frequency_gain_ignores_each_frequency_offset_and_the_table_pairs():
+    import runpy
+
+    import torch
+
+    study = runpy.run_path(str(ROOT / "egs" / "vcc2018" / "local" / "zoo_mvae_protocol.py"))
+    g = torch.Generator().manual_seed(0)
+    power = torch.rand(2, 5, 40, generator=g, dtype=torch.float64) + 0.1
+    h = torch.randn(2, 5, 40, generator=g, dtype=torch.float64)
+    offset = torch.linspace(-2, 2, 5, dtype=torch.float64)[None, :, None]
+    nll = study["frequency_gain_nll"]
+    assert torch.allclose(nll(power, h), nll(power, h + offset))  # a per-frequency gain is free
+    assert torch.allclose(nll(power, torch.log(power)), torch.log(power).sum() + power.numel())  # its minimum
+    cache = {}
+    for i, (ilrma, base, init) in enumerate(((3.0, 4.0, 5.0), (2.0, 4.0, 3.0), (1.0, 2.0, 4.0))):
+        for name, value in (("ilrma", ilrma), ("last10", base), ("init50", init), ("prior", base)):
+            cache[f"n2/{i}/{name}"] = [value, value + 1.0]
+        cache[f"n2/{i}/frequency_gain"] = [base, base + 1.0]
+    lines = {line.split(" | ")[0]: line for line in study["table"](cache, [2], 3, "c.pt").splitlines()}
+    assert "| 2 | +2.00 ± 0.58 | +0.67 ± 0.88 | 2/3 | +3.00 ± 0.58 | +0.67 ± 0.88 |" in lines["| init50"]
+    assert "| +1.33 ± 0.33 | +0.00 ± 0.00 | 0/3 |" in lines["| prior"]
 
 
 def test_fallback_choice_refuses_missing_inputs_in_one_line(tmp_path):
