@@ -194,12 +194,22 @@ def test_zoo_ceilings_refuses_missing_inputs_in_one_line(tmp_path):
     assert not (tmp_path / "ceilings").exists()
 
 
-def test_postfilter_variants_refuse_missing_inputs_in_one_line(tmp_path):
-    script = ROOT / "egs" / "vcc2018" / "local" / "zoo_postfilter_variants.py"
-    command = [sys.executable, str(script), "--zoo", str(tmp_path), "--cvae-package", str(tmp_path / "c.pt")]
-    result = subprocess.run(command + ["--results", str(tmp_path / "res")], capture_output=True, text=True, timeout=120)
-    assert result.returncode == 2 and "mix_train_2src" in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "res").exists()
+@pytest.mark.parametrize(
+    "script, inputs, output, missing",
+    [
+        ("zoo_postfilter_variants", ["--zoo", "", "--cvae-package", "c.pt"], ["--results", "res"], "mix_train_2src"),
+        ("zoo_fallback_choice", ["--zoo", "", "--cvae-package", "c.pt"], ["--table", "t.md"], "mix_train_2src"),
+        ("zoo_mvae_protocol", ["--zoo", "", "--cvae-package", "c.pt"], ["--table", "t.md"], "mix_train_2src"),
+        ("zoo_retrain_fit", ["--data", "", "--retrained", "n.pt"], ["--table", "t.md"], "index.json is missing"),
+    ],
+)
+def test_training_mixture_studies_refuse_missing_inputs_in_one_line(tmp_path, script, inputs, output, missing):
+    """Each study refuses missing inputs in one line, before writing its output."""
+    paths = [str(tmp_path / a) if i % 2 else a for i, a in enumerate(inputs + output)]  # every value is a path
+    command = [sys.executable, str(ROOT / "egs" / "vcc2018" / "local" / f"{script}.py"), *paths]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and missing in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / output[1]).exists()
 
 
 def test_postfilter_variants_with_the_outputs_own_power_as_model_are_the_plain_post_filter():
@@ -215,14 +225,6 @@ def test_postfilter_variants_with_the_outputs_own_power_as_model_are_the_plain_p
     out = variants(X, S, S.abs() ** 2)
     assert torch.allclose(out["model_b1"], out["mwf"]) and torch.equal(out["none"], S)
     assert not torch.allclose(out["mwf_a2"], out["mwf"]) and set(out) >= {"mwf_it2", "mwf_it3", "model_b0.5"}
-
-
-def test_retrain_fit_refuses_missing_inputs_in_one_line(tmp_path):
-    script = ROOT / "egs" / "vcc2018" / "local" / "zoo_retrain_fit.py"
-    command = [sys.executable, str(script), "--data", str(tmp_path), "--retrained", str(tmp_path / "n.pt")]
-    result = subprocess.run(command + ["--table", str(tmp_path / "t.md")], capture_output=True, text=True, timeout=120)
-    assert result.returncode == 2 and "index.json is missing (--data)" in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "t.md").exists()
 
 
 def test_retrain_fit_divergence_ignores_each_frequency_scale_and_the_table_averages():
@@ -246,14 +248,6 @@ def test_retrain_fit_divergence_ignores_each_frequency_scale_and_the_table_avera
     assert "| 2 | 2 | 0 | 2.500 | 2.500 | 2.500 | 2.500 | 2.500 |" in study["table"](cache, "n.pt")
 
 
-def test_mvae_protocol_refuses_missing_inputs_in_one_line(tmp_path):
-    script = ROOT / "egs" / "vcc2018" / "local" / "zoo_mvae_protocol.py"
-    command = [sys.executable, str(script), "--zoo", str(tmp_path), "--cvae-package", str(tmp_path / "c.pt")]
-    result = subprocess.run(command + ["--table", str(tmp_path / "t.md")], capture_output=True, text=True, timeout=120)
-    assert result.returncode == 2 and "mix_train_2src" in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "t.md").exists()
-
-
 def test_mvae_protocol_frequency_gain_ignores_each_frequency_offset_and_the_table_pairs():
     import runpy
 
@@ -275,14 +269,6 @@ def test_mvae_protocol_frequency_gain_ignores_each_frequency_offset_and_the_tabl
     lines = {line.split(" | ")[0]: line for line in study["table"](cache, [2], 3, "c.pt").splitlines()}
     assert "| 2 | +2.00 ± 0.58 | +0.67 ± 0.88 | 2/3 | +3.00 ± 0.58 | +0.67 ± 0.88 |" in lines["| init50"]
     assert "| +1.33 ± 0.33 | +0.00 ± 0.00 | 0/3 |" in lines["| prior"]
-
-
-def test_fallback_choice_refuses_missing_inputs_in_one_line(tmp_path):
-    script = ROOT / "egs" / "vcc2018" / "local" / "zoo_fallback_choice.py"
-    command = [sys.executable, str(script), "--zoo", str(tmp_path), "--cvae-package", str(tmp_path / "c.pt")]
-    result = subprocess.run(command + ["--table", str(tmp_path / "t.md")], capture_output=True, text=True, timeout=120)
-    assert result.returncode == 2 and "mix_train_2src" in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "t.md").exists()
 
 
 def test_fallback_choice_statistics_rank_a_separation_above_a_mixture():

@@ -49,6 +49,15 @@ def load_cache(path: Path) -> dict:
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
+def cvae_cache(prog: str, path: Path, cvae_package: str) -> dict:
+    """The cached scores of an earlier run with the same CVAE; refuses, in one line, another CVAE's."""
+    cache = load_cache(path)
+    if cache.get("cvae_package", cvae_package) != cvae_package:
+        fail(prog, f"{path} holds separations with {cache['cvae_package']}; remove it to start over with another CVAE")
+    cache["cvae_package"] = cvae_package
+    return cache
+
+
 def save_cache(cache: dict, path: Path) -> None:
     """Write the cache atomically (a killed run leaves the previous one)."""
     write_text(path, json.dumps(cache, indent=0))

@@ -191,13 +191,7 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
     train_study.check_inputs("zoo_fallback_choice.py", args)
     cache_path = Path(args.zoo) / "fallback_choice.json"
-    cache = train_study.load_cache(cache_path)
-    if cache.get("cvae_package", args.cvae_package) != args.cvae_package:
-        train_study.fail(
-            "zoo_fallback_choice.py",
-            f"{cache_path} holds separations with {cache['cvae_package']}; remove it to start over with another CVAE",
-        )
-    cache["cvae_package"] = args.cvae_package
+    cache = train_study.cvae_cache("zoo_fallback_choice.py", cache_path, args.cvae_package)
     cache = run(args, cache, cache_path)
     available = min(sum(k.startswith(f"n{n}/") for k in cache) for n in args.n_src)
     text = table(cache, args.n_src, min(args.mixtures, available), args.cvae_package)

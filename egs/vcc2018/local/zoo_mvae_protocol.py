@@ -122,13 +122,7 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
     train_study.check_inputs(PROG, args)
     cache_path = Path(args.zoo) / "mvae_protocol.json"
-    cache = train_study.load_cache(cache_path)
-    if cache.get("cvae_package", args.cvae_package) != args.cvae_package:
-        train_study.fail(
-            PROG,
-            f"{cache_path} holds separations with {cache['cvae_package']}; remove it to start over with another CVAE",
-        )
-    cache["cvae_package"] = args.cvae_package
+    cache = train_study.cvae_cache(PROG, cache_path, args.cvae_package)
     cache = run(args, cache, cache_path)
     available = min(sum(k.startswith(f"n{n}/") and k.endswith("/frequency_gain") for k in cache) for n in args.n_src)
     text = table(cache, args.n_src, min(args.mixtures, available), args.cvae_package)
