@@ -45,8 +45,9 @@ def frequency_gain_nll(target: torch.Tensor, log_power: torch.Tensor) -> torch.T
 
     ``target, log_power [items, F, T]`` -> scalar.
     """
-    n_frames = target.shape[-1]
-    return n_frames * (torch.log((target * torch.exp(-log_power)).mean(-1)) + 1).sum() + log_power.sum()
+    from asteroid_mvae.separation.deep import item_nll
+
+    return item_nll(target.flatten(0, 1)[:, None], log_power.flatten(0, 1)[:, None]).sum()  # one item per frequency
 
 
 def frequency_gain_source(model):

@@ -54,9 +54,10 @@ def frequency_scaled_is(power: torch.Tensor, log_power: torch.Tensor) -> torch.T
 
     ``power, log_power [items, F, T]`` -> ``[items]`` (mean over bins); ``power`` floored at 1e-8.
     """
-    ratio = power.clamp_min(1e-8) * torch.exp(-log_power)
-    scaled = ratio / ratio.mean(-1, keepdim=True)
-    return (scaled - torch.log(scaled) - 1).mean((1, 2))
+    from asteroid_mvae.retraining.system import scaled_is_divergence
+
+    per_frequency = scaled_is_divergence(power.flatten(0, 1)[:, None], log_power.flatten(0, 1)[:, None])
+    return per_frequency.view(power.shape[:2]).mean(1)  # one item per frequency, then the mean over them
 
 
 def divergences(nets: dict, inputs: torch.Tensor, clean: torch.Tensor, perm: torch.Tensor) -> dict:
